@@ -1,0 +1,561 @@
+/*
+ * api.c — the router: limits, content negotiation, the route table, and
+ * turning a struct err into an OperationOutcome response.
+ */
+#include "api_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "../base/json.h"
+#include "../base/log.h"
+#include "../base/time.h"
+
+#define FHIR_JSON "application/fhir+json; charset=utf-8"
+#define PLAIN_JSON "application/json; charset=utf-8"
+#define API_PATH_SEGMENTS 6
+
+enum route_kind {
+	ROUTE_SYSTEM,		/* /fhir */
+	ROUTE_METADATA,		/* /fhir/metadata */
+	ROUTE_SYSTEM_HISTORY,	/* /fhir/_history */
+	ROUTE_TYPE,		/* /fhir/Patient */
+	ROUTE_TYPE_HISTORY,	/* /fhir/Patient/_history */
+	ROUTE_TYPE_SEARCH,	/* /fhir/Patient/_search */
+	ROUTE_INSTANCE,		/* /fhir/Patient/1 */
+	ROUTE_INSTANCE_HISTORY,	/* /fhir/Patient/1/_history */
+	ROUTE_VREAD,		/* /fhir/Patient/1/_history/2 */
+	ROUTE_COMPARTMENT,	/* /fhir/Patient/1/Observation */
+	ROUTE_OPERATION,	/* any $operation */
+	ROUTE__COUNT
+};
+
+static int not_yet(struct api_ctx *c)
+{
+	return err_set(&c->err, ERR_NOT_SUPPORTED, NULL,
+		       "%s %s is not implemented by this server yet (see /fhir/metadata for what is)",
+		       c->req->method, c->req->path);
+}
+
+/* What each route answers to; anything else is 405 with the Allow list. */
+static const struct route_handler {
+	enum route_kind route;
+	const char *method;
+	api_handler_fn fn;
+} route_handlers[] = {
+	{ ROUTE_METADATA, "GET", api_metadata },
+	{ ROUTE_SYSTEM_HISTORY, "GET", api_history },
+	{ ROUTE_TYPE, "POST", api_create },
+	{ ROUTE_TYPE_HISTORY, "GET", api_history },
+	{ ROUTE_INSTANCE, "GET", api_read },
+	{ ROUTE_INSTANCE, "PUT", api_update },
+	{ ROUTE_INSTANCE, "DELETE", api_delete },
+	{ ROUTE_INSTANCE, "PATCH", api_patch },
+	{ ROUTE_INSTANCE_HISTORY, "GET", api_history },
+	{ ROUTE_VREAD, "GET", api_vread },
+	/* Defined by FHIR, built by later issues: answered 501, never 404/405. */
+	{ ROUTE_SYSTEM, "POST", not_yet },		/* batch/transaction */
+	{ ROUTE_SYSTEM, "GET", not_yet },		/* system search */
+	{ ROUTE_TYPE, "GET", not_yet },			/* search */
+	{ ROUTE_TYPE, "PUT", not_yet },			/* conditional update */
+	{ ROUTE_TYPE, "DELETE", not_yet },		/* conditional delete */
+	{ ROUTE_TYPE_SEARCH, "POST", not_yet },
+	{ ROUTE_COMPARTMENT, "GET", not_yet },
+	{ ROUTE_OPERATION, "GET", not_yet },
+	{ ROUTE_OPERATION, "POST", not_yet },
+};
+
+static const char *const route_allow[ROUTE__COUNT] = {
+	[ROUTE_SYSTEM] = "GET, POST",
+	[ROUTE_METADATA] = "GET, HEAD",
+	[ROUTE_SYSTEM_HISTORY] = "GET, HEAD",
+	[ROUTE_TYPE] = "GET, POST, PUT, DELETE",
+	[ROUTE_TYPE_HISTORY] = "GET, HEAD",
+	[ROUTE_TYPE_SEARCH] = "POST",
+	[ROUTE_INSTANCE] = "GET, HEAD, PUT, PATCH, DELETE",
+	[ROUTE_INSTANCE_HISTORY] = "GET, HEAD",
+	[ROUTE_VREAD] = "GET, HEAD",
+	[ROUTE_COMPARTMENT] = "GET",
+	[ROUTE_OPERATION] = "GET, POST",
+};
+
+void api_response_init(struct api_response *res)
+{
+	memset(res, 0, sizeof(*res));
+	buf_init(&res->location, 4096);
+	buf_init(&res->body, 0);
+}
+
+void api_response_release(struct api_response *res)
+{
+	buf_release(&res->location);
+	buf_release(&res->body);
+}
+
+const char *api_param(const struct api_ctx *c, const char *name)
+{
+	for (int i = 0; i < c->req->n_params; i++)
+		if (strcmp(c->req->params[i].name, name) == 0)
+			return c->req->params[i].value;
+	return NULL;
+}
+
+/* Parameters every interaction understands. */
+static int param_is_common(const char *name)
+{
+	return !strcmp(name, "_format") || !strcmp(name, "_pretty");
+}
+
+/* Unknown parameters are ignored, except under Prefer: handling=strict. */
+int api_check_params(struct api_ctx *c, const char *const *allowed)
+{
+	for (int i = 0; i < c->req->n_params; i++) {
+		const char *name = c->req->params[i].name;
+		int known = param_is_common(name);
+
+		for (const char *const *a = allowed; !known && a && *a; a++)
+			known = !strcmp(*a, name);
+		if (!known && c->strict)
+			return err_set(&c->err, ERR_BAD_REQUEST, NULL,
+				       "unknown or unsupported parameter '%s' (Prefer: handling=strict)", name);
+	}
+	return 0;
+}
+
+/* The media type of a header value, lower-cased, without parameters. */
+static void media_type(const char *v, char *out, size_t outsz)
+{
+	size_t n = 0;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	while (*v && *v != ';' && *v != ',' && *v != ' ' && n + 1 < outsz)
+		out[n++] = (char)tolower((unsigned char)*v++);
+	out[n] = '\0';
+}
+
+static int media_is_json(const char *mt)
+{
+	return !strcmp(mt, "application/fhir+json") || !strcmp(mt, "application/json") ||
+	       !strcmp(mt, "application/json+fhir") || !strcmp(mt, "json");
+}
+
+/* _format, Accept, _pretty, Prefer. */
+static int negotiate(struct api_ctx *c)
+{
+	const char *format = api_param(c, "_format"), *pretty = api_param(c, "_pretty");
+	const char *accept = c->req->accept, *prefer = c->req->prefer;
+	char mt[96];
+
+	if (pretty)
+		c->pretty = !strcmp(pretty, "true");
+	if (prefer) {
+		if (strstr(prefer, "return=minimal"))
+			c->ret = RETURN_MINIMAL;
+		else if (strstr(prefer, "return=OperationOutcome"))
+			c->ret = RETURN_OUTCOME;
+		c->strict = strstr(prefer, "handling=strict") != NULL;
+	}
+	if (format) {
+		media_type(format, mt, sizeof(mt));
+		if (!media_is_json(mt))
+			return err_set(&c->err, ERR_NOT_ACCEPTABLE, NULL,
+				       "_format '%s' is not supported; this server speaks JSON "
+				       "(application/fhir+json)", format);
+		c->plain_json = !strcmp(mt, "application/json");
+		return 0;
+	}
+	if (!accept || !*accept)
+		return 0;
+	/* Acceptable when any listed type is JSON or a wildcard. */
+	for (const char *p = accept; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		media_type(p, mt, sizeof(mt));
+		if (media_is_json(mt) || !strcmp(mt, "*/*") || !strcmp(mt, "application/*")) {
+			c->plain_json = !strcmp(mt, "application/json") && !strstr(accept, "fhir+json");
+			return 0;
+		}
+	}
+	return err_set(&c->err, ERR_NOT_ACCEPTABLE, NULL,
+		       "cannot answer with '%s'; this server speaks application/fhir+json", accept);
+}
+
+/* Parses the request body as a JSON object, after the content-type check. */
+int api_parse_body(struct api_ctx *c, struct json_object **out)
+{
+	const char *ct = c->req->content_type;
+	char mt[96];
+	int rc;
+
+	*out = NULL;
+	if (ct && *ct) {
+		const char *cs = strcasestr(ct, "charset=");
+		media_type(ct, mt, sizeof(mt));
+		if (!media_is_json(mt) || !strcmp(mt, "json"))
+			return err_set(&c->err, ERR_MEDIA_TYPE, NULL,
+				       "Content-Type '%s' is not supported; send application/fhir+json", ct);
+		if (cs && strncasecmp(cs + 8, "utf-8", 5) != 0 && strncasecmp(cs + 8, "\"utf-8\"", 7) != 0)
+			return err_set(&c->err, ERR_MEDIA_TYPE, NULL, "only the UTF-8 charset is supported");
+	}
+	if (!c->req->body || !c->req->body_len)
+		return err_set(&c->err, ERR_BAD_REQUEST, NULL, "the request has no body");
+	rc = json_parse(c->req->body, c->req->body_len, c->api->cfg.limits.max_json_depth, out,
+			&c->err);
+	if (rc)
+		return rc;
+	if (!json_object_is_type(*out, json_type_object)) {
+		json_object_put(*out);
+		*out = NULL;
+		return err_set(&c->err, ERR_INVALID, NULL, "the body must be a JSON object (a resource)");
+	}
+	return 0;
+}
+
+/* If-Match: W/"3" or "3". Sets *version to -1 when the header is absent. */
+int api_parse_if_match(struct api_ctx *c, int64_t *version)
+{
+	const char *v = c->req->if_match;
+	char *end;
+	long long n;
+
+	*version = -1;
+	if (!v)
+		return 0;
+	while (*v == ' ')
+		v++;
+	if (!strncmp(v, "W/", 2))
+		v += 2;
+	if (*v == '"')
+		v++;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (end == v || errno || n < 1 || (*end && *end != '"'))
+		return err_set(&c->err, ERR_BAD_REQUEST, NULL,
+			       "If-Match must be an ETag such as W/\"1\"");
+	*version = n;
+	return 0;
+}
+
+int api_set_body_json(struct api_ctx *c, const char *json, size_t n)
+{
+	buf_clear(&c->res->body);
+	c->res->content_type = c->plain_json ? PLAIN_JSON : FHIR_JSON;
+	if (buf_append(&c->res->body, json, n))
+		return err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
+	return 0;
+}
+
+/* An informational OperationOutcome as the body, with the given status. */
+int api_set_outcome(struct api_ctx *c, int status, const char *fmt, ...)
+{
+	struct err info = { 0 };
+	va_list ap;
+
+	info.n_issues = 1;
+	va_start(ap, fmt);
+	vsnprintf(info.issue[0].diagnostics, sizeof(info.issue[0].diagnostics), fmt, ap);
+	va_end(ap);
+	c->res->status = status;
+	c->res->content_type = c->plain_json ? PLAIN_JSON : FHIR_JSON;
+	buf_clear(&c->res->body);
+	if (fhir_outcome_write(&c->res->body, &info, 0))
+		return err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
+	return 0;
+}
+
+void api_set_version_headers(struct api_ctx *c, int64_t version, int64_t last_updated_ms)
+{
+	snprintf(c->res->etag, sizeof(c->res->etag), "W/\"%lld\"", (long long)version);
+	time_format_http(last_updated_ms, c->res->last_modified);
+}
+
+int api_set_location(struct api_ctx *c, const char *id, int64_t version)
+{
+	buf_clear(&c->res->location);
+	if (buf_printf(&c->res->location, "%s/%s/%s/_history/%lld", c->base, c->type, id,
+		       (long long)version))
+		return err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
+	return 0;
+}
+
+/* The public base URL: configured, or from the Host header (restricted to
+ * host-name characters so nothing can be injected into Location). */
+static void set_base(struct api_ctx *c)
+{
+	const char *host = c->req->host;
+	int ok = host && *host && strlen(host) < 256;
+
+	if (c->api->base_url) {
+		snprintf(c->base, sizeof(c->base), "%s", c->api->base_url);
+		return;
+	}
+	for (const char *p = host; ok && *p; p++)
+		ok = isalnum((unsigned char)*p) || strchr(".-:[]_", *p);
+	snprintf(c->base, sizeof(c->base), "http://%s/fhir", ok ? host : "localhost");
+}
+
+/* Splits "/fhir/a/b/c" into segments; returns the count or -1 when the path
+ * is not under /fhir or has empty segments. */
+static int split_path(const char *path, struct str *seg, int max)
+{
+	const char *p;
+	int n = 0;
+
+	if (strncmp(path, "/fhir", 5) != 0 || (path[5] && path[5] != '/'))
+		return -1;
+	p = path + 5;
+	if (*p == '/')
+		p++;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (len == 0) {
+			if (!slash)
+				break;
+			return -1;
+		}
+		if (n == max)
+			return -1;
+		seg[n++] = (struct str){ p, len };
+		if (!slash)
+			break;
+		p = slash + 1;
+	}
+	return n;
+}
+
+static int set_type(struct api_ctx *c, struct str s)
+{
+	int i = fhir_resource_type_index(s.p, s.n);
+
+	if (i < 0)
+		return err_set(&c->err, ERR_UNKNOWN_TYPE, NULL, "'%.*s' is not a FHIR R4 resource type",
+			       (int)(s.n > 64 ? 64 : s.n), s.p);
+	c->type = fhir_resource_type_name(i);
+	return 0;
+}
+
+static int set_id(struct api_ctx *c, struct str s)
+{
+	if (!fhir_id_valid(s.p, s.n) || str_copy(c->id, sizeof(c->id), s))
+		return err_set(&c->err, ERR_BAD_REQUEST, NULL,
+			       "'%.*s' is not a valid id (1-64 of A-Z a-z 0-9 - .)",
+			       (int)(s.n > 64 ? 64 : s.n), s.p);
+	return 0;
+}
+
+static int set_vid(struct api_ctx *c, struct str s)
+{
+	char tmp[24], *end;
+	long long v;
+
+	if (str_copy(tmp, sizeof(tmp), s))
+		v = 0;
+	else {
+		errno = 0;
+		v = strtoll(tmp, &end, 10);
+		if (*end || errno)
+			v = 0;
+	}
+	if (v < 1)
+		return err_set(&c->err, ERR_BAD_REQUEST, NULL, "'%.*s' is not a version id",
+			       (int)(s.n > 24 ? 24 : s.n), s.p);
+	c->vid = v;
+	return 0;
+}
+
+/* Maps the path to a route kind and fills type/id/vid. */
+static int route(struct api_ctx *c, enum route_kind *kind)
+{
+	struct str seg[API_PATH_SEGMENTS];
+	int n = split_path(c->req->path, seg, API_PATH_SEGMENTS);
+
+	if (n < 0 || n > 4)
+		return err_set(&c->err, ERR_NOT_FOUND, NULL, "no FHIR endpoint at this path (the base is /fhir)");
+	if (n == 0) {
+		*kind = ROUTE_SYSTEM;
+		return 0;
+	}
+	if (seg[0].p[0] == '$' || (n >= 2 && seg[1].p[0] == '$') || (n >= 3 && seg[2].p[0] == '$')) {
+		*kind = ROUTE_OPERATION;
+		return 0;
+	}
+	if (n == 1 && str_eq(seg[0], "metadata")) {
+		*kind = ROUTE_METADATA;
+		return 0;
+	}
+	if (n == 1 && str_eq(seg[0], "_history")) {
+		*kind = ROUTE_SYSTEM_HISTORY;
+		return 0;
+	}
+	if (set_type(c, seg[0]))
+		return c->err.code;
+	if (n == 1) {
+		*kind = ROUTE_TYPE;
+		return 0;
+	}
+	if (str_eq(seg[1], "_history") && n == 2) {
+		*kind = ROUTE_TYPE_HISTORY;
+		return 0;
+	}
+	if (str_eq(seg[1], "_search") && n == 2) {
+		*kind = ROUTE_TYPE_SEARCH;
+		return 0;
+	}
+	if (set_id(c, seg[1]))
+		return c->err.code;
+	if (n == 2) {
+		*kind = ROUTE_INSTANCE;
+		return 0;
+	}
+	if (str_eq(seg[2], "_history")) {
+		if (n == 3) {
+			*kind = ROUTE_INSTANCE_HISTORY;
+			return 0;
+		}
+		*kind = ROUTE_VREAD;
+		return set_vid(c, seg[3]);
+	}
+	if (n == 3 && fhir_resource_type_index(seg[2].p, seg[2].n) >= 0) {
+		*kind = ROUTE_COMPARTMENT;
+		return 0;
+	}
+	return err_set(&c->err, ERR_NOT_FOUND, NULL, "no FHIR endpoint at this path");
+}
+
+static int dispatch(struct api_ctx *c)
+{
+	const struct api_request *req = c->req;
+	const struct api_limits *lim = &c->api->cfg.limits;
+	enum route_kind kind;
+	const char *method = !strcmp(req->method, "HEAD") ? "GET" : req->method;
+	int rc;
+
+	if (lim->max_url_bytes && req->url_len > lim->max_url_bytes)
+		return err_set(&c->err, ERR_URL_TOO_LONG, NULL, "the URL is longer than %zu bytes",
+			       lim->max_url_bytes);
+	if (req->too_many_params)
+		return err_set(&c->err, ERR_BAD_REQUEST, NULL, "more than %d query parameters",
+			       API_MAX_QUERY_PARAMS);
+	if (req->body_too_large || (lim->max_body_bytes && req->body_len > lim->max_body_bytes))
+		return err_set(&c->err, ERR_TOO_LARGE, NULL, "the body is larger than %zu bytes",
+			       lim->max_body_bytes);
+	if ((rc = negotiate(c)) || (rc = route(c, &kind)))
+		return rc;
+	for (size_t i = 0; i < sizeof(route_handlers) / sizeof(route_handlers[0]); i++)
+		if (route_handlers[i].route == kind && !strcmp(route_handlers[i].method, method))
+			return route_handlers[i].fn(c);
+	c->res->allow = route_allow[kind];
+	return err_set(&c->err, ERR_METHOD, NULL, "%s is not allowed here (allowed: %s)", req->method,
+		       route_allow[kind]);
+}
+
+/* Re-indents a JSON body for _pretty=true. */
+static void prettify(struct api_ctx *c)
+{
+	struct json_object *o;
+	struct err ignore = { 0 };
+	struct buf out;
+
+	if (!c->res->body.n || json_parse(c->res->body.p, c->res->body.n, 0, &o, &ignore))
+		return;
+	buf_init(&out, 0);
+	if (json_write(&out, o, 1) == 0 && buf_putc(&out, '\n') == 0) {
+		buf_release(&c->res->body);
+		c->res->body = out;
+	} else
+		buf_release(&out);
+	json_object_put(o);
+}
+
+int api_handle(struct api *api, const struct api_request *req, struct api_response *res)
+{
+	struct api_ctx *c = calloc(1, sizeof(*c));
+	int status;
+
+	if (!c) {
+		res->status = 503;
+		return res->status;
+	}
+	c->api = api;
+	c->req = req;
+	c->res = res;
+	res->status = 200;
+	set_base(c);
+	if (dispatch(c) || c->err.code) {
+		int code = c->err.code ? c->err.code : ERR_INTERNAL;
+
+		res->status = err_http_status(code);
+		res->content_type = c->plain_json ? PLAIN_JSON : FHIR_JSON;
+		res->etag[0] = '\0';
+		res->last_modified[0] = '\0';
+		buf_clear(&res->location);
+		buf_clear(&res->body);
+		if (fhir_outcome_write(&res->body, &c->err, 0))
+			buf_clear(&res->body);
+		if (res->status >= 500)
+			log_warn("api: %s %s: %s", req->method, c->type ? c->type : "-", err_name(code));
+	}
+	if (c->pretty)
+		prettify(c);
+	status = res->status;
+	free(c);
+	return status;
+}
+
+void api_error(struct api_response *res, int code, const char *diagnostics)
+{
+	struct err e = { 0 };
+
+	err_set(&e, code, NULL, "%s", diagnostics);
+	res->status = err_http_status(code);
+	res->content_type = FHIR_JSON;
+	buf_clear(&res->body);
+	if (fhir_outcome_write(&res->body, &e, 0))
+		buf_clear(&res->body);
+}
+
+int api_new(const struct api_config *cfg, struct store *st, struct api **out, struct err *e)
+{
+	struct api *api = calloc(1, sizeof(*api));
+	int rc;
+
+	*out = NULL;
+	if (!api)
+		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	api->cfg = *cfg;
+	api->st = st;
+	api->tenant = STORE_DEFAULT_TENANT;
+	buf_init(&api->capability, 0);
+	if (cfg->base_url && *cfg->base_url) {
+		size_t n = strlen(cfg->base_url);
+		while (n && cfg->base_url[n - 1] == '/')
+			n--;
+		api->base_url = strndup(cfg->base_url, n);
+		if (!api->base_url) {
+			api_free(api);
+			return err_set(e, ERR_NOMEM, NULL, "out of memory");
+		}
+	}
+	api->cfg.base_url = api->base_url;
+	rc = api_capability_build(api, e);
+	if (rc) {
+		api_free(api);
+		return rc;
+	}
+	*out = api;
+	return 0;
+}
+
+void api_free(struct api *api)
+{
+	if (!api)
+		return;
+	buf_release(&api->capability);
+	free(api->base_url);
+	free(api);
+}

@@ -1,0 +1,88 @@
+/*
+ * api.h — the FHIR R4 REST interactions, independent of any transport.
+ *
+ * The HTTP layer (or a test) fills a plain struct api_request and gets a
+ * struct api_response back from api_handle(): status, headers and body.
+ * No socket is needed, so the whole API is testable in-process.
+ *
+ * api_handle() may block while a write is made durable (group commit).
+ * It is thread-safe: any number of threads may call it at once on one
+ * struct api. Request and response are owned by the caller.
+ */
+#ifndef LT_API_API_H
+#define LT_API_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../base/buf.h"
+#include "../base/err.h"
+#include "../store/store.h"
+
+#define API_MAX_QUERY_PARAMS 100
+
+struct api_limits {
+	size_t max_body_bytes;		/* larger bodies: 413 */
+	size_t max_url_bytes;		/* longer path + query: 414 */
+	int max_json_depth;		/* deeper JSON: 400 */
+};
+
+struct api_config {
+	struct api_limits limits;
+	const char *base_url;		/* fixed public base, e.g. https://emr.example.vn/fhir; NULL: from Host */
+};
+
+struct api;
+
+struct api_param {
+	const char *name;		/* decoded */
+	const char *value;		/* decoded */
+};
+
+struct api_request {
+	const char *method;		/* "GET", "POST", ... */
+	const char *path;		/* decoded path after the host, e.g. "/fhir/Patient/1" */
+	struct api_param params[API_MAX_QUERY_PARAMS];
+	int n_params;
+	int too_many_params;		/* set by the transport when it had to drop some */
+	size_t url_len;			/* length of path + query as received */
+	int body_too_large;		/* set by the transport when it stopped reading the body */
+	/* Headers, NULL when absent. */
+	const char *host;
+	const char *accept;
+	const char *content_type;
+	const char *if_match;
+	const char *if_none_match;
+	const char *if_none_exist;
+	const char *prefer;
+	const char *body;		/* NULL or body_len bytes */
+	size_t body_len;
+};
+
+struct api_response {
+	int status;
+	const char *content_type;	/* static string; NULL with no body */
+	char etag[32];			/* "" when none */
+	char last_modified[40];
+	struct buf location;		/* Location header, empty when none */
+	struct buf body;
+	const char *allow;		/* Allow header for 405 */
+};
+
+void api_response_init(struct api_response *res);
+void api_response_release(struct api_response *res);
+
+int api_new(const struct api_config *cfg, struct store *st, struct api **out, struct err *e) LT_MUST_CHECK;
+void api_free(struct api *api);
+
+/* Always fills res (an OperationOutcome for errors); returns its status. */
+int api_handle(struct api *api, const struct api_request *req, struct api_response *res);
+
+/* Fills res with an OperationOutcome for code, for errors a transport meets
+ * before it can call api_handle (e.g. the server is shutting down). */
+void api_error(struct api_response *res, int code, const char *diagnostics);
+
+/* Creates one resource from JSON text, as POST [type] would (used to seed demo data). */
+int api_create_json(struct api *api, const char *json, size_t len, char *id_out, size_t id_size,
+		    struct err *e) LT_MUST_CHECK;
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * api_int.h — private to src/api: the per-request context shared by the
+ * router (api.c), the interactions (rest.c, history.c) and capability.c.
+ */
+#ifndef LT_API_API_INT_H
+#define LT_API_API_INT_H
+
+#include <json-c/json.h>
+#include "api.h"
+#include "../fhir/fhir.h"
+
+#define API_BASE_MAX 512
+#define API_WRITE_RETRIES 8		/* optimistic-concurrency retries without If-Match */
+
+struct api {
+	struct api_config cfg;
+	char *base_url;			/* owned copy of cfg.base_url, or NULL */
+	struct store *st;
+	struct buf capability;		/* CapabilityStatement, compact bytes */
+	int64_t tenant;			/* the one tenant until multi-tenancy */
+};
+
+enum api_return { RETURN_REPRESENTATION, RETURN_MINIMAL, RETURN_OUTCOME };
+
+struct api_ctx {
+	struct api *api;
+	const struct api_request *req;
+	struct api_response *res;
+	struct err err;
+	const char *type;		/* resource type (points into the static type table) */
+	char id[FHIR_ID_MAX + 1];
+	int64_t vid;			/* from the URL, for vread */
+	int pretty;
+	int plain_json;			/* answer application/json instead of fhir+json */
+	int strict;			/* Prefer: handling=strict */
+	enum api_return ret;
+	char base[API_BASE_MAX];	/* e.g. http://host:8080/fhir */
+};
+
+typedef int (*api_handler_fn)(struct api_ctx *c);
+
+/* api.c */
+const char *api_param(const struct api_ctx *c, const char *name);
+int api_check_params(struct api_ctx *c, const char *const *allowed);
+int api_parse_body(struct api_ctx *c, struct json_object **out);
+int api_parse_if_match(struct api_ctx *c, int64_t *version);
+int api_set_body_json(struct api_ctx *c, const char *json, size_t n);
+int api_set_outcome(struct api_ctx *c, int status, const char *fmt, ...) LT_PRINTF(3, 4);
+void api_set_version_headers(struct api_ctx *c, int64_t version, int64_t last_updated_ms);
+int api_set_location(struct api_ctx *c, const char *id, int64_t version);
+
+/* rest.c */
+int api_read(struct api_ctx *c);
+int api_vread(struct api_ctx *c);
+int api_create(struct api_ctx *c);
+int api_update(struct api_ctx *c);
+int api_delete(struct api_ctx *c);
+int api_patch(struct api_ctx *c);
+int api_create_object(struct api_ctx *c, struct json_object *resource);
+
+/* history.c */
+int api_history(struct api_ctx *c);
+
+/* capability.c */
+int api_capability_build(struct api *api, struct err *e);
+int api_metadata(struct api_ctx *c);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * cmd.h — the command-line programs (one file per subcommand) and the
+ * configuration they share. main.c only dispatches through the commands
+ * table. Everything runs on the main thread except what serve starts.
+ */
+#ifndef LT_CMD_CMD_H
+#define LT_CMD_CMD_H
+
+#include <stddef.h>
+
+/* Settings. Every field is a row in config.c's table, which gives its
+ * config-file key, its LIENTHONG_* variable, its --flag and its help. */
+struct config {
+	char *data_dir;
+	char *listen;
+	char *base_url;
+	char *log_level;
+	char *seed;
+	long max_body_bytes;
+	long max_url_bytes;
+	long max_json_depth;
+	long http_threads;
+	long workers;
+	long max_connections;
+	long idle_timeout;
+};
+
+/* Fills cfg from defaults, the config file, the environment and argv (in
+ * that order, later wins). Returns 0, or 2 after printing why on stderr. */
+int config_load(struct config *cfg, int argc, char **argv);
+void config_release(struct config *cfg);
+void config_usage(const char *command);	/* the options table, for help */
+
+int cmd_serve(int argc, char **argv);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * config.c — one table of settings; file, environment and flags read from it.
+ *
+ * File format: `key = value` lines, `#` comments. Keys are the names in the
+ * table; the variable is LIENTHONG_ plus the key in capitals; the flag is
+ * --key with '-' for '_'. Precedence: defaults, file, environment, flags.
+ */
+#include "cmd.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kind { KIND_STRING, KIND_LONG };
+
+static const struct setting {
+	const char *key;
+	enum kind kind;
+	size_t offset;
+	const char *def;
+	long min, max;
+	const char *help;
+} settings[] = {
+#define S(key, def, help) { #key, KIND_STRING, offsetof(struct config, key), def, 0, 0, help }
+#define L(key, def, min, max, help) { #key, KIND_LONG, offsetof(struct config, key), #def, min, max, help }
+	S(data_dir, "data", "directory of the embedded database (created if missing)"),
+	S(listen, "127.0.0.1:8080", "HOST:PORT for HTTP; port 0 picks a free port"),
+	S(base_url, NULL, "public base URL used in links, e.g. https://emr.example.vn/fhir (default: from Host)"),
+	S(log_level, "info", "error, warn, info or debug"),
+	S(seed, NULL, "NDJSON file of resources to load at start when the store is empty (demo data)"),
+	L(max_body_bytes, 16777216, 1024, 1073741824, "largest request body accepted (413 beyond)"),
+	L(max_url_bytes, 8192, 256, 1048576, "longest URL with query accepted (414 beyond)"),
+	L(max_json_depth, 64, 8, 256, "deepest JSON nesting accepted (400 beyond)"),
+	L(http_threads, 0, 0, 256, "HTTP event-loop threads (0: one per core)"),
+	L(workers, 64, 1, 4096, "threads that carry writes while they wait for the group commit"),
+	L(max_connections, 1024, 1, 65536, "most concurrent HTTP connections"),
+	L(idle_timeout, 60, 1, 3600, "seconds before an idle or stalled connection is closed"),
+#undef S
+#undef L
+};
+#define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static const struct setting *find_setting(const char *key, size_t n)
+{
+	for (size_t i = 0; i < N_SETTINGS; i++)
+		if (strlen(settings[i].key) == n && strncmp(settings[i].key, key, n) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+static int set_value(struct config *cfg, const struct setting *s, const char *value,
+		     const char *where)
+{
+	char *p = (char *)cfg + s->offset;
+
+	if (s->kind == KIND_STRING) {
+		char **slot = (char **)(void *)p;
+		free(*slot);
+		*slot = value ? strdup(value) : NULL;
+		return 0;
+	}
+	{
+		char *end;
+		long v;
+
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (end == value || *end || errno || v < s->min || v > s->max) {
+			fprintf(stderr, "lienthong: %s: %s must be a whole number from %ld to %ld, not '%s'\n",
+				where, s->key, s->min, s->max, value);
+			return 2;
+		}
+		*(long *)(void *)p = v;
+	}
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static int load_file(struct config *cfg, const char *path)
+{
+	char line[4096], where[600];
+	FILE *f = fopen(path, "r");
+	int lineno = 0, rc = 0;
+
+	if (!f) {
+		fprintf(stderr, "lienthong: cannot read config file %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	while (!rc && fgets(line, sizeof(line), f)) {
+		char *eq, *key, *val;
+		const struct setting *s;
+
+		lineno++;
+		key = trim(line);
+		if (!*key || *key == '#')
+			continue;
+		eq = strchr(key, '=');
+		snprintf(where, sizeof(where), "%s:%d", path, lineno);
+		if (!eq) {
+			fprintf(stderr, "lienthong: %s: expected key = value\n", where);
+			rc = 2;
+			break;
+		}
+		*eq = '\0';
+		key = trim(key);
+		val = trim(eq + 1);
+		s = find_setting(key, strlen(key));
+		if (!s) {
+			fprintf(stderr, "lienthong: %s: unknown setting '%s'\n", where, key);
+			rc = 2;
+			break;
+		}
+		rc = set_value(cfg, s, val, where);
+	}
+	fclose(f);
+	return rc;
+}
+
+static int load_env(struct config *cfg)
+{
+	char name[64];
+
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		size_t j = 0, n = strlen("LIENTHONG_");
+		const char *v;
+		int rc;
+
+		memcpy(name, "LIENTHONG_", n);
+		for (; settings[i].key[j] && n + j + 1 < sizeof(name); j++)
+			name[n + j] = (char)toupper((unsigned char)settings[i].key[j]);
+		name[n + j] = '\0';
+		v = getenv(name);
+		if (v && (rc = set_value(cfg, &settings[i], v, name)))
+			return rc;
+	}
+	return 0;
+}
+
+/* --some-key VALUE or --some-key=VALUE; --config FILE is read first. */
+static int load_flags(struct config *cfg, int argc, char **argv, int pass_config)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *value, *eq;
+		char key[64];
+		size_t n;
+
+		if (strncmp(arg, "--", 2) != 0) {
+			fprintf(stderr, "lienthong: unexpected argument '%s' (see lienthong help serve)\n", arg);
+			return 2;
+		}
+		arg += 2;
+		eq = strchr(arg, '=');
+		n = eq ? (size_t)(eq - arg) : strlen(arg);
+		if (n >= sizeof(key))
+			n = sizeof(key) - 1;
+		for (size_t j = 0; j < n; j++)
+			key[j] = arg[j] == '-' ? '_' : arg[j];
+		key[n] = '\0';
+		/* --data is the documented short form of --data-dir. */
+		if (!strcmp(key, "data"))
+			snprintf(key, sizeof(key), "data_dir");
+		if (eq)
+			value = eq + 1;
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else {
+			fprintf(stderr, "lienthong: option --%s needs a value\n", key);
+			return 2;
+		}
+		if (!strcmp(key, "config")) {
+			if (pass_config) {
+				int rc = load_file(cfg, value);
+				if (rc)
+					return rc;
+			}
+			continue;
+		}
+		if (pass_config)
+			continue;
+		{
+			const struct setting *s = find_setting(key, strlen(key));
+			int rc;
+
+			if (!s) {
+				fprintf(stderr, "lienthong: unknown option '%s' (see lienthong help serve)\n",
+					argv[eq ? i : i - 1]);
+				return 2;
+			}
+			if ((rc = set_value(cfg, s, value, "command line")))
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int config_load(struct config *cfg, int argc, char **argv)
+{
+	const char *file = getenv("LIENTHONG_CONFIG");
+	int rc = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; !rc && i < N_SETTINGS; i++)
+		if (settings[i].def)
+			rc = set_value(cfg, &settings[i], settings[i].def, "default");
+	if (!rc && file && *file)
+		rc = load_file(cfg, file);
+	if (!rc)
+		rc = load_flags(cfg, argc, argv, 1);	/* --config FILE */
+	if (!rc)
+		rc = load_env(cfg);
+	if (!rc)
+		rc = load_flags(cfg, argc, argv, 0);
+	if (rc)
+		config_release(cfg);
+	return rc;
+}
+
+void config_release(struct config *cfg)
+{
+	for (size_t i = 0; i < N_SETTINGS; i++)
+		if (settings[i].kind == KIND_STRING) {
+			char **slot = (char **)(void *)((char *)cfg + settings[i].offset);
+			free(*slot);
+			*slot = NULL;
+		}
+}
+
+void config_usage(const char *command)
+{
+	printf("Options of 'lienthong %s' (each also a config-file key and a LIENTHONG_* variable):\n",
+	       command);
+	printf("  --config FILE             read settings from FILE (also LIENTHONG_CONFIG)\n");
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		char flag[64];
+		size_t j;
+
+		for (j = 0; settings[i].key[j] && j + 1 < sizeof(flag); j++)
+			flag[j] = settings[i].key[j] == '_' ? '-' : settings[i].key[j];
+		flag[j] = '\0';
+		printf("  --%-22s  %s", flag, settings[i].help);
+		if (settings[i].def)
+			printf(" [%s]", settings[i].def);
+		printf("\n");
+	}
+	printf("  --data DIR                short for --data-dir\n");
+}

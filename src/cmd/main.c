@@ -1,0 +1,82 @@
+/*
+ * main.c — lienthong's entry point: finds the subcommand in the table and
+ * runs it. All real work is in the library (src/), so it can be tested
+ * without a process.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "cmd/cmd.h"
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+	const char *usage;
+} commands[] = {
+	{ "serve", cmd_serve, "run the FHIR R4 server",
+	  "lienthong serve [--data DIR] [--listen HOST:PORT] [--config FILE] [options]\n"
+	  "\n"
+	  "Serves FHIR R4 (JSON) at http://HOST:PORT/fhir on the embedded SQLite store in DIR.\n"
+	  "When ready it prints one line, 'listening http=HOST:PORT', and flushes it.\n"
+	  "SIGINT or SIGTERM stops it after every accepted write has been answered.\n" },
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static int usage(FILE *out)
+{
+	fprintf(out, "usage: lienthong [--version] [--help] <command> [<args>]\n\ncommands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "  %-10s %s\n", "help", "show help for a command: lienthong help serve");
+	return 0;
+}
+
+static int help(const char *name)
+{
+	const struct command *c = find_command(name);
+
+	if (!c) {
+		fprintf(stderr, "lienthong: no command '%s'\n", name);
+		usage(stderr);
+		return 2;
+	}
+	printf("usage: %s\n", c->usage);
+	config_usage(c->name);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("lienthong %s (FHIR R4 4.0.1)\n", LT_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return usage(stdout);
+	if (!strcmp(argv[1], "help"))
+		return argc > 2 ? help(argv[2]) : usage(stdout);
+	c = find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "lienthong: '%s' is not a command or option\n", argv[1]);
+		usage(stderr);
+		return 2;
+	}
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return help(c->name);
+	return c->run(argc - 1, argv + 1);
+}

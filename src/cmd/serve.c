@@ -1,0 +1,189 @@
+/*
+ * serve.c — `lienthong serve`: open the store, start HTTP, print the
+ * listening line, wait for SIGINT/SIGTERM, shut down without losing writes.
+ */
+#include "cmd.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../api/api.h"
+#include "../base/log.h"
+#include "../http/http.h"
+#include "../store/store.h"
+
+#define SEED_MAX_LINE (16 * 1024 * 1024)
+
+/* Splits HOST:PORT ([v6]:PORT allowed). */
+static int split_listen(const char *listen, char *host, size_t hostsz, int *port)
+{
+	const char *colon = strrchr(listen, ':');
+	const char *h = listen;
+	size_t hn;
+	char *end;
+	long p;
+
+	if (!colon)
+		return -1;
+	hn = (size_t)(colon - listen);
+	if (hn >= 2 && h[0] == '[' && h[hn - 1] == ']') {
+		h++;
+		hn -= 2;
+	}
+	if (hn == 0 || hn >= hostsz)
+		return -1;
+	memcpy(host, h, hn);
+	host[hn] = '\0';
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (end == colon + 1 || *end || errno || p < 0 || p > 65535)
+		return -1;
+	*port = (int)p;
+	return 0;
+}
+
+static int count_row(void *ctx, const struct store_version *v)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int store_is_empty(struct store *st, struct err *e)
+{
+	struct store_history_query q = { .tenant = STORE_DEFAULT_TENANT, .since_ms = INT64_MIN, .limit = 1 };
+	int n = 0;
+
+	if (store_history(st, &q, count_row, &n, e))
+		return -1;
+	return n == 0;
+}
+
+/* Loads an NDJSON file of resources, one create each (demo data). */
+static int seed(struct api *api, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int lineno = 0, loaded = 0, rc = 0;
+
+	if (!f) {
+		fprintf(stderr, "lienthong: cannot read seed file %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		struct err e = { 0 };
+
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		if (len > SEED_MAX_LINE || api_create_json(api, line, (size_t)len, NULL, 0, &e)) {
+			fprintf(stderr, "lienthong: %s:%d: %s%s%s\n", path, lineno,
+				e.n_issues ? e.issue[0].diagnostics : "line too long",
+				e.n_issues && e.issue[0].expression[0] ? " at " : "",
+				e.n_issues ? e.issue[0].expression : "");
+			rc = 1;
+			break;
+		}
+		loaded++;
+	}
+	free(line);
+	fclose(f);
+	if (!rc)
+		log_info("seeded %d resources from %s", loaded, path);
+	return rc;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct config cfg;
+	struct store *st = NULL;
+	struct api *api = NULL;
+	struct http_server *srv = NULL;
+	struct err e = { 0 };
+	sigset_t sigs;
+	char host[256];
+	int port, sig, rc, level;
+
+	if ((rc = config_load(&cfg, argc, argv)))
+		return rc;
+	if (split_listen(cfg.listen, host, sizeof(host), &port)) {
+		fprintf(stderr, "lienthong: --listen must be HOST:PORT, not '%s'\n", cfg.listen);
+		rc = 2;
+		goto out;
+	}
+	level = log_level_parse(cfg.log_level);
+	if (level < 0) {
+		fprintf(stderr, "lienthong: unknown log level '%s'\n", cfg.log_level);
+		rc = 2;
+		goto out;
+	}
+	log_set_level((enum log_level)level);
+
+	/* Signals are taken by sigwait on this thread only: block them before
+	 * any thread starts so that every thread inherits the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	{
+		struct store_config sc = { .backend = "sqlite", .data_dir = cfg.data_dir };
+		struct api_config ac = {
+			.limits = { .max_body_bytes = (size_t)cfg.max_body_bytes,
+				    .max_url_bytes = (size_t)cfg.max_url_bytes,
+				    .max_json_depth = (int)cfg.max_json_depth },
+			.base_url = cfg.base_url,
+		};
+		struct http_config hc = {
+			.host = host,
+			.port = port,
+			.io_threads = (int)cfg.http_threads,
+			.workers = (int)cfg.workers,
+			.max_connections = (unsigned)cfg.max_connections,
+			.idle_timeout_s = (unsigned)cfg.idle_timeout,
+			.max_body_bytes = (size_t)cfg.max_body_bytes,
+			.max_url_bytes = (size_t)cfg.max_url_bytes,
+		};
+
+		if (store_open(&sc, &st, &e) || api_new(&ac, st, &api, &e)) {
+			fprintf(stderr, "lienthong: %s\n", e.n_issues ? e.issue[0].diagnostics : err_message(e.code));
+			rc = 1;
+			goto out;
+		}
+		if (cfg.seed && store_is_empty(st, &e) == 1 && seed(api, cfg.seed)) {
+			rc = 1;
+			goto out;
+		}
+		if (http_start(&hc, api, &srv, &e)) {
+			fprintf(stderr, "lienthong: %s\n", e.n_issues ? e.issue[0].diagnostics : err_message(e.code));
+			rc = 1;
+			goto out;
+		}
+	}
+	printf(strchr(host, ':') ? "listening http=[%s]:%d\n" : "listening http=%s:%d\n", host,
+	       http_port(srv));
+	fflush(stdout);
+	log_info("serving FHIR R4 at /fhir (data in %s)", cfg.data_dir);
+
+	do {
+		if (sigwait(&sigs, &sig) != 0)
+			sig = SIGTERM;
+	} while (sig != SIGINT && sig != SIGTERM);
+	log_info("%s: finishing accepted writes, then stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	rc = 0;
+out:
+	http_stop(srv);
+	api_free(api);
+	store_close(st);
+	config_release(&cfg);
+	if (!rc)
+		log_info("stopped cleanly");
+	return rc;
+}

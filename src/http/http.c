@@ -1,0 +1,373 @@
+/* http.c — libmicrohttpd glue: request assembly, worker hand-off, replies. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "../base/log.h"
+
+enum phase { PHASE_RECEIVING, PHASE_QUEUED, PHASE_DONE };
+
+/* One request on one connection; lives from the first call of the access
+ * handler to the completion callback. */
+struct http_req {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	struct api_request req;
+	struct api_response res;
+	struct buf body;
+	enum phase phase;
+	int handed_off;			/* counted in srv->in_flight until completed */
+	struct http_req *next;		/* worker queue */
+};
+
+struct http_server {
+	struct http_config cfg;
+	struct api *api;
+	struct MHD_Daemon *daemon;
+	int port;
+
+	pthread_mutex_t lock;
+	pthread_cond_t work_cond;	/* workers wait for jobs */
+	pthread_cond_t idle_cond;	/* http_stop waits for in_flight == 0 */
+	struct http_req *head, *tail;
+	int in_flight;			/* writes handed off and not yet answered */
+	int stopping;
+	pthread_t *threads;
+	int n_threads;
+};
+
+static int method_is_read(const char *m)
+{
+	return !strcmp(m, "GET") || !strcmp(m, "HEAD");
+}
+
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
+{
+	struct http_req *hr = cls;
+	struct api_request *r = &hr->req;
+
+	r->url_len += strlen(key) + (value ? strlen(value) + 1 : 0) + 1;
+	if (r->n_params == API_MAX_QUERY_PARAMS) {
+		r->too_many_params = 1;
+		return MHD_YES;
+	}
+	r->params[r->n_params].name = key;
+	r->params[r->n_params].value = value ? value : "";
+	r->n_params++;
+	return MHD_YES;
+}
+
+static const char *header(struct MHD_Connection *conn, const char *name)
+{
+	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *conn,
+				const char *url, const char *method)
+{
+	struct http_req *hr = calloc(1, sizeof(*hr));
+	const char *len;
+
+	if (!hr)
+		return NULL;
+	hr->srv = srv;
+	hr->conn = conn;
+	api_response_init(&hr->res);
+	buf_init(&hr->body, srv->cfg.max_body_bytes);
+	hr->req.method = method;
+	hr->req.path = url;
+	hr->req.url_len = strlen(url);
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, hr);
+	hr->req.host = header(conn, MHD_HTTP_HEADER_HOST);
+	hr->req.accept = header(conn, MHD_HTTP_HEADER_ACCEPT);
+	hr->req.content_type = header(conn, MHD_HTTP_HEADER_CONTENT_TYPE);
+	hr->req.if_match = header(conn, MHD_HTTP_HEADER_IF_MATCH);
+	hr->req.if_none_match = header(conn, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	hr->req.if_none_exist = header(conn, "If-None-Exist");
+	hr->req.prefer = header(conn, "Prefer");
+	/* Refuse early what the client announces as too large. */
+	len = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (len && srv->cfg.max_body_bytes && strtoull(len, NULL, 10) > srv->cfg.max_body_bytes)
+		hr->req.body_too_large = 1;
+	return hr;
+}
+
+static enum MHD_Result send_response(struct http_req *hr)
+{
+	struct api_response *res = &hr->res;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	size_t n;
+	char *body = buf_detach(&res->body, &n);
+
+	r = MHD_create_response_from_buffer_with_free_callback(n, body, free);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	if (res->content_type && n)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+	if (res->etag[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, res->etag);
+	if (res->last_modified[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, res->last_modified);
+	if (res->location.n)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, res->location.p);
+	if (res->allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
+	ret = MHD_queue_response(hr->conn, (unsigned)res->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void run_request(struct http_req *hr)
+{
+	if (hr->body.n || hr->body.p) {
+		hr->req.body = hr->body.p;
+		hr->req.body_len = hr->body.n;
+	}
+	api_handle(hr->srv->api, &hr->req, &hr->res);
+	hr->phase = PHASE_DONE;
+}
+
+static void *worker_main(void *arg)
+{
+	struct http_server *srv = arg;
+
+	for (;;) {
+		struct http_req *hr;
+
+		pthread_mutex_lock(&srv->lock);
+		while (!srv->head && !srv->stopping)
+			pthread_cond_wait(&srv->work_cond, &srv->lock);
+		if (!srv->head) {
+			pthread_mutex_unlock(&srv->lock);
+			return NULL;
+		}
+		hr = srv->head;
+		srv->head = hr->next;
+		if (!srv->head)
+			srv->tail = NULL;
+		pthread_mutex_unlock(&srv->lock);
+
+		run_request(hr);
+		MHD_resume_connection(hr->conn);
+	}
+}
+
+/* Queues a write for the workers; 0 when the server no longer takes writes. */
+static int hand_off(struct http_req *hr)
+{
+	struct http_server *srv = hr->srv;
+
+	pthread_mutex_lock(&srv->lock);
+	if (srv->stopping) {
+		pthread_mutex_unlock(&srv->lock);
+		return 0;
+	}
+	hr->phase = PHASE_QUEUED;
+	hr->next = NULL;
+	if (srv->tail)
+		srv->tail->next = hr;
+	else
+		srv->head = hr;
+	srv->tail = hr;
+	srv->in_flight++;
+	hr->handed_off = 1;
+	MHD_suspend_connection(hr->conn);
+	pthread_cond_signal(&srv->work_cond);
+	pthread_mutex_unlock(&srv->lock);
+	return 1;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct http_req *hr = *con_cls;
+
+	if (!hr) {
+		/* First call: headers only. Answering now would cost keep-alive. */
+		hr = req_new(srv, conn, url, method);
+		if (!hr)
+			return MHD_NO;
+		*con_cls = hr;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!hr->req.body_too_large && buf_append(&hr->body, upload_data, *upload_data_size))
+			hr->req.body_too_large = 1;	/* keep draining, answer 413 at the end */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	switch (hr->phase) {
+	case PHASE_QUEUED:
+		return MHD_YES;	/* resumed before the worker was done: wait */
+	case PHASE_DONE:
+		return send_response(hr);
+	case PHASE_RECEIVING:
+		break;
+	}
+	if (method_is_read(method) || hr->req.body_too_large) {
+		run_request(hr);
+		return send_response(hr);
+	}
+	if (!hand_off(hr)) {
+		api_error(&hr->res, ERR_SHUTDOWN, "the server is shutting down; the change was not made");
+		hr->phase = PHASE_DONE;
+		return send_response(hr);
+	}
+	return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_req *hr = *con_cls;
+
+	if (!hr)
+		return;
+	if (hr->handed_off) {
+		pthread_mutex_lock(&hr->srv->lock);
+		if (--hr->srv->in_flight == 0)
+			pthread_cond_broadcast(&hr->srv->idle_cond);
+		pthread_mutex_unlock(&hr->srv->lock);
+	}
+	api_response_release(&hr->res);
+	buf_release(&hr->body);
+	free(hr);
+	*con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	log_debug("http: %s", line);
+}
+
+static int resolve(const char *host, int port, struct sockaddr_storage *ss, struct err *e)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *ai = NULL;
+	char service[8];
+	int rc;
+
+	snprintf(service, sizeof(service), "%d", port);
+	rc = getaddrinfo(host && *host ? host : NULL, service, &hints, &ai);
+	if (rc != 0 || !ai)
+		return err_set(e, ERR_CONFIG, NULL, "cannot resolve listen address '%s': %s", host,
+			       gai_strerror(rc));
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	return 0;
+}
+
+int http_start(const struct http_config *cfg, struct api *api, struct http_server **out,
+	       struct err *e)
+{
+	struct http_server *srv;
+	struct sockaddr_storage ss = { 0 };
+	const union MHD_DaemonInfo *info;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc;
+
+	*out = NULL;
+	if ((rc = resolve(cfg->host, cfg->port, &ss, e)))
+		return rc;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	srv->cfg = *cfg;
+	srv->api = api;
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->work_cond, NULL);
+	pthread_cond_init(&srv->idle_cond, NULL);
+	srv->n_threads = cfg->workers > 0 ? cfg->workers : 64;
+	srv->threads = calloc((size_t)srv->n_threads, sizeof(pthread_t));
+	if (!srv->threads) {
+		srv->n_threads = 0;
+		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < srv->n_threads; i++)
+		if (pthread_create(&srv->threads[i], NULL, worker_main, srv) != 0) {
+			srv->n_threads = i;
+			rc = err_set(e, ERR_INTERNAL, NULL, "cannot start worker threads");
+			goto fail;
+		}
+	srv->daemon = MHD_start_daemon(
+		flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned)(cfg->io_threads > 0 ? cfg->io_threads : (ncpu > 0 ? ncpu : 1)),
+		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections ? cfg->max_connections : 1024u,
+		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s ? cfg->idle_timeout_s : 60u,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_url_bytes + 32 * 1024),
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+		MHD_OPTION_END);
+	if (!srv->daemon) {
+		rc = err_set(e, ERR_CONFIG, NULL, "cannot listen on %s:%d (in use, or not allowed)",
+			     cfg->host, cfg->port);
+		goto fail;
+	}
+	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : cfg->port;
+	*out = srv;
+	return 0;
+fail:
+	http_stop(srv);
+	return rc;
+}
+
+int http_port(const struct http_server *srv)
+{
+	return srv->port;
+}
+
+void http_stop(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	srv->stopping = 1;
+	pthread_mutex_unlock(&srv->lock);
+	if (srv->daemon) {
+		MHD_socket s = MHD_quiesce_daemon(srv->daemon);	/* no new connections */
+		/* Every accepted write is finished and answered before the daemon goes. */
+		pthread_mutex_lock(&srv->lock);
+		while (srv->in_flight > 0)
+			pthread_cond_wait(&srv->idle_cond, &srv->lock);
+		pthread_mutex_unlock(&srv->lock);
+		MHD_stop_daemon(srv->daemon);
+		if (s != MHD_INVALID_SOCKET)
+			close(s);
+	}
+	pthread_mutex_lock(&srv->lock);
+	pthread_cond_broadcast(&srv->work_cond);
+	pthread_mutex_unlock(&srv->lock);
+	for (int i = 0; i < srv->n_threads; i++)
+		pthread_join(srv->threads[i], NULL);
+	pthread_mutex_destroy(&srv->lock);
+	pthread_cond_destroy(&srv->work_cond);
+	pthread_cond_destroy(&srv->idle_cond);
+	free(srv->threads);
+	free(srv);
+}

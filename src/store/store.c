@@ -1,0 +1,291 @@
+/*
+ * store.c — the backend-independent half of the store: the reader
+ * connection pool and the single writer thread with group commit.
+ */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../base/log.h"
+
+/* A txn waiting for the writer; lives on the committing thread's stack. */
+struct pending {
+	const struct store_txn *txn;
+	struct err err;
+	int rc;
+	int done;
+	pthread_cond_t cond;
+	struct pending *next;
+};
+
+struct store {
+	const struct store_ops *ops;
+	void *backend;
+	int max_batch;
+
+	/* Reader pool: idle connections on a stack; at most max_readers open. */
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_cond;
+	void **idle;
+	int n_idle, n_open, max_readers;
+
+	/* Writer queue (FIFO). */
+	pthread_mutex_t queue_lock;
+	pthread_cond_t queue_cond;
+	struct pending *head, *tail;
+	int stopping;
+	pthread_t writer;
+	int writer_started;
+	void *wconn;
+};
+
+void store_version_init(struct store_version *v)
+{
+	memset(v, 0, sizeof(*v));
+	buf_init(&v->json, 0);
+}
+
+void store_version_release(struct store_version *v)
+{
+	buf_release(&v->json);
+}
+
+static const struct store_ops *store_backend(const char *name)
+{
+	static const struct store_ops *const backends[] = { &store_sqlite_ops };
+
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (strcmp(backends[i]->name, name) == 0)
+			return backends[i];
+	return NULL;
+}
+
+/* Takes every waiting txn (up to max_batch), applies them in one backend
+ * transaction, commits once, then wakes each waiter with its own result. */
+static void writer_run_batch(struct store *st, struct pending *batch)
+{
+	struct err e = { 0 };
+	struct pending *p;
+	int rc, any_applied = 0;
+
+	rc = st->ops->batch_begin(st->wconn, &e);
+	for (p = batch; p; p = p->next) {
+		if (rc) {
+			p->rc = rc;
+			p->err = e;
+			continue;
+		}
+		p->rc = st->ops->txn_apply(st->wconn, p->txn, &p->err);
+		any_applied |= p->rc == 0;
+	}
+	if (!rc) {
+		if (any_applied)
+			rc = st->ops->batch_commit(st->wconn, &e);
+		else
+			st->ops->batch_rollback(st->wconn);
+		if (rc) {
+			/* Nothing of this batch is durable: fail those that had succeeded. */
+			st->ops->batch_rollback(st->wconn);
+			log_error("store: group commit failed: %s", err_name(rc));
+			for (p = batch; p; p = p->next)
+				if (p->rc == 0) {
+					p->rc = rc;
+					p->err = e;
+				}
+		}
+	}
+	pthread_mutex_lock(&st->queue_lock);
+	for (p = batch; p; p = p->next) {
+		p->done = 1;
+		pthread_cond_signal(&p->cond);
+	}
+	pthread_mutex_unlock(&st->queue_lock);
+}
+
+static void *writer_main(void *arg)
+{
+	struct store *st = arg;
+
+	for (;;) {
+		struct pending *batch, *last;
+		int n = 1;
+
+		pthread_mutex_lock(&st->queue_lock);
+		while (!st->head && !st->stopping)
+			pthread_cond_wait(&st->queue_cond, &st->queue_lock);
+		if (!st->head) {	/* stopping and drained */
+			pthread_mutex_unlock(&st->queue_lock);
+			return NULL;
+		}
+		batch = last = st->head;
+		while (last->next && n < st->max_batch) {
+			last = last->next;
+			n++;
+		}
+		st->head = last->next;
+		if (!st->head)
+			st->tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&st->queue_lock);
+		writer_run_batch(st, batch);
+	}
+}
+
+int store_commit(struct store *st, const struct store_txn *txn, struct err *e)
+{
+	struct pending p;
+
+	memset(&p, 0, sizeof(p));
+	p.txn = txn;
+	pthread_cond_init(&p.cond, NULL);
+	pthread_mutex_lock(&st->queue_lock);
+	if (st->stopping) {
+		pthread_mutex_unlock(&st->queue_lock);
+		pthread_cond_destroy(&p.cond);
+		return err_set(e, ERR_SHUTDOWN, NULL, "the store is closing; the change was not made");
+	}
+	if (st->tail)
+		st->tail->next = &p;
+	else
+		st->head = &p;
+	st->tail = &p;
+	pthread_cond_signal(&st->queue_cond);
+	while (!p.done)
+		pthread_cond_wait(&p.cond, &st->queue_lock);
+	pthread_mutex_unlock(&st->queue_lock);
+	pthread_cond_destroy(&p.cond);
+	if (p.rc && e) {
+		for (int i = 0; i < p.err.n_issues; i++)
+			err_set(e, p.rc, p.err.issue[i].expression, "%s", p.err.issue[i].diagnostics);
+		if (!p.err.n_issues)
+			err_set(e, p.rc, NULL, "%s", err_message(p.rc));
+	}
+	return p.rc;
+}
+
+static int pool_get(struct store *st, void **conn, struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->pool_lock);
+	while (!st->n_idle && st->n_open >= st->max_readers)
+		pthread_cond_wait(&st->pool_cond, &st->pool_lock);
+	if (st->n_idle) {
+		*conn = st->idle[--st->n_idle];
+		pthread_mutex_unlock(&st->pool_lock);
+		return 0;
+	}
+	st->n_open++;
+	pthread_mutex_unlock(&st->pool_lock);
+	rc = st->ops->conn_open(st->backend, 0, conn, e);
+	if (rc) {
+		pthread_mutex_lock(&st->pool_lock);
+		st->n_open--;
+		pthread_cond_signal(&st->pool_cond);
+		pthread_mutex_unlock(&st->pool_lock);
+	}
+	return rc;
+}
+
+static void pool_put(struct store *st, void *conn)
+{
+	pthread_mutex_lock(&st->pool_lock);
+	st->idle[st->n_idle++] = conn;
+	pthread_cond_signal(&st->pool_cond);
+	pthread_mutex_unlock(&st->pool_lock);
+}
+
+int store_read(struct store *st, int64_t tenant, const char *type, const char *id,
+	       int64_t version, struct store_version *out, struct err *e)
+{
+	void *conn;
+	int rc = pool_get(st, &conn, e);
+
+	if (rc)
+		return rc;
+	rc = st->ops->read(conn, tenant, type, id, version, out, e);
+	pool_put(st, conn);
+	return rc;
+}
+
+int store_history(struct store *st, const struct store_history_query *q, store_row_fn fn,
+		  void *ctx, struct err *e)
+{
+	void *conn;
+	int rc = pool_get(st, &conn, e);
+
+	if (rc)
+		return rc;
+	rc = st->ops->history(conn, q, fn, ctx, e);
+	pool_put(st, conn);
+	return rc;
+}
+
+int store_open(const struct store_config *cfg, struct store **out, struct err *e)
+{
+	struct store *st;
+	int rc;
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	st->ops = store_backend(cfg->backend ? cfg->backend : "sqlite");
+	if (!st->ops) {
+		free(st);
+		return err_set(e, ERR_CONFIG, NULL, "unknown store backend '%s'", cfg->backend);
+	}
+	st->max_readers = cfg->max_readers > 0 ? cfg->max_readers : 64;
+	st->max_batch = cfg->max_batch > 0 ? cfg->max_batch : 1024;
+	st->idle = calloc((size_t)st->max_readers, sizeof(void *));
+	pthread_mutex_init(&st->pool_lock, NULL);
+	pthread_cond_init(&st->pool_cond, NULL);
+	pthread_mutex_init(&st->queue_lock, NULL);
+	pthread_cond_init(&st->queue_cond, NULL);
+	if (!st->idle) {
+		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
+		goto fail;
+	}
+	rc = st->ops->open(cfg, &st->backend, e);
+	if (rc)
+		goto fail;
+	rc = st->ops->conn_open(st->backend, 1, &st->wconn, e);
+	if (rc)
+		goto fail;
+	if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
+		rc = err_set(e, ERR_INTERNAL, NULL, "cannot start the writer thread");
+		goto fail;
+	}
+	st->writer_started = 1;
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return rc;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	if (st->writer_started) {
+		pthread_mutex_lock(&st->queue_lock);
+		st->stopping = 1;
+		pthread_cond_signal(&st->queue_cond);
+		pthread_mutex_unlock(&st->queue_lock);
+		pthread_join(st->writer, NULL);
+	}
+	if (st->wconn)
+		st->ops->conn_close(st->wconn);
+	for (int i = 0; i < st->n_idle; i++)
+		st->ops->conn_close(st->idle[i]);
+	if (st->backend)
+		st->ops->close(st->backend);
+	pthread_mutex_destroy(&st->pool_lock);
+	pthread_cond_destroy(&st->pool_cond);
+	pthread_mutex_destroy(&st->queue_lock);
+	pthread_cond_destroy(&st->queue_cond);
+	free(st->idle);
+	free(st);
+}

@@ -1,0 +1,127 @@
+/*
+ * store.h — durable, versioned storage of resources behind one interface.
+ *
+ * Resources are immutable versions. Each version is stored as the exact
+ * bytes served on read (meta.versionId and meta.lastUpdated already inside),
+ * so a read is one lookup and one copy. The store knows nothing of HTTP and
+ * little of FHIR: a resource is (tenant, type, id, version, bytes).
+ *
+ * Backends are a table of functions (struct store_ops); SQLite is the
+ * embedded default, PostgreSQL will implement the same table. Nothing above
+ * this header sees SQL.
+ *
+ * Writes: every change is a struct store_txn of one or more writes applied
+ * all-or-nothing. store_commit() hands the txn to the single writer thread
+ * and blocks until it is durable (fsync'ed) or has failed. The writer gathers
+ * whatever txns are waiting into one database transaction and one fsync
+ * (group commit); each txn runs inside its own savepoint so that one txn's
+ * conflict does not fail its neighbours.
+ *
+ * Concurrency control is optimistic: a write names the version it was
+ * prepared against (expect_version); if another change got there first the
+ * txn fails with ERR_CONFLICT and the caller may re-read and retry.
+ *
+ * Threads: store_open/store_close on one thread; everything else from any
+ * thread. Reads borrow a backend connection from a pool for their duration.
+ */
+#ifndef LT_STORE_STORE_H
+#define LT_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../base/buf.h"
+#include "../base/err.h"
+
+#define STORE_TYPE_MAX 64
+#define STORE_ID_MAX 64
+#define STORE_EXPECT_ANY (-1)		/* expect_version: do not check */
+#define STORE_DEFAULT_TENANT 1
+
+struct store;
+
+struct store_config {
+	const char *backend;		/* "sqlite" */
+	const char *data_dir;		/* created if missing */
+	int max_readers;		/* pooled reader connections */
+	int max_batch;			/* txns per group commit */
+};
+
+/* One stored version as read back. json is empty for a deletion. */
+struct store_version {
+	char type[STORE_TYPE_MAX + 1];
+	char id[STORE_ID_MAX + 1];
+	int64_t version;
+	int64_t last_updated_ms;
+	int64_t seq;			/* global change order, for paging */
+	int deleted;
+	struct buf json;		/* owned; store_version_release frees it */
+};
+
+void store_version_init(struct store_version *v);
+void store_version_release(struct store_version *v);
+
+/* One write of a txn; all pointers are borrowed until store_commit returns. */
+struct store_write {
+	int64_t tenant;
+	const char *type;
+	const char *id;
+	int64_t expect_version;		/* current version it was prepared against; 0 = none; STORE_EXPECT_ANY */
+	int64_t version;		/* the version it creates */
+	int64_t last_updated_ms;
+	int deleted;
+	const char *json;		/* ready-to-serve bytes; NULL for a deletion */
+	size_t json_len;
+};
+
+struct store_txn {
+	struct store_write *writes;
+	size_t n_writes;
+};
+
+struct store_history_query {
+	int64_t tenant;
+	const char *type;		/* NULL: system level */
+	const char *id;			/* NULL: type (or system) level */
+	int64_t since_ms;		/* INT64_MIN: no lower bound (inclusive) */
+	int64_t before_seq;		/* 0: from the newest; else only seq < before_seq */
+	int limit;			/* at most this many rows */
+};
+
+/* Called for each row, newest first; a non-zero return stops the walk and is
+ * returned by the query. v is valid only during the call. */
+typedef int (*store_row_fn)(void *ctx, const struct store_version *v);
+
+/* The backend's table of functions. conn/wconn are backend objects. */
+struct store_ops {
+	int version;			/* of this struct: 1 */
+	const char *name;
+	int (*open)(const struct store_config *cfg, void **backend, struct err *e);
+	void (*close)(void *backend);
+	int (*conn_open)(void *backend, int writer, void **conn, struct err *e);
+	void (*conn_close)(void *conn);
+	/* version 0: current version (deleted or not); else that version. ERR_NOT_FOUND when absent. */
+	int (*read)(void *conn, int64_t tenant, const char *type, const char *id, int64_t version,
+		    struct store_version *out, struct err *e);
+	int (*history)(void *conn, const struct store_history_query *q, store_row_fn fn, void *ctx,
+		       struct err *e);
+	/* Writer thread only. */
+	int (*batch_begin)(void *wconn, struct err *e);
+	int (*txn_apply)(void *wconn, const struct store_txn *txn, struct err *e);	/* atomic */
+	int (*batch_commit)(void *wconn, struct err *e);
+	void (*batch_rollback)(void *wconn);
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+int store_open(const struct store_config *cfg, struct store **out, struct err *e) LT_MUST_CHECK;
+/* Stops accepting writes, lets the writer finish what it holds, closes. */
+void store_close(struct store *st);
+
+int store_read(struct store *st, int64_t tenant, const char *type, const char *id, int64_t version,
+	       struct store_version *out, struct err *e) LT_MUST_CHECK;
+int store_history(struct store *st, const struct store_history_query *q, store_row_fn fn,
+		  void *ctx, struct err *e) LT_MUST_CHECK;
+/* Blocks until txn is durable (0) or failed (ERR_CONFLICT, ERR_DISK_FULL, ...). */
+int store_commit(struct store *st, const struct store_txn *txn, struct err *e) LT_MUST_CHECK;
+
+#endif
