@@ -497,7 +497,7 @@ int api_handle(struct api *api, const struct api_request *req, struct api_respon
 		buf_clear(&res->body);
 		if (fhir_outcome_write(&res->body, &c->err, 0))
 			buf_clear(&res->body);
-		if (res->status >= 500)
+		if (res->status >= 500 && code != ERR_NOT_SUPPORTED)
 			log_warn("api: %s %s: %s", req->method, c->type ? c->type : "-", err_name(code));
 	}
 	if (c->pretty)

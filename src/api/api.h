@@ -81,8 +81,4 @@ int api_handle(struct api *api, const struct api_request *req, struct api_respon
  * before it can call api_handle (e.g. the server is shutting down). */
 void api_error(struct api_response *res, int code, const char *diagnostics);
 
-/* Creates one resource from JSON text, as POST [type] would (used to seed demo data). */
-int api_create_json(struct api *api, const char *json, size_t len, char *id_out, size_t id_size,
-		    struct err *e) LT_MUST_CHECK;
-
 #endif

@@ -56,7 +56,6 @@ int api_create(struct api_ctx *c);
 int api_update(struct api_ctx *c);
 int api_delete(struct api_ctx *c);
 int api_patch(struct api_ctx *c);
-int api_create_object(struct api_ctx *c, struct json_object *resource);
 
 /* history.c */
 int api_history(struct api_ctx *c);

@@ -117,14 +117,14 @@ static int commit_one(struct api_ctx *c, const char *id, int64_t expect, int64_t
 	return store_commit(c->api->st, &txn, &c->err);
 }
 
-int api_create_object(struct api_ctx *c, struct json_object *resource)
+static int create_object(struct api_ctx *c, struct json_object *resource)
 {
 	char id[UUID_STR_LEN + 1];
 	int64_t now = time_now_ms();
 	struct buf stored;
 	int rc;
 
-	if (c->req && c->req->if_none_exist)
+	if (c->req->if_none_exist)
 		return err_set(&c->err, ERR_NOT_SUPPORTED, NULL,
 			       "conditional create (If-None-Exist) is not implemented yet");
 	if ((rc = check_type(c, resource)))
@@ -150,7 +150,7 @@ int api_create(struct api_ctx *c)
 
 	if ((rc = api_check_params(c, NULL)) || (rc = api_parse_body(c, &resource)))
 		return rc;
-	rc = api_create_object(c, resource);
+	rc = create_object(c, resource);
 	json_object_put(resource);
 	return rc;
 }
@@ -396,37 +396,5 @@ int api_patch(struct api_ctx *c)
 		rc = write_reply(c, 200, &stored, c->id, version, now, "patched");
 	buf_release(&stored);
 	json_object_put(patch);
-	return rc;
-}
-
-int api_create_json(struct api *api, const char *json, size_t len, char *id_out, size_t id_size,
-		    struct err *e)
-{
-	struct api_ctx c = { .api = api };
-	struct api_response res;
-	struct json_object *resource = NULL;
-	const char *rt;
-	int rc, ti;
-
-	api_response_init(&res);
-	c.res = &res;
-	snprintf(c.base, sizeof(c.base), "urn:local");
-	rc = json_parse(json, len, api->cfg.limits.max_json_depth, &resource, &c.err);
-	if (!rc) {
-		rt = json_object_is_type(resource, json_type_object) ? json_get_str(resource, "resourceType") : NULL;
-		ti = rt ? fhir_resource_type_index(rt, strlen(rt)) : -1;
-		if (ti < 0)
-			rc = err_set(&c.err, ERR_INVALID, "resourceType", "no known resourceType");
-		else {
-			c.type = fhir_resource_type_name(ti);
-			rc = api_create_object(&c, resource);
-		}
-	}
-	if (!rc && id_out)
-		snprintf(id_out, id_size, "%s", c.id);
-	if (rc && e)
-		*e = c.err;
-	json_object_put(resource);
-	api_response_release(&res);
 	return rc;
 }

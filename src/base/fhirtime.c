@@ -17,10 +17,10 @@
 
 #include <stdbool.h>
 
-#define MS_PER_SECOND 1000
-#define MS_PER_MINUTE (60 * MS_PER_SECOND)
-#define MS_PER_HOUR (60 * MS_PER_MINUTE)
-#define MS_PER_DAY ((int64_t)24 * MS_PER_HOUR)
+#define MS_PER_SECOND INT64_C(1000)
+#define MS_PER_MINUTE INT64_C(60000)
+#define MS_PER_HOUR INT64_C(3600000)
+#define MS_PER_DAY INT64_C(86400000)
 
 struct cursor {
 	const char *p;
@@ -87,7 +87,7 @@ static int days_in_month(int y, int m)
 /* hh:mm:ss(.f+)? into ms since midnight and the width of its precision. */
 static bool clock_time(struct cursor *c, int64_t *ms, int64_t *width)
 {
-	int hh, mm, ss, digits = 0;
+	int hh, mm, ss;
 	int64_t frac = 0;
 
 	if (!number(c, 2, &hh) || hh > 23 || !accept(c, ':') || !number(c, 2, &mm) || mm > 59 ||
@@ -95,6 +95,8 @@ static bool clock_time(struct cursor *c, int64_t *ms, int64_t *width)
 		return false;
 	*width = MS_PER_SECOND;
 	if (accept(c, '.')) {
+		int digits = 0;
+
 		while (!at_end(c) && c->p[c->i] >= '0' && c->p[c->i] <= '9') {
 			if (digits < 3) {
 				frac = frac * 10 + (c->p[c->i] - '0');

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../api/api.h"
+#include "../base/json.h"
 #include "../base/log.h"
 #include "../http/http.h"
 #include "../store/store.h"
@@ -61,11 +62,52 @@ static int store_is_empty(struct store *st, struct err *e)
 	return n == 0;
 }
 
-/* Loads an NDJSON file of resources, one create each (demo data). */
+/* Stores one resource of the seed file through the API, exactly as an HTTP
+ * client would: PUT when it carries an id (so references in demo data
+ * hold), POST otherwise. */
+static int seed_one(struct api *api, const char *line, size_t len, char *why, size_t whysz)
+{
+	struct json_object *o = NULL;
+	struct api_request req = { 0 };
+	struct api_response res;
+	struct err e = { 0 };
+	char path[256];
+	const char *type, *id;
+	int status;
+
+	if (json_parse(line, len, 0, &o, &e)) {
+		snprintf(why, whysz, "%s", e.issue[0].diagnostics);
+		return -1;
+	}
+	type = json_object_is_type(o, json_type_object) ? json_get_str(o, "resourceType") : NULL;
+	id = type ? json_get_str(o, "id") : NULL;
+	if (!type) {
+		snprintf(why, whysz, "not a resource");
+		json_object_put(o);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/fhir/%.64s%s%.64s", type, id ? "/" : "", id ? id : "");
+	req.method = id ? "PUT" : "POST";
+	req.path = path;
+	req.content_type = "application/fhir+json";
+	req.prefer = "return=minimal";
+	req.body = line;
+	req.body_len = len;
+	api_response_init(&res);
+	status = api_handle(api, &req, &res);
+	if (status >= 300)
+		snprintf(why, whysz, "%d %.*s", status, (int)(res.body.n > 400 ? 400 : res.body.n),
+			 res.body.p ? res.body.p : "");
+	api_response_release(&res);
+	json_object_put(o);
+	return status < 300 ? 0 : -1;
+}
+
+/* Loads an NDJSON file of resources (demo data). */
 static int seed(struct api *api, const char *path)
 {
 	FILE *f = fopen(path, "r");
-	char *line = NULL;
+	char *line = NULL, why[512];
 	size_t cap = 0;
 	ssize_t len;
 	int lineno = 0, loaded = 0, rc = 0;
@@ -75,18 +117,14 @@ static int seed(struct api *api, const char *path)
 		return 1;
 	}
 	while ((len = getline(&line, &cap, f)) >= 0) {
-		struct err e = { 0 };
-
 		lineno++;
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		if (len == 0)
 			continue;
-		if (len > SEED_MAX_LINE || api_create_json(api, line, (size_t)len, NULL, 0, &e)) {
-			fprintf(stderr, "lienthong: %s:%d: %s%s%s\n", path, lineno,
-				e.n_issues ? e.issue[0].diagnostics : "line too long",
-				e.n_issues && e.issue[0].expression[0] ? " at " : "",
-				e.n_issues ? e.issue[0].expression : "");
+		if (len > SEED_MAX_LINE || seed_one(api, line, (size_t)len, why, sizeof(why))) {
+			fprintf(stderr, "lienthong: %s:%d: %s\n", path, lineno,
+				len > SEED_MAX_LINE ? "line too long" : why);
 			rc = 1;
 			break;
 		}

@@ -9311,7 +9311,7 @@ const char *const fhir_required_names[773] = {
 	/* VisionPrescription.lensSpecification.prism */ "amount", "base",
 };
 
-const struct fhir_type fhir_types[FHIR_TYPE_COUNT] = {
+const struct fhir_type fhir_types[] = {
 	{ "base64Binary", FHIR_KIND_PRIMITIVE, FHIR_PRIM_BASE64, 0, 0, 0, 0, 0 },  /* 0 */
 	{ "boolean", FHIR_KIND_PRIMITIVE, FHIR_PRIM_BOOLEAN, 0, 0, 0, 0, 0 },  /* 1 */
 	{ "canonical", FHIR_KIND_PRIMITIVE, FHIR_PRIM_CANONICAL, 0, 0, 0, 0, 0 },  /* 2 */
@@ -9996,7 +9996,7 @@ const struct fhir_type fhir_types[FHIR_TYPE_COUNT] = {
 	{ "VisionPrescription.lensSpecification.prism", FHIR_KIND_BACKBONE, FHIR_PRIM_NONE, 8201, 5, 771, 2, 0 },  /* 681 */
 };
 
-const struct fhir_resource_type fhir_resource_types[FHIR_RESOURCE_TYPE_COUNT] = {
+const struct fhir_resource_type fhir_resource_types[] = {
 	{ "Account", 63 },
 	{ "ActivityDefinition", 64 },
 	{ "AdverseEvent", 65 },
@@ -10642,7 +10642,7 @@ const char *const fhir_codes[1261] = {
 	"down", "in", "out", "up",
 };
 
-const struct fhir_value_set fhir_value_sets[FHIR_VALUE_SET_COUNT] = {
+const struct fhir_value_set fhir_value_sets[] = {
 	{ "", "", 0, 0 },  /* 0: no binding checked */
 	{ "http://hl7.org/fhir/ValueSet/address-use", "billing | home | old | temp | work", 0, 5 },  /* 1 */
 	{ "http://hl7.org/fhir/ValueSet/address-type", "both | physical | postal", 5, 3 },  /* 2 */

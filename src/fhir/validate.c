@@ -34,7 +34,7 @@
  * json_parse; a tree built by other means is cut off here. */
 #define VALIDATE_MAX_DEPTH 128
 /* FHIR R4: "strings SHALL NOT exceed 1MB in size". */
-#define FHIR_STRING_MAX_BYTES (1024 * 1024)
+#define FHIR_STRING_MAX_BYTES 1048576
 /* How much of a bad value is quoted in a diagnostic. */
 #define QUOTE_MAX 64
 
@@ -56,6 +56,34 @@ static void check_resource(struct vctx *v, struct json_object *obj);
 
 /* ---- issues ------------------------------------------------------------ */
 
+/* Diagnostics and expressions end up in JSON (OperationOutcome), so text
+ * cut to fit a buffer must not end in the middle of a UTF-8 sequence. */
+static void utf8_trim_tail(char *s)
+{
+	size_t end = strlen(s), k = end, need;
+	unsigned char lead;
+
+	while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
+		k--;
+	if (k == 0 || (lead = (unsigned char)s[k - 1]) < 0xC0)
+		return;
+	need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+	if (end - (k - 1) < need)
+		s[k - 1] = '\0';
+}
+
+/* How many of the n bytes at s to quote: at most QUOTE_MAX, not cutting a
+ * UTF-8 sequence in two. */
+static int quote_len(const char *s, size_t n)
+{
+	size_t k = n < QUOTE_MAX ? n : QUOTE_MAX;
+
+	if (k < n)
+		while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+			k--;
+	return (int)k;
+}
+
 static void render_path(const struct vctx *v, char *out, size_t size)
 {
 	size_t n = 0;
@@ -72,6 +100,8 @@ static void render_path(const struct vctx *v, char *out, size_t size)
 			break;
 		n += (size_t)w;
 	}
+	if (n >= size)
+		utf8_trim_tail(out);
 }
 
 static void issue(struct vctx *v, const char *fmt, ...) LT_PRINTF(2, 3);
@@ -91,13 +121,15 @@ static void issue(struct vctx *v, const char *fmt, ...)
 	}
 	render_path(v, expr, sizeof(expr));
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) >= (int)sizeof(msg))
+		utf8_trim_tail(msg);
 	va_end(ap);
 	(void)err_set(v->e, ERR_INVALID, expr[0] ? expr : NULL, "%s", msg);
 }
 
-/* Frames are pushed only where depth was checked by the caller, or for a
- * leaf (no further push below it); the slack of 2 frames covers leaves. */
+/* check_object() refuses to descend within 2 frames of the limit, which
+ * leaves room for the frames of a property and of its `_x`/choice issue; so
+ * this check is a backstop that does not fire in practice. */
 static int push(struct vctx *v, const char *name, long index)
 {
 	if (v->depth >= VALIDATE_MAX_DEPTH) {
@@ -137,7 +169,10 @@ static const struct fhir_elem *find_elem(const struct fhir_type *t, const char *
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(fhir_elems[mid].name, name);
+		const char *cand = fhir_elems[mid].name;
+		/* Most probes differ in the first byte: skip the call then. */
+		int c = cand[0] != name[0] ? (unsigned char)cand[0] - (unsigned char)name[0] :
+			strcmp(cand, name);
 
 		if (c == 0)
 			return &fhir_elems[mid];
@@ -495,8 +530,8 @@ static void check_string_prim(struct vctx *v, struct json_object *val, int prim,
 		break;
 	}
 	if (!ok) {
-		issue(v, "\"%.*s%s\" is not a valid %s", QUOTE_MAX, s, n > QUOTE_MAX ? "..." : "",
-		      prim_name(prim));
+		issue(v, "\"%.*s%s\" is not a valid %s", quote_len(s, n), s,
+		      n > QUOTE_MAX ? "..." : "", prim_name(prim));
 		return;
 	}
 	if (value_set) {
@@ -504,7 +539,7 @@ static void check_string_prim(struct vctx *v, struct json_object *val, int prim,
 
 		if (!code_in_value_set(vs, s, n))
 			issue(v, "\"%.*s%s\" is not a code of the required value set %s%s%s%s",
-			      QUOTE_MAX, s, n > QUOTE_MAX ? "..." : "", vs->url,
+			      quote_len(s, n), s, n > QUOTE_MAX ? "..." : "", vs->url,
 			      vs->hint[0] ? " (" : "", vs->hint, vs->hint[0] ? ")" : "");
 	}
 }
@@ -620,14 +655,10 @@ static void check_property(struct vctx *v, const struct fhir_elem *el, struct js
 
 		v->frame[v->depth - 1].index = (long)i;
 		if (item == NULL) {
-			/* A null in a primitive array only holds the place of a
-			 * value that exists in the `_name` array. */
-			struct json_object *x = t->kind == FHIR_KIND_PRIMITIVE ?
-				ext_sibling(parent, el->name) : NULL;
-
-			if (!x || !json_object_is_type(x, json_type_array) ||
-			    i >= json_object_array_length(x) ||
-			    json_object_array_get_idx(x, i) == NULL)
+			/* A null in a primitive array only holds the place of an
+			 * extension in the `_name` array; when there is one, the
+			 * walk of `_name` checks the alignment (check_primitive_ext). */
+			if (t->kind != FHIR_KIND_PRIMITIVE || !ext_sibling(parent, el->name))
 				issue(v, "null is only allowed in a primitive array whose _%s "
 					 "array has an extension at the same index", el->name);
 			continue;
@@ -649,6 +680,10 @@ static void check_primitive_ext(struct vctx *v, const struct fhir_elem *el,
 	if (push(v, el->name, -1))
 		return;
 	(void)json_object_object_get_ex(parent, el->name, &prim);
+	if (el->max == 0) {
+		issue(v, "%s is not allowed here (max cardinality 0)", el->name);
+		goto out;
+	}
 	if (!el->is_array) {
 		if (!json_object_is_type(val, json_type_object))
 			issue(v, "_%s must be a JSON object (id, extension), not %s", el->name,
@@ -736,7 +771,9 @@ static void check_object(struct vctx *v, struct json_object *obj, const struct f
 				       fhir_types[el->type].prim == FHIR_PRIM_XHTML ||
 				       (el->flags & FHIR_ELEM_NO_EXT)))) {
 			if (push(v, key, -1) == 0) {
-				issue(v, "unknown element \"%.*s\" in %s", QUOTE_MAX, key, t->name);
+				issue(v, "unknown element \"%.*s%s\" in %s",
+				      quote_len(key, strlen(key)), key,
+				      strlen(key) > QUOTE_MAX ? "..." : "", t->name);
 				pop(v);
 			}
 			continue;
@@ -774,7 +811,7 @@ static void check_resource(struct vctx *v, struct json_object *obj)
 {
 	struct json_object *rt = NULL;
 	const char *name;
-	int idx;
+	int idx, root;
 
 	if (!json_object_is_type(obj, json_type_object)) {
 		issue(v, "a resource must be a JSON object, not %s", json_kind_name(obj));
@@ -798,40 +835,31 @@ static void check_resource(struct vctx *v, struct json_object *obj)
 	idx = fhir_resource_type_index(name, (size_t)json_object_get_string_len(rt));
 	if (idx < 0) {
 		if (push(v, "resourceType", -1) == 0) {
-			issue(v, "\"%.*s\" is not a concrete FHIR R4 resource type", QUOTE_MAX,
-			      name);
+			size_t n = (size_t)json_object_get_string_len(rt);
+
+			issue(v, "\"%.*s%s\" is not a concrete FHIR R4 resource type",
+			      quote_len(name, n), name, n > QUOTE_MAX ? "..." : "");
 			pop(v);
 		}
 		return;
 	}
+	/* The root resource opens the path: "Patient.name[0]"; a nested one
+	 * continues the path of the element that holds it. */
+	root = v->depth == 0;
+	if (root)
+		(void)push(v, fhir_resource_types[idx].name, -1);
 	check_object(v, obj, &fhir_types[fhir_resource_types[idx].type], 1);
+	if (root)
+		pop(v);
 }
 
 int fhir_validate(struct json_object *resource, struct err *e)
 {
 	struct vctx v;
-	struct json_object *rt = NULL;
-	int idx;
 
 	v.e = e;
 	v.issues = 0;
 	v.depth = 0;
-	if (!json_object_is_type(resource, json_type_object)) {
-		issue(&v, "a resource must be a JSON object, not %s", json_kind_name(resource));
-		return ERR_INVALID;
-	}
-	/* The root frame is the resource type itself: "Patient.name[0]". */
-	if (json_object_object_get_ex(resource, "resourceType", &rt) &&
-	    json_object_is_type(rt, json_type_string)) {
-		idx = fhir_resource_type_index(json_object_get_string(rt),
-					       (size_t)json_object_get_string_len(rt));
-		if (idx >= 0) {
-			(void)push(&v, fhir_resource_types[idx].name, -1);
-			check_object(&v, resource, &fhir_types[fhir_resource_types[idx].type], 1);
-			pop(&v);
-			return v.issues ? ERR_INVALID : 0;
-		}
-	}
 	check_resource(&v, resource);
 	return v.issues ? ERR_INVALID : 0;
 }

@@ -1,0 +1,48 @@
+# The two commands of the README, and a few more. CMake does the building;
+# this file only strings the steps together.
+#   make run    install what is missing, build, serve demo data at http://127.0.0.1:8080/fhir
+#   make check  install what is missing, build (release + sanitizers), run every test
+#   make bench  read/create benchmark against nginx, figures to bench/RESULTS.md
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+LISTEN     ?= 127.0.0.1:8080
+DATA       ?= data/demo
+
+.PHONY: all run check bench deps deps-test deps-bench build build-asan test-deps clean
+
+all: build
+
+deps:
+	@tools/install-deps.sh build
+deps-test:
+	@tools/install-deps.sh test
+deps-bench:
+	@tools/install-deps.sh bench
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps-test
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLT_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/lienthong serve --data $(DATA) --listen $(LISTEN) --seed demo/seed.ndjson
+
+test-deps: deps-test
+	@if [ -f tests/client/package-lock.json ]; then \
+		npm ci --prefix tests/client --no-audit --no-fund --loglevel=error; fi
+
+check: build build-asan test-deps
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j $(JOBS)
+
+bench: build deps-bench
+	@bench/run.sh $(BUILD)/lienthong
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

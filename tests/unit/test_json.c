@@ -1,0 +1,102 @@
+/* The strict JSON front door: what json-c alone would let through must fail. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+#include "base/json.h"
+
+static int check(const char *s) { struct err e = { 0 }; return json_check(s, strlen(s), 64, &e); }
+
+static void accepts_valid_json(void **state)
+{
+	const char *ok[] = { "{}", "[]", "{\"a\":[1,2.50,-0.1e-3,true,false,null]}", " \"x\" ",
+			     "{\"name\":\"Nguy\xe1\xbb\x85n\"}", "{\"e\":\"\\ud83d\\ude00 \\u00e9 \\n\"}",
+			     "9223372036854775807", "-9223372036854775808", "1e400" };
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		assert_int_equal(check(ok[i]), 0);
+}
+
+static void rejects_what_json_c_would_take(void **state)
+{
+	const char *bad[] = { "", "{", "{\"a\":1,}", "[1,]", "{'a':1}", "NaN", "[Infinity]", "[01]",
+			      "[1.]", "[.5]", "{\"a\" 1}", "[1] x", "\"\\x41\"", "\"a\tb\"",
+			      "\"\\u0000\"", "\"\\ud800\"", "\"\\udc00\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
+			      "\"\xf4\x90\x80\x80\"", "\"\xe1\xbb\"", "9223372036854775808",
+			      "-9223372036854775809", "123456789012345678901", "/* c */ {}", "{\"a\":1}}",
+			      "[1}", "\xef\xbb\xbf{}" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct err e = { 0 };
+		int rc = json_check(bad[i], strlen(bad[i]), 64, &e);
+		if (rc == 0)
+			fail_msg("accepted invalid JSON #%zu: %s", i, bad[i]);
+		assert_int_equal(rc, ERR_JSON);
+		assert_true(e.n_issues == 1 && strstr(e.issue[0].diagnostics, "byte"));
+	}
+}
+
+static void depth_limit_is_exact(void **state)
+{
+	char deep[300];
+	struct err e = { 0 };
+	struct json_object *o = NULL;
+
+	memset(deep, '[', 64);
+	memset(deep + 64, ']', 64);
+	assert_int_equal(json_parse(deep, 128, 64, &o, &e), 0);
+	json_object_put(o);
+	memset(deep, '[', 65);
+	memset(deep + 65, ']', 65);
+	assert_int_equal(json_parse(deep, 130, 64, &o, &e), ERR_TOO_DEEP);
+	assert_null(o);
+}
+
+static void decimals_round_trip_exactly(void **state)
+{
+	const char *in = "{\"a\":1.50,\"b\":0.10,\"c\":1e2,\"d\":-0.0,\"e\":3.141592653589793238462643383279}";
+	struct json_object *o;
+	struct err e = { 0 };
+	struct buf b;
+
+	buf_init(&b, 0);
+	assert_int_equal(json_parse(in, strlen(in), 64, &o, &e), 0);
+	assert_int_equal(json_write(&b, o, 0), 0);
+	assert_string_equal(b.p, in);
+	json_object_put(o);
+	buf_release(&b);
+}
+
+static void writes_escaped_strings(void **state)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	assert_int_equal(json_write_string(&b, "a\"b\\c\n\x01 \xc3\xa9"), 0);
+	assert_string_equal(b.p, "\"a\\\"b\\\\c\\u000a\\u0001 \xc3\xa9\"");
+	buf_release(&b);
+}
+
+static void buffer_limit_is_enforced(void **state)
+{
+	struct buf b;
+
+	buf_init(&b, 8);
+	assert_int_equal(buf_puts(&b, "12345678"), 0);
+	assert_int_equal(buf_putc(&b, '9'), ERR_TOO_LARGE);
+	assert_int_equal(b.n, 8);
+	assert_string_equal(b.p, "12345678");
+	buf_release(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(accepts_valid_json),
+		cmocka_unit_test(rejects_what_json_c_would_take),
+		cmocka_unit_test(depth_limit_is_exact),
+		cmocka_unit_test(decimals_round_trip_exactly),
+		cmocka_unit_test(writes_escaped_strings),
+		cmocka_unit_test(buffer_limit_is_enforced),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,173 @@
+/* The store: versions, optimistic concurrency, history, group commit from
+ * many threads, and durability across close/open. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "store/store.h"
+
+static char dir[64];
+
+static struct store *open_store(void)
+{
+	struct store_config cfg = { .backend = "sqlite", .data_dir = dir };
+	struct store *st = NULL;
+	struct err e = { 0 };
+
+	assert_int_equal(store_open(&cfg, &st, &e), 0);
+	return st;
+}
+
+static int put(struct store *st, const char *id, int64_t expect, int64_t version, const char *json)
+{
+	struct store_write w = { .tenant = 1, .type = "Patient", .id = id, .expect_version = expect,
+				 .version = version, .last_updated_ms = 1000 * version,
+				 .deleted = json == NULL, .json = json, .json_len = json ? strlen(json) : 0 };
+	struct store_txn txn = { &w, 1 };
+	struct err e = { 0 };
+
+	return store_commit(st, &txn, &e);
+}
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/lt-store-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+static void versions_and_conflicts(void **state)
+{
+	struct store *st = open_store();
+	struct store_version v;
+	struct err e = { 0 };
+
+	store_version_init(&v);
+	assert_int_equal(put(st, "a", 0, 1, "{\"v\":1}"), 0);
+	assert_int_equal(put(st, "a", 0, 1, "{\"v\":1}"), ERR_CONFLICT);	/* already exists */
+	assert_int_equal(put(st, "a", 1, 2, "{\"v\":2}"), 0);
+	assert_int_equal(put(st, "a", 1, 2, "{\"v\":2}"), ERR_CONFLICT);	/* stale */
+	assert_int_equal(store_read(st, 1, "Patient", "a", 0, &v, &e), 0);
+	assert_int_equal(v.version, 2);
+	assert_string_equal(v.json.p, "{\"v\":2}");
+	assert_int_equal(store_read(st, 1, "Patient", "a", 1, &v, &e), 0);
+	assert_string_equal(v.json.p, "{\"v\":1}");
+	assert_int_equal(put(st, "a", 2, 3, NULL), 0);				/* delete */
+	assert_int_equal(store_read(st, 1, "Patient", "a", 0, &v, &e), 0);
+	assert_true(v.deleted);
+	assert_int_equal(v.json.n, 0);
+	assert_int_equal(store_read(st, 1, "Patient", "zz", 0, &v, &e), ERR_NOT_FOUND);
+	assert_int_equal(store_read(st, 2, "Patient", "a", 0, &v, &e), ERR_NOT_FOUND);	/* other tenant */
+	store_version_release(&v);
+	store_close(st);
+}
+
+struct row_count { int n; int64_t last_seq; int ordered; };
+
+static int count_row(void *ctx, const struct store_version *v)
+{
+	struct row_count *rc = ctx;
+
+	if (rc->n && v->seq >= rc->last_seq)
+		rc->ordered = 0;
+	rc->last_seq = v->seq;
+	rc->n++;
+	return 0;
+}
+
+static void history_newest_first(void **state)
+{
+	struct store *st = open_store();
+	struct store_history_query q = { .tenant = 1, .type = "Patient", .id = "h", .since_ms = INT64_MIN, .limit = 100 };
+	struct row_count rc = { .ordered = 1 };
+	struct err e = { 0 };
+
+	for (int v = 1; v <= 5; v++)
+		assert_int_equal(put(st, "h", v - 1, v, "{}"), 0);
+	assert_int_equal(store_history(st, &q, count_row, &rc, &e), 0);
+	assert_int_equal(rc.n, 5);
+	assert_true(rc.ordered);
+	q.since_ms = 4000;	/* versions 4 and 5 */
+	rc = (struct row_count){ .ordered = 1 };
+	assert_int_equal(store_history(st, &q, count_row, &rc, &e), 0);
+	assert_int_equal(rc.n, 2);
+	store_close(st);
+}
+
+#define THREADS 16
+#define PER_THREAD 100
+
+static void *writer_thread(void *arg)
+{
+	struct store *st = ((void **)arg)[0];
+	long t = (long)((void **)arg)[1];
+	char id[32];
+
+	for (int i = 0; i < PER_THREAD; i++) {
+		snprintf(id, sizeof(id), "t%ld-%d", t, i);
+		if (put(st, id, 0, 1, "{\"resourceType\":\"Patient\"}") != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void group_commit_from_many_threads_then_reopen(void **state)
+{
+	struct store *st = open_store();
+	pthread_t th[THREADS];
+	void *args[THREADS][2];
+	struct store_history_query q = { .tenant = 1, .type = "Patient", .since_ms = INT64_MIN, .limit = 100000 };
+	struct row_count rc = { .ordered = 1 };
+	struct err e = { 0 };
+
+	for (long t = 0; t < THREADS; t++) {
+		args[t][0] = st;
+		args[t][1] = (void *)t;
+		assert_int_equal(pthread_create(&th[t], NULL, writer_thread, args[t]), 0);
+	}
+	for (int t = 0; t < THREADS; t++) {
+		void *ret;
+		pthread_join(th[t], &ret);
+		assert_null(ret);
+	}
+	store_close(st);
+	st = open_store();	/* everything acknowledged is there after reopening */
+	assert_int_equal(store_history(st, &q, count_row, &rc, &e), 0);
+	assert_true(rc.n >= THREADS * PER_THREAD);
+	assert_true(rc.ordered);
+	store_close(st);
+}
+
+static void unknown_backend_is_refused(void **state)
+{
+	struct store_config cfg = { .backend = "nosuch", .data_dir = dir };
+	struct store *st = NULL;
+	struct err e = { 0 };
+
+	assert_int_equal(store_open(&cfg, &st, &e), ERR_CONFIG);
+	assert_null(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(versions_and_conflicts),
+		cmocka_unit_test(history_newest_first),
+		cmocka_unit_test(group_commit_from_many_threads_then_reopen),
+		cmocka_unit_test(unknown_backend_is_refused),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
