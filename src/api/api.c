@@ -239,6 +239,16 @@ int api_parse_if_match(struct api_ctx *c, int64_t *version)
 	return 0;
 }
 
+void api_take_body_json(struct api_ctx *c, struct buf *json)
+{
+	struct buf old = c->res->body;
+
+	c->res->body = *json;
+	c->res->content_type = c->plain_json ? PLAIN_JSON : FHIR_JSON;
+	*json = old;
+	buf_clear(json);
+}
+
 int api_set_body_json(struct api_ctx *c, const char *json, size_t n)
 {
 	buf_clear(&c->res->body);

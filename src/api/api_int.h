@@ -45,6 +45,8 @@ int api_check_params(struct api_ctx *c, const char *const *allowed);
 int api_parse_body(struct api_ctx *c, struct json_object **out);
 int api_parse_if_match(struct api_ctx *c, int64_t *version);
 int api_set_body_json(struct api_ctx *c, const char *json, size_t n);
+/* Moves json's bytes into the response body without copying (json is left empty). */
+void api_take_body_json(struct api_ctx *c, struct buf *json);
 int api_set_outcome(struct api_ctx *c, int status, const char *fmt, ...) LT_PRINTF(3, 4);
 void api_set_version_headers(struct api_ctx *c, int64_t version, int64_t last_updated_ms);
 int api_set_location(struct api_ctx *c, const char *id, int64_t version);

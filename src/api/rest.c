@@ -76,7 +76,7 @@ static int check_type(struct api_ctx *c, struct json_object *resource)
 }
 
 /* The body of a successful write, per Prefer. */
-static int write_reply(struct api_ctx *c, int status, const struct buf *stored, const char *id,
+static int write_reply(struct api_ctx *c, int status, struct buf *stored, const char *id,
 		       int64_t version, int64_t now_ms, const char *what)
 {
 	int rc;
@@ -94,7 +94,8 @@ static int write_reply(struct api_ctx *c, int status, const struct buf *stored, 
 	case RETURN_REPRESENTATION:
 		break;
 	}
-	return api_set_body_json(c, stored->p, stored->n);
+	api_take_body_json(c, stored);
+	return 0;
 }
 
 /* Commits one write. */
@@ -180,7 +181,8 @@ static int serve_version(struct api_ctx *c, struct store_version *v)
 		return 0;
 	}
 	c->res->status = 200;
-	return api_set_body_json(c, v->json.p, v->json.n);
+	api_take_body_json(c, &v->json);
+	return 0;
 }
 
 int api_read(struct api_ctx *c)

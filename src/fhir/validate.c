@@ -273,7 +273,9 @@ int fhir_id_valid(const char *s, size_t n)
 	return 1;
 }
 
-/* string, markdown: [ \r\n\t\S]+ — no control characters but tab, CR, LF. */
+/* No control characters but tab, CR and LF: the string regex [ \r\n\t\S]+
+ * says so for string and markdown, and since XML 1.0 cannot carry them, no
+ * FHIR primitive can hold them in any format. */
 static int string_chars_ok(const char *s, size_t n)
 {
 	size_t i;
@@ -283,10 +285,26 @@ static int string_chars_ok(const char *s, size_t n)
 
 		if (c < 0x20 && c != '\t' && c != '\r' && c != '\n')
 			return 0;
-		if (c == 0x0B || c == 0x0C)
-			return 0;
 	}
 	return 1;
+}
+
+/* xhtml: only the root is checked (the content is not parsed): a <div>
+ * element, <div ...>...</div> or <div/>, perhaps with surrounding
+ * whitespace. */
+static int xhtml_ok(const char *s, size_t n)
+{
+	size_t i = 0, end = n;
+
+	while (i < end && is_space((unsigned char)s[i]))
+		i++;
+	while (end > i && is_space((unsigned char)s[end - 1]))
+		end--;
+	if (end - i < 6 || memcmp(s + i, "<div", 4) != 0)
+		return 0;
+	if (s[i + 4] != '>' && s[i + 4] != '/' && !is_space((unsigned char)s[i + 4]))
+		return 0;
+	return s[end - 1] == '>';
 }
 
 /* code: [^\s]+(\s[^\s]+)* */
@@ -481,23 +499,28 @@ static void check_string_prim(struct vctx *v, struct json_object *val, int prim,
 		issue(v, "empty strings are not allowed in FHIR JSON");
 		return;
 	}
+	if ((prim == FHIR_PRIM_STRING || prim == FHIR_PRIM_MARKDOWN) &&
+	    n > FHIR_STRING_MAX_BYTES) {
+		issue(v, "%s is %zu bytes long; FHIR allows at most %d", prim_name(prim), n,
+		      FHIR_STRING_MAX_BYTES);
+		return;
+	}
+	/* The formats of the other types (id, oid, uuid, base64Binary, dates)
+	 * exclude control characters by themselves. */
+	if ((prim == FHIR_PRIM_STRING || prim == FHIR_PRIM_MARKDOWN || prim == FHIR_PRIM_XHTML ||
+	     prim == FHIR_PRIM_CODE || prim == FHIR_PRIM_URI || prim == FHIR_PRIM_URL ||
+	     prim == FHIR_PRIM_CANONICAL) && !string_chars_ok(s, n)) {
+		issue(v, "%s contains a control character (only tab, CR and LF are allowed)",
+		      prim_name(prim));
+		return;
+	}
 	switch (prim) {
-	case FHIR_PRIM_STRING:
-	case FHIR_PRIM_MARKDOWN:
-		if (n > FHIR_STRING_MAX_BYTES) {
-			issue(v, "%s is %zu bytes long; FHIR allows at most %d", prim_name(prim), n,
-			      FHIR_STRING_MAX_BYTES);
-			return;
-		}
-		ok = string_chars_ok(s, n);
-		if (!ok) {
-			issue(v, "%s contains a control character (only tab, CR and LF are allowed)",
-			      prim_name(prim));
-			return;
-		}
-		break;
 	case FHIR_PRIM_XHTML:
-		ok = string_chars_ok(s, n);
+		if (!xhtml_ok(s, n)) {
+			issue(v, "xhtml must be a <div> element (\"%.*s%s\")", quote_len(s, n), s,
+			      n > QUOTE_MAX ? "..." : "");
+			return;
+		}
 		break;
 	case FHIR_PRIM_CODE:
 		ok = code_ok(s, n);
