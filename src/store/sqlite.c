@@ -109,6 +109,26 @@ static int sqlite_exec(sqlite3 *db, const char *sql, struct err *e)
 	return rc == SQLITE_OK ? 0 : sqlite_fail(db, rc, e, sql);
 }
 
+/* mkdir -p, mode 0700 for what it creates: health data are not for other users. */
+static int make_dirs(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 static int sqlite_open_backend(const struct store_config *cfg, void **out, struct err *e)
 {
 	struct sqlite_backend *b;
@@ -119,7 +139,7 @@ static int sqlite_open_backend(const struct store_config *cfg, void **out, struc
 	*out = NULL;
 	if (!cfg->data_dir || !*cfg->data_dir)
 		return err_set(e, ERR_CONFIG, NULL, "no data directory given");
-	if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST)
+	if (make_dirs(cfg->data_dir) != 0)
 		return err_set(e, ERR_CONFIG, NULL, "cannot create data directory %s: %s",
 			       cfg->data_dir, strerror(errno));
 	b = calloc(1, sizeof(*b));
