@@ -159,10 +159,10 @@ class Generator:
         for sd in resource_sds:
             self.add_type(Type(sd["id"], "FHIR_KIND_RESOURCE"))
         # Inline (backbone) types are discovered while walking the snapshots,
-        # so first create them all, then fill in the elements.
-        pending = []
+        # and a contentReference may point at one declared later: first
+        # create them all, then fill in the elements.
         for sd in complex_sds + resource_sds:
-            pending.extend(self.declare_inline(sd))
+            self.declare_inline(sd)
         for sd in complex_sds + resource_sds:
             self.fill(sd)
         self.resource_sds = resource_sds
@@ -177,20 +177,18 @@ class Generator:
                 kids.setdefault(path.rsplit(".", 1)[0], []).append(el)
         return kids
 
-    def inline_name(self, sd, path):
-        # Paths of a constraint (SimpleQuantity) start with its base type.
-        rest = path.split(".", 1)[1]
-        return sd["id"] + "." + rest
+    @staticmethod
+    def inline_name(sd, path):
+        # Named after the StructureDefinition, not the path, because the
+        # paths of a constraint (SimpleQuantity) start with its base type.
+        return sd["id"] + "." + path.split(".", 1)[1]
 
     def declare_inline(self, sd):
         elements = sd["snapshot"]["element"]
         kids = self.children_of(elements)
-        declared = []
         for el in elements[1:]:
             if el["path"] in kids:
-                t = self.add_type(Type(self.inline_name(sd, el["path"]), "FHIR_KIND_BACKBONE"))
-                declared.append(t)
-        return declared
+                self.add_type(Type(self.inline_name(sd, el["path"]), "FHIR_KIND_BACKBONE"))
 
     def element_type_name(self, sd, el, code, type_entry, kids, root_is_resource):
         path = el["path"]
@@ -417,14 +415,14 @@ class Generator:
             rfirst += len(t.required)
         w("};")
         w("")
-        w("const struct fhir_type fhir_types[FHIR_TYPE_COUNT] = {")
+        w("const struct fhir_type fhir_types[] = {")
         for t in self.order:
             w("\t{ %s, %s, %s, %d, %d, %d, %d, %d },  /* %d */" % (
                 c_str(t.name), t.kind, t.prim, firsts[t.name], len(t.elems),
                 rfirsts[t.name], len(t.required), t.n_choice, t.index))
         w("};")
         w("")
-        w("const struct fhir_resource_type fhir_resource_types[FHIR_RESOURCE_TYPE_COUNT] = {")
+        w("const struct fhir_resource_type fhir_resource_types[] = {")
         names = sorted((sd["id"] for sd in self.resource_sds), key=lambda s: s.encode("utf-8"))
         for name in names:
             w("\t{ %s, %d }," % (c_str(name), self.types[name].index))
@@ -445,7 +443,7 @@ class Generator:
                 w(line.rstrip())
         w("};")
         w("")
-        w("const struct fhir_value_set fhir_value_sets[FHIR_VALUE_SET_COUNT] = {")
+        w("const struct fhir_value_set fhir_value_sets[] = {")
         w('\t{ "", "", 0, 0 },  /* 0: no binding checked */')
         cfirst = 0
         for i, (url, hint, codes) in enumerate(self.vs_rows):
@@ -464,8 +462,9 @@ class Generator:
         w("const uint16_t fhir_type_element = %d;" % self.types["Element"].index)
         w("")
 
-        # The header fixes the counts so that validate.c can size arrays;
-        # check here that they agree with what was generated.
+        # The header fixes the counts; the arrays above are defined without a
+        # size so that the compiler rejects any mismatch with its extern
+        # declarations. Say here which number to change.
         header = os.path.join(os.path.dirname(out), "fhir_tables.h")
         if os.path.exists(header):
             with open(header, encoding="utf-8") as f:
