@@ -156,16 +156,6 @@ int api_create(struct api_ctx *c)
 	return rc;
 }
 
-/* Reads the current version; ERR_NOT_FOUND with a message when absent. */
-static int read_current(struct api_ctx *c, struct store_version *v)
-{
-	int rc = store_read(c->api->st, c->api->tenant, c->type, c->id, 0, v, &c->err);
-
-	if (rc == ERR_NOT_FOUND)
-		err_set(&c->err, ERR_NOT_FOUND, NULL, "%s/%s is not known", c->type, c->id);
-	return rc;
-}
-
 /* Serves a stored version: 200 with the bytes, 410 for a deletion, 304 when
  * If-None-Match names this version. */
 static int serve_version(struct api_ctx *c, struct store_version *v)
@@ -185,7 +175,8 @@ static int serve_version(struct api_ctx *c, struct store_version *v)
 	return 0;
 }
 
-int api_read(struct api_ctx *c)
+/* read (version 0: the current one) and vread. */
+static int read_version(struct api_ctx *c, int64_t version)
 {
 	struct store_version v;
 	int rc;
@@ -193,30 +184,20 @@ int api_read(struct api_ctx *c)
 	if ((rc = api_check_params(c, read_params)))
 		return rc;
 	store_version_init(&v);
-	rc = read_current(c, &v);
-	if (!rc)
-		rc = serve_version(c, &v);
-	store_version_release(&v);
-	return rc;
-}
-
-int api_vread(struct api_ctx *c)
-{
-	struct store_version v;
-	int rc;
-
-	if ((rc = api_check_params(c, read_params)))
-		return rc;
-	store_version_init(&v);
-	rc = store_read(c->api->st, c->api->tenant, c->type, c->id, c->vid, &v, &c->err);
-	if (rc == ERR_NOT_FOUND)
+	rc = store_read(c->api->st, c->api->tenant, c->type, c->id, version, &v, &c->err);
+	if (rc == ERR_NOT_FOUND && version)
 		err_set(&c->err, ERR_NOT_FOUND, NULL, "%s/%s has no version %lld", c->type, c->id,
-			(long long)c->vid);
+			(long long)version);
+	else if (rc == ERR_NOT_FOUND)
+		err_set(&c->err, ERR_NOT_FOUND, NULL, "%s/%s is not known", c->type, c->id);
 	if (!rc)
 		rc = serve_version(c, &v);
 	store_version_release(&v);
 	return rc;
 }
+
+int api_read(struct api_ctx *c) { return read_version(c, 0); }
+int api_vread(struct api_ctx *c) { return read_version(c, c->vid); }
 
 /*
  * The write loop shared by update, patch and delete: read the current
