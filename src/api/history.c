@@ -81,14 +81,36 @@ static int put_link(struct buf *b, struct api_ctx *c, const char *relation, int 
 	return rc;
 }
 
+/* How each interaction appears in a history entry: what the client sent and
+ * what it was answered. */
+static const struct interaction_row {
+	int interaction;
+	const char *method;
+	int with_id;		/* request.url is [type]/[id] rather than [type] */
+	const char *status;
+} interaction_rows[] = {
+	{ STORE_CREATE, "POST", 0, "201" },
+	{ STORE_UPDATE_CREATE, "PUT", 1, "201" },
+	{ STORE_UPDATE, "PUT", 1, "200" },
+	{ STORE_PATCH, "PATCH", 1, "200" },
+	{ STORE_DELETE, "DELETE", 1, "200" },
+};
+
+static const struct interaction_row *interaction_of(const struct store_version *v)
+{
+	for (size_t i = 0; i < sizeof(interaction_rows) / sizeof(interaction_rows[0]); i++)
+		if (interaction_rows[i].interaction == v->interaction)
+			return &interaction_rows[i];
+	return &interaction_rows[v->deleted ? 4 : 2];	/* not recorded: the closest reading */
+}
+
 static int history_row(void *ctx, const struct store_version *v)
 {
 	struct history_walk *w = ctx;
 	struct buf *b = w->out;
 	struct api_ctx *c = w->c;
 	char when[TIME_INSTANT_LEN + 1];
-	const char *method = v->deleted ? "DELETE" : v->version == 1 ? "POST" : "PUT";
-	const char *status = v->deleted ? "204" : v->version == 1 ? "201" : "200";
+	const struct interaction_row *how = interaction_of(v);
 	int rc;
 
 	if (w->n == w->limit) {
@@ -106,14 +128,13 @@ static int history_row(void *ctx, const struct store_version *v)
 			rc = buf_append(b, v->json.p, v->json.n);
 	}
 	if (!rc)
-		rc = buf_printf(b, ",\"request\":{\"method\":\"%s\",\"url\":\"%s%s%s\"}", method, v->type,
-				v->version == 1 && !v->deleted ? "" : "/",
-				v->version == 1 && !v->deleted ? "" : v->id);
+		rc = buf_printf(b, ",\"request\":{\"method\":\"%s\",\"url\":\"%s%s%s\"}", how->method,
+				v->type, how->with_id ? "/" : "", how->with_id ? v->id : "");
 	if (!rc)
 		rc = buf_printf(b,
 				",\"response\":{\"status\":\"%s\",\"etag\":\"W/\\\"%lld\\\"\","
 				"\"lastModified\":\"%s\"}}",
-				status, (long long)v->version, when);
+				how->status, (long long)v->version, when);
 	w->n++;
 	w->last_seq = v->seq;
 	if (rc)
@@ -153,7 +174,7 @@ int api_history(struct api_ctx *c)
 	q.type = c->type;
 	q.id = c->id[0] ? c->id : NULL;
 	q.since_ms = INT64_MIN;
-	q.limit = count + 1;	/* one more tells whether there is a next page */
+	q.limit = count + 1;	/* one more tells whether there is a next page (WALK_STOP) */
 	if (since && time_parse_fhir(since, strlen(since), TIME_DATETIME, &q.since_ms, NULL))
 		return err_set(&c->err, ERR_BAD_REQUEST, NULL,
 			       "_since must be an instant such as 2026-01-31T08:00:00Z");
@@ -194,7 +215,7 @@ int api_history(struct api_ctx *c)
 		w.c = c;
 		w.out = &entries;
 		w.limit = count;
-		if (!rc) {
+		if (!rc && count > 0) {	/* _count=0: an empty page, and no next link */
 			rc = store_history(c->api->st, &q, history_row, &w, &c->err);
 			if (rc == WALK_STOP)
 				rc = 0;
@@ -202,11 +223,16 @@ int api_history(struct api_ctx *c)
 		if (!rc && w.more && !(rc = buf_putc(b, ',')))
 			rc = put_link(b, c, "next", count, since, w.last_seq);
 		if (!rc)
-			rc = buf_puts(b, "],\"entry\":[");
+			rc = buf_putc(b, ']');
+		if (!rc && entries.n) {	/* FHIR JSON has no empty arrays: no entries, no "entry" */
+			rc = buf_puts(b, ",\"entry\":[");
+			if (!rc)
+				rc = buf_append(b, entries.p, entries.n);
+			if (!rc)
+				rc = buf_putc(b, ']');
+		}
 		if (!rc)
-			rc = buf_append(b, entries.p ? entries.p : "", entries.n);
-		if (!rc)
-			rc = buf_puts(b, "]}");
+			rc = buf_putc(b, '}');
 		buf_release(&entries);
 	}
 	if (rc && !c->err.code)

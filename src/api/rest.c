@@ -100,8 +100,10 @@ static int write_reply(struct api_ctx *c, int status, struct buf *stored, const 
 
 /* Commits one write. */
 static int commit_one(struct api_ctx *c, const char *id, int64_t expect, int64_t version,
-		      int64_t now_ms, int deleted, const struct buf *stored)
+		      int64_t now_ms, int interaction, const struct buf *stored)
 {
+	int deleted = interaction == STORE_DELETE;
+
 	struct store_write w = {
 		.tenant = c->api->tenant,
 		.type = c->type,
@@ -110,8 +112,9 @@ static int commit_one(struct api_ctx *c, const char *id, int64_t expect, int64_t
 		.version = version,
 		.last_updated_ms = now_ms,
 		.deleted = deleted,
-		.json = stored ? stored->p : NULL,
-		.json_len = stored ? stored->n : 0,
+		.interaction = interaction,
+		.json = deleted ? NULL : stored->p,
+		.json_len = deleted ? 0 : stored->n,
 	};
 	struct store_txn txn = { &w, 1 };
 
@@ -135,7 +138,7 @@ static int create_object(struct api_ctx *c, struct json_object *resource)
 	buf_init(&stored, 0);
 	rc = prepare(c, resource, id, 1, now, 1, &stored);
 	if (!rc)
-		rc = commit_one(c, id, 0, 1, now, 0, &stored);
+		rc = commit_one(c, id, 0, 1, now, STORE_CREATE, &stored);
 	if (!rc) {
 		snprintf(c->id, sizeof(c->id), "%s", id);
 		rc = write_reply(c, 201, &stored, id, 1, now, "created");
@@ -207,8 +210,9 @@ int api_vread(struct api_ctx *c) { return read_version(c, c->vid); }
 typedef int (*make_fn)(struct api_ctx *c, void *arg, const struct store_version *cur, int exists,
 		       int64_t version, int64_t now_ms, struct buf *out);
 
-static int write_loop(struct api_ctx *c, make_fn make, void *arg, int deleting, int must_exist,
-		      int64_t *version_out, int64_t *now_out, int *created_out, struct buf *stored)
+static int write_loop(struct api_ctx *c, make_fn make, void *arg, int interaction,
+		      int must_exist, int64_t *version_out, int64_t *now_out, int *created_out,
+		      struct buf *stored)
 {
 	int64_t if_match, version = 0, now = 0;
 	struct store_version cur;
@@ -246,8 +250,10 @@ static int write_loop(struct api_ctx *c, make_fn make, void *arg, int deleting, 
 		buf_clear(stored);
 		if ((rc = make(c, arg, &cur, exists, version, now, stored)))
 			break;
-		rc = commit_one(c, c->id, exists ? cur.version : 0, version, now, deleting,
-				deleting ? NULL : stored);
+		rc = commit_one(c, c->id, exists ? cur.version : 0, version, now,
+				interaction == STORE_UPDATE && (!exists || cur.deleted)
+					? STORE_UPDATE_CREATE : interaction,
+				stored);
 		if (rc != ERR_CONFLICT)
 			break;
 		if (if_match >= 0) {
@@ -290,7 +296,8 @@ int api_update(struct api_ctx *c)
 		goto out;
 	}
 	buf_init(&stored, 0);
-	rc = write_loop(c, make_update, resource, 0, 0, &version, &now, &created, &stored);
+	rc = write_loop(c, make_update, resource, STORE_UPDATE, 0, &version, &now, &created,
+			&stored);
 	if (!rc)
 		rc = write_reply(c, created ? 201 : 200, &stored, c->id, version, now,
 				 created ? "created" : "updated");
@@ -315,7 +322,7 @@ int api_delete(struct api_ctx *c)
 	if ((rc = api_check_params(c, NULL)))
 		return rc;
 	buf_init(&none, 0);
-	rc = write_loop(c, make_delete, NULL, 1, 1, &version, &now, &created, &none);
+	rc = write_loop(c, make_delete, NULL, STORE_DELETE, 1, &version, &now, &created, &none);
 	buf_release(&none);
 	if (rc == ERR_GONE) {	/* deleting what is deleted changes nothing */
 		err_clear(&c->err);
@@ -374,7 +381,7 @@ int api_patch(struct api_ctx *c)
 			     &c->err)))
 		return rc;
 	buf_init(&stored, 0);
-	rc = write_loop(c, make_patch, patch, 0, 1, &version, &now, &created, &stored);
+	rc = write_loop(c, make_patch, patch, STORE_PATCH, 1, &version, &now, &created, &stored);
 	if (!rc)
 		rc = write_reply(c, 200, &stored, c->id, version, now, "patched");
 	buf_release(&stored);

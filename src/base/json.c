@@ -5,18 +5,35 @@
  * depth an attacker controls). It rejects what json-c would let through:
  * invalid or overlong UTF-8, encoded or lone surrogates, NaN/Infinity,
  * single quotes, comments, trailing commas, control characters in strings,
- * \u0000, integers beyond 64 bits (json-c would clamp them silently), and
- * nesting deeper than the limit.
+ * \u0000, integers beyond 64 bits (json-c would clamp them silently),
+ * nesting deeper than the limit, and duplicate keys in an object (json-c
+ * would keep the last value and drop the others without a word).
+ *
+ * Duplicate keys cost nothing on the good path: the scanner counts keys, and
+ * json_parse compares that count with the keys json-c kept. Only when they
+ * differ does a second scan collect each object's keys, sort them, and name
+ * the duplicate (sorting keeps a hostile 100,000-key object at n log n).
  */
 #include "json.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define JSON_HARD_MAX_DEPTH 256
 
+/* The keys of each open object, collected only when hunting a duplicate. */
+struct key_lists {
+	struct key_list {
+		struct str *keys;
+		size_t n, cap;
+	} level[JSON_HARD_MAX_DEPTH];
+};
+
 struct scan {
 	const unsigned char *p, *end, *start;
 	struct err *e;
+	size_t n_keys;			/* object members seen */
+	struct key_lists *dups;		/* NULL on the good path */
 };
 
 static int scan_fail(struct scan *s, const char *what)
@@ -196,35 +213,74 @@ static int scan_literal(struct scan *s, const char *lit)
 	return 0;
 }
 
-int json_check(const char *p, size_t n, int max_depth, struct err *e)
+static int key_cmp(const void *a, const void *b)
+{
+	const struct str *x = a, *y = b;
+	int c = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
+
+	return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* Records a key of the object at depth (1-based) for the duplicate hunt. */
+static int note_key(struct scan *s, int depth, const unsigned char *key, size_t n)
+{
+	struct key_list *l = &s->dups->level[depth - 1];
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct str *k = realloc(l->keys, cap * sizeof(*k));
+		if (!k)
+			return err_set(s->e, ERR_NOMEM, NULL, "out of memory checking JSON keys");
+		l->keys = k;
+		l->cap = cap;
+	}
+	l->keys[l->n++] = (struct str){ (const char *)key, n };
+	return 0;
+}
+
+/* At the close of an object: any key twice? (raw text: "a" and "\u0061"
+ * are not matched here; json_parse reports such a case without a name) */
+static int close_object(struct scan *s, int depth)
+{
+	struct key_list *l = &s->dups->level[depth - 1];
+
+	qsort(l->keys, l->n, sizeof(*l->keys), key_cmp);
+	for (size_t i = 1; i < l->n; i++)
+		if (key_cmp(&l->keys[i - 1], &l->keys[i]) == 0)
+			return err_set(s->e, ERR_JSON, NULL,
+				       "invalid JSON: the key \"%.*s\" appears twice in one object (before byte %zu)",
+				       (int)(l->keys[i].n > 64 ? 64 : l->keys[i].n), l->keys[i].p,
+				       (size_t)(s->p - s->start));
+	l->n = 0;
+	return 0;
+}
+
+/* The whole text: one value, nothing after it. Iterative: the open
+ * containers are a stack of at most max_depth bytes. */
+static int scan_json(struct scan *s, int max_depth)
 {
 	char stack[JSON_HARD_MAX_DEPTH];	/* '{' or '[' per open container */
-	int depth = 0;
-	struct scan s = { (const unsigned char *)p, (const unsigned char *)p + n,
-			  (const unsigned char *)p, e };
+	int depth = 0, rc;
 
-	if (max_depth <= 0 || max_depth > JSON_HARD_MAX_DEPTH)
-		max_depth = JSON_HARD_MAX_DEPTH;
-	/* A UTF-8 byte-order mark is not JSON (RFC 8259 §8.1: MUST NOT add). */
 	for (;;) {
 		/* Expect a value. */
-		skip_ws(&s);
-		if (s.p >= s.end)
-			return scan_fail(&s, depth || s.p == s.start ? "unexpected end" : "empty");
-		switch (*s.p) {
+		skip_ws(s);
+		if (s->p >= s->end)
+			return scan_fail(s, depth || s->p == s->start ? "unexpected end" : "empty");
+		switch (*s->p) {
 		case '{':
 		case '[':
 			if (depth >= max_depth)
-				return err_set(e, ERR_TOO_DEEP, NULL,
+				return err_set(s->e, ERR_TOO_DEEP, NULL,
 					       "JSON nests deeper than %d levels at byte %zu",
-					       max_depth, (size_t)(s.p - s.start));
-			stack[depth++] = (char)*s.p;
-			s.p++;
-			skip_ws(&s);
-			if (s.p < s.end && (*s.p == '}' || *s.p == ']')) {
-				if ((*s.p == '}') != (stack[depth - 1] == '{'))
-					return scan_fail(&s, "mismatched bracket");
-				s.p++;
+					       max_depth, (size_t)(s->p - s->start));
+			stack[depth++] = (char)*s->p;
+			s->p++;
+			skip_ws(s);
+			if (s->p < s->end && (*s->p == '}' || *s->p == ']')) {
+				if ((*s->p == '}') != (stack[depth - 1] == '{'))
+					return scan_fail(s, "mismatched bracket");
+				s->p++;
 				depth--;
 				goto after_value;
 			}
@@ -232,74 +288,134 @@ int json_check(const char *p, size_t n, int max_depth, struct err *e)
 				goto expect_key;
 			continue;
 		case '"':
-			if (scan_string(&s))
+			if (scan_string(s))
 				return ERR_JSON;
 			break;
 		case 't':
-			if (scan_literal(&s, "true"))
+			if (scan_literal(s, "true"))
 				return ERR_JSON;
 			break;
 		case 'f':
-			if (scan_literal(&s, "false"))
+			if (scan_literal(s, "false"))
 				return ERR_JSON;
 			break;
 		case 'n':
-			if (scan_literal(&s, "null"))
+			if (scan_literal(s, "null"))
 				return ERR_JSON;
 			break;
 		default:
-			if (*s.p == '-' || (*s.p >= '0' && *s.p <= '9')) {
-				if (scan_number(&s))
+			if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9')) {
+				if (scan_number(s))
 					return ERR_JSON;
 				break;
 			}
-			return scan_fail(&s, "unexpected character");
+			return scan_fail(s, "unexpected character");
 		}
 after_value:
-		skip_ws(&s);
+		skip_ws(s);
 		if (depth == 0) {
-			if (s.p != s.end)
-				return scan_fail(&s, "trailing characters after the JSON value");
+			if (s->p != s->end)
+				return scan_fail(s, "trailing characters after the JSON value");
 			return 0;
 		}
-		if (s.p >= s.end)
-			return scan_fail(&s, "unexpected end");
-		if (*s.p == ',') {
-			s.p++;
+		if (s->p >= s->end)
+			return scan_fail(s, "unexpected end");
+		if (*s->p == ',') {
+			s->p++;
 			if (stack[depth - 1] == '[')
 				continue;
 			goto expect_key;
 		}
-		if ((*s.p == '}' && stack[depth - 1] == '{') || (*s.p == ']' && stack[depth - 1] == '[')) {
-			s.p++;
+		if ((*s->p == '}' && stack[depth - 1] == '{') || (*s->p == ']' && stack[depth - 1] == '[')) {
+			if (*s->p == '}' && s->dups && (rc = close_object(s, depth)))
+				return rc;
+			s->p++;
 			depth--;
 			goto after_value;
 		}
-		return scan_fail(&s, "expected ',' or a closing bracket");
+		return scan_fail(s, "expected ',' or a closing bracket");
 expect_key:
-		skip_ws(&s);
-		if (s.p >= s.end || *s.p != '"')
-			return scan_fail(&s, "expected a string key");
-		if (scan_string(&s))
-			return ERR_JSON;
-		skip_ws(&s);
-		if (s.p >= s.end || *s.p != ':')
-			return scan_fail(&s, "expected ':'");
-		s.p++;
+		skip_ws(s);
+		if (s->p >= s->end || *s->p != '"')
+			return scan_fail(s, "expected a string key");
+		{
+			const unsigned char *key = s->p + 1;
+
+			if (scan_string(s))
+				return ERR_JSON;
+			s->n_keys++;
+			if (s->dups && (rc = note_key(s, depth, key, (size_t)(s->p - 1 - key))))
+				return rc;
+		}
+		skip_ws(s);
+		if (s->p >= s->end || *s->p != ':')
+			return scan_fail(s, "expected ':'");
+		s->p++;
 	}
+}
+
+static int clamp_depth(int max_depth)
+{
+	return max_depth <= 0 || max_depth > JSON_HARD_MAX_DEPTH ? JSON_HARD_MAX_DEPTH : max_depth;
+}
+
+int json_check(const char *p, size_t n, int max_depth, struct err *e)
+{
+	struct scan s = { (const unsigned char *)p, (const unsigned char *)p + n,
+			  (const unsigned char *)p, e, 0, NULL };
+
+	return scan_json(&s, clamp_depth(max_depth));
+}
+
+/* Object members json-c kept, over the whole tree (depth is bounded by the
+ * parse limit, so the recursion is too). */
+static size_t count_keys(struct json_object *o)
+{
+	size_t n = 0;
+
+	if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			n += 1 + count_keys(v);
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0, len = json_object_array_length(o); i < len; i++)
+			n += count_keys(json_object_array_get_idx(o, i));
+	}
+	return n;
+}
+
+/* Called when json-c kept fewer keys than the text has: name the duplicate. */
+static int find_duplicate_key(const char *p, size_t n, int max_depth, struct err *e)
+{
+	struct key_lists *dups = calloc(1, sizeof(*dups));
+	struct scan s = { (const unsigned char *)p, (const unsigned char *)p + n,
+			  (const unsigned char *)p, e, 0, dups };
+	int rc;
+
+	if (!dups)
+		return err_set(e, ERR_NOMEM, NULL, "out of memory checking JSON keys");
+	rc = scan_json(&s, max_depth);
+	for (int i = 0; i < JSON_HARD_MAX_DEPTH; i++)
+		free(dups->level[i].keys);
+	free(dups);
+	if (!rc)	/* same key spelled with different escapes */
+		rc = err_set(e, ERR_JSON, NULL, "invalid JSON: a key appears twice in one object");
+	return rc;
 }
 
 int json_parse(const char *p, size_t n, int max_depth, struct json_object **out,
 	       struct err *e)
 {
+	struct scan s = { (const unsigned char *)p, (const unsigned char *)p + n,
+			  (const unsigned char *)p, e, 0, NULL };
 	struct json_tokener *tok;
 	struct json_object *o;
 	int rc;
 
 	*out = NULL;
-	if (max_depth <= 0 || max_depth > JSON_HARD_MAX_DEPTH)
-		max_depth = JSON_HARD_MAX_DEPTH;
-	rc = json_check(p, n, max_depth, e);
+	max_depth = clamp_depth(max_depth);
+	rc = scan_json(&s, max_depth);
 	if (rc)
 		return rc;
 	if (n > (size_t)INT32_MAX)
@@ -317,6 +433,10 @@ int json_parse(const char *p, size_t n, int max_depth, struct json_object **out,
 		return rc;
 	}
 	json_tokener_free(tok);
+	if (count_keys(o) != s.n_keys) {
+		json_object_put(o);
+		return find_duplicate_key(p, n, max_depth, e);
+	}
 	*out = o;
 	return 0;
 }

@@ -32,6 +32,7 @@ static const char *const sqlite_schema =
 	" version INTEGER NOT NULL,"
 	" last_updated INTEGER NOT NULL,"	/* ms since epoch, UTC */
 	" deleted INTEGER NOT NULL DEFAULT 0,"
+	" interaction INTEGER NOT NULL,"	/* enum store_interaction */
 	" json BLOB);"				/* ready-to-serve bytes; NULL when deleted */
 	"CREATE UNIQUE INDEX IF NOT EXISTS resource_version_key"
 	" ON resource_version(tenant, type, id, version);"
@@ -55,12 +56,12 @@ enum stmt_id {
 };
 
 static const char *const stmt_sql[STMT__COUNT] = {
-	[STMT_READ_CURRENT] = "SELECT version, last_updated, deleted, json, seq FROM resource_version"
+	[STMT_READ_CURRENT] = "SELECT version, last_updated, deleted, json, seq, interaction FROM resource_version"
 			      " WHERE tenant=?1 AND type=?2 AND id=?3 ORDER BY version DESC LIMIT 1",
-	[STMT_READ_VERSION] = "SELECT version, last_updated, deleted, json, seq FROM resource_version"
+	[STMT_READ_VERSION] = "SELECT version, last_updated, deleted, json, seq, interaction FROM resource_version"
 			      " WHERE tenant=?1 AND type=?2 AND id=?3 AND version=?4",
-	[STMT_INSERT] = "INSERT INTO resource_version(tenant, type, id, version, last_updated, deleted, json)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[STMT_INSERT] = "INSERT INTO resource_version(tenant, type, id, version, last_updated, deleted, json,"
+			" interaction) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
 	[STMT_COMMIT] = "COMMIT",
 	[STMT_ROLLBACK] = "ROLLBACK",
@@ -247,7 +248,7 @@ static void bind_key(sqlite3_stmt *s, int64_t tenant, const char *type, const ch
 	sqlite3_bind_text(s, 3, id, -1, SQLITE_STATIC);
 }
 
-/* Reads one row of (version, last_updated, deleted, json, seq) into out. */
+/* Reads one row of (version, last_updated, deleted, json, seq, interaction) into out. */
 static int row_to_version(sqlite3_stmt *s, int first_col, struct store_version *out)
 {
 	const void *blob;
@@ -257,6 +258,7 @@ static int row_to_version(sqlite3_stmt *s, int first_col, struct store_version *
 	out->last_updated_ms = sqlite3_column_int64(s, first_col + 1);
 	out->deleted = sqlite3_column_int(s, first_col + 2);
 	out->seq = sqlite3_column_int64(s, first_col + 4);
+	out->interaction = sqlite3_column_int(s, first_col + 5);
 	buf_clear(&out->json);
 	blob = sqlite3_column_blob(s, first_col + 3);
 	n = sqlite3_column_bytes(s, first_col + 3);
@@ -298,11 +300,11 @@ static int sqlite_history(void *conn, const struct store_history_query *q, store
 	struct store_version v;
 	sqlite3_stmt *s = NULL;
 	char sql[512];
-	int rc = 0, src, col = 1;
+	int rc = 0, src;
 
 	/* Built from fixed fragments only; every value is bound. */
 	snprintf(sql, sizeof(sql),
-		 "SELECT type, id, version, last_updated, deleted, json, seq FROM resource_version"
+		 "SELECT type, id, version, last_updated, deleted, json, seq, interaction FROM resource_version"
 		 " WHERE tenant=?1%s%s AND last_updated>=?4 AND seq<?5 ORDER BY seq DESC LIMIT ?6",
 		 q->type ? " AND type=?2" : "", q->id ? " AND id=?3" : "");
 	src = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
@@ -319,7 +321,7 @@ static int sqlite_history(void *conn, const struct store_history_query *q, store
 	store_version_init(&v);
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		snprintf(v.type, sizeof(v.type), "%s", (const char *)sqlite3_column_text(s, 0));
-		snprintf(v.id, sizeof(v.id), "%s", (const char *)sqlite3_column_text(s, col));
+		snprintf(v.id, sizeof(v.id), "%s", (const char *)sqlite3_column_text(s, 1));
 		rc = row_to_version(s, 2, &v);
 		if (rc) {
 			err_set(e, rc, NULL, "cannot hold a history entry");
@@ -406,6 +408,7 @@ static int apply_write(struct sqlite_conn *c, const struct store_write *w, struc
 		sqlite3_bind_blob64(s, 7, w->json, w->json_len, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(s, 7);
+	sqlite3_bind_int(s, 8, w->interaction);
 	src = sqlite3_step(s);
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);

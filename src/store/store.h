@@ -46,6 +46,15 @@ struct store_config {
 	int max_batch;			/* txns per group commit */
 };
 
+/* The FHIR interaction that made a version; history reports it. */
+enum store_interaction {
+	STORE_CREATE = 1,		/* POST [type] */
+	STORE_UPDATE_CREATE = 2,	/* PUT [type]/[id] of an id that did not exist (or was deleted) */
+	STORE_UPDATE = 3,		/* PUT [type]/[id] */
+	STORE_PATCH = 4,		/* PATCH [type]/[id] */
+	STORE_DELETE = 5,		/* DELETE [type]/[id] */
+};
+
 /* One stored version as read back. json is empty for a deletion. */
 struct store_version {
 	char type[STORE_TYPE_MAX + 1];
@@ -54,6 +63,7 @@ struct store_version {
 	int64_t last_updated_ms;
 	int64_t seq;			/* global change order, for paging */
 	int deleted;
+	int interaction;		/* enum store_interaction */
 	struct buf json;		/* owned; store_version_release frees it */
 };
 
@@ -69,6 +79,7 @@ struct store_write {
 	int64_t version;		/* the version it creates */
 	int64_t last_updated_ms;
 	int deleted;
+	int interaction;		/* enum store_interaction */
 	const char *json;		/* ready-to-serve bytes; NULL for a deletion */
 	size_t json_len;
 };

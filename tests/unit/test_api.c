@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include "api/api.h"
 #include "base/json.h"
+#include "fhir/fhir.h"
 
 static char dir[64];
 static struct store *st;
@@ -364,6 +365,55 @@ static void format_pretty_strict_and_not_yet(void **state)
 	api_response_release(&res);
 }
 
+/* Each history entry says what the client did and what it was answered;
+ * the Bundle itself is valid R4. */
+static void history_reports_interactions(void **state)
+{
+	static const char *const want[][3] = {	/* newest first: method, url, status */
+		{ "PUT", "Encounter/hx", "201" },	/* re-created after the delete */
+		{ "DELETE", "Encounter/hx", "200" },
+		{ "PATCH", "Encounter/hx", "200" },
+		{ "PUT", "Encounter/hx", "200" },
+		{ "PUT", "Encounter/hx", "201" },	/* create-on-update */
+	};
+	const char *body = "{\"resourceType\":\"Encounter\",\"id\":\"hx\",\"status\":\"planned\","
+			   "\"class\":{\"code\":\"AMB\"}}";
+	struct api_response res;
+	struct json_object *b, *entries;
+	struct err e = { 0 };
+
+	api_response_init(&res);
+	assert_int_equal(call((struct call){ "PUT", "/fhir/Encounter/hx", body }, &res), 201);
+	assert_int_equal(call((struct call){ "PUT", "/fhir/Encounter/hx", body }, &res), 200);
+	assert_int_equal(call((struct call){ "PATCH", "/fhir/Encounter/hx",
+					     "[{\"op\":\"replace\",\"path\":\"/status\",\"value\":\"finished\"}]",
+					     .content_type = "application/json-patch+json" }, &res), 200);
+	assert_int_equal(call((struct call){ "DELETE", "/fhir/Encounter/hx" }, &res), 200);
+	assert_int_equal(call((struct call){ "PUT", "/fhir/Encounter/hx", body }, &res), 201);
+	assert_int_equal(call((struct call){ "GET", "/fhir/Encounter/hx/_history" }, &res), 200);
+	b = body_json(&res);
+	assert_int_equal(fhir_validate(b, &e), 0);
+	json_object_object_get_ex(b, "entry", &entries);
+	assert_int_equal(json_object_array_length(entries), 5);
+	for (size_t i = 0; i < 5; i++) {
+		struct json_object *en = json_object_array_get_idx(entries, i), *rq, *rs;
+		json_object_object_get_ex(en, "request", &rq);
+		json_object_object_get_ex(en, "response", &rs);
+		assert_string_equal(json_get_str(rq, "method"), want[i][0]);
+		assert_string_equal(json_get_str(rq, "url"), want[i][1]);
+		assert_string_equal(json_get_str(rs, "status"), want[i][2]);
+	}
+	json_object_put(b);
+	/* _count=0: no entries, no "entry": [], and no next link to loop on */
+	assert_int_equal(call((struct call){ "GET", "/fhir/Encounter/_history", .params = { { "_count", "0" } } }, &res), 200);
+	assert_null(strstr(res.body.p, "\"entry\""));
+	assert_null(strstr(res.body.p, "\"next\""));
+	b = body_json(&res);
+	assert_int_equal(fhir_validate(b, &e), 0);
+	json_object_put(b);
+	api_response_release(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -375,6 +425,7 @@ int main(void)
 		cmocka_unit_test(delete_and_history),
 		cmocka_unit_test(history_paging),
 		cmocka_unit_test(format_pretty_strict_and_not_yet),
+		cmocka_unit_test(history_reports_interactions),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

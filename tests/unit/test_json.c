@@ -76,6 +76,30 @@ static void writes_escaped_strings(void **state)
 	buf_release(&b);
 }
 
+static void duplicate_keys_are_named(void **state)
+{
+	const char *bad[] = { "{\"resourceType\":\"Patient\",\"active\":true,\"active\":false}",
+			      "[{\"a\":{\"b\":1,\"c\":2,\"b\":3}}]", "{\"a\":1,\"\\u0061\":2}" };
+	const char *name[] = { "\"active\"", "\"b\"", NULL };
+	struct json_object *o = NULL;
+
+	for (size_t i = 0; i < 3; i++) {
+		struct err e = { 0 };
+		assert_int_equal(json_parse(bad[i], strlen(bad[i]), 64, &o, &e), ERR_JSON);
+		assert_null(o);
+		assert_non_null(strstr(e.issue[0].diagnostics, "twice"));
+		if (name[i])
+			assert_non_null(strstr(e.issue[0].diagnostics, name[i]));
+	}
+	/* the same key in sibling objects is fine */
+	{
+		const char *ok = "[{\"a\":1},{\"a\":2,\"b\":{\"a\":3}}]";
+		struct err e = { 0 };
+		assert_int_equal(json_parse(ok, strlen(ok), 64, &o, &e), 0);
+		json_object_put(o);
+	}
+}
+
 static void buffer_limit_is_enforced(void **state)
 {
 	struct buf b;
@@ -96,6 +120,7 @@ int main(void)
 		cmocka_unit_test(depth_limit_is_exact),
 		cmocka_unit_test(decimals_round_trip_exactly),
 		cmocka_unit_test(writes_escaped_strings),
+		cmocka_unit_test(duplicate_keys_are_named),
 		cmocka_unit_test(buffer_limit_is_enforced),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
