@@ -15,6 +15,11 @@
 
 enum phase { PHASE_RECEIVING, PHASE_QUEUED, PHASE_DONE };
 
+/* How much of a too-large body is read (and thrown away) so that an ordinary
+ * client gets its 413 cleanly; past this the server answers at once and
+ * closes, so an endless upload cannot hold a connection. */
+#define HTTP_DRAIN_SLACK_BYTES (16u * 1024 * 1024)
+
 /* One request on one connection; lives from the first call of the access
  * handler to the completion callback. */
 struct http_req {
@@ -24,6 +29,9 @@ struct http_req {
 	struct api_response res;
 	struct buf body;
 	enum phase phase;
+	int responded;			/* a response is queued: never queue a second */
+	int refuse_now;			/* announced body beyond any slack: answer first */
+	size_t received;		/* body bytes read, kept or not */
 	int handed_off;			/* counted in srv->in_flight until completed */
 	struct http_req *next;		/* worker queue */
 };
@@ -96,8 +104,12 @@ static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *
 	hr->req.prefer = header(conn, "Prefer");
 	/* Refuse early what the client announces as too large. */
 	len = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (len && srv->cfg.max_body_bytes && strtoull(len, NULL, 10) > srv->cfg.max_body_bytes)
-		hr->req.body_too_large = 1;
+	if (len && srv->cfg.max_body_bytes) {
+		unsigned long long announced = strtoull(len, NULL, 10);
+
+		hr->req.body_too_large = announced > srv->cfg.max_body_bytes;
+		hr->refuse_now = announced > srv->cfg.max_body_bytes + HTTP_DRAIN_SLACK_BYTES;
+	}
 	return hr;
 }
 
@@ -107,7 +119,12 @@ static enum MHD_Result send_response(struct http_req *hr)
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	size_t n;
-	char *body = buf_detach(&res->body, &n);
+	char *body;
+
+	if (hr->responded)
+		return MHD_YES;
+	hr->responded = 1;
+	body = buf_detach(&res->body, &n);
 
 	r = MHD_create_response_from_buffer_with_free_callback(n, body, free);
 	if (!r) {
@@ -202,19 +219,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!hr)
 			return MHD_NO;
 		*con_cls = hr;
-		return MHD_YES;
+		if (!hr->refuse_now)
+			return MHD_YES;
+		/* Refused before the body: a client that sent Expect: 100-continue
+		 * sends nothing; libmicrohttpd closes the connection after. */
+		run_request(hr);
+		return send_response(hr);
 	}
 	if (*upload_data_size) {
+		hr->received += *upload_data_size;
 		if (!hr->req.body_too_large && buf_append(&hr->body, upload_data, *upload_data_size))
-			hr->req.body_too_large = 1;	/* keep draining, answer 413 at the end */
+			hr->req.body_too_large = 1;
 		*upload_data_size = 0;
-		return MHD_YES;
+		if (hr->responded || !hr->req.body_too_large ||
+		    hr->received <= srv->cfg.max_body_bytes + HTTP_DRAIN_SLACK_BYTES)
+			return MHD_YES;
+		run_request(hr);	/* an endless upload: answer and close */
+		return send_response(hr);
 	}
 	switch (hr->phase) {
 	case PHASE_QUEUED:
 		return MHD_YES;	/* resumed before the worker was done: wait */
 	case PHASE_DONE:
-		return send_response(hr);
+		return send_response(hr);	/* no-op if already answered */
 	case PHASE_RECEIVING:
 		break;
 	}
