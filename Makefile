@@ -10,7 +10,7 @@ JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 DATA       ?= data/demo
 
-.PHONY: all run check bench deps deps-test deps-bench build build-asan test-deps clean
+.PHONY: all run check bench lint deps deps-test deps-bench build build-asan test-deps clean
 
 all: build
 
@@ -43,6 +43,13 @@ check: build build-asan test-deps
 
 bench: build deps-bench
 	@bench/run.sh $(BUILD)/lienthong
+
+# Static analysis (cppcheck; the generated tables are left out, they are data).
+lint:
+	@command -v cppcheck >/dev/null || tools/install-deps.sh lint
+	cppcheck --quiet --error-exitcode=1 --inline-suppr --enable=warning,performance,portability \
+		--std=c11 -I src --suppress=missingIncludeSystem \
+		$(filter-out src/fhir/fhir_tables.c src/fhir/search_params.c,$(wildcard src/*/*.c))
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -8,12 +8,14 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libjson-c-dev libmicrohttpd-dev libsqlite3-dev)
 test_pkgs=(libcmocka-dev curl nodejs npm python3)
 bench_pkgs=(wrk nginx-light)
+lint_pkgs=(cppcheck)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;
 test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
 bench) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+lint) want=("${lint_pkgs[@]}") ;;
+*) echo "usage: $0 [build|test|bench|lint]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -145,11 +145,13 @@ int store_commit(struct store *st, const struct store_txn *txn, struct err *e)
 		pthread_cond_destroy(&p.cond);
 		return err_set(e, ERR_SHUTDOWN, NULL, "the store is closing; the change was not made");
 	}
+	/* p lives on this stack, and this thread sleeps below until the writer
+	 * has unlinked it and set p.done: the queue never outlives it. */
 	if (st->tail)
 		st->tail->next = &p;
 	else
-		st->head = &p;
-	st->tail = &p;
+		st->head = &p;	/* cppcheck-suppress autoVariables */
+	st->tail = &p;		/* cppcheck-suppress autoVariables */
 	pthread_cond_signal(&st->queue_cond);
 	while (!p.done)
 		pthread_cond_wait(&p.cond, &st->queue_lock);
