@@ -10,7 +10,7 @@ JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 DATA       ?= data/demo
 
-.PHONY: all run check bench lint deps deps-test deps-bench build build-asan test-deps clean
+.PHONY: all run check bench lint crash-test deps deps-test deps-bench build build-asan test-deps clean
 
 all: build
 
@@ -43,6 +43,11 @@ check: build build-asan test-deps
 
 bench: build deps-bench
 	@bench/run.sh $(BUILD)/lienthong
+
+# SIGKILL during mixed writes, ROUNDS times; 0 lost and 0 corrupted or it fails.
+ROUNDS ?= 200
+crash-test: build deps-test
+	python3 tests/reliability/crash.py $(BUILD)/lienthong --rounds $(ROUNDS)
 
 # Static analysis (cppcheck; the generated tables are left out, they are data).
 lint:
