@@ -1,5 +1,6 @@
 /* err.c — the error table's lookups and the struct err helpers. */
 #include "err.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,6 +45,10 @@ int err_set(struct err *e, int code, const char *expr, const char *fmt, ...)
 	vsnprintf(is->diagnostics, sizeof(is->diagnostics), fmt, ap);
 	va_end(ap);
 	snprintf(is->expression, sizeof(is->expression), "%s", expr ? expr : "");
+	/* Messages quote request text and may cut it: keep them valid UTF-8,
+	 * since they travel in JSON (OperationOutcome) and in logs. */
+	utf8_sanitize(is->diagnostics);
+	utf8_sanitize(is->expression);
 	return code;
 }
 

@@ -15,6 +15,7 @@
  * the duplicate (sorting keeps a hostile 100,000-key object at n log n).
  */
 #include "json.h"
+#include "utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -48,40 +49,14 @@ static void skip_ws(struct scan *s)
 		s->p++;
 }
 
-/* One UTF-8 sequence starting at s->p (a byte >= 0x80): well-formed per
- * RFC 3629 (no overlongs, no surrogates, at most U+10FFFF). */
+/* One UTF-8 sequence starting at s->p (a byte >= 0x80). */
 static int scan_utf8(struct scan *s)
 {
-	const unsigned char *p = s->p;
-	size_t left = (size_t)(s->end - p);
-	unsigned c = p[0];
-	unsigned lo = 0x80, hi = 0xBF;
-	size_t len, i;
+	size_t n = utf8_seq_len(s->p, (size_t)(s->end - s->p));
 
-	if (c >= 0xC2 && c <= 0xDF)
-		len = 2;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		if (c == 0xE0)
-			lo = 0xA0;	/* overlong */
-		else if (c == 0xED)
-			hi = 0x9F;	/* surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else
-		return scan_fail(s, "invalid UTF-8 byte");
-	if (left < len)
-		return scan_fail(s, "truncated UTF-8 sequence");
-	if (p[1] < lo || p[1] > hi)
-		return scan_fail(s, "invalid UTF-8 sequence");
-	for (i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xBF)
-			return scan_fail(s, "invalid UTF-8 sequence");
-	s->p += len;
+	if (n == 0)
+		return scan_fail(s, "invalid UTF-8");
+	s->p += n;
 	return 0;
 }
 

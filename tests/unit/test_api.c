@@ -414,6 +414,26 @@ static void history_reports_interactions(void **state)
 	api_response_release(&res);
 }
 
+/* Errors quote request text; the OperationOutcome must stay valid UTF-8 and
+ * valid JSON even when that text is not, or is cut mid-character. */
+static void error_messages_stay_valid_utf8(void **state)
+{
+	char path[200] = "/fhir/";
+	struct api_response res;
+	struct err e = { 0 };
+
+	api_response_init(&res);
+	memset(path + 6, 'A', 63);
+	memcpy(path + 69, "\xe1\xbb\x85\xe1\xbb\x85", 7);	/* a 3-byte letter cut at byte 64 */
+	assert_int_equal(call((struct call){ "GET", path }, &res), 404);
+	assert_int_equal(json_check(res.body.p, res.body.n, 64, &e), 0);
+	assert_int_equal(call((struct call){ "GET", "/fhir/Pat\xffient/1" }, &res), 404);
+	assert_int_equal(json_check(res.body.p, res.body.n, 64, &e), 0);
+	assert_int_equal(call((struct call){ "GET", "/fhir/metadata", .accept = "text/\xc0\xafhtml\n" }, &res), 406);
+	assert_int_equal(json_check(res.body.p, res.body.n, 64, &e), 0);
+	api_response_release(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +446,7 @@ int main(void)
 		cmocka_unit_test(history_paging),
 		cmocka_unit_test(format_pretty_strict_and_not_yet),
 		cmocka_unit_test(history_reports_interactions),
+		cmocka_unit_test(error_messages_stay_valid_utf8),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
