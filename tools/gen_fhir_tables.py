@@ -26,6 +26,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fhirgen import c_str, die, load_json  # noqa: E402
+
 MAX_BOUND_CODES = 200  # larger value sets are not checked (see 0002-validation.md)
 MAX_REQUIRED = 64      # required slots per type: a uint64_t bitmap at run time
 MAX_CHOICES = 64       # choice groups per type: same
@@ -56,31 +59,6 @@ PRIMITIVES = {
     "uuid": "FHIR_PRIM_UUID",
     "xhtml": "FHIR_PRIM_XHTML",
 }
-
-
-def die(msg):
-    sys.stderr.write("gen_fhir_tables: %s\n" % msg)
-    sys.exit(1)
-
-
-def load_json(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def c_str(s):
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif 32 <= o < 127:
-            out.append(ch)
-        else:
-            for b in ch.encode("utf-8"):
-                out.append("\\%03o" % b)
-    out.append('"')
-    return "".join(out)
 
 
 class Type:

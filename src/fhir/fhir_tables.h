@@ -30,6 +30,7 @@
 #ifndef LT_FHIR_FHIR_TABLES_H
 #define LT_FHIR_FHIR_TABLES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* The generator warns when these no longer match what it produced. */
@@ -117,5 +118,10 @@ extern const struct fhir_resource_type fhir_resource_types[FHIR_RESOURCE_TYPE_CO
 extern const struct fhir_value_set fhir_value_sets[FHIR_VALUE_SET_COUNT];
 extern const char *const fhir_codes[];
 extern const uint16_t fhir_type_element;	/* the type of `_x` objects */
+
+/* The element of type t whose JSON name is the n bytes at name, or NULL
+ * (binary search in t's sorted slice; validate.c). Shared by validation and
+ * the FHIRPath evaluator so that both resolve names the same way. */
+const struct fhir_elem *fhir_elem_find(const struct fhir_type *t, const char *name, size_t n);
 
 #endif

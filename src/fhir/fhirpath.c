@@ -1018,26 +1018,6 @@ static struct json_object *companion(const struct fhirpath_value *v)
 	return c && json_object_is_type(c, json_type_object) ? c : NULL;
 }
 
-static const struct fhir_elem *find_elem_n(const struct fhir_type *t, const char *name, size_t n)
-{
-	size_t lo = t->elem_first, hi = (size_t)t->elem_first + t->elem_count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const char *cand = fhir_elems[mid].name;
-		/* Most probes differ in the first byte: skip the call then. */
-		int c = cand[0] != name[0] ? (unsigned char)cand[0] - (unsigned char)name[0] :
-			cmp_counted(cand, name, n);
-
-		if (c == 0)
-			return &fhir_elems[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
 
 /* key = name + a type suffix of the choice element el: "valueQuantity" is
  * value as Quantity; a profile's name ends with its base (SimpleQuantity). */
@@ -1077,7 +1057,7 @@ static int push_member(struct ev *ev, const struct fhirpath_value *in, const cha
 	}
 	if (t->kind == FHIR_KIND_ANY_RESOURCE || !json_object_is_type(in->json, json_type_object))
 		return 0;
-	el = find_elem_n(t, name, n);
+	el = fhir_elem_find(t, name, n);
 	if (el) {
 		if (json_object_object_get_ex(in->json, el->name, &v))
 			return push_json(ev, v, el, in->json);
@@ -1091,7 +1071,7 @@ static int push_member(struct ev *ev, const struct fhirpath_value *in, const cha
 		const char *key = json_object_iter_peek_name(&it);
 
 		if (strncmp(key, name, n) == 0 && key[n] >= 'A' && key[n] <= 'Z') {
-			el = find_elem_n(t, key, strlen(key));
+			el = fhir_elem_find(t, key, strlen(key));
 			if (el && choice_suffix_ok(key + n, el)) {
 				int rc = push_json(ev, json_object_iter_peek_value(&it), el, in->json);
 

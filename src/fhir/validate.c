@@ -163,16 +163,28 @@ static const char *json_kind_name(struct json_object *val)
 
 /* ---- lookups ----------------------------------------------------------- */
 
-static const struct fhir_elem *find_elem(const struct fhir_type *t, const char *name)
+/* strcmp of a NUL-terminated s against the n bytes at p (which hold no
+ * NUL). A loop, not strncmp: the names compared are a few bytes long. */
+static int cmp_counted(const char *s, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != p[i])
+			return (unsigned char)s[i] - (unsigned char)p[i];
+	return s[n] ? 1 : 0;
+}
+
+const struct fhir_elem *fhir_elem_find(const struct fhir_type *t, const char *name, size_t n)
 {
 	size_t lo = t->elem_first, hi = (size_t)t->elem_first + t->elem_count;
 
+	if (n == 0)
+		return NULL;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const char *cand = fhir_elems[mid].name;
 		/* Most probes differ in the first byte: skip the call then. */
 		int c = cand[0] != name[0] ? (unsigned char)cand[0] - (unsigned char)name[0] :
-			strcmp(cand, name);
+			cmp_counted(cand, name, n);
 
 		if (c == 0)
 			return &fhir_elems[mid];
@@ -182,16 +194,6 @@ static const struct fhir_elem *find_elem(const struct fhir_type *t, const char *
 			hi = mid;
 	}
 	return NULL;
-}
-
-/* strcmp of a NUL-terminated s against the n bytes at p. */
-static int cmp_counted(const char *s, const char *p, size_t n)
-{
-	int c = strncmp(s, p, n);
-
-	if (c)
-		return c;
-	return s[n] ? 1 : 0;
 }
 
 static int code_in_value_set(const struct fhir_value_set *vs, const char *code, size_t n)
@@ -789,7 +791,7 @@ static void check_object(struct vctx *v, struct json_object *obj, const struct f
 
 		if (is_resource_root && strcmp(key, "resourceType") == 0)
 			continue;
-		el = find_elem(t, key + is_ext);
+		el = fhir_elem_find(t, key + is_ext, strlen(key + is_ext));
 		if (!el || (is_ext && (fhir_types[el->type].kind != FHIR_KIND_PRIMITIVE ||
 				       fhir_types[el->type].prim == FHIR_PRIM_XHTML ||
 				       (el->flags & FHIR_ELEM_NO_EXT)))) {

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include "testdata.h"
 
 #include "base/json.h"
 #include "fhir/search.h"
@@ -530,29 +531,15 @@ static char suite_dir[4096];	/* .../data/fhirpath */
 static char package_dir[4096];	/* hl7.fhir.r4.examples, may be "" */
 static int have_suite;
 
-static int path_join(char *out, size_t size, const char *a, const char *b)
-{
-	int k = snprintf(out, size, "%s%s", a, b);
 
-	return k < 0 || (size_t)k >= size ? -1 : 0;
-}
-
-static int is_dir(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 static void find_suite(void)
 {
 	const char *shared = getenv("LT_SHARED_DIR");
-	const char *src = getenv("LT_SOURCE_DIR");
-	const char *pkg = getenv("LT_R4_EXAMPLES");
 	char probe[4096];
 
-	if (shared && *shared && path_join(suite_dir, sizeof(suite_dir), shared, "/data/fhirpath") == 0 &&
-	    path_join(probe, sizeof(probe), suite_dir, "/tests-fhir-r4.xml") == 0) {
+	if (shared && *shared && td_join(suite_dir, sizeof(suite_dir), shared, "/data/fhirpath") == 0 &&
+	    td_join(probe, sizeof(probe), suite_dir, "/tests-fhir-r4.xml") == 0) {
 		FILE *f = fopen(probe, "r");
 
 		if (f) {
@@ -560,37 +547,8 @@ static void find_suite(void)
 			fclose(f);
 		}
 	}
-	package_dir[0] = '\0';
-	if (pkg && *pkg)
-		(void)path_join(package_dir, sizeof(package_dir), pkg, "");
-	else if (src && *src)
-		(void)path_join(package_dir, sizeof(package_dir), src,
-				"/tests/client/node_modules/hl7.fhir.r4.examples");
-	if (path_join(probe, sizeof(probe), package_dir, "/package") == 0 && is_dir(probe))
-		(void)path_join(package_dir, sizeof(package_dir), probe, "");
-}
-
-static char *slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	char *p = NULL;
-	long len;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		p = malloc((size_t)len + 1);
-		if (p && fread(p, 1, (size_t)len, f) != (size_t)len) {
-			free(p);
-			p = NULL;
-		}
-		if (p) {
-			p[len] = '\0';
-			*n = (size_t)len;
-		}
-	}
-	fclose(f);
-	return p;
+	if (td_find_examples(package_dir, sizeof(package_dir)))
+		package_dir[0] = '\0';
 }
 
 /* The JSON twin of a suite input file, parsed; NULL when there is none. */
@@ -625,7 +583,7 @@ static struct json_object *suite_input(const char *inputfile)
 	if (snprintf(path, sizeof(path), "%s%s/%s", dir, dir == suite_dir ? "/input" : "",
 		     name) >= (int)sizeof(path))
 		return NULL;
-	text = slurp(path, &len);
+	text = td_slurp(path, &len);
 	if (!text)
 		return NULL;
 	o = parse(text);
@@ -805,8 +763,8 @@ static void test_official_suite(void **state)
 		skip();
 	}
 	assert_true(attrs && text && oattrs && otext);
-	assert_int_equal(path_join(path, sizeof(path), suite_dir, "/tests-fhir-r4.xml"), 0);
-	xml = slurp(path, &len);
+	assert_int_equal(td_join(path, sizeof(path), suite_dir, "/tests-fhir-r4.xml"), 0);
+	xml = td_slurp(path, &len);
 	assert_non_null(xml);
 	fhirpath_ctx_init(&ctx);
 	p = xml;

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <cmocka.h>
+#include "testdata.h"
 
 #include "base/json.h"
 #include "base/time.h"
@@ -35,68 +36,9 @@ static int have_examples;
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static int join(char *out, size_t size, const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b);
 
-	if (na + nb + 1 > size)
-		return -1;
-	memcpy(out, a, na);
-	memcpy(out + na, b, nb);
-	out[na + nb] = '\0';
-	return 0;
-}
 
-static int is_dir(const char *path)
-{
-	struct stat st;
 
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int find_examples(void)
-{
-	const char *env = getenv("LT_R4_EXAMPLES");
-	const char *src = getenv("LT_SOURCE_DIR");
-	char path[4096];
-
-	if (env && *env) {
-		if (join(examples_dir, sizeof(examples_dir), env, ""))
-			return -1;
-	} else if (src && *src) {
-		if (join(examples_dir, sizeof(examples_dir), src,
-			 "/tests/client/node_modules/hl7.fhir.r4.examples"))
-			return -1;
-	} else {
-		return -1;
-	}
-	if (join(path, sizeof(path), examples_dir, "/package") == 0 && is_dir(path))
-		(void)join(examples_dir, sizeof(examples_dir), path, "");
-	return is_dir(examples_dir) ? 0 : -1;
-}
-
-static char *slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	char *p = NULL;
-	long len;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		p = malloc((size_t)len + 1);
-		if (p && fread(p, 1, (size_t)len, f) != (size_t)len) {
-			free(p);
-			p = NULL;
-		}
-		if (p) {
-			p[len] = '\0';
-			*n = (size_t)len;
-		}
-	}
-	fclose(f);
-	return p;
-}
 
 static struct json_object *parse(const char *text, size_t n)
 {
@@ -122,10 +64,10 @@ static struct json_object *load_example(const char *name)
 	char *text;
 	struct json_object *o;
 
-	if (join(path, sizeof(path), examples_dir, "/") || join(path + strlen(path),
+	if (td_join(path, sizeof(path), examples_dir, "/") || td_join(path + strlen(path),
 								 sizeof(path) - strlen(path), name, ""))
 		return NULL;
-	text = slurp(path, &n);
+	text = td_slurp(path, &n);
 	if (!text)
 		return NULL;
 	o = parse(text, n);
@@ -922,10 +864,10 @@ static void test_all_examples(void **state)
 		double parse_us;
 		int rc;
 
-		assert_int_equal(join(path, sizeof(path), examples_dir, "/") ||
-				 join(path + strlen(path), sizeof(path) - strlen(path),
+		assert_int_equal(td_join(path, sizeof(path), examples_dir, "/") ||
+				 td_join(path + strlen(path), sizeof(path) - strlen(path),
 				      names[i]->d_name, ""), 0);
-		text = slurp(path, &len);
+		text = td_slurp(path, &len);
 		assert_non_null(text);
 		parse_us = now_us();
 		rc = json_parse(text, len, JSON_DEFAULT_MAX_DEPTH, &o, &e);
@@ -1035,7 +977,7 @@ int main(void)
 	};
 	int rc;
 
-	have_examples = find_examples() == 0;
+	have_examples = td_find_examples(examples_dir, sizeof(examples_dir)) == 0;
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	if (rc == 0 && !have_examples) {
 		printf("SKIP: the R4 examples package is not installed (set LT_R4_EXAMPLES to the "

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <cmocka.h>
+#include "testdata.h"
 
 #include "base/json.h"
 #include "fhir/fhir.h"
@@ -38,76 +39,16 @@ struct listed {
 static char examples_dir[4096];
 static char rejected_list[4096];
 
-/* out = a + b, or -1 when it does not fit (snprintf would truncate). */
-static int join(char *out, size_t size, const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b);
-
-	if (na + nb + 1 > size)
-		return -1;
-	memcpy(out, a, na);
-	memcpy(out + na, b, nb);
-	out[na + nb] = '\0';
-	return 0;
-}
 
 /* out = dir + "/" + name, or -1 when it does not fit. */
 static int path_of(char *out, size_t size, const char *dir, const char *name)
 {
-	return join(out, size, dir, "/") || join(out + strlen(dir) + 1, size - strlen(dir) - 1,
+	return td_join(out, size, dir, "/") || td_join(out + strlen(dir) + 1, size - strlen(dir) - 1,
 						 name, "");
 }
 
-static int is_dir(const char *path)
-{
-	struct stat st;
 
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
-static int find_examples(void)
-{
-	const char *env = getenv("LT_R4_EXAMPLES");
-	const char *src = getenv("LT_SOURCE_DIR");
-	char path[4096];
-
-	if (env && *env) {
-		if (join(examples_dir, sizeof(examples_dir), env, ""))
-			return -1;
-	} else if (src && *src) {
-		if (join(examples_dir, sizeof(examples_dir), src,
-			 "/tests/client/node_modules/hl7.fhir.r4.examples"))
-			return -1;
-	} else
-		return -1;
-	/* A tarball unpacked by hand keeps its "package/" directory. */
-	if (join(path, sizeof(path), examples_dir, "/package") == 0 && is_dir(path))
-		(void)join(examples_dir, sizeof(examples_dir), path, "");
-	return is_dir(examples_dir) ? 0 : -1;
-}
-
-static char *slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	char *p = NULL;
-	long len;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		p = malloc((size_t)len + 1);
-		if (p && fread(p, 1, (size_t)len, f) != (size_t)len) {
-			free(p);
-			p = NULL;
-		}
-		if (p) {
-			p[len] = '\0';
-			*n = (size_t)len;
-		}
-	}
-	fclose(f);
-	return p;
-}
 
 static int load_list(struct listed *list, int *count)
 {
@@ -130,8 +71,8 @@ static int load_list(struct listed *list, int *count)
 			return -1;
 		}
 		*tab1 = *tab2 = '\0';
-		if (join(list[n].file, sizeof(list[n].file), line, "") ||
-		    join(list[n].expr, sizeof(list[n].expr), tab1 + 1, "")) {
+		if (td_join(list[n].file, sizeof(list[n].file), line, "") ||
+		    td_join(list[n].expr, sizeof(list[n].expr), tab1 + 1, "")) {
 			print_error("line too long in %s: %s\n", rejected_list, line);
 			fclose(f);
 			return -1;
@@ -184,7 +125,7 @@ static void test_all_examples(void **state)
 		int rc, k;
 
 		assert_int_equal(path_of(path, sizeof(path), examples_dir, name), 0);
-		text = slurp(path, &len);
+		text = td_slurp(path, &len);
 		assert_non_null(text);
 		bytes += len;
 		if (json_parse(text, len, JSON_DEFAULT_MAX_DEPTH, &o, &e) != 0) {
@@ -265,7 +206,7 @@ int main(void)
 		cmocka_unit_test(test_all_examples),
 	};
 
-	if (find_examples() != 0) {
+	if (td_find_examples(examples_dir, sizeof(examples_dir)) != 0) {
 		printf("SKIP: the R4 examples package is not installed (set LT_R4_EXAMPLES to the "
 		       "unpacked hl7.fhir.r4.examples@4.0.1, or install it under "
 		       "tests/client/node_modules)\n");
@@ -275,7 +216,7 @@ int main(void)
 		printf("SKIP: LT_SOURCE_DIR is not set (needed for tests/data/r4-examples-rejected.txt)\n");
 		return 77;
 	}
-	if (join(rejected_list, sizeof(rejected_list), src, "/tests/data/r4-examples-rejected.txt")) {
+	if (td_join(rejected_list, sizeof(rejected_list), src, "/tests/data/r4-examples-rejected.txt")) {
 		printf("SKIP: LT_SOURCE_DIR is too long\n");
 		return 77;
 	}
