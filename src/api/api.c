@@ -349,9 +349,19 @@ static int set_type(struct api_ctx *c, struct str s)
 	return 0;
 }
 
+/* "." and ".." match the FHIR id pattern, but in a URL they are path steps
+ * that proxies and clients rewrite: such an id could never be read back. */
+static int only_dots(struct str s)
+{
+	for (size_t i = 0; i < s.n; i++)
+		if (s.p[i] != '.')
+			return 0;
+	return 1;
+}
+
 static int set_id(struct api_ctx *c, struct str s)
 {
-	if (!fhir_id_valid(s.p, s.n) || str_copy(c->id, sizeof(c->id), s))
+	if (!fhir_id_valid(s.p, s.n) || only_dots(s) || str_copy(c->id, sizeof(c->id), s))
 		return err_set(&c->err, ERR_BAD_REQUEST, NULL,
 			       "'%.*s' is not a valid id (1-64 of A-Z a-z 0-9 - .)",
 			       (int)(s.n > 64 ? 64 : s.n), s.p);

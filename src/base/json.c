@@ -400,6 +400,15 @@ int json_parse(const char *p, size_t n, int max_depth, struct json_object **out,
 		return err_set(e, ERR_NOMEM, NULL, "out of memory parsing JSON");
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	o = json_tokener_parse_ex(tok, p, (int)n);
+	/* A number at the very end of the text is only finished by a
+	 * terminating NUL; the text was checked whole, so nothing else is cut. */
+	if (!o && json_tokener_get_error(tok) == json_tokener_continue)
+		o = json_tokener_parse_ex(tok, "", 1);
+	/* json-c represents the JSON value null as a NULL object. */
+	if (!o && json_tokener_get_error(tok) == json_tokener_success) {
+		json_tokener_free(tok);
+		return 0;
+	}
 	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
 		rc = err_set(e, ERR_JSON, NULL, "invalid JSON: %s",
 			     json_tokener_error_desc(json_tokener_get_error(tok)));

@@ -21,7 +21,8 @@
 
 #define JSON_DEFAULT_MAX_DEPTH 64
 
-/* Parses n bytes at p into *out (a new reference the caller must put). */
+/* Parses n bytes at p into *out (a new reference the caller must put; NULL
+ * for the JSON value null, as json-c represents it). */
 int json_parse(const char *p, size_t n, int max_depth, struct json_object **out,
 	       struct err *e) LT_MUST_CHECK;
 /* Checks only; no tree is built. */

@@ -166,7 +166,29 @@ static int deep_copy(struct json_object *src, struct json_object **dst, struct e
 	return 0;
 }
 
-static int apply_one(struct json_object **doc, struct json_object *op, size_t idx, struct err *e)
+/* The weight of o (nodes plus string bytes), counted only up to limit: the
+ * walk stops as soon as it is over, so it costs no more than the budget. */
+static size_t weight(struct json_object *o, size_t limit)
+{
+	size_t w = 1;
+
+	if (json_object_is_type(o, json_type_string))
+		w += (size_t)json_object_get_string_len(o);
+	else if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, k, v) {
+			w += strlen(k) + weight(v, limit - (w < limit ? w : limit));
+			if (w > limit)
+				break;
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0, n = json_object_array_length(o); i < n && w <= limit; i++)
+			w += weight(json_object_array_get_idx(o, i), limit - w);
+	}
+	return w;
+}
+
+static int apply_one(struct json_object **doc, struct json_object *op, size_t idx,
+		     size_t *budget, struct err *e)
 {
 	const char *name = op_str(op, "op"), *path = op_str(op, "path"), *from;
 	struct json_object *value = NULL, *v, *copy;
@@ -230,6 +252,14 @@ static int apply_one(struct json_object **doc, struct json_object *op, size_t id
 			}
 			return target_add(doc, &t, v, path, e);
 		}
+		{
+			size_t w = weight(v, *budget);
+
+			if (w > *budget)
+				return err_set(e, ERR_PATCH, NULL,
+					       "copy operation %zu would make the document too large", idx);
+			*budget -= w;
+		}
 		if ((rc = deep_copy(v, &copy, e)))
 			return rc;
 		return target_add(doc, &t, copy, path, e);
@@ -240,7 +270,7 @@ static int apply_one(struct json_object **doc, struct json_object *op, size_t id
 int json_patch_apply(struct json_object **doc, struct json_object *patch, struct err *e)
 {
 	struct json_object *work;
-	size_t n;
+	size_t n, budget = JSON_PATCH_MAX_GROWTH;
 	int rc;
 
 	if (!json_object_is_type(patch, json_type_array))
@@ -252,7 +282,7 @@ int json_patch_apply(struct json_object **doc, struct json_object *patch, struct
 	if ((rc = deep_copy(*doc, &work, e)))
 		return rc;
 	for (size_t i = 0; i < n; i++) {
-		rc = apply_one(&work, json_object_array_get_idx(patch, i), i, e);
+		rc = apply_one(&work, json_object_array_get_idx(patch, i), i, &budget, e);
 		if (rc) {
 			json_object_put(work);
 			return rc;

@@ -12,6 +12,9 @@
 #include "err.h"
 
 #define JSON_PATCH_MAX_OPS 1000
+/* What copy operations may add, in nodes plus string bytes: without it a
+ * patch of a few KB doubling a subtree 30 times builds gigabytes. */
+#define JSON_PATCH_MAX_GROWTH (16u * 1024 * 1024)
 
 /* patch must be a JSON array of operation objects. Returns 0, ERR_BAD_REQUEST
  * for a malformed patch document, or ERR_PATCH when an operation cannot be

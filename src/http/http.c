@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "../base/log.h"
@@ -31,6 +32,8 @@ struct http_req {
 	enum phase phase;
 	int responded;			/* a response is queued: never queue a second */
 	int refuse_now;			/* announced body beyond any slack: answer first */
+	const char *bad_framing;	/* ambiguous message framing: refuse, then close */
+	int n_host, n_length, n_chunked;	/* header counts, for bad_framing */
 	size_t received;		/* body bytes read, kept or not */
 	int handed_off;			/* counted in srv->in_flight until completed */
 	struct http_req *next;		/* worker queue */
@@ -74,6 +77,20 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
 	return MHD_YES;
 }
 
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	struct http_req *hr = cls;
+
+	if (!strcasecmp(key, MHD_HTTP_HEADER_HOST))
+		hr->n_host++;
+	else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+		hr->n_length++;
+	else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		hr->n_chunked++;
+	return MHD_YES;
+}
+
 static const char *header(struct MHD_Connection *conn, const char *name)
 {
 	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
@@ -102,6 +119,15 @@ static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *
 	hr->req.if_none_match = header(conn, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	hr->req.if_none_exist = header(conn, "If-None-Exist");
 	hr->req.prefer = header(conn, "Prefer");
+	/* Two readings of where the body ends, or of which host is meant, is
+	 * how request smuggling starts: refuse before reading any body. */
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, hr);
+	if (hr->n_host > 1)
+		hr->bad_framing = "more than one Host header";
+	else if (hr->n_length > 1)
+		hr->bad_framing = "more than one Content-Length header";
+	else if (hr->n_length && hr->n_chunked)
+		hr->bad_framing = "both Content-Length and Transfer-Encoding";
 	/* Refuse early what the client announces as too large. */
 	len = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (len && srv->cfg.max_body_bytes) {
@@ -219,6 +245,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!hr)
 			return MHD_NO;
 		*con_cls = hr;
+		if (hr->bad_framing) {
+			api_error(&hr->res, ERR_BAD_REQUEST, hr->bad_framing);
+			hr->phase = PHASE_DONE;
+			return send_response(hr);
+		}
 		if (!hr->refuse_now)
 			return MHD_YES;
 		/* Refused before the body: a client that sent Expect: 100-continue
@@ -285,6 +316,39 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http: %s", line);
 }
 
+static int hex_value(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decoding of the path and query, in place. libmicrohttpd's own
+ * decoder turns %00 into a NUL that silently cuts the string ("abc%00xyz"
+ * would read "abc"); here %00 and malformed escapes stay as they were
+ * written, so that the API refuses them as the invalid text they are. */
+static size_t on_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *out = s;
+
+	for (const char *in = s; *in; in++) {
+		int hi, lo;
+
+		if (*in == '%' && (hi = hex_value(in[1])) >= 0 && (lo = hex_value(in[2])) >= 0 &&
+		    (hi || lo)) {
+			*out++ = (char)(hi * 16 + lo);
+			in += 2;
+		} else
+			*out++ = *in;
+	}
+	*out = '\0';
+	return (size_t)(out - s);
+}
+
 static int resolve(const char *host, int port, struct sockaddr_storage *ss, struct err *e)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM };
@@ -349,6 +413,11 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+		MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, srv,
+		/* Refuse what the HTTP/1.1 spec forbids (no Host, two
+		 * Content-Lengths, Content-Length with chunked...) rather than
+		 * guess: guessing is how request smuggling starts. */
+		MHD_OPTION_STRICT_FOR_CLIENT, 1,
 		MHD_OPTION_END);
 	if (!srv->daemon) {
 		rc = err_set(e, ERR_CONFIG, NULL, "cannot listen on %s:%d (in use, or not allowed)",
