@@ -10,7 +10,7 @@ JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 DATA       ?= data/demo
 
-.PHONY: all run check bench lint crash-test deps deps-test deps-bench build build-asan test-deps clean
+.PHONY: all run check bench lint crash-test fuzz deps deps-test deps-bench build build-asan test-deps clean
 
 all: build
 
@@ -48,6 +48,12 @@ bench: build deps-bench
 ROUNDS ?= 200
 crash-test: build deps-test
 	python3 tests/reliability/crash.py $(BUILD)/lienthong --rounds $(ROUNDS)
+
+# libFuzzer targets (clang, ASan+UBSan) for every parser fed by the network;
+# FUZZ_SECONDS per target. Crashes land in build-fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	fuzz/build.sh && fuzz/run.sh $(FUZZ_SECONDS)
 
 # Static analysis (cppcheck; the generated tables are left out, they are data).
 lint:

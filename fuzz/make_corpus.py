@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""Regenerates the seed corpora in fuzz/corpus/<target>/ (checked in).
+
+Sources, all in or next to the repository:
+  - JSON texts written in the unit tests (tests/unit/test_*.c string literals
+    that start with '{' or '['), demo/seed.ndjson;
+  - a deterministic sample of the official R4 examples
+    (tests/client/node_modules/hl7.fhir.r4.examples/): the smallest example
+    of each resource type, then more small ones, at most 300 files;
+  - the FHIR JSON Patch tests (../shared/data/fhirpath/json-patch-tests-r4.json),
+    one seed per test case;
+  - hand-written edge cases (below).
+Keeps the whole corpus under 2 MB. Run from anywhere: fuzz/make_corpus.py
+"""
+import json
+import os
+import re
+import shutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SHARED = os.environ.get("LT_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
+EXAMPLES = os.path.join(ROOT, "tests/client/node_modules/hl7.fhir.r4.examples")
+PATCH_TESTS = os.path.join(SHARED, "data/fhirpath/json-patch-tests-r4.json")
+CORPUS = os.path.join(HERE, "corpus")
+
+MAX_EXAMPLES = 300          # R4 examples copied, over all targets
+MAX_EXAMPLE_BYTES = 8192    # only small examples
+SEP = b"\n@@\n"             # fuzz_jsonpatch: DOC SEP PATCH
+
+
+def c_string_literals(path):
+    """Concatenated C string literals of a source file, decoded to bytes."""
+    text = open(path, encoding="utf-8").read()
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    out = []
+    for m in re.finditer(r'(?:"(?:[^"\\\n]|\\.)*"\s*)+', text):
+        chunk = m.group(0)
+        value = b""
+        for lit in re.findall(r'"((?:[^"\\\n]|\\.)*)"', chunk):
+            value += decode_c(lit)
+        out.append(value)
+    return out
+
+
+def decode_c(lit):
+    b = bytearray()
+    i = 0
+    raw = lit.encode("utf-8")
+    simple = {ord("n"): 10, ord("t"): 9, ord("r"): 13, ord("0"): 0, ord("\\"): 92,
+              ord('"'): 34, ord("'"): 39, ord("a"): 7, ord("b"): 8, ord("f"): 12, ord("v"): 11}
+    while i < len(raw):
+        c = raw[i]
+        if c != 92:
+            b.append(c)
+            i += 1
+            continue
+        e = raw[i + 1]
+        if e == ord("x"):
+            j = i + 2
+            while j < len(raw) and chr(raw[j]) in "0123456789abcdefABCDEF":
+                j += 1
+            b.append(int(raw[i + 2:j], 16) & 0xFF)
+            i = j
+        elif e in simple:
+            b.append(simple[e])
+            i += 2
+        else:
+            b.append(e)
+            i += 2
+    return bytes(b)
+
+
+def write(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100]
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def is_json_object_text(b):
+    s = b.lstrip()
+    return s[:1] in (b"{", b"[")
+
+
+def examples():
+    """(name, bytes) of the sampled R4 examples, deterministic."""
+    if not os.path.isdir(EXAMPLES):
+        print("make_corpus: no R4 examples (npm ci --prefix tests/client); skipping them",
+              file=sys.stderr)
+        return []
+    by_type = {}
+    for f in sorted(os.listdir(EXAMPLES)):
+        if not f.endswith(".json") or not f[:1].isupper():
+            continue
+        size = os.path.getsize(os.path.join(EXAMPLES, f))
+        if size > MAX_EXAMPLE_BYTES:
+            continue
+        by_type.setdefault(f.split("-")[0], []).append((size, f))
+    picked = []
+    for t in sorted(by_type):               # the smallest of each type
+        by_type[t].sort()
+        picked.append(by_type[t].pop(0)[1])
+    rank = 1                                # then the next smallest of each, in rounds
+    while len(picked) < MAX_EXAMPLES:
+        added = False
+        for t in sorted(by_type):
+            if len(by_type[t]) >= 1 and len(picked) < MAX_EXAMPLES:
+                picked.append(by_type[t].pop(len(by_type[t]) // 2)[1])
+                added = True
+        if not added:
+            break
+        rank += 1
+    return [(f, open(os.path.join(EXAMPLES, f), "rb").read()) for f in picked]
+
+
+# ---- hand-written edge cases for the JSON front door ----------------------
+JSON_EDGES = {
+    "num-zero": b"0", "num-zero-nl": b"0\n", "num-negzero": b"-0", "num-frac": b"1.50",
+    "num-exp": b"1E+2", "num-huge-exp": b"1e400", "num-tiny": b"-1e-400",
+    "int-max": b"9223372036854775807", "int-max-plus1": b"9223372036854775808",
+    "int-min": b"-9223372036854775808", "int-min-minus1": b"-9223372036854775809",
+    "num-leading-zero": b"[01]", "num-dot": b"[1.]", "num-bare-dot": b"[.5]", "num-plus": b"[+1]",
+    "nan": b"[NaN]", "inf": b"[Infinity,-Infinity]", "true": b"true", "null-eof": b"null",
+    "str-escapes": b'["\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9"]',
+    "str-surrogate-pair": b'["\\ud83d\\ude00"]', "str-lone-high": b'["\\ud800"]',
+    "str-lone-low": b'["\\udc00x"]', "str-high-then-bad": b'["\\ud800\\u0041"]',
+    "str-nul-escape": b'["\\u0000"]', "str-raw-tab": b'["a\tb"]', "str-bad-escape": b'["\\x41"]',
+    "utf8-overlong-slash": b'["\xc0\xaf"]', "utf8-overlong-3": b'["\xe0\x80\xaf"]',
+    "utf8-encoded-surrogate": b'["\xed\xa0\x80"]', "utf8-beyond-10ffff": b'["\xf4\x90\x80\x80"]',
+    "utf8-truncated": b'["\xe1\xbb"]', "utf8-lone-cont": b'["\x80"]', "utf8-ff": b'["\xff"]',
+    "utf8-4byte-ok": b'["\xf0\x9f\x98\x80"]', "bom": b"\xef\xbb\xbf{}",
+    "dup-key": b'{"a":1,"a":2}', "dup-key-escaped": b'{"a":1,"\\u0061":2}',
+    "dup-key-nested": b'[{"a":{"b":1,"c":2,"b":3}}]', "dup-many": b'{' + b",".join(b'"k%d":%d' % (i % 50, i) for i in range(120)) + b'}',
+    "single-quotes": b"{'a':1}", "comment": b"/* c */ {}", "line-comment": b"// c\n{}",
+    "trailing-comma-obj": b'{"a":1,}', "trailing-comma-arr": b"[1,]", "missing-colon": b'{"a" 1}',
+    "trailing-garbage": b"[1] x", "extra-close": b'{"a":1}}', "mismatch": b"[1}",
+    "empty": b"", "ws-only": b" \t\r\n", "key-not-string": b"{1:2}", "unterminated": b'{"a":"b',
+    "deep-64": b"[" * 64 + b"]" * 64, "deep-65": b"[" * 65 + b"]" * 65,
+    "deep-obj-65": b'{"a":' * 65 + b"1" + b"}" * 65, "deep-unclosed": b"[" * 300,
+    "big-array": b"[" + b",".join(b"%d" % i for i in range(2000)) + b"]",
+    "control-char-key": b'{"\\u0001":1}', "quote-key": b'{"\\"":1}',
+}
+
+API_SEEDS = {
+    "metadata": b"GET /fhir/metadata HTTP/1.1\nHost: fhir.test\nAccept: application/fhir+json\n\n",
+    "metadata-pretty": b"GET /fhir/metadata?_pretty=true&_format=json HTTP/1.1\n\n",
+    "metadata-xml": b"GET /fhir/metadata?_format=xml HTTP/1.1\n\n",
+    "metadata-delete": b"DELETE /fhir/metadata HTTP/1.1\n\n",
+    "read": b"GET /fhir/Patient/p1 HTTP/1.1\nAccept: application/json\n\n",
+    "read-head": b"HEAD /fhir/Patient/p1 HTTP/1.1\n\n",
+    "read-inm": b'GET /fhir/Patient/p1 HTTP/1.1\nIf-None-Match: W/"3"\n\n',
+    "read-gone": b"GET /fhir/Patient/gone HTTP/1.1\n\n",
+    "read-unknown-type": b"GET /fhir/Patientx/p1 HTTP/1.1\n\n",
+    "read-bad-id": b"GET /fhir/Patient/a%2F..%2Fb HTTP/1.1\n\n",
+    "read-long-id": b"GET /fhir/Patient/" + b"a" * 65 + b" HTTP/1.1\n\n",
+    "read-dotdot": b"GET /fhir/Patient/.. HTTP/1.1\n\n",
+    "vread": b"GET /fhir/Patient/p1/_history/2 HTTP/1.1\n\n",
+    "vread-bad": b"GET /fhir/Patient/p1/_history/-1 HTTP/1.1\n\n",
+    "vread-huge": b"GET /fhir/Patient/p1/_history/99999999999999999999 HTTP/1.1\n\n",
+    "history-instance": b"GET /fhir/Patient/p1/_history?_count=2 HTTP/1.1\n\n",
+    "history-type": b"GET /fhir/Patient/_history?_since=2020-01-01T00:00:00Z&_count=1000 HTTP/1.1\n\n",
+    "history-system": b"GET /fhir/_history?_count=1&_cursor=3 HTTP/1.1\nPrefer: handling=strict\n\n",
+    "history-bad-count": b"GET /fhir/_history?_count=-1 HTTP/1.1\n\n",
+    "history-bad-since": b"GET /fhir/_history?_since=2020-13-45 HTTP/1.1\n\n",
+    "search": b"GET /fhir/Patient?name=x HTTP/1.1\n\n",
+    "strict-unknown": b"GET /fhir/Patient/p1?foo=bar HTTP/1.1\nPrefer: handling=strict\n\n",
+    "operation": b"POST /fhir/Patient/p1/$everything HTTP/1.1\n\n",
+    "compartment": b"GET /fhir/Patient/p1/Observation HTTP/1.1\n\n",
+    "create": b'POST /fhir/Patient HTTP/1.1\nContent-Type: application/fhir+json\nPrefer: return=representation\n\n'
+              b'{"resourceType":"Patient","name":[{"family":"Ph\xe1\xba\xa1m","given":["Minh"]}],"gender":"female","birthDate":"1992-05-17"}',
+    "create-minimal": b'POST /fhir/Observation HTTP/1.1\nContent-Type: application/json; charset=utf-8\nPrefer: return=minimal\n\n'
+                      b'{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":7.80}}',
+    "create-outcome": b'POST /fhir/Patient HTTP/1.1\nContent-Type: application/fhir+json\nPrefer: return=OperationOutcome\n\n{"resourceType":"Patient"}',
+    "create-wrong-type": b'POST /fhir/Patient HTTP/1.1\nContent-Type: application/fhir+json\n\n{"resourceType":"Observation"}',
+    "create-invalid": b'POST /fhir/Patient HTTP/1.1\nContent-Type: application/fhir+json\n\n{"resourceType":"Patient","birthDate":"19800101","gender":"x"}',
+    "create-xml": b'POST /fhir/Patient HTTP/1.1\nContent-Type: application/fhir+xml\n\n<Patient/>',
+    "create-latin1": b'POST /fhir/Patient HTTP/1.1\nContent-Type: application/fhir+json; charset=iso-8859-1\n\n{"resourceType":"Patient"}',
+    "create-array": b'POST /fhir/Patient HTTP/1.1\nContent-Type: application/fhir+json\n\n[]',
+    "create-ine": b'POST /fhir/Patient HTTP/1.1\nContent-Type: application/fhir+json\nIf-None-Exist: identifier=x\n\n{"resourceType":"Patient"}',
+    "update": b'PUT /fhir/Patient/p1 HTTP/1.1\nContent-Type: application/fhir+json\nIf-Match: W/"3"\n\n{"resourceType":"Patient","id":"p1","active":true}',
+    "update-create": b'PUT /fhir/Patient/new-1 HTTP/1.1\nContent-Type: application/fhir+json\n\n{"resourceType":"Patient","id":"new-1"}',
+    "update-id-mismatch": b'PUT /fhir/Patient/p1 HTTP/1.1\nContent-Type: application/fhir+json\n\n{"resourceType":"Patient","id":"p2"}',
+    "update-bad-ifmatch": b'PUT /fhir/Patient/p1 HTTP/1.1\nContent-Type: application/fhir+json\nIf-Match: W/"x"\n\n{"resourceType":"Patient","id":"p1"}',
+    "update-stale": b'PUT /fhir/Patient/p1 HTTP/1.1\nContent-Type: application/fhir+json\nIf-Match: "1"\n\n{"resourceType":"Patient","id":"p1"}',
+    "update-type": b'PUT /fhir/Patient?identifier=x HTTP/1.1\nContent-Type: application/fhir+json\n\n{"resourceType":"Patient"}',
+    "patch": b'PATCH /fhir/Patient/p1 HTTP/1.1\nContent-Type: application/json-patch+json\n\n'
+             b'[{"op":"test","path":"/id","value":"p1"},{"op":"replace","path":"/active","value":true},'
+             b'{"op":"add","path":"/name/0/given/-","value":"Ch\xc3\xa2u"},{"op":"copy","from":"/name/0","path":"/name/-"},'
+             b'{"op":"move","from":"/name/1","path":"/name/0"},{"op":"remove","path":"/gender"}]',
+    "patch-id": b'PATCH /fhir/Patient/p1 HTTP/1.1\nContent-Type: application/json-patch+json\n\n[{"op":"replace","path":"/id","value":"p9"}]',
+    "patch-invalid-result": b'PATCH /fhir/Observation/o1 HTTP/1.1\nContent-Type: application/json-patch+json\n\n[{"op":"remove","path":"/status"}]',
+    "patch-obs": b'PATCH /fhir/Observation/o1 HTTP/1.1\nContent-Type: application/json-patch+json\n\n[{"op":"replace","path":"/valueQuantity/value","value":8.10}]',
+    "patch-gone": b'PATCH /fhir/Patient/gone HTTP/1.1\nContent-Type: application/json-patch+json\n\n[]',
+    "patch-fhirpath": b'PATCH /fhir/Patient/p1 HTTP/1.1\nContent-Type: application/fhir+json\n\n{"resourceType":"Parameters"}',
+    "delete": b"DELETE /fhir/Observation/o1 HTTP/1.1\n\n",
+    "delete-again": b"DELETE /fhir/Patient/gone HTTP/1.1\n\n",
+    "delete-unknown": b"DELETE /fhir/Patient/nobody HTTP/1.1\n\n",
+    "trace": b"TRACE /fhir/metadata HTTP/1.1\n\n",
+    "options": b"OPTIONS /fhir HTTP/1.1\n\n",
+    "system-post": b'POST /fhir HTTP/1.1\nContent-Type: application/fhir+json\n\n{"resourceType":"Bundle","type":"transaction"}',
+    "accept-list": b"GET /fhir/Patient/p1 HTTP/1.1\nAccept: text/html, application/xml;q=0.9, */*;q=0.1\n\n",
+    "accept-xml": b"GET /fhir/Patient/p1 HTTP/1.1\nAccept: application/fhir+xml\n\n",
+    "not-fhir": b"GET /etc/passwd HTTP/1.1\n\n",
+    "root": b"GET / HTTP/1.1\n\n",
+    "pct-path": b"GET /fhir/%50atient/p%31 HTTP/1.1\n\n",
+    "many-params": b"GET /fhir/Patient/p1?" + b"&".join(b"p%d=%d" % (i, i) for i in range(120)) + b" HTTP/1.1\n\n",
+    "long-url": b"GET /fhir/metadata?x=" + b"a" * 1100 + b" HTTP/1.1\n\n",
+    "host-inject": b'POST /fhir/Patient HTTP/1.1\nHost: evil"\r\nX: y\nContent-Type: application/fhir+json\n\n{"resourceType":"Patient"}',
+}
+
+
+def main():
+    if os.path.isdir(CORPUS):
+        shutil.rmtree(CORPUS)
+    counts = {}
+
+    # unit-test JSON, demo seed
+    unit = []
+    for f in sorted(os.listdir(os.path.join(ROOT, "tests/unit"))):
+        if f.endswith(".c") and f.startswith("test_") and f != "test_fuzz_regressions.c":
+            for i, lit in enumerate(c_string_literals(os.path.join(ROOT, "tests/unit", f))):
+                if is_json_object_text(lit) and len(lit) > 2:
+                    unit.append(("%s-%03d" % (f[5:-2], i), lit))
+    seed = [("demo-%02d" % i, line.encode())
+            for i, line in enumerate(open(os.path.join(ROOT, "demo/seed.ndjson"), encoding="utf-8"))
+            if line.strip()]
+    ex = examples()
+
+    # fuzz_json: edge cases, unit-test texts, every 8th example
+    for name, data in JSON_EDGES.items():
+        write("fuzz_json", "edge-" + name, data)
+    for name, data in unit + seed:
+        write("fuzz_json", name, data)
+    for name, data in ex[::8]:
+        write("fuzz_json", "r4-" + name, data)
+
+    # fuzz_validate: resources
+    for name, data in unit + seed:
+        if b"resourceType" in data:
+            write("fuzz_validate", name, data)
+    for name, data in ex:
+        write("fuzz_validate", "r4-" + name, data)
+
+    # fuzz_jsonpatch: the official tests, our unit cases, patches on examples
+    if os.path.isfile(PATCH_TESTS):
+        for i, case in enumerate(json.load(open(PATCH_TESTS, encoding="utf-8"))):
+            data = json.dumps(case["doc"]).encode() + SEP + json.dumps(case["patch"]).encode()
+            write("fuzz_jsonpatch", "spec-%02d-%s" % (i, case.get("comment", "")[:40]), data)
+    else:
+        print("make_corpus: %s missing; no JSON Patch test seeds" % PATCH_TESTS, file=sys.stderr)
+    patches = [lit for _, lit in unit if lit.lstrip().startswith(b'[{"op"')]
+    docs = [lit for _, lit in unit if lit.lstrip().startswith(b"{")]
+    for i, p in enumerate(patches):
+        write("fuzz_jsonpatch", "unit-patch-%02d" % i, p)  # on the default Patient
+        if docs:
+            write("fuzz_jsonpatch", "unit-pair-%02d" % i, docs[i % len(docs)] + SEP + p)
+    generic = [
+        b'[{"op":"add","path":"/name/0/given/0","value":"A"},{"op":"remove","path":"/active"}]',
+        b'[{"op":"copy","from":"/name","path":"/contact"},{"op":"move","from":"/extension","path":"/modifierExtension"}]',
+        b'[{"op":"test","path":"/meta/versionId","value":"1"},{"op":"replace","path":"","value":{"resourceType":"Patient","id":"p1"}}]',
+        b'[{"op":"add","path":"/a~1b~0c","value":[1,2]},{"op":"add","path":"/a~1b~0c/-","value":{"x":null}}]',
+        b'[{"op":"move","from":"/name/0/given/1","path":"/name/0/given/0"},{"op":"copy","from":"","path":"/contained"}]',
+    ]
+    for i, p in enumerate(generic):
+        write("fuzz_jsonpatch", "generic-%02d" % i, p)
+    for name, data in ex[:: max(1, len(ex) // 10)]:
+        write("fuzz_jsonpatch", "r4-" + name, data + SEP + generic[len(name) % len(generic)])
+
+    # fuzz_api: requests, and examples as create/update bodies
+    for name, data in API_SEEDS.items():
+        write("fuzz_api", name, data)
+    for name, data in ex[3:: max(1, len(ex) // 30)]:
+        try:
+            r = json.loads(data)
+        except ValueError:
+            continue
+        t, rid = r.get("resourceType", "Patient"), r.get("id")
+        if rid:
+            head = b"PUT /fhir/%s/%s HTTP/1.1\n" % (t.encode(), rid.encode())
+        else:
+            head = b"POST /fhir/%s HTTP/1.1\n" % t.encode()
+        write("fuzz_api", "r4-" + name, head + b"Content-Type: application/fhir+json\n\n" + data)
+
+    total = 0
+    for t in sorted(os.listdir(CORPUS)):
+        d = os.path.join(CORPUS, t)
+        files = os.listdir(d)
+        size = sum(os.path.getsize(os.path.join(d, f)) for f in files)
+        total += size
+        counts[t] = (len(files), size)
+    for t, (n, size) in counts.items():
+        print("%-16s %4d files %8d bytes" % (t, n, size))
+    print("total %d bytes" % total)
+    if total > 2 * 1024 * 1024:
+        sys.exit("make_corpus: corpus over 2 MB")
+
+
+if __name__ == "__main__":
+    main()
