@@ -53,6 +53,7 @@ crash-test: build deps-test
 # FUZZ_SECONDS per target. Crashes land in build-fuzz/crashes/.
 FUZZ_SECONDS ?= 60
 fuzz:
+	@tools/install-deps.sh fuzz
 	fuzz/build.sh && fuzz/run.sh $(FUZZ_SECONDS)
 
 # Static analysis (cppcheck; the generated tables are left out, they are data).

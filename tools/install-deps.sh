@@ -9,13 +9,15 @@ build_pkgs=(build-essential cmake pkg-config libjson-c-dev libmicrohttpd-dev lib
 test_pkgs=(libcmocka-dev curl nodejs npm python3)
 bench_pkgs=(wrk nginx-light)
 lint_pkgs=(cppcheck)
+fuzz_pkgs=(clang libclang-rt-14-dev)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;
 test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
 bench) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
 lint) want=("${lint_pkgs[@]}") ;;
-*) echo "usage: $0 [build|test|bench|lint]" >&2; exit 2 ;;
+fuzz) want=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+*) echo "usage: $0 [build|test|bench|lint|fuzz]" >&2; exit 2 ;;
 esac
 
 missing=()
