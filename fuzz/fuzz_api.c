@@ -314,6 +314,14 @@ static void fuzz_api_close(void)
 	fz_api_state.st = NULL;
 }
 
+#ifndef FZ_NO_ENTRY
+/* libFuzzer ends a timed run with exit(): leave no store behind in /dev/shm. */
+static void fuzz_api_at_exit(void)
+{
+	fuzz_api_close();
+}
+#endif
+
 static void fuzz_api_open(void)
 {
 	struct stat sb;
@@ -325,6 +333,12 @@ static void fuzz_api_open(void)
 	};
 	struct err e = { 0 };
 
+#ifndef FZ_NO_ENTRY
+	static int at_exit_set;
+
+	if (!at_exit_set)
+		at_exit_set = atexit(fuzz_api_at_exit) == 0;
+#endif
 	log_set_level(LOG_ERROR);
 	snprintf(fz_api_state.dir, sizeof(fz_api_state.dir), "%s/lt-fuzz-api-XXXXXX", base);
 	if (!mkdtemp(fz_api_state.dir)) {
@@ -371,7 +385,9 @@ static void fz_check_response(const struct api_request *req, const struct api_re
 {
 	if (res->status < 100 || res->status > 599)
 		fz_fail("status out of range", NULL, 0);
-	if (res->status >= 500 && res->status != 501) {
+	if (res->status >= 500 && res->status != 501 &&
+	    !(res->status == 503 && fz_ignored("patch-null") && res->body.n &&
+	      strstr(res->body.p, "out of memory copying JSON"))) {
 		fprintf(stderr, "*** %s %s -> %d\n", req->method, req->path, res->status);
 		fz_fail("a 5xx other than 501 for a client request", res->body.p, res->body.n);
 	}

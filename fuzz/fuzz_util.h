@@ -55,6 +55,11 @@ static void fz_fail(const char *what, const char *detail, size_t n)
  *   utf8-echo           an OperationOutcome quotes request bytes that are not
  *                       UTF-8 (path, method, headers, parameters)
  *   patch-amplification a JSON Patch builds a document larger than 16 MiB
+ *   patch-null          a JSON Patch whose value is null fails with ERR_NOMEM
+ *                       (503 through the API): json-c cannot deep-copy NULL
+ *   patch-depth         a JSON Patch builds a document deeper than 256 levels
+ *                       (copying a chain into its own leaf doubles its depth;
+ *                       about 245,000 levels overflow the stack)
  */
 static int fz_ignored(const char *tag) __attribute__((unused));
 static int fz_ignored(const char *tag)

@@ -46,21 +46,22 @@ static long array_index(const char *tok)
 	return *end || errno ? -1 : v;
 }
 
-/* The child of o named by token, or NULL. */
-static struct json_object *child(struct json_object *o, const char *tok)
+/* Whether o has a child named by token; *v is set to it. json-c holds the
+ * JSON value null as NULL, so existence and value are told apart here:
+ * {"a":null} has a member "a" whose value is null. */
+static int child(struct json_object *o, const char *tok, struct json_object **v)
 {
-	struct json_object *v = NULL;
-
-	if (json_object_is_type(o, json_type_object)) {
-		json_object_object_get_ex(o, tok, &v);
-		return v;
-	}
+	*v = NULL;
+	if (json_object_is_type(o, json_type_object))
+		return json_object_object_get_ex(o, tok, v);
 	if (json_object_is_type(o, json_type_array)) {
 		long i = array_index(tok);
-		if (i >= 0 && (size_t)i < json_object_array_length(o))
-			return json_object_array_get_idx(o, (size_t)i);
+		if (i >= 0 && (size_t)i < json_object_array_length(o)) {
+			*v = json_object_array_get_idx(o, (size_t)i);
+			return 1;
+		}
 	}
-	return NULL;
+	return 0;
 }
 
 /* Walks all but the last token of ptr from doc. */
@@ -82,8 +83,7 @@ static int resolve(struct json_object *doc, const char *ptr, struct target *t, s
 			return err_set(e, ERR_BAD_REQUEST, NULL, "bad JSON Pointer '%s'", ptr);
 		if (!next)
 			break;
-		cur = child(cur, t->key);
-		if (!cur)
+		if (!child(cur, t->key, &cur) || !cur)
 			return err_set(e, ERR_PATCH, NULL, "path '%s' does not exist", ptr);
 		p = next;
 	}
@@ -91,18 +91,25 @@ static int resolve(struct json_object *doc, const char *ptr, struct target *t, s
 	return 0;
 }
 
-static struct json_object *target_get(struct json_object *doc, const struct target *t)
+/* Whether the target exists; *v is its value (NULL for null). */
+static int target_get(struct json_object *doc, const struct target *t, struct json_object **v)
 {
-	return t->parent ? child(t->parent, t->key) : doc;
+	if (!t->parent) {
+		*v = doc;
+		return 1;
+	}
+	return child(t->parent, t->key, v);
 }
 
 /* Removes the target; returns 0 or ERR_PATCH. */
 static int target_remove(struct json_object **doc, const struct target *t, const char *ptr,
 			 struct err *e)
 {
+	struct json_object *v;
+
 	if (!t->parent)
 		return err_set(e, ERR_PATCH, NULL, "cannot remove the whole document");
-	if (!child(t->parent, t->key))
+	if (!child(t->parent, t->key, &v))
 		return err_set(e, ERR_PATCH, NULL, "path '%s' does not exist", ptr);
 	if (json_object_is_type(t->parent, json_type_object))
 		json_object_object_del(t->parent, t->key);
@@ -161,6 +168,8 @@ static const char *op_str(struct json_object *op, const char *key)
 static int deep_copy(struct json_object *src, struct json_object **dst, struct err *e)
 {
 	*dst = NULL;
+	if (!src)	/* the value null: its copy is null */
+		return 0;
 	if (json_object_deep_copy(src, dst, NULL) != 0)
 		return err_set(e, ERR_NOMEM, NULL, "out of memory copying JSON");
 	return 0;
@@ -187,6 +196,50 @@ static size_t weight(struct json_object *o, size_t limit)
 	return w;
 }
 
+/* Nesting depth of o (a scalar is 1), counted only up to limit + 1: the
+ * recursion never goes deeper than the limit, whatever o is. */
+static size_t depth_of(struct json_object *o, size_t limit)
+{
+	size_t deepest = 0;
+
+	if (limit == 0)
+		return 1;
+	if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, k, v) {
+			size_t d = depth_of(v, limit - 1);
+			(void)k;
+			if (d > deepest)
+				deepest = d;
+			if (deepest >= limit)
+				break;
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0, n = json_object_array_length(o); i < n && deepest < limit; i++) {
+			size_t d = depth_of(json_object_array_get_idx(o, i), limit - 1);
+			if (d > deepest)
+				deepest = d;
+		}
+	}
+	return 1 + deepest;
+}
+
+/* Placing value at path must not nest deeper than JSON_PATCH_MAX_DEPTH:
+ * copies of a subtree into itself double the depth each time, and every
+ * later step (copy, serialise, validate, free) recurses through it. */
+static int check_depth(const char *path, struct json_object *value, size_t idx, struct err *e)
+{
+	size_t tokens = 0;
+
+	for (const char *p = path; *p; p++)
+		tokens += *p == '/';
+	if (tokens >= JSON_PATCH_MAX_DEPTH ||
+	    tokens + depth_of(value, JSON_PATCH_MAX_DEPTH - tokens) > JSON_PATCH_MAX_DEPTH)
+		return err_set(e, ERR_PATCH, NULL,
+			       "operation %zu would nest the document deeper than %d levels", idx,
+			       JSON_PATCH_MAX_DEPTH);
+	return 0;
+}
+
 static int apply_one(struct json_object **doc, struct json_object *op, size_t idx,
 		     size_t *budget, struct err *e)
 {
@@ -206,15 +259,16 @@ static int apply_one(struct json_object **doc, struct json_object *op, size_t id
 		if (!has_value)
 			return err_set(e, ERR_BAD_REQUEST, NULL, "'%s' operation %zu needs a 'value'", name, idx);
 		if (!strcmp(name, "test")) {
-			v = target_get(*doc, &t);
-			if (!v)
+			if (!target_get(*doc, &t, &v))
 				return err_set(e, ERR_PATCH, NULL, "test: path '%s' does not exist", path);
 			if (!json_object_equal(v, value))
 				return err_set(e, ERR_PATCH, NULL, "test failed at '%s'", path);
 			return 0;
 		}
+		if ((rc = check_depth(path, value, idx, e)))
+			return rc;
 		if (!strcmp(name, "replace")) {
-			if (!target_get(*doc, &t))
+			if (!target_get(*doc, &t, &v))
 				return err_set(e, ERR_PATCH, NULL, "replace: path '%s' does not exist", path);
 			if (t.parent && (rc = target_remove(doc, &t, path, e)))
 				return rc;
@@ -231,9 +285,10 @@ static int apply_one(struct json_object **doc, struct json_object *op, size_t id
 			return err_set(e, ERR_BAD_REQUEST, NULL, "'%s' operation %zu needs 'from'", name, idx);
 		if ((rc = resolve(*doc, from, &tf, e)))
 			return rc;
-		v = target_get(*doc, &tf);
-		if (!v)
+		if (!target_get(*doc, &tf, &v))
 			return err_set(e, ERR_PATCH, NULL, "%s: from '%s' does not exist", name, from);
+		if ((rc = check_depth(path, v, idx, e)))
+			return rc;
 		if (!strcmp(name, "move")) {
 			size_t fl = strlen(from);
 			if (strncmp(path, from, fl) == 0 && path[fl] == '/')

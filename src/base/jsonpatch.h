@@ -12,6 +12,8 @@
 #include "err.h"
 
 #define JSON_PATCH_MAX_OPS 1000
+/* How deep a patched document may nest (the validator stops at 128 too). */
+#define JSON_PATCH_MAX_DEPTH 128
 /* What copy operations may add, in nodes plus string bytes: without it a
  * patch of a few KB doubling a subtree 30 times builds gigabytes. */
 #define JSON_PATCH_MAX_GROWTH (16u * 1024 * 1024)

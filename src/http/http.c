@@ -33,7 +33,8 @@ struct http_req {
 	int responded;			/* a response is queued: never queue a second */
 	int refuse_now;			/* announced body beyond any slack: answer first */
 	const char *bad_framing;	/* ambiguous message framing: refuse, then close */
-	int n_host, n_length, n_chunked;	/* header counts, for bad_framing */
+	int n_host, n_length, n_te;	/* header counts, for bad_framing */
+	int te_not_chunked;		/* a Transfer-Encoding other than exactly "chunked" */
 	size_t received;		/* body bytes read, kept or not */
 	int handed_off;			/* counted in srv->in_flight until completed */
 	struct http_req *next;		/* worker queue */
@@ -86,8 +87,19 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
 		hr->n_host++;
 	else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
 		hr->n_length++;
-	else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-		hr->n_chunked++;
+	else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		const char *v = value ? value : "";
+		size_t n;
+
+		hr->n_te++;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		n = strlen(v);
+		while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+			n--;
+		if (n != 7 || strncasecmp(v, "chunked", 7) != 0)
+			hr->te_not_chunked = 1;
+	}
 	return MHD_YES;
 }
 
@@ -126,8 +138,12 @@ static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *
 		hr->bad_framing = "more than one Host header";
 	else if (hr->n_length > 1)
 		hr->bad_framing = "more than one Content-Length header";
-	else if (hr->n_length && hr->n_chunked)
+	else if (hr->n_length && hr->n_te)
 		hr->bad_framing = "both Content-Length and Transfer-Encoding";
+	else if (hr->n_te > 1)
+		hr->bad_framing = "more than one Transfer-Encoding header";
+	else if (hr->te_not_chunked)
+		hr->bad_framing = "unsupported Transfer-Encoding (only chunked is accepted)";
 	/* Refuse early what the client announces as too large. */
 	len = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (len && srv->cfg.max_body_bytes) {
@@ -246,7 +262,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		*con_cls = hr;
 		if (hr->bad_framing) {
-			api_error(&hr->res, ERR_BAD_REQUEST, hr->bad_framing);
+			/* RFC 9112 §6.1: an unknown transfer coding is 501. */
+			api_error(&hr->res, hr->te_not_chunked && hr->n_te == 1 && !hr->n_length
+					? ERR_NOT_SUPPORTED : ERR_BAD_REQUEST, hr->bad_framing);
 			hr->phase = PHASE_DONE;
 			return send_response(hr);
 		}

@@ -38,6 +38,15 @@ put("dupkeys-100k.json", b'{"resourceType":"Patient",' + b",".join(b'"k":%d' % i
 put("deep-65.json", b'{"resourceType":"Patient","extension":' + b"[" * 64 + b"]" * 64 + b"}")
 put("deep-100k.json", b"[" * 100000)
 put("deep-patch.json", b'[{"op":"add","path":"/x","value":' + b"[" * 100 + b"]" * 100 + b"}]")
+# a chain of nested arrays copied into its own deepest leaf 12 times: 245,760 levels
+chain, depth = [], 60
+for _ in range(depth - 1):
+    chain = [chain]
+ops = [{"op": "add", "path": "/a", "value": chain}]
+while depth < 200000:
+    ops.append({"op": "copy", "from": "/a", "path": "/a" + "/0" * (depth - 1) + "/-"})
+    depth *= 2
+put("patch-deep-chain.json", json.dumps(ops, separators=(",", ":")).encode())
 put("patch-1001-ops.json", json.dumps([{"op": "test", "path": "/id", "value": "cat-p1"}] * 1001).encode())
 PY
 
@@ -65,7 +74,7 @@ def req(method, target, body=None, ct=None, headers=(), host=True, http=b"HTTP/1
     lines = [method + b" " + target + b" " + http]
     if host is True:
         lines.append(b"Host: " + HOST)
-    elif host:
+    elif host is not False and host is not None:
         lines.append(b"Host: " + host)
     if ct:
         lines.append(b"Content-Type: " + ct)
@@ -203,6 +212,13 @@ def parse_expect(s):
     for part in s.split("|"):
         allowed.add(part if part in ("close", "timeout") else int(part))
     return allowed, must_close
+
+def alive():
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+        return True
+    except OSError:
+        return False
 
 def get(path, timeout=10):
     import urllib.request
@@ -372,7 +388,7 @@ if phase == "main":
         assert r.status in (200, 201), r.status
     before = snapshot()
 
-failures, results, expected_creates, open_rows = 0, [], set(), []
+failures, results, expected_creates, open_rows, server_dead = 0, [], set(), [], False
 for r in rows:
     r["open"] = r["expect"].startswith("open:")
     allowed, must_close = parse_expect(r["expect"][5:] if r["open"] else r["expect"])
@@ -424,8 +440,14 @@ for r in rows:
     print("%-4s %-34s want %-14s got %-8s %5.1fs%s" % (verdict, r["name"], r["expect"], shown, elapsed,
                                                      "  " + problem if problem else ""), flush=True)
     results.append((r["name"], r["expect"], str(shown), verdict, problem or ""))
+    if not alive():
+        print("FAIL the server died during %s; the rows after it were not run" % r["name"], flush=True)
+        failures += 1
+        results.append(("server-alive", "alive", "dead after " + r["name"], "FAIL", ""))
+        server_dead = True
+        break
 
-if phase == "main":
+if phase == "main" and not server_dead:
     st, _ = get("/metadata")
     if st != 200:
         print("FAIL the server no longer answers /fhir/metadata (%s)" % st)

@@ -100,6 +100,51 @@ static void jsonpatch_regressions(void **state)
 	assert_int_equal(replay_dir("fuzz_jsonpatch", fuzz_jsonpatch_one), 0);
 }
 
+/*
+ * Found next to the fuzz_jsonpatch finding "patch-null": json-c represents
+ * the JSON value null as NULL, and jsonpatch.c took a NULL child for an
+ * absent one (and could not copy it). RFC 6902 operations on a member whose
+ * value is null must work as on any other value (FHIR keeps such nulls in
+ * primitive arrays aligned with their _x extensions: "given":["a",null]).
+ */
+static void jsonpatch_null_members(void **state)
+{
+	static const struct {
+		const char *doc, *patch, *want;
+	} cases[] = {
+		{ "{}", "[{\"op\":\"add\",\"path\":\"/a\",\"value\":null}]", "{\"a\":null}" },
+		{ "{\"a\":1}", "[{\"op\":\"replace\",\"path\":\"/a\",\"value\":null}]", "{\"a\":null}" },
+		{ "{\"a\":null,\"b\":1}", "[{\"op\":\"remove\",\"path\":\"/a\"}]", "{\"b\":1}" },
+		{ "{\"a\":[1,null,3]}", "[{\"op\":\"remove\",\"path\":\"/a/1\"}]", "{\"a\":[1,3]}" },
+		{ "{\"a\":null}", "[{\"op\":\"test\",\"path\":\"/a\",\"value\":null}]", "{\"a\":null}" },
+		{ "{\"a\":null}", "[{\"op\":\"replace\",\"path\":\"/a\",\"value\":2}]", "{\"a\":2}" },
+		{ "{\"a\":null}", "[{\"op\":\"copy\",\"from\":\"/a\",\"path\":\"/b\"}]", "{\"a\":null,\"b\":null}" },
+		{ "{\"a\":null}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/b\"}]", "{\"b\":null}" },
+	};
+	int broken = 0;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct json_object *doc = NULL, *patch = NULL, *want = NULL;
+		struct err e = { 0 };
+		int rc;
+
+		assert_int_equal(json_parse(cases[i].doc, strlen(cases[i].doc), 64, &doc, &e), 0);
+		assert_int_equal(json_parse(cases[i].patch, strlen(cases[i].patch), 64, &patch, &e), 0);
+		assert_int_equal(json_parse(cases[i].want, strlen(cases[i].want), 64, &want, &e), 0);
+		rc = json_patch_apply(&doc, patch, &e);
+		if (rc || !json_object_equal(doc, want)) {
+			print_message("[ FAILED   ] %s on %s: %s (%s), got %s\n", cases[i].patch, cases[i].doc,
+				      err_name(rc), rc ? e.issue[0].diagnostics : "",
+				      json_object_to_json_string(doc));
+			broken++;
+		}
+		json_object_put(doc);
+		json_object_put(patch);
+		json_object_put(want);
+	}
+	assert_int_equal(broken, 0);
+}
+
 static void api_regressions(void **state)
 {
 	int broken = replay_dir("fuzz_api", fuzz_api_one);
@@ -114,6 +159,7 @@ int main(void)
 		cmocka_unit_test(json_regressions),
 		cmocka_unit_test(validate_regressions),
 		cmocka_unit_test(jsonpatch_regressions),
+		cmocka_unit_test(jsonpatch_null_members),
 		cmocka_unit_test(api_regressions),
 	};
 

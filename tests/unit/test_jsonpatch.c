@@ -63,6 +63,40 @@ static void operations(void **state)
 	expect_patch("{}", "[{\"op\":\"add\",\"path\":\"a\",\"value\":1}]", NULL, ERR_BAD_REQUEST);
 }
 
+/* null is a value: it can be added, replaced, tested, removed and copied. */
+static void null_values(void **state)
+{
+	expect_patch("{\"a\":1}", "[{\"op\":\"add\",\"path\":\"/b\",\"value\":null}]", "{\"a\":1,\"b\":null}", 0);
+	expect_patch("{\"a\":1}", "[{\"op\":\"replace\",\"path\":\"/a\",\"value\":null}]", "{\"a\":null}", 0);
+	expect_patch("{\"a\":null}", "[{\"op\":\"test\",\"path\":\"/a\",\"value\":null},{\"op\":\"remove\",\"path\":\"/a\"}]", "{}", 0);
+	expect_patch("{\"g\":[\"x\",null]}", "[{\"op\":\"copy\",\"from\":\"/g/1\",\"path\":\"/h\"}]",
+		     "{\"g\":[\"x\",null],\"h\":null}", 0);
+	expect_patch("{\"a\":null}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/b\"}]", "{\"b\":null}", 0);
+}
+
+/* Copying a subtree into itself doubles its depth: refused past the limit
+ * rather than recursing until the stack ends. */
+static void depth_is_bounded(void **state)
+{
+	char patch[8192], path[400];
+	size_t n = 0, p = 0;
+
+	p += (size_t)snprintf(path + p, sizeof(path) - p, "/a");
+	for (int i = 0; i < 60; i++)
+		p += (size_t)snprintf(path + p, sizeof(path) - p, "/0");
+	n += (size_t)snprintf(patch + n, sizeof(patch) - n, "[{\"op\":\"add\",\"path\":\"/a\",\"value\":");
+	for (int i = 0; i < 60; i++)
+		patch[n++] = '[';
+	patch[n++] = '1';
+	for (int i = 0; i < 60; i++)
+		patch[n++] = ']';
+	for (int i = 0; i < 12; i++)
+		n += (size_t)snprintf(patch + n, sizeof(patch) - n,
+				      "},{\"op\":\"copy\",\"from\":\"/a\",\"path\":\"%s\"", path);
+	n += (size_t)snprintf(patch + n, sizeof(patch) - n, "}]");
+	expect_patch("{}", patch, NULL, ERR_PATCH);
+}
+
 static void official_fhir_json_patch_tests(void **state)
 {
 	const char *dir = getenv("LT_SHARED_DIR");
@@ -114,6 +148,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(operations),
+		cmocka_unit_test(null_values),
+		cmocka_unit_test(depth_is_bounded),
 		cmocka_unit_test(official_fhir_json_patch_tests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
