@@ -271,6 +271,9 @@ class Generator:
         flags = []
         if "xmlAttr" in el.get("representation", []):
             flags.append("FHIR_ELEM_NO_EXT")
+        # isSummary: kept by _summary=true.
+        if el.get("isSummary"):
+            flags.append("FHIR_ELEM_SUMMARY")
         row = {"name": name, "type": tname, "min": emin, "max": emax, "is_array": is_array,
                "vs": vs, "choice": None, "slot": None, "flags": " | ".join(flags) or "0"}
         if choice is not None:

@@ -59,11 +59,11 @@ static const struct route_handler {
 	{ ROUTE_VREAD, "GET", api_vread },
 	/* Defined by FHIR, built by later issues: answered 501, never 404/405. */
 	{ ROUTE_SYSTEM, "POST", not_yet },		/* batch/transaction */
-	{ ROUTE_SYSTEM, "GET", not_yet },		/* system search */
-	{ ROUTE_TYPE, "GET", not_yet },			/* search */
+	{ ROUTE_SYSTEM, "GET", api_search },
+	{ ROUTE_TYPE, "GET", api_search },
+	{ ROUTE_TYPE_SEARCH, "POST", api_search },
 	{ ROUTE_TYPE, "PUT", not_yet },			/* conditional update */
 	{ ROUTE_TYPE, "DELETE", not_yet },		/* conditional delete */
-	{ ROUTE_TYPE_SEARCH, "POST", not_yet },
 	{ ROUTE_COMPARTMENT, "GET", not_yet },
 	{ ROUTE_OPERATION, "GET", not_yet },
 	{ ROUTE_OPERATION, "POST", not_yet },
@@ -102,6 +102,23 @@ const char *api_param(const struct api_ctx *c, const char *name)
 		if (strcmp(c->req->params[i].name, name) == 0)
 			return c->req->params[i].value;
 	return NULL;
+}
+
+int api_put_query_value(struct buf *b, const char *v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	int rc = 0;
+
+	for (; !rc && *v; v++) {
+		unsigned char ch = (unsigned char)*v;
+
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		    strchr("-._~:", ch))
+			rc = buf_putc(b, (char)ch);
+		else
+			rc = buf_printf(b, "%%%c%c", hex[ch >> 4], hex[ch & 15]);
+	}
+	return rc;
 }
 
 /* Parameters every interaction understands. */
@@ -504,6 +521,7 @@ int api_handle(struct api *api, const struct api_request *req, struct api_respon
 	c->api = api;
 	c->req = req;
 	c->res = res;
+	store_ix_rows_init(&c->ix);
 	res->status = 200;
 	set_base(c);
 	if (dispatch(c) || c->err.code) {
@@ -523,6 +541,7 @@ int api_handle(struct api *api, const struct api_request *req, struct api_respon
 	if (c->pretty)
 		prettify(c);
 	status = res->status;
+	store_ix_rows_release(&c->ix);
 	free(c);
 	return status;
 }

@@ -35,6 +35,7 @@ struct api_ctx {
 	int strict;			/* Prefer: handling=strict */
 	enum api_return ret;
 	char base[API_BASE_MAX];	/* e.g. http://host:8080/fhir */
+	struct store_ix_rows ix;	/* search index rows of the resource being written */
 };
 
 typedef int (*api_handler_fn)(struct api_ctx *c);
@@ -50,6 +51,8 @@ void api_take_body_json(struct api_ctx *c, struct buf *json);
 int api_set_outcome(struct api_ctx *c, int status, const char *fmt, ...) LT_PRINTF(3, 4);
 void api_set_version_headers(struct api_ctx *c, int64_t version, int64_t last_updated_ms);
 int api_set_location(struct api_ctx *c, const char *id, int64_t version);
+/* Percent-encodes a query name or value (RFC 3986 unreserved and ':' kept). */
+int api_put_query_value(struct buf *b, const char *v) LT_MUST_CHECK;
 
 /* rest.c */
 int api_read(struct api_ctx *c);
@@ -58,6 +61,9 @@ int api_create(struct api_ctx *c);
 int api_update(struct api_ctx *c);
 int api_delete(struct api_ctx *c);
 int api_patch(struct api_ctx *c);
+
+/* search.c */
+int api_search(struct api_ctx *c);
 
 /* history.c */
 int api_history(struct api_ctx *c);

@@ -32,23 +32,6 @@ struct history_walk {
 
 #define WALK_STOP (-1)	/* not an error code: ends the walk early */
 
-/* Percent-encodes a query value (RFC 3986 unreserved kept). */
-static int put_query_value(struct buf *b, const char *v)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	int rc = 0;
-
-	for (; !rc && *v; v++) {
-		unsigned char ch = (unsigned char)*v;
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    strchr("-._~:", ch))
-			rc = buf_putc(b, (char)ch);
-		else
-			rc = buf_printf(b, "%%%c%c", hex[ch >> 4], hex[ch & 15]);
-	}
-	return rc;
-}
-
 /* The history URL of this request, with _count, _since and an optional cursor. */
 static int put_link(struct buf *b, struct api_ctx *c, const char *relation, int count,
 		    const char *since, int64_t cursor)
@@ -67,7 +50,7 @@ static int put_link(struct buf *b, struct api_ctx *c, const char *relation, int 
 	if (!rc && since) {
 		rc = buf_puts(&url, "&_since=");
 		if (!rc)
-			rc = put_query_value(&url, since);
+			rc = api_put_query_value(&url, since);
 	}
 	if (!rc && cursor > 0)
 		rc = buf_printf(&url, "&_cursor=%lld", (long long)cursor);

@@ -16,6 +16,7 @@
 #include "../base/jsonpatch.h"
 #include "../base/rand.h"
 #include "../base/time.h"
+#include "../fhir/search.h"
 
 static const char *const read_params[] = { "_summary", "_elements", NULL };
 
@@ -56,6 +57,9 @@ static int prepare(struct api_ctx *c, struct json_object *resource, const char *
 	}
 	if (validate)
 		rc = fhir_validate(o, &c->err);
+	store_ix_rows_clear(&c->ix);
+	if (!rc)
+		rc = fhir_index_rows(o, &c->ix, &c->err);
 	if (!rc && json_write(out, o, 0))
 		rc = err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
 	json_object_put(o);
@@ -115,8 +119,9 @@ static int commit_one(struct api_ctx *c, const char *id, int64_t expect, int64_t
 		.interaction = interaction,
 		.json = deleted ? NULL : stored->p,
 		.json_len = deleted ? 0 : stored->n,
+		.index = deleted ? NULL : &c->ix,
 	};
-	struct store_txn txn = { &w, 1 };
+	struct store_txn txn = { .writes = &w, .n_writes = 1 };
 
 	return store_commit(c->api->st, &txn, &c->err);
 }

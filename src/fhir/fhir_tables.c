@@ -8,342 +8,342 @@
 
 const struct fhir_elem fhir_elems[8206] = {
 	/* Address */
-	{ "city", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "country", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "district", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "city", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "country", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "district", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "line", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "postalCode", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "state", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "text", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "type", 3, 2, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "use", 3, 1, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "line", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "postalCode", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "state", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "text", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "type", 3, 2, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "use", 3, 1, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* Age */
-	{ "code", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "comparator", 3, 3, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "code", 3, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "comparator", 3, 3, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "system", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "unit", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "value", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
+	{ "system", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "unit", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "value", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
 	/* Annotation */
-	{ "authorReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
-	{ "authorString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
+	{ "authorReference", 53, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "authorString", 13, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "text", 10, 0, 1, 1, 0, 0, 255, 0 },  /* markdown */
-	{ "time", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "text", 10, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "time", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	/* Attachment */
-	{ "contentType", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "creation", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "contentType", 3, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "creation", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "data", 0, 0, 1, 0, 0, 255, 255, 0 },  /* base64Binary */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "hash", 0, 0, 1, 0, 0, 255, 255, 0 },  /* base64Binary */
+	{ "hash", 0, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* base64Binary */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "size", 15, 0, 1, 0, 0, 255, 255, 0 },  /* unsignedInt */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "url", 17, 0, 1, 0, 0, 255, 255, 0 },  /* url */
+	{ "language", 3, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "size", 15, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "url", 17, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* url */
 	/* CodeableConcept */
-	{ "coding", 25, 0, 65535, 0, 1, 255, 255, 0 },  /* Coding */
+	{ "coding", 25, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "text", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "text", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Coding */
-	{ "code", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "display", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "code", 3, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "display", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "system", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "userSelected", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "system", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "userSelected", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* ContactDetail */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactPoint */
 	/* ContactPoint */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "rank", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
-	{ "system", 3, 4, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "use", 3, 5, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "value", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "rank", 12, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "system", 3, 4, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "use", 3, 5, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "value", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Contributor */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "name", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
-	{ "type", 3, 6, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "name", 13, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "type", 3, 6, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* Count */
-	{ "code", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "comparator", 3, 3, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "code", 3, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "comparator", 3, 3, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "system", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "unit", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "value", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
+	{ "system", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "unit", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "value", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
 	/* DataRequirement */
-	{ "codeFilter", 209, 0, 65535, 0, 1, 255, 255, 0 },  /* DataRequirement.codeFilter */
-	{ "dateFilter", 210, 0, 65535, 0, 1, 255, 255, 0 },  /* DataRequirement.dateFilter */
+	{ "codeFilter", 209, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* DataRequirement.codeFilter */
+	{ "dateFilter", 210, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* DataRequirement.dateFilter */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "limit", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
-	{ "mustSupport", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "profile", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "sort", 211, 0, 65535, 0, 1, 255, 255, 0 },  /* DataRequirement.sort */
-	{ "subjectCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
-	{ "subjectReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
-	{ "type", 3, 0, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "limit", 12, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "mustSupport", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "profile", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "sort", 211, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* DataRequirement.sort */
+	{ "subjectCodeableConcept", 24, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "subjectReference", 53, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "type", 3, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* Distance */
-	{ "code", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "comparator", 3, 3, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "code", 3, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "comparator", 3, 3, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "system", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "unit", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "value", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
+	{ "system", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "unit", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "value", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
 	/* Dosage */
-	{ "additionalInstruction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "asNeededBoolean", 1, 0, 1, 0, 0, 255, 0, 0 },  /* boolean */
-	{ "asNeededCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
-	{ "doseAndRate", 212, 0, 65535, 0, 1, 255, 255, 0 },  /* Dosage.doseAndRate */
+	{ "additionalInstruction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "asNeededBoolean", 1, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "asNeededCodeableConcept", 24, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "doseAndRate", 212, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Dosage.doseAndRate */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "maxDosePerAdministration", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
-	{ "maxDosePerLifetime", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
-	{ "maxDosePerPeriod", 52, 0, 1, 0, 0, 255, 255, 0 },  /* Ratio */
-	{ "method", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "patientInstruction", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "route", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "sequence", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "site", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "text", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "timing", 59, 0, 1, 0, 0, 255, 255, 0 },  /* Timing */
+	{ "maxDosePerAdministration", 57, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SimpleQuantity */
+	{ "maxDosePerLifetime", 57, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SimpleQuantity */
+	{ "maxDosePerPeriod", 52, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "method", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "patientInstruction", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "route", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "sequence", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "site", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "text", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "timing", 59, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Timing */
 	/* Duration */
-	{ "code", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "comparator", 3, 3, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "code", 3, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "comparator", 3, 3, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "system", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "unit", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "value", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
+	{ "system", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "unit", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "value", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
 	/* Element */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	/* ElementDefinition */
-	{ "alias", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "base", 215, 0, 1, 0, 0, 255, 255, 0 },  /* ElementDefinition.base */
-	{ "binding", 219, 0, 1, 0, 0, 255, 255, 0 },  /* ElementDefinition.binding */
-	{ "code", 25, 0, 65535, 0, 1, 255, 255, 0 },  /* Coding */
-	{ "comment", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "condition", 7, 0, 65535, 0, 1, 255, 255, 0 },  /* id */
-	{ "constraint", 218, 0, 65535, 0, 1, 255, 255, 0 },  /* ElementDefinition.constraint */
-	{ "contentReference", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "defaultValueAddress", 20, 0, 1, 0, 0, 255, 0, 0 },  /* Address */
-	{ "defaultValueAge", 21, 0, 1, 0, 0, 255, 0, 0 },  /* Age */
-	{ "defaultValueAnnotation", 22, 0, 1, 0, 0, 255, 0, 0 },  /* Annotation */
-	{ "defaultValueAttachment", 23, 0, 1, 0, 0, 255, 0, 0 },  /* Attachment */
-	{ "defaultValueBase64Binary", 0, 0, 1, 0, 0, 255, 0, 0 },  /* base64Binary */
-	{ "defaultValueBoolean", 1, 0, 1, 0, 0, 255, 0, 0 },  /* boolean */
-	{ "defaultValueCanonical", 2, 0, 1, 0, 0, 255, 0, 0 },  /* canonical */
-	{ "defaultValueCode", 3, 0, 1, 0, 0, 255, 0, 0 },  /* code */
-	{ "defaultValueCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
-	{ "defaultValueCoding", 25, 0, 1, 0, 0, 255, 0, 0 },  /* Coding */
-	{ "defaultValueContactDetail", 26, 0, 1, 0, 0, 255, 0, 0 },  /* ContactDetail */
-	{ "defaultValueContactPoint", 27, 0, 1, 0, 0, 255, 0, 0 },  /* ContactPoint */
-	{ "defaultValueContributor", 28, 0, 1, 0, 0, 255, 0, 0 },  /* Contributor */
-	{ "defaultValueCount", 29, 0, 1, 0, 0, 255, 0, 0 },  /* Count */
-	{ "defaultValueDataRequirement", 30, 0, 1, 0, 0, 255, 0, 0 },  /* DataRequirement */
-	{ "defaultValueDate", 4, 0, 1, 0, 0, 255, 0, 0 },  /* date */
-	{ "defaultValueDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "defaultValueDecimal", 6, 0, 1, 0, 0, 255, 0, 0 },  /* decimal */
-	{ "defaultValueDistance", 31, 0, 1, 0, 0, 255, 0, 0 },  /* Distance */
-	{ "defaultValueDosage", 32, 0, 1, 0, 0, 255, 0, 0 },  /* Dosage */
-	{ "defaultValueDuration", 33, 0, 1, 0, 0, 255, 0, 0 },  /* Duration */
-	{ "defaultValueExpression", 36, 0, 1, 0, 0, 255, 0, 0 },  /* Expression */
-	{ "defaultValueHumanName", 38, 0, 1, 0, 0, 255, 0, 0 },  /* HumanName */
-	{ "defaultValueId", 7, 0, 1, 0, 0, 255, 0, 0 },  /* id */
-	{ "defaultValueIdentifier", 39, 0, 1, 0, 0, 255, 0, 0 },  /* Identifier */
-	{ "defaultValueInstant", 8, 0, 1, 0, 0, 255, 0, 0 },  /* instant */
-	{ "defaultValueInteger", 9, 0, 1, 0, 0, 255, 0, 0 },  /* integer */
-	{ "defaultValueMarkdown", 10, 0, 1, 0, 0, 255, 0, 0 },  /* markdown */
-	{ "defaultValueMeta", 41, 0, 1, 0, 0, 255, 0, 0 },  /* Meta */
-	{ "defaultValueMoney", 42, 0, 1, 0, 0, 255, 0, 0 },  /* Money */
-	{ "defaultValueOid", 11, 0, 1, 0, 0, 255, 0, 0 },  /* oid */
-	{ "defaultValueParameterDefinition", 45, 0, 1, 0, 0, 255, 0, 0 },  /* ParameterDefinition */
-	{ "defaultValuePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "defaultValuePositiveInt", 12, 0, 1, 0, 0, 255, 0, 0 },  /* positiveInt */
-	{ "defaultValueQuantity", 50, 0, 1, 0, 0, 255, 0, 0 },  /* Quantity */
-	{ "defaultValueRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
-	{ "defaultValueRatio", 52, 0, 1, 0, 0, 255, 0, 0 },  /* Ratio */
-	{ "defaultValueReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
-	{ "defaultValueRelatedArtifact", 54, 0, 1, 0, 0, 255, 0, 0 },  /* RelatedArtifact */
-	{ "defaultValueSampledData", 55, 0, 1, 0, 0, 255, 0, 0 },  /* SampledData */
-	{ "defaultValueSignature", 56, 0, 1, 0, 0, 255, 0, 0 },  /* Signature */
-	{ "defaultValueString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
-	{ "defaultValueTime", 14, 0, 1, 0, 0, 255, 0, 0 },  /* time */
-	{ "defaultValueTiming", 59, 0, 1, 0, 0, 255, 0, 0 },  /* Timing */
-	{ "defaultValueTriggerDefinition", 60, 0, 1, 0, 0, 255, 0, 0 },  /* TriggerDefinition */
-	{ "defaultValueUnsignedInt", 15, 0, 1, 0, 0, 255, 0, 0 },  /* unsignedInt */
-	{ "defaultValueUri", 16, 0, 1, 0, 0, 255, 0, 0 },  /* uri */
-	{ "defaultValueUrl", 17, 0, 1, 0, 0, 255, 0, 0 },  /* url */
-	{ "defaultValueUsageContext", 61, 0, 1, 0, 0, 255, 0, 0 },  /* UsageContext */
-	{ "defaultValueUuid", 18, 0, 1, 0, 0, 255, 0, 0 },  /* uuid */
-	{ "definition", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "example", 217, 0, 65535, 0, 1, 255, 255, 0 },  /* ElementDefinition.example */
+	{ "alias", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "base", 215, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* ElementDefinition.base */
+	{ "binding", 219, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* ElementDefinition.binding */
+	{ "code", 25, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "comment", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "condition", 7, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "constraint", 218, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ElementDefinition.constraint */
+	{ "contentReference", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "defaultValueAddress", 20, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Address */
+	{ "defaultValueAge", 21, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Age */
+	{ "defaultValueAnnotation", 22, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Annotation */
+	{ "defaultValueAttachment", 23, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Attachment */
+	{ "defaultValueBase64Binary", 0, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* base64Binary */
+	{ "defaultValueBoolean", 1, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "defaultValueCanonical", 2, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "defaultValueCode", 3, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* code */
+	{ "defaultValueCodeableConcept", 24, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "defaultValueCoding", 25, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "defaultValueContactDetail", 26, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* ContactDetail */
+	{ "defaultValueContactPoint", 27, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* ContactPoint */
+	{ "defaultValueContributor", 28, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Contributor */
+	{ "defaultValueCount", 29, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Count */
+	{ "defaultValueDataRequirement", 30, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* DataRequirement */
+	{ "defaultValueDate", 4, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* date */
+	{ "defaultValueDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "defaultValueDecimal", 6, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "defaultValueDistance", 31, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Distance */
+	{ "defaultValueDosage", 32, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Dosage */
+	{ "defaultValueDuration", 33, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Duration */
+	{ "defaultValueExpression", 36, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Expression */
+	{ "defaultValueHumanName", 38, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* HumanName */
+	{ "defaultValueId", 7, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* id */
+	{ "defaultValueIdentifier", 39, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "defaultValueInstant", 8, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "defaultValueInteger", 9, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "defaultValueMarkdown", 10, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "defaultValueMeta", 41, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Meta */
+	{ "defaultValueMoney", 42, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Money */
+	{ "defaultValueOid", 11, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* oid */
+	{ "defaultValueParameterDefinition", 45, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* ParameterDefinition */
+	{ "defaultValuePeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "defaultValuePositiveInt", 12, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "defaultValueQuantity", 50, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "defaultValueRange", 51, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "defaultValueRatio", 52, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "defaultValueReference", 53, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "defaultValueRelatedArtifact", 54, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* RelatedArtifact */
+	{ "defaultValueSampledData", 55, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* SampledData */
+	{ "defaultValueSignature", 56, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Signature */
+	{ "defaultValueString", 13, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* string */
+	{ "defaultValueTime", 14, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* time */
+	{ "defaultValueTiming", 59, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Timing */
+	{ "defaultValueTriggerDefinition", 60, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* TriggerDefinition */
+	{ "defaultValueUnsignedInt", 15, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "defaultValueUri", 16, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "defaultValueUrl", 17, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* url */
+	{ "defaultValueUsageContext", 61, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "defaultValueUuid", 18, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* uuid */
+	{ "definition", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "example", 217, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ElementDefinition.example */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "fixedAddress", 20, 0, 1, 0, 0, 255, 1, 0 },  /* Address */
-	{ "fixedAge", 21, 0, 1, 0, 0, 255, 1, 0 },  /* Age */
-	{ "fixedAnnotation", 22, 0, 1, 0, 0, 255, 1, 0 },  /* Annotation */
-	{ "fixedAttachment", 23, 0, 1, 0, 0, 255, 1, 0 },  /* Attachment */
-	{ "fixedBase64Binary", 0, 0, 1, 0, 0, 255, 1, 0 },  /* base64Binary */
-	{ "fixedBoolean", 1, 0, 1, 0, 0, 255, 1, 0 },  /* boolean */
-	{ "fixedCanonical", 2, 0, 1, 0, 0, 255, 1, 0 },  /* canonical */
-	{ "fixedCode", 3, 0, 1, 0, 0, 255, 1, 0 },  /* code */
-	{ "fixedCodeableConcept", 24, 0, 1, 0, 0, 255, 1, 0 },  /* CodeableConcept */
-	{ "fixedCoding", 25, 0, 1, 0, 0, 255, 1, 0 },  /* Coding */
-	{ "fixedContactDetail", 26, 0, 1, 0, 0, 255, 1, 0 },  /* ContactDetail */
-	{ "fixedContactPoint", 27, 0, 1, 0, 0, 255, 1, 0 },  /* ContactPoint */
-	{ "fixedContributor", 28, 0, 1, 0, 0, 255, 1, 0 },  /* Contributor */
-	{ "fixedCount", 29, 0, 1, 0, 0, 255, 1, 0 },  /* Count */
-	{ "fixedDataRequirement", 30, 0, 1, 0, 0, 255, 1, 0 },  /* DataRequirement */
-	{ "fixedDate", 4, 0, 1, 0, 0, 255, 1, 0 },  /* date */
-	{ "fixedDateTime", 5, 0, 1, 0, 0, 255, 1, 0 },  /* dateTime */
-	{ "fixedDecimal", 6, 0, 1, 0, 0, 255, 1, 0 },  /* decimal */
-	{ "fixedDistance", 31, 0, 1, 0, 0, 255, 1, 0 },  /* Distance */
-	{ "fixedDosage", 32, 0, 1, 0, 0, 255, 1, 0 },  /* Dosage */
-	{ "fixedDuration", 33, 0, 1, 0, 0, 255, 1, 0 },  /* Duration */
-	{ "fixedExpression", 36, 0, 1, 0, 0, 255, 1, 0 },  /* Expression */
-	{ "fixedHumanName", 38, 0, 1, 0, 0, 255, 1, 0 },  /* HumanName */
-	{ "fixedId", 7, 0, 1, 0, 0, 255, 1, 0 },  /* id */
-	{ "fixedIdentifier", 39, 0, 1, 0, 0, 255, 1, 0 },  /* Identifier */
-	{ "fixedInstant", 8, 0, 1, 0, 0, 255, 1, 0 },  /* instant */
-	{ "fixedInteger", 9, 0, 1, 0, 0, 255, 1, 0 },  /* integer */
-	{ "fixedMarkdown", 10, 0, 1, 0, 0, 255, 1, 0 },  /* markdown */
-	{ "fixedMeta", 41, 0, 1, 0, 0, 255, 1, 0 },  /* Meta */
-	{ "fixedMoney", 42, 0, 1, 0, 0, 255, 1, 0 },  /* Money */
-	{ "fixedOid", 11, 0, 1, 0, 0, 255, 1, 0 },  /* oid */
-	{ "fixedParameterDefinition", 45, 0, 1, 0, 0, 255, 1, 0 },  /* ParameterDefinition */
-	{ "fixedPeriod", 46, 0, 1, 0, 0, 255, 1, 0 },  /* Period */
-	{ "fixedPositiveInt", 12, 0, 1, 0, 0, 255, 1, 0 },  /* positiveInt */
-	{ "fixedQuantity", 50, 0, 1, 0, 0, 255, 1, 0 },  /* Quantity */
-	{ "fixedRange", 51, 0, 1, 0, 0, 255, 1, 0 },  /* Range */
-	{ "fixedRatio", 52, 0, 1, 0, 0, 255, 1, 0 },  /* Ratio */
-	{ "fixedReference", 53, 0, 1, 0, 0, 255, 1, 0 },  /* Reference */
-	{ "fixedRelatedArtifact", 54, 0, 1, 0, 0, 255, 1, 0 },  /* RelatedArtifact */
-	{ "fixedSampledData", 55, 0, 1, 0, 0, 255, 1, 0 },  /* SampledData */
-	{ "fixedSignature", 56, 0, 1, 0, 0, 255, 1, 0 },  /* Signature */
-	{ "fixedString", 13, 0, 1, 0, 0, 255, 1, 0 },  /* string */
-	{ "fixedTime", 14, 0, 1, 0, 0, 255, 1, 0 },  /* time */
-	{ "fixedTiming", 59, 0, 1, 0, 0, 255, 1, 0 },  /* Timing */
-	{ "fixedTriggerDefinition", 60, 0, 1, 0, 0, 255, 1, 0 },  /* TriggerDefinition */
-	{ "fixedUnsignedInt", 15, 0, 1, 0, 0, 255, 1, 0 },  /* unsignedInt */
-	{ "fixedUri", 16, 0, 1, 0, 0, 255, 1, 0 },  /* uri */
-	{ "fixedUrl", 17, 0, 1, 0, 0, 255, 1, 0 },  /* url */
-	{ "fixedUsageContext", 61, 0, 1, 0, 0, 255, 1, 0 },  /* UsageContext */
-	{ "fixedUuid", 18, 0, 1, 0, 0, 255, 1, 0 },  /* uuid */
+	{ "fixedAddress", 20, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Address */
+	{ "fixedAge", 21, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Age */
+	{ "fixedAnnotation", 22, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Annotation */
+	{ "fixedAttachment", 23, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Attachment */
+	{ "fixedBase64Binary", 0, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* base64Binary */
+	{ "fixedBoolean", 1, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "fixedCanonical", 2, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "fixedCode", 3, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* code */
+	{ "fixedCodeableConcept", 24, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "fixedCoding", 25, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "fixedContactDetail", 26, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* ContactDetail */
+	{ "fixedContactPoint", 27, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* ContactPoint */
+	{ "fixedContributor", 28, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Contributor */
+	{ "fixedCount", 29, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Count */
+	{ "fixedDataRequirement", 30, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* DataRequirement */
+	{ "fixedDate", 4, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* date */
+	{ "fixedDateTime", 5, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "fixedDecimal", 6, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "fixedDistance", 31, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Distance */
+	{ "fixedDosage", 32, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Dosage */
+	{ "fixedDuration", 33, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Duration */
+	{ "fixedExpression", 36, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Expression */
+	{ "fixedHumanName", 38, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* HumanName */
+	{ "fixedId", 7, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* id */
+	{ "fixedIdentifier", 39, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "fixedInstant", 8, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "fixedInteger", 9, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "fixedMarkdown", 10, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "fixedMeta", 41, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Meta */
+	{ "fixedMoney", 42, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Money */
+	{ "fixedOid", 11, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* oid */
+	{ "fixedParameterDefinition", 45, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* ParameterDefinition */
+	{ "fixedPeriod", 46, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "fixedPositiveInt", 12, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "fixedQuantity", 50, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "fixedRange", 51, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "fixedRatio", 52, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "fixedReference", 53, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "fixedRelatedArtifact", 54, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* RelatedArtifact */
+	{ "fixedSampledData", 55, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* SampledData */
+	{ "fixedSignature", 56, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Signature */
+	{ "fixedString", 13, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* string */
+	{ "fixedTime", 14, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* time */
+	{ "fixedTiming", 59, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Timing */
+	{ "fixedTriggerDefinition", 60, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* TriggerDefinition */
+	{ "fixedUnsignedInt", 15, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "fixedUri", 16, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "fixedUrl", 17, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* url */
+	{ "fixedUsageContext", 61, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "fixedUuid", 18, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* uuid */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "isModifier", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "isModifierReason", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "isSummary", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "label", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "mapping", 220, 0, 65535, 0, 1, 255, 255, 0 },  /* ElementDefinition.mapping */
-	{ "max", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "maxLength", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "maxValueDate", 4, 0, 1, 0, 0, 255, 4, 0 },  /* date */
-	{ "maxValueDateTime", 5, 0, 1, 0, 0, 255, 4, 0 },  /* dateTime */
-	{ "maxValueDecimal", 6, 0, 1, 0, 0, 255, 4, 0 },  /* decimal */
-	{ "maxValueInstant", 8, 0, 1, 0, 0, 255, 4, 0 },  /* instant */
-	{ "maxValueInteger", 9, 0, 1, 0, 0, 255, 4, 0 },  /* integer */
-	{ "maxValuePositiveInt", 12, 0, 1, 0, 0, 255, 4, 0 },  /* positiveInt */
-	{ "maxValueQuantity", 50, 0, 1, 0, 0, 255, 4, 0 },  /* Quantity */
-	{ "maxValueTime", 14, 0, 1, 0, 0, 255, 4, 0 },  /* time */
-	{ "maxValueUnsignedInt", 15, 0, 1, 0, 0, 255, 4, 0 },  /* unsignedInt */
-	{ "meaningWhenMissing", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "min", 15, 0, 1, 0, 0, 255, 255, 0 },  /* unsignedInt */
-	{ "minValueDate", 4, 0, 1, 0, 0, 255, 3, 0 },  /* date */
-	{ "minValueDateTime", 5, 0, 1, 0, 0, 255, 3, 0 },  /* dateTime */
-	{ "minValueDecimal", 6, 0, 1, 0, 0, 255, 3, 0 },  /* decimal */
-	{ "minValueInstant", 8, 0, 1, 0, 0, 255, 3, 0 },  /* instant */
-	{ "minValueInteger", 9, 0, 1, 0, 0, 255, 3, 0 },  /* integer */
-	{ "minValuePositiveInt", 12, 0, 1, 0, 0, 255, 3, 0 },  /* positiveInt */
-	{ "minValueQuantity", 50, 0, 1, 0, 0, 255, 3, 0 },  /* Quantity */
-	{ "minValueTime", 14, 0, 1, 0, 0, 255, 3, 0 },  /* time */
-	{ "minValueUnsignedInt", 15, 0, 1, 0, 0, 255, 3, 0 },  /* unsignedInt */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "mustSupport", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "orderMeaning", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "path", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
-	{ "patternAddress", 20, 0, 1, 0, 0, 255, 2, 0 },  /* Address */
-	{ "patternAge", 21, 0, 1, 0, 0, 255, 2, 0 },  /* Age */
-	{ "patternAnnotation", 22, 0, 1, 0, 0, 255, 2, 0 },  /* Annotation */
-	{ "patternAttachment", 23, 0, 1, 0, 0, 255, 2, 0 },  /* Attachment */
-	{ "patternBase64Binary", 0, 0, 1, 0, 0, 255, 2, 0 },  /* base64Binary */
-	{ "patternBoolean", 1, 0, 1, 0, 0, 255, 2, 0 },  /* boolean */
-	{ "patternCanonical", 2, 0, 1, 0, 0, 255, 2, 0 },  /* canonical */
-	{ "patternCode", 3, 0, 1, 0, 0, 255, 2, 0 },  /* code */
-	{ "patternCodeableConcept", 24, 0, 1, 0, 0, 255, 2, 0 },  /* CodeableConcept */
-	{ "patternCoding", 25, 0, 1, 0, 0, 255, 2, 0 },  /* Coding */
-	{ "patternContactDetail", 26, 0, 1, 0, 0, 255, 2, 0 },  /* ContactDetail */
-	{ "patternContactPoint", 27, 0, 1, 0, 0, 255, 2, 0 },  /* ContactPoint */
-	{ "patternContributor", 28, 0, 1, 0, 0, 255, 2, 0 },  /* Contributor */
-	{ "patternCount", 29, 0, 1, 0, 0, 255, 2, 0 },  /* Count */
-	{ "patternDataRequirement", 30, 0, 1, 0, 0, 255, 2, 0 },  /* DataRequirement */
-	{ "patternDate", 4, 0, 1, 0, 0, 255, 2, 0 },  /* date */
-	{ "patternDateTime", 5, 0, 1, 0, 0, 255, 2, 0 },  /* dateTime */
-	{ "patternDecimal", 6, 0, 1, 0, 0, 255, 2, 0 },  /* decimal */
-	{ "patternDistance", 31, 0, 1, 0, 0, 255, 2, 0 },  /* Distance */
-	{ "patternDosage", 32, 0, 1, 0, 0, 255, 2, 0 },  /* Dosage */
-	{ "patternDuration", 33, 0, 1, 0, 0, 255, 2, 0 },  /* Duration */
-	{ "patternExpression", 36, 0, 1, 0, 0, 255, 2, 0 },  /* Expression */
-	{ "patternHumanName", 38, 0, 1, 0, 0, 255, 2, 0 },  /* HumanName */
-	{ "patternId", 7, 0, 1, 0, 0, 255, 2, 0 },  /* id */
-	{ "patternIdentifier", 39, 0, 1, 0, 0, 255, 2, 0 },  /* Identifier */
-	{ "patternInstant", 8, 0, 1, 0, 0, 255, 2, 0 },  /* instant */
-	{ "patternInteger", 9, 0, 1, 0, 0, 255, 2, 0 },  /* integer */
-	{ "patternMarkdown", 10, 0, 1, 0, 0, 255, 2, 0 },  /* markdown */
-	{ "patternMeta", 41, 0, 1, 0, 0, 255, 2, 0 },  /* Meta */
-	{ "patternMoney", 42, 0, 1, 0, 0, 255, 2, 0 },  /* Money */
-	{ "patternOid", 11, 0, 1, 0, 0, 255, 2, 0 },  /* oid */
-	{ "patternParameterDefinition", 45, 0, 1, 0, 0, 255, 2, 0 },  /* ParameterDefinition */
-	{ "patternPeriod", 46, 0, 1, 0, 0, 255, 2, 0 },  /* Period */
-	{ "patternPositiveInt", 12, 0, 1, 0, 0, 255, 2, 0 },  /* positiveInt */
-	{ "patternQuantity", 50, 0, 1, 0, 0, 255, 2, 0 },  /* Quantity */
-	{ "patternRange", 51, 0, 1, 0, 0, 255, 2, 0 },  /* Range */
-	{ "patternRatio", 52, 0, 1, 0, 0, 255, 2, 0 },  /* Ratio */
-	{ "patternReference", 53, 0, 1, 0, 0, 255, 2, 0 },  /* Reference */
-	{ "patternRelatedArtifact", 54, 0, 1, 0, 0, 255, 2, 0 },  /* RelatedArtifact */
-	{ "patternSampledData", 55, 0, 1, 0, 0, 255, 2, 0 },  /* SampledData */
-	{ "patternSignature", 56, 0, 1, 0, 0, 255, 2, 0 },  /* Signature */
-	{ "patternString", 13, 0, 1, 0, 0, 255, 2, 0 },  /* string */
-	{ "patternTime", 14, 0, 1, 0, 0, 255, 2, 0 },  /* time */
-	{ "patternTiming", 59, 0, 1, 0, 0, 255, 2, 0 },  /* Timing */
-	{ "patternTriggerDefinition", 60, 0, 1, 0, 0, 255, 2, 0 },  /* TriggerDefinition */
-	{ "patternUnsignedInt", 15, 0, 1, 0, 0, 255, 2, 0 },  /* unsignedInt */
-	{ "patternUri", 16, 0, 1, 0, 0, 255, 2, 0 },  /* uri */
-	{ "patternUrl", 17, 0, 1, 0, 0, 255, 2, 0 },  /* url */
-	{ "patternUsageContext", 61, 0, 1, 0, 0, 255, 2, 0 },  /* UsageContext */
-	{ "patternUuid", 18, 0, 1, 0, 0, 255, 2, 0 },  /* uuid */
-	{ "representation", 3, 8, 65535, 0, 1, 255, 255, 0 },  /* code */
-	{ "requirements", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "short", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "sliceIsConstraining", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "sliceName", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "slicing", 213, 0, 1, 0, 0, 255, 255, 0 },  /* ElementDefinition.slicing */
-	{ "type", 216, 0, 65535, 0, 1, 255, 255, 0 },  /* ElementDefinition.type */
+	{ "isModifier", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "isModifierReason", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "isSummary", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "label", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "mapping", 220, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ElementDefinition.mapping */
+	{ "max", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "maxLength", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "maxValueDate", 4, 0, 1, 0, 0, 255, 4, FHIR_ELEM_SUMMARY },  /* date */
+	{ "maxValueDateTime", 5, 0, 1, 0, 0, 255, 4, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "maxValueDecimal", 6, 0, 1, 0, 0, 255, 4, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "maxValueInstant", 8, 0, 1, 0, 0, 255, 4, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "maxValueInteger", 9, 0, 1, 0, 0, 255, 4, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "maxValuePositiveInt", 12, 0, 1, 0, 0, 255, 4, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "maxValueQuantity", 50, 0, 1, 0, 0, 255, 4, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "maxValueTime", 14, 0, 1, 0, 0, 255, 4, FHIR_ELEM_SUMMARY },  /* time */
+	{ "maxValueUnsignedInt", 15, 0, 1, 0, 0, 255, 4, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "meaningWhenMissing", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "min", 15, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "minValueDate", 4, 0, 1, 0, 0, 255, 3, FHIR_ELEM_SUMMARY },  /* date */
+	{ "minValueDateTime", 5, 0, 1, 0, 0, 255, 3, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "minValueDecimal", 6, 0, 1, 0, 0, 255, 3, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "minValueInstant", 8, 0, 1, 0, 0, 255, 3, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "minValueInteger", 9, 0, 1, 0, 0, 255, 3, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "minValuePositiveInt", 12, 0, 1, 0, 0, 255, 3, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "minValueQuantity", 50, 0, 1, 0, 0, 255, 3, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "minValueTime", 14, 0, 1, 0, 0, 255, 3, FHIR_ELEM_SUMMARY },  /* time */
+	{ "minValueUnsignedInt", 15, 0, 1, 0, 0, 255, 3, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "mustSupport", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "orderMeaning", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "path", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "patternAddress", 20, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Address */
+	{ "patternAge", 21, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Age */
+	{ "patternAnnotation", 22, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Annotation */
+	{ "patternAttachment", 23, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Attachment */
+	{ "patternBase64Binary", 0, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* base64Binary */
+	{ "patternBoolean", 1, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "patternCanonical", 2, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "patternCode", 3, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* code */
+	{ "patternCodeableConcept", 24, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "patternCoding", 25, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "patternContactDetail", 26, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* ContactDetail */
+	{ "patternContactPoint", 27, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* ContactPoint */
+	{ "patternContributor", 28, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Contributor */
+	{ "patternCount", 29, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Count */
+	{ "patternDataRequirement", 30, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* DataRequirement */
+	{ "patternDate", 4, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* date */
+	{ "patternDateTime", 5, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "patternDecimal", 6, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "patternDistance", 31, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Distance */
+	{ "patternDosage", 32, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Dosage */
+	{ "patternDuration", 33, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Duration */
+	{ "patternExpression", 36, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Expression */
+	{ "patternHumanName", 38, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* HumanName */
+	{ "patternId", 7, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* id */
+	{ "patternIdentifier", 39, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "patternInstant", 8, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "patternInteger", 9, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "patternMarkdown", 10, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "patternMeta", 41, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Meta */
+	{ "patternMoney", 42, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Money */
+	{ "patternOid", 11, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* oid */
+	{ "patternParameterDefinition", 45, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* ParameterDefinition */
+	{ "patternPeriod", 46, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "patternPositiveInt", 12, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "patternQuantity", 50, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "patternRange", 51, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "patternRatio", 52, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "patternReference", 53, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "patternRelatedArtifact", 54, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* RelatedArtifact */
+	{ "patternSampledData", 55, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* SampledData */
+	{ "patternSignature", 56, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Signature */
+	{ "patternString", 13, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* string */
+	{ "patternTime", 14, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* time */
+	{ "patternTiming", 59, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Timing */
+	{ "patternTriggerDefinition", 60, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* TriggerDefinition */
+	{ "patternUnsignedInt", 15, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "patternUri", 16, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "patternUrl", 17, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* url */
+	{ "patternUsageContext", 61, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "patternUuid", 18, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* uuid */
+	{ "representation", 3, 8, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "requirements", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "short", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "sliceIsConstraining", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "sliceName", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "slicing", 213, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* ElementDefinition.slicing */
+	{ "type", 216, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ElementDefinition.type */
 	/* Expression */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "expression", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "expression", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "language", 3, 0, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "name", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "reference", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "language", 3, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "name", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "reference", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	/* Extension */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
@@ -400,256 +400,256 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "valueUuid", 18, 0, 1, 0, 0, 255, 0, 0 },  /* uuid */
 	/* HumanName */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "family", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "given", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
+	{ "family", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "given", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "prefix", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "suffix", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "text", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "use", 3, 15, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "prefix", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "suffix", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "text", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "use", 3, 15, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* Identifier */
-	{ "assigner", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "assigner", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "system", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "use", 3, 16, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "value", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "system", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "use", 3, 16, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "value", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* MarketingStatus */
-	{ "country", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
-	{ "dateRange", 46, 0, 1, 1, 0, 2, 255, 0 },  /* Period */
+	{ "country", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "dateRange", 46, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "jurisdiction", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "restoreDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "status", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
+	{ "jurisdiction", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "restoreDate", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "status", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* Meta */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "lastUpdated", 8, 0, 1, 0, 0, 255, 255, 0 },  /* instant */
-	{ "profile", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "security", 25, 0, 65535, 0, 1, 255, 255, 0 },  /* Coding */
-	{ "source", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "tag", 25, 0, 65535, 0, 1, 255, 255, 0 },  /* Coding */
-	{ "versionId", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "lastUpdated", 8, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "profile", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "security", 25, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "source", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "tag", 25, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "versionId", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	/* Money */
-	{ "currency", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "currency", 3, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "value", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
+	{ "value", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
 	/* MoneyQuantity */
-	{ "code", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "comparator", 3, 3, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "code", 3, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "comparator", 3, 3, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "system", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "unit", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "value", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
+	{ "system", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "unit", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "value", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
 	/* Narrative */
 	{ "div", 19, 0, 1, 1, 0, 1, 255, 0 },  /* xhtml */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "status", 3, 17, 1, 1, 0, 0, 255, 0 },  /* code */
 	/* ParameterDefinition */
-	{ "documentation", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "documentation", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "max", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "min", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "name", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "profile", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
-	{ "type", 3, 0, 1, 1, 0, 1, 255, 0 },  /* code */
-	{ "use", 3, 18, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "max", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "min", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "name", 3, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "profile", 2, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "type", 3, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "use", 3, 18, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* Period */
-	{ "end", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "end", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "start", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "start", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	/* Population */
-	{ "ageCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
-	{ "ageRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
+	{ "ageCodeableConcept", 24, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "ageRange", 51, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Range */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "gender", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "gender", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "physiologicalCondition", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "race", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "physiologicalCondition", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "race", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* ProdCharacteristic */
-	{ "color", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "depth", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
+	{ "color", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "depth", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "externalDiameter", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
-	{ "height", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
+	{ "externalDiameter", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "height", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "image", 23, 0, 65535, 0, 1, 255, 255, 0 },  /* Attachment */
-	{ "imprint", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "nominalVolume", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
-	{ "scoring", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "shape", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "weight", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
-	{ "width", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
+	{ "image", 23, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Attachment */
+	{ "imprint", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "nominalVolume", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "scoring", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "shape", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "weight", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "width", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
 	/* ProductShelfLife */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "period", 50, 0, 1, 1, 0, 1, 255, 0 },  /* Quantity */
-	{ "specialPrecautionsForStorage", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "period", 50, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "specialPrecautionsForStorage", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "type", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* Quantity */
-	{ "code", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "comparator", 3, 3, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "code", 3, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "comparator", 3, 3, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "system", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "unit", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "value", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
+	{ "system", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "unit", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "value", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
 	/* Range */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "high", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
+	{ "high", 57, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SimpleQuantity */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "low", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
+	{ "low", 57, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SimpleQuantity */
 	/* Ratio */
-	{ "denominator", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
+	{ "denominator", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "numerator", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
+	{ "numerator", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
 	/* Reference */
-	{ "display", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "display", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "reference", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "type", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "reference", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "type", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	/* RelatedArtifact */
-	{ "citation", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "display", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "document", 23, 0, 1, 0, 0, 255, 255, 0 },  /* Attachment */
+	{ "citation", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "display", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "document", 23, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Attachment */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "label", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "resource", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
-	{ "type", 3, 19, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "url", 17, 0, 1, 0, 0, 255, 255, 0 },  /* url */
+	{ "label", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "resource", 2, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "type", 3, 19, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "url", 17, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* url */
 	/* SampledData */
 	{ "data", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "dimensions", 12, 0, 1, 1, 0, 2, 255, 0 },  /* positiveInt */
+	{ "dimensions", 12, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* positiveInt */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "factor", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
+	{ "factor", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "lowerLimit", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "origin", 57, 0, 1, 1, 0, 0, 255, 0 },  /* SimpleQuantity */
-	{ "period", 6, 0, 1, 1, 0, 1, 255, 0 },  /* decimal */
-	{ "upperLimit", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
+	{ "lowerLimit", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "origin", 57, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* SimpleQuantity */
+	{ "period", 6, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "upperLimit", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
 	/* Signature */
 	{ "data", 0, 0, 1, 0, 0, 255, 255, 0 },  /* base64Binary */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "onBehalfOf", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "onBehalfOf", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "sigFormat", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "targetFormat", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "type", 25, 0, 65535, 1, 1, 0, 255, 0 },  /* Coding */
-	{ "when", 8, 0, 1, 1, 0, 1, 255, 0 },  /* instant */
-	{ "who", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
+	{ "type", 25, 0, 65535, 1, 1, 0, 255, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "when", 8, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "who", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* SimpleQuantity */
-	{ "code", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "comparator", 3, 3, 0, 0, 0, 255, 255, 0 },  /* code */
+	{ "code", 3, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "comparator", 3, 3, 0, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "system", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "unit", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "value", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
+	{ "system", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "unit", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "value", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
 	/* SubstanceAmount */
-	{ "amountQuantity", 50, 0, 1, 0, 0, 255, 0, 0 },  /* Quantity */
-	{ "amountRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
-	{ "amountString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
-	{ "amountText", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "amountType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "amountQuantity", 50, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "amountRange", 51, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "amountString", 13, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* string */
+	{ "amountText", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "amountType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "referenceRange", 221, 0, 1, 0, 0, 255, 255, 0 },  /* SubstanceAmount.referenceRange */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "referenceRange", 221, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceAmount.referenceRange */
 	/* Timing */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "event", 5, 0, 65535, 0, 1, 255, 255, 0 },  /* dateTime */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "event", 5, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "repeat", 222, 0, 1, 0, 0, 255, 255, 0 },  /* Timing.repeat */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "repeat", 222, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Timing.repeat */
 	/* TriggerDefinition */
-	{ "condition", 36, 0, 1, 0, 0, 255, 255, 0 },  /* Expression */
-	{ "data", 30, 0, 65535, 0, 1, 255, 255, 0 },  /* DataRequirement */
+	{ "condition", 36, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Expression */
+	{ "data", 30, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* DataRequirement */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "timingDate", 4, 0, 1, 0, 0, 255, 0, 0 },  /* date */
-	{ "timingDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "timingReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
-	{ "timingTiming", 59, 0, 1, 0, 0, 255, 0, 0 },  /* Timing */
-	{ "type", 3, 23, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "timingDate", 4, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* date */
+	{ "timingDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "timingReference", 53, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "timingTiming", 59, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Timing */
+	{ "type", 3, 23, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* UsageContext */
-	{ "code", 25, 0, 1, 1, 0, 1, 255, 0 },  /* Coding */
+	{ "code", 25, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Coding */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "valueCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
-	{ "valueQuantity", 50, 0, 1, 1, 0, 0, 0, 0 },  /* Quantity */
-	{ "valueRange", 51, 0, 1, 1, 0, 0, 0, 0 },  /* Range */
-	{ "valueReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
+	{ "valueCodeableConcept", 24, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "valueQuantity", 50, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "valueRange", 51, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "valueReference", 53, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* Account */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "coverage", 223, 0, 65535, 0, 1, 255, 255, 0 },  /* Account.coverage */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "coverage", 223, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Account.coverage */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "guarantor", 224, 0, 65535, 0, 1, 255, 255, 0 },  /* Account.guarantor */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "owner", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "owner", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "partOf", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "servicePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "status", 3, 24, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "servicePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "status", 3, 24, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* ActivityDefinition */
 	{ "approvalDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "author", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
 	{ "bodySite", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "doNotPerform", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "description", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "doNotPerform", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "dosage", 32, 0, 65535, 0, 1, 255, 255, 0 },  /* Dosage */
 	{ "dynamicValue", 226, 0, 65535, 0, 1, 255, 255, 0 },  /* ActivityDefinition.dynamicValue */
 	{ "editor", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "endorser", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "intent", 3, 27, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "kind", 3, 26, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "kind", 3, 26, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lastReviewDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "library", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
 	{ "location", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "observationRequirement", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "observationResultRequirement", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "participant", 225, 0, 65535, 0, 1, 255, 255, 0 },  /* ActivityDefinition.participant */
@@ -657,13 +657,13 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "productCodeableConcept", 24, 0, 1, 0, 0, 255, 2, 0 },  /* CodeableConcept */
 	{ "productReference", 53, 0, 1, 0, 0, 255, 2, 0 },  /* Reference */
 	{ "profile", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "quantity", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	{ "relatedArtifact", 54, 0, 65535, 0, 1, 255, 255, 0 },  /* RelatedArtifact */
 	{ "reviewer", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
 	{ "specimenRequirement", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "subjectCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
 	{ "subjectReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
 	{ "subtitle", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
@@ -674,57 +674,57 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "timingPeriod", 46, 0, 1, 0, 0, 255, 1, 0 },  /* Period */
 	{ "timingRange", 51, 0, 1, 0, 0, 255, 1, 0 },  /* Range */
 	{ "timingTiming", 59, 0, 1, 0, 0, 255, 1, 0 },  /* Timing */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "topic", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "transform", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "usage", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* AdverseEvent */
-	{ "actuality", 3, 30, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "actuality", 3, 30, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "category", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "contributor", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "detected", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "event", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "contributor", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "detected", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "event", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "location", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "location", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "outcome", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "recordedDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "recorder", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "referenceDocument", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "resultingCondition", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "seriousness", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "severity", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "study", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "subject", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
-	{ "subjectMedicalHistory", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "suspectEntity", 227, 0, 65535, 0, 1, 255, 255, 0 },  /* AdverseEvent.suspectEntity */
+	{ "outcome", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "recordedDate", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "recorder", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "referenceDocument", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "resultingCondition", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "seriousness", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "severity", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "study", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "subject", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "subjectMedicalHistory", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "suspectEntity", 227, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* AdverseEvent.suspectEntity */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* AllergyIntolerance */
-	{ "asserter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "category", 3, 32, 65535, 0, 1, 255, 255, 0 },  /* code */
-	{ "clinicalStatus", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "asserter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "category", 3, 32, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "clinicalStatus", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "criticality", 3, 33, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "criticality", 3, 33, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lastOccurrence", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "onsetAge", 21, 0, 1, 0, 0, 255, 0, 0 },  /* Age */
@@ -732,113 +732,113 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "onsetPeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
 	{ "onsetRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
 	{ "onsetString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
-	{ "patient", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "patient", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "reaction", 229, 0, 65535, 0, 1, 255, 255, 0 },  /* AllergyIntolerance.reaction */
 	{ "recordedDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "recorder", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 3, 31, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "verificationStatus", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 3, 31, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "verificationStatus", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* Appointment */
-	{ "appointmentType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "appointmentType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "cancelationReason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "cancelationReason", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "comment", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "created", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "end", 8, 0, 1, 0, 0, 255, 255, 0 },  /* instant */
+	{ "end", 8, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* instant */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "minutesDuration", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "participant", 230, 0, 65535, 1, 1, 1, 255, 0 },  /* Appointment.participant */
 	{ "patientInstruction", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "priority", 15, 0, 1, 0, 0, 255, 255, 0 },  /* unsignedInt */
-	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "requestedPeriod", 46, 0, 65535, 0, 1, 255, 255, 0 },  /* Period */
-	{ "serviceCategory", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "serviceType", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "serviceCategory", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "serviceType", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "slot", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "specialty", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "start", 8, 0, 1, 0, 0, 255, 255, 0 },  /* instant */
-	{ "status", 3, 35, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "specialty", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "start", 8, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "status", 3, 35, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "supportingInformation", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* AppointmentResponse */
-	{ "actor", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "appointment", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "actor", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "appointment", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "comment", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "end", 8, 0, 1, 0, 0, 255, 255, 0 },  /* instant */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "participantStatus", 3, 37, 1, 1, 0, 1, 255, 0 },  /* code */
-	{ "participantType", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "participantStatus", 3, 37, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "participantType", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "start", 8, 0, 1, 0, 0, 255, 255, 0 },  /* instant */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* AuditEvent */
-	{ "action", 3, 38, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "action", 3, 38, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "agent", 231, 0, 65535, 1, 1, 2, 255, 0 },  /* AuditEvent.agent */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "entity", 234, 0, 65535, 0, 1, 255, 255, 0 },  /* AuditEvent.entity */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "outcome", 3, 39, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "outcomeDesc", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "outcome", 3, 39, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "outcomeDesc", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "purposeOfEvent", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "recorded", 8, 0, 1, 1, 0, 1, 255, 0 },  /* instant */
+	{ "purposeOfEvent", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "recorded", 8, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* instant */
 	{ "source", 233, 0, 1, 1, 0, 3, 255, 0 },  /* AuditEvent.source */
-	{ "subtype", 25, 0, 65535, 0, 1, 255, 255, 0 },  /* Coding */
+	{ "subtype", 25, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 25, 0, 1, 1, 0, 0, 255, 0 },  /* Coding */
+	{ "type", 25, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Coding */
 	/* Basic */
-	{ "author", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "code", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "author", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "code", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "created", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
+	{ "created", 4, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* date */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Binary */
-	{ "contentType", 3, 0, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "contentType", 3, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "data", 0, 0, 1, 0, 0, 255, 255, 0 },  /* base64Binary */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
-	{ "securityContext", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
+	{ "securityContext", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* BiologicallyDerivedProduct */
 	{ "collection", 236, 0, 1, 0, 0, 255, 255, 0 },  /* BiologicallyDerivedProduct.collection */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "manipulation", 238, 0, 1, 0, 0, 255, 255, 0 },  /* BiologicallyDerivedProduct.manipulation */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "parent", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "processing", 237, 0, 65535, 0, 1, 255, 255, 0 },  /* BiologicallyDerivedProduct.processing */
@@ -850,121 +850,121 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "storage", 239, 0, 65535, 0, 1, 255, 255, 0 },  /* BiologicallyDerivedProduct.storage */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* BodyStructure */
-	{ "active", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "active", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
 	{ "image", 23, 0, 65535, 0, 1, 255, 255, 0 },  /* Attachment */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "location", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "location", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "locationQualifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "morphology", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "patient", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "morphology", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "patient", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Bundle */
-	{ "entry", 241, 0, 65535, 0, 1, 255, 255, 0 },  /* Bundle.entry */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "entry", 241, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Bundle.entry */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "link", 240, 0, 65535, 0, 1, 255, 255, 0 },  /* Bundle.link */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
-	{ "signature", 56, 0, 1, 0, 0, 255, 255, 0 },  /* Signature */
-	{ "timestamp", 8, 0, 1, 0, 0, 255, 255, 0 },  /* instant */
-	{ "total", 15, 0, 1, 0, 0, 255, 255, 0 },  /* unsignedInt */
-	{ "type", 3, 44, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "link", 240, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Bundle.link */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
+	{ "signature", 56, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Signature */
+	{ "timestamp", 8, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "total", 15, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "type", 3, 44, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* CapabilityStatement */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 1, 0, 1, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "document", 257, 0, 65535, 0, 1, 255, 255, 0 },  /* CapabilityStatement.document */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "document", 257, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CapabilityStatement.document */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "fhirVersion", 3, 48, 1, 1, 0, 3, 255, 0 },  /* code */
-	{ "format", 3, 0, 65535, 1, 1, 4, 255, 0 },  /* code */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implementation", 246, 0, 1, 0, 0, 255, 255, 0 },  /* CapabilityStatement.implementation */
-	{ "implementationGuide", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "imports", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "instantiates", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "kind", 3, 47, 1, 1, 0, 2, 255, 0 },  /* code */
+	{ "fhirVersion", 3, 48, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "format", 3, 0, 65535, 1, 1, 4, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implementation", 246, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CapabilityStatement.implementation */
+	{ "implementationGuide", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "imports", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "instantiates", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "kind", 3, 47, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "messaging", 254, 0, 65535, 0, 1, 255, 255, 0 },  /* CapabilityStatement.messaging */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "messaging", 254, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CapabilityStatement.messaging */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "patchFormat", 3, 0, 65535, 0, 1, 255, 255, 0 },  /* code */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "patchFormat", 3, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "rest", 247, 0, 65535, 0, 1, 255, 255, 0 },  /* CapabilityStatement.rest */
-	{ "software", 245, 0, 1, 0, 0, 255, 255, 0 },  /* CapabilityStatement.software */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "rest", 247, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CapabilityStatement.rest */
+	{ "software", 245, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CapabilityStatement.software */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* CarePlan */
 	{ "activity", 258, 0, 65535, 0, 1, 255, 255, 0 },  /* CarePlan.activity */
-	{ "addresses", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "author", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "addresses", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "author", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "careTeam", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "category", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "contributor", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "created", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "created", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "goal", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
-	{ "intent", 3, 61, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "intent", 3, 61, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "replaces", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 60, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
+	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "replaces", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 3, 60, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "supportingInfo", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* CareTeam */
-	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "category", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "managingOrganization", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "managingOrganization", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "participant", 260, 0, 65535, 0, 1, 255, 255, 0 },  /* CareTeam.participant */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 64, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "status", 3, 64, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* CatalogEntry */
@@ -974,15 +974,15 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "classification", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lastUpdated", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "orderable", 1, 0, 1, 1, 0, 0, 255, 0 },  /* boolean */
-	{ "referencedItem", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
+	{ "orderable", 1, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "referencedItem", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "relatedEntry", 261, 0, 65535, 0, 1, 255, 255, 0 },  /* CatalogEntry.relatedEntry */
 	{ "status", 3, 25, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
@@ -990,28 +990,28 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "validTo", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "validityPeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
 	/* ChargeItem */
-	{ "account", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "bodysite", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "code", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
+	{ "account", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "bodysite", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "context", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "context", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "costCenter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "definitionCanonical", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
 	{ "definitionUri", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
-	{ "enteredDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "enterer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "enteredDate", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "enterer", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "factorOverride", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "occurrencePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "occurrenceTiming", 59, 0, 1, 0, 0, 255, 0, 0 },  /* Timing */
+	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "occurrencePeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "occurrenceTiming", 59, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Timing */
 	{ "overrideReason", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "performer", 262, 0, 65535, 0, 1, 255, 255, 0 },  /* ChargeItem.performer */
@@ -1019,383 +1019,383 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "priceOverride", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "productCodeableConcept", 24, 0, 1, 0, 0, 255, 1, 0 },  /* CodeableConcept */
 	{ "productReference", 53, 0, 1, 0, 0, 255, 1, 0 },  /* Reference */
-	{ "quantity", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
+	{ "quantity", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
 	{ "reason", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "requestingOrganization", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "service", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 66, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
+	{ "status", 3, 66, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "supportingInformation", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* ChargeItemDefinition */
 	{ "applicability", 263, 0, 65535, 0, 1, 255, 255, 0 },  /* ChargeItemDefinition.applicability */
 	{ "approvalDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "derivedFromUri", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
-	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "derivedFromUri", 16, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "description", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "instance", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lastReviewDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "partOf", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
+	{ "partOf", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
 	{ "propertyGroup", 264, 0, 65535, 0, 1, 255, 255, 0 },  /* ChargeItemDefinition.propertyGroup */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "replaces", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "status", 3, 25, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "replaces", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "status", 3, 25, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "url", 16, 0, 1, 1, 0, 0, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "url", 16, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Claim */
 	{ "accident", 273, 0, 1, 0, 0, 255, 255, 0 },  /* Claim.accident */
-	{ "billablePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "billablePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "careTeam", 268, 0, 65535, 0, 1, 255, 255, 0 },  /* Claim.careTeam */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "created", 5, 0, 1, 1, 0, 4, 255, 0 },  /* dateTime */
+	{ "created", 5, 0, 1, 1, 0, 4, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "diagnosis", 270, 0, 65535, 0, 1, 255, 255, 0 },  /* Claim.diagnosis */
 	{ "enterer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "facility", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "fundsReserve", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "insurance", 272, 0, 65535, 1, 1, 7, 255, 0 },  /* Claim.insurance */
-	{ "insurer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "insurance", 272, 0, 65535, 1, 1, 7, 255, FHIR_ELEM_SUMMARY },  /* Claim.insurance */
+	{ "insurer", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "item", 274, 0, 65535, 0, 1, 255, 255, 0 },  /* Claim.item */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "originalPrescription", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "patient", 53, 0, 1, 1, 0, 3, 255, 0 },  /* Reference */
+	{ "patient", 53, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "payee", 267, 0, 1, 0, 0, 255, 255, 0 },  /* Claim.payee */
 	{ "prescription", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "priority", 24, 0, 1, 1, 0, 6, 255, 0 },  /* CodeableConcept */
+	{ "priority", 24, 0, 1, 1, 0, 6, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "procedure", 271, 0, 65535, 0, 1, 255, 255, 0 },  /* Claim.procedure */
-	{ "provider", 53, 0, 1, 1, 0, 5, 255, 0 },  /* Reference */
+	{ "provider", 53, 0, 1, 1, 0, 5, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "referral", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "related", 266, 0, 65535, 0, 1, 255, 255, 0 },  /* Claim.related */
-	{ "status", 3, 68, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 68, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "subType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "supportingInfo", 269, 0, 65535, 0, 1, 255, 255, 0 },  /* Claim.supportingInfo */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	{ "total", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
-	{ "type", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
-	{ "use", 3, 69, 1, 1, 0, 2, 255, 0 },  /* code */
+	{ "type", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "use", 3, 69, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* ClaimResponse */
 	{ "addItem", 281, 0, 65535, 0, 1, 255, 255, 0 },  /* ClaimResponse.addItem */
 	{ "adjudication", 278, 0, 65535, 0, 1, 255, 255, 0 },  /* ClaimResponse.item.adjudication */
 	{ "communicationRequest", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "created", 5, 0, 1, 1, 0, 4, 255, 0 },  /* dateTime */
+	{ "created", 5, 0, 1, 1, 0, 4, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "disposition", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "error", 288, 0, 65535, 0, 1, 255, 255, 0 },  /* ClaimResponse.error */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "form", 23, 0, 1, 0, 0, 255, 255, 0 },  /* Attachment */
 	{ "formCode", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "fundsReserve", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "insurance", 287, 0, 65535, 0, 1, 255, 255, 0 },  /* ClaimResponse.insurance */
-	{ "insurer", 53, 0, 1, 1, 0, 5, 255, 0 },  /* Reference */
+	{ "insurer", 53, 0, 1, 1, 0, 5, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "item", 277, 0, 65535, 0, 1, 255, 255, 0 },  /* ClaimResponse.item */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "outcome", 3, 70, 1, 1, 0, 6, 255, 0 },  /* code */
-	{ "patient", 53, 0, 1, 1, 0, 3, 255, 0 },  /* Reference */
+	{ "outcome", 3, 70, 1, 1, 0, 6, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "patient", 53, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "payeeType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "payment", 285, 0, 1, 0, 0, 255, 255, 0 },  /* ClaimResponse.payment */
 	{ "preAuthPeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
 	{ "preAuthRef", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "processNote", 286, 0, 65535, 0, 1, 255, 255, 0 },  /* ClaimResponse.processNote */
-	{ "request", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "request", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "requestor", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 68, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 68, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "subType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "total", 284, 0, 65535, 0, 1, 255, 255, 0 },  /* ClaimResponse.total */
-	{ "type", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
-	{ "use", 3, 69, 1, 1, 0, 2, 255, 0 },  /* code */
+	{ "total", 284, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ClaimResponse.total */
+	{ "type", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "use", 3, 69, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* ClinicalImpression */
-	{ "assessor", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "assessor", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "effectiveDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "effectiveDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "finding", 290, 0, 65535, 0, 1, 255, 255, 0 },  /* ClinicalImpression.finding */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "investigation", 289, 0, 65535, 0, 1, 255, 255, 0 },  /* ClinicalImpression.investigation */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "previous", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "problem", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "problem", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "prognosisCodeableConcept", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "prognosisReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "protocol", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
-	{ "status", 3, 72, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 72, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "statusReason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "subject", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
+	{ "subject", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "summary", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "supportingInfo", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* CodeSystem */
-	{ "caseSensitive", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "compositional", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "caseSensitive", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "compositional", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "concept", 293, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeSystem.concept */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "content", 3, 74, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "content", 3, 74, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "count", 15, 0, 1, 0, 0, 255, 255, 0 },  /* unsignedInt */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "count", 15, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "filter", 291, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeSystem.filter */
-	{ "hierarchyMeaning", 3, 73, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "filter", 291, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeSystem.filter */
+	{ "hierarchyMeaning", 3, 73, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "property", 292, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeSystem.property */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "property", 292, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeSystem.property */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "supplements", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "supplements", 2, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "valueSet", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "versionNeeded", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "valueSet", 2, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "versionNeeded", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	/* Communication */
 	{ "about", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "inResponseTo", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
+	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "medium", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "payload", 296, 0, 65535, 0, 1, 255, 255, 0 },  /* Communication.payload */
-	{ "priority", 3, 28, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "priority", 3, 28, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "received", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "recipient", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "sender", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "sent", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "status", 3, 77, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "statusReason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "status", 3, 77, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "statusReason", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	{ "topic", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* CommunicationRequest */
 	{ "about", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "authoredOn", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "authoredOn", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "doNotPerform", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "doNotPerform", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "groupIdentifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "groupIdentifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "medium", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "occurrencePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
+	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "occurrencePeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "payload", 297, 0, 65535, 0, 1, 255, 255, 0 },  /* CommunicationRequest.payload */
-	{ "priority", 3, 28, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "priority", 3, 28, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "recipient", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "replaces", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "requester", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "sender", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 60, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "replaces", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "requester", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "sender", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 3, 60, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "statusReason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* CompartmentDefinition */
-	{ "code", 3, 78, 1, 1, 0, 3, 255, 0 },  /* code */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "code", 3, 78, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "resource", 298, 0, 65535, 0, 1, 255, 255, 0 },  /* CompartmentDefinition.resource */
-	{ "search", 1, 0, 1, 1, 0, 4, 255, 0 },  /* boolean */
-	{ "status", 3, 25, 1, 1, 0, 2, 255, 0 },  /* code */
+	{ "resource", 298, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CompartmentDefinition.resource */
+	{ "search", 1, 0, 1, 1, 0, 4, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "status", 3, 25, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "url", 16, 0, 1, 1, 0, 0, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "url", 16, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Composition */
 	{ "attester", 299, 0, 65535, 0, 1, 255, 255, 0 },  /* Composition.attester */
-	{ "author", 53, 0, 65535, 1, 1, 3, 255, 0 },  /* Reference */
-	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "confidentiality", 3, 80, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "author", 53, 0, 65535, 1, 1, 3, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "category", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "confidentiality", 3, 80, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "custodian", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "date", 5, 0, 1, 1, 0, 2, 255, 0 },  /* dateTime */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "event", 301, 0, 65535, 0, 1, 255, 255, 0 },  /* Composition.event */
+	{ "custodian", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "date", 5, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "event", 301, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Composition.event */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "relatesTo", 300, 0, 65535, 0, 1, 255, 255, 0 },  /* Composition.relatesTo */
 	{ "section", 302, 0, 65535, 0, 1, 255, 255, 0 },  /* Composition.section */
-	{ "status", 3, 79, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "status", 3, 79, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 1, 0, 4, 255, 0 },  /* string */
-	{ "type", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
+	{ "title", 13, 0, 1, 1, 0, 4, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "type", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* ConceptMap */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "group", 303, 0, 65535, 0, 1, 255, 255, 0 },  /* ConceptMap.group */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "sourceCanonical", 2, 0, 1, 0, 0, 255, 0, 0 },  /* canonical */
-	{ "sourceUri", 16, 0, 1, 0, 0, 255, 0, 0 },  /* uri */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "targetCanonical", 2, 0, 1, 0, 0, 255, 1, 0 },  /* canonical */
-	{ "targetUri", 16, 0, 1, 0, 0, 255, 1, 0 },  /* uri */
+	{ "sourceCanonical", 2, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "sourceUri", 16, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "targetCanonical", 2, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "targetUri", 16, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Condition */
 	{ "abatementAge", 21, 0, 1, 0, 0, 255, 1, 0 },  /* Age */
 	{ "abatementDateTime", 5, 0, 1, 0, 0, 255, 1, 0 },  /* dateTime */
 	{ "abatementPeriod", 46, 0, 1, 0, 0, 255, 1, 0 },  /* Period */
 	{ "abatementRange", 51, 0, 1, 0, 0, 255, 1, 0 },  /* Range */
 	{ "abatementString", 13, 0, 1, 0, 0, 255, 1, 0 },  /* string */
-	{ "asserter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "bodySite", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "asserter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "bodySite", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "clinicalStatus", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "clinicalStatus", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "evidence", 309, 0, 65535, 0, 1, 255, 255, 0 },  /* Condition.evidence */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "onsetAge", 21, 0, 1, 0, 0, 255, 0, 0 },  /* Age */
-	{ "onsetDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "onsetPeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "onsetRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
-	{ "onsetString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
-	{ "recordedDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "recorder", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "onsetAge", 21, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Age */
+	{ "onsetDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "onsetPeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "onsetRange", 51, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "onsetString", 13, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* string */
+	{ "recordedDate", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "recorder", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "severity", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "stage", 308, 0, 65535, 0, 1, 255, 255, 0 },  /* Condition.stage */
-	{ "subject", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "subject", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "verificationStatus", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "verificationStatus", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* Consent */
-	{ "category", 24, 0, 65535, 1, 1, 2, 255, 0 },  /* CodeableConcept */
+	{ "category", 24, 0, 65535, 1, 1, 2, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "dateTime", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "dateTime", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "organization", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "patient", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "performer", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "organization", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "patient", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "performer", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "policy", 310, 0, 65535, 0, 1, 255, 255, 0 },  /* Consent.policy */
-	{ "policyRule", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "provision", 312, 0, 1, 0, 0, 255, 255, 0 },  /* Consent.provision */
-	{ "scope", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
-	{ "sourceAttachment", 23, 0, 1, 0, 0, 255, 0, 0 },  /* Attachment */
-	{ "sourceReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
-	{ "status", 3, 86, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "policyRule", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "provision", 312, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Consent.provision */
+	{ "scope", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "sourceAttachment", 23, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Attachment */
+	{ "sourceReference", 53, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 3, 86, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "verification", 311, 0, 65535, 0, 1, 255, 255, 0 },  /* Consent.verification */
+	{ "verification", 311, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Consent.verification */
 	/* Contract */
 	{ "alias", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "applies", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "applies", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "author", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "authority", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
@@ -1405,134 +1405,134 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "expirationType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "friendly", 327, 0, 65535, 0, 1, 255, 255, 0 },  /* Contract.friendly */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "instantiatesCanonical", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "instantiatesUri", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "issued", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "issued", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "legal", 328, 0, 65535, 0, 1, 255, 255, 0 },  /* Contract.legal */
 	{ "legalState", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "legallyBindingAttachment", 23, 0, 1, 0, 0, 255, 1, 0 },  /* Attachment */
 	{ "legallyBindingReference", 53, 0, 1, 0, 0, 255, 1, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "relevantHistory", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "rule", 329, 0, 65535, 0, 1, 255, 255, 0 },  /* Contract.rule */
 	{ "scope", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "signer", 326, 0, 65535, 0, 1, 255, 255, 0 },  /* Contract.signer */
 	{ "site", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 89, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "subType", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "subject", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "status", 3, 89, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subType", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "subject", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "subtitle", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "supportingInfo", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "term", 316, 0, 65535, 0, 1, 255, 255, 0 },  /* Contract.term */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "topicCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
 	{ "topicReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Coverage */
-	{ "beneficiary", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
+	{ "beneficiary", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "class", 330, 0, 65535, 0, 1, 255, 255, 0 },  /* Coverage.class */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "contract", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "costToBeneficiary", 331, 0, 65535, 0, 1, 255, 255, 0 },  /* Coverage.costToBeneficiary */
-	{ "dependent", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "dependent", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "network", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "order", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
-	{ "payor", 53, 0, 65535, 1, 1, 2, 255, 0 },  /* Reference */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "policyHolder", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "network", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "order", 12, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "payor", 53, 0, 65535, 1, 1, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "policyHolder", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "relationship", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "status", 3, 68, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 68, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "subrogation", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "subscriber", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "subscriberId", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "subscriber", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "subscriberId", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* CoverageEligibilityRequest */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "created", 5, 0, 1, 1, 0, 3, 255, 0 },  /* dateTime */
+	{ "created", 5, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "enterer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "facility", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "insurance", 334, 0, 65535, 0, 1, 255, 255, 0 },  /* CoverageEligibilityRequest.insurance */
-	{ "insurer", 53, 0, 1, 1, 0, 4, 255, 0 },  /* Reference */
+	{ "insurer", 53, 0, 1, 1, 0, 4, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "item", 335, 0, 65535, 0, 1, 255, 255, 0 },  /* CoverageEligibilityRequest.item */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "patient", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
+	{ "patient", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "priority", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "provider", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "purpose", 3, 91, 65535, 1, 1, 1, 255, 0 },  /* code */
+	{ "purpose", 3, 91, 65535, 1, 1, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "servicedDate", 4, 0, 1, 0, 0, 255, 0, 0 },  /* date */
 	{ "servicedPeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "status", 3, 68, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 68, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "supportingInfo", 333, 0, 65535, 0, 1, 255, 255, 0 },  /* CoverageEligibilityRequest.supportingInfo */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* CoverageEligibilityResponse */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "created", 5, 0, 1, 1, 0, 3, 255, 0 },  /* dateTime */
+	{ "created", 5, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "disposition", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "error", 340, 0, 65535, 0, 1, 255, 255, 0 },  /* CoverageEligibilityResponse.error */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "form", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "insurance", 337, 0, 65535, 0, 1, 255, 255, 0 },  /* CoverageEligibilityResponse.insurance */
-	{ "insurer", 53, 0, 1, 1, 0, 6, 255, 0 },  /* Reference */
+	{ "insurer", 53, 0, 1, 1, 0, 6, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "outcome", 3, 70, 1, 1, 0, 5, 255, 0 },  /* code */
-	{ "patient", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
+	{ "outcome", 3, 70, 1, 1, 0, 5, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "patient", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "preAuthRef", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "purpose", 3, 92, 65535, 1, 1, 1, 255, 0 },  /* code */
-	{ "request", 53, 0, 1, 1, 0, 4, 255, 0 },  /* Reference */
+	{ "purpose", 3, 92, 65535, 1, 1, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "request", 53, 0, 1, 1, 0, 4, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "requestor", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "servicedDate", 4, 0, 1, 0, 0, 255, 0, 0 },  /* date */
 	{ "servicedPeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "status", 3, 68, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 68, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* DetectedIssue */
-	{ "author", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "author", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "detail", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "evidence", 341, 0, 65535, 0, 1, 255, 255, 0 },  /* DetectedIssue.evidence */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifiedDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "identifiedPeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicated", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifiedDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "identifiedPeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicated", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "mitigation", 342, 0, 65535, 0, 1, 255, 255, 0 },  /* DetectedIssue.mitigation */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "patient", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "patient", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "reference", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "severity", 3, 94, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "status", 3, 93, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "severity", 3, 94, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "status", 3, 93, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Device */
 	{ "contact", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
@@ -1542,15 +1542,15 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "distinctIdentifier", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "expirationDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "location", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "lotNumber", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "manufactureDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "manufacturer", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modelNumber", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
@@ -1559,14 +1559,14 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "partNumber", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "patient", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "property", 347, 0, 65535, 0, 1, 255, 255, 0 },  /* Device.property */
-	{ "safety", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "safety", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "serialNumber", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "specialization", 345, 0, 65535, 0, 1, 255, 255, 0 },  /* Device.specialization */
-	{ "status", 3, 95, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "status", 3, 95, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "statusReason", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "udiCarrier", 343, 0, 65535, 0, 1, 255, 255, 0 },  /* Device.udiCarrier */
+	{ "udiCarrier", 343, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Device.udiCarrier */
 	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
 	{ "version", 346, 0, 65535, 0, 1, 255, 255, 0 },  /* Device.version */
 	/* DeviceDefinition */
@@ -1575,25 +1575,25 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "deviceName", 349, 0, 65535, 0, 1, 255, 255, 0 },  /* DeviceDefinition.deviceName */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "languageCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "manufacturerReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
 	{ "manufacturerString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
 	{ "material", 353, 0, 65535, 0, 1, 255, 255, 0 },  /* DeviceDefinition.material */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modelNumber", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "onlineInformation", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
 	{ "owner", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "parentDevice", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "parentDevice", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "physicalCharacteristics", 48, 0, 1, 0, 0, 255, 255, 0 },  /* ProdCharacteristic */
 	{ "property", 352, 0, 65535, 0, 1, 255, 255, 0 },  /* DeviceDefinition.property */
 	{ "quantity", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
-	{ "safety", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "safety", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "shelfLifeStorage", 49, 0, 65535, 0, 1, 255, 255, 0 },  /* ProductShelfLife */
 	{ "specialization", 350, 0, 65535, 0, 1, 255, 255, 0 },  /* DeviceDefinition.specialization */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
@@ -1602,251 +1602,251 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
 	{ "version", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
 	/* DeviceMetric */
-	{ "calibration", 354, 0, 65535, 0, 1, 255, 255, 0 },  /* DeviceMetric.calibration */
-	{ "category", 3, 100, 1, 1, 0, 1, 255, 0 },  /* code */
-	{ "color", 3, 99, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "calibration", 354, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* DeviceMetric.calibration */
+	{ "category", 3, 100, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "color", 3, 99, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "measurementPeriod", 59, 0, 1, 0, 0, 255, 255, 0 },  /* Timing */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "measurementPeriod", 59, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Timing */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "operationalStatus", 3, 98, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "parent", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "source", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "operationalStatus", 3, 98, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "parent", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "source", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
-	{ "unit", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "unit", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* DeviceRequest */
-	{ "authoredOn", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "codeCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
-	{ "codeReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
+	{ "authoredOn", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "codeCodeableConcept", 24, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "codeReference", 53, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "groupIdentifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
+	{ "groupIdentifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "insurance", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "intent", 3, 27, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "intent", 3, 27, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 1, 0 },  /* dateTime */
-	{ "occurrencePeriod", 46, 0, 1, 0, 0, 255, 1, 0 },  /* Period */
-	{ "occurrenceTiming", 59, 0, 1, 0, 0, 255, 1, 0 },  /* Timing */
+	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "occurrencePeriod", 46, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "occurrenceTiming", 59, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Timing */
 	{ "parameter", 355, 0, 65535, 0, 1, 255, 255, 0 },  /* DeviceRequest.parameter */
-	{ "performer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "performerType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "priorRequest", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "priority", 3, 28, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "performer", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "performerType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "priorRequest", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "priority", 3, 28, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "relevantHistory", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "requester", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 60, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
+	{ "requester", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 3, 60, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "supportingInfo", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* DeviceUseStatement */
-	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "bodySite", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "bodySite", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "derivedFrom", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "device", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
+	{ "derivedFrom", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "device", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "recordedOn", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "source", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 103, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
+	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "recordedOn", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "source", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 3, 103, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "timingDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "timingPeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "timingTiming", 59, 0, 1, 0, 0, 255, 0, 0 },  /* Timing */
+	{ "timingDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "timingPeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "timingTiming", 59, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Timing */
 	/* DiagnosticReport */
 	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "code", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
+	{ "category", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "conclusion", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "conclusionCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "effectiveDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "effectiveDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
 	{ "imagingStudy", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "issued", 8, 0, 1, 0, 0, 255, 255, 0 },  /* instant */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "issued", 8, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* instant */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "media", 356, 0, 65535, 0, 1, 255, 255, 0 },  /* DiagnosticReport.media */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "media", 356, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* DiagnosticReport.media */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "performer", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "performer", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "presentedForm", 23, 0, 65535, 0, 1, 255, 255, 0 },  /* Attachment */
 	{ "result", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "resultsInterpreter", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "resultsInterpreter", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "specimen", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 104, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "status", 3, 104, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* DocumentManifest */
-	{ "author", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "author", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "content", 53, 0, 65535, 1, 1, 1, 255, 0 },  /* Reference */
+	{ "content", 53, 0, 65535, 1, 1, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "created", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "masterIdentifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "masterIdentifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "recipient", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "related", 357, 0, 65535, 0, 1, 255, 255, 0 },  /* DocumentManifest.related */
 	{ "source", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "status", 3, 105, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "status", 3, 105, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* DocumentReference */
 	{ "authenticator", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "author", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "author", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "category", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "content", 359, 0, 65535, 1, 1, 1, 255, 0 },  /* DocumentReference.content */
-	{ "context", 360, 0, 1, 0, 0, 255, 255, 0 },  /* DocumentReference.context */
+	{ "content", 359, 0, 65535, 1, 1, 1, 255, FHIR_ELEM_SUMMARY },  /* DocumentReference.content */
+	{ "context", 360, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* DocumentReference.context */
 	{ "custodian", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "date", 8, 0, 1, 0, 0, 255, 255, 0 },  /* instant */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "docStatus", 3, 79, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "date", 8, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "docStatus", 3, 79, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "masterIdentifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "masterIdentifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "relatesTo", 358, 0, 65535, 0, 1, 255, 255, 0 },  /* DocumentReference.relatesTo */
-	{ "securityLabel", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "status", 3, 105, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "relatesTo", 358, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* DocumentReference.relatesTo */
+	{ "securityLabel", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "status", 3, 105, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* EffectEvidenceSynthesis */
 	{ "approvalDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "author", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
 	{ "certainty", 365, 0, 65535, 0, 1, 255, 255, 0 },  /* EffectEvidenceSynthesis.certainty */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "description", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
 	{ "editor", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "effectEstimate", 363, 0, 65535, 0, 1, 255, 255, 0 },  /* EffectEvidenceSynthesis.effectEstimate */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "effectEstimate", 363, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* EffectEvidenceSynthesis.effectEstimate */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "endorser", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "exposure", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
-	{ "exposureAlternative", 53, 0, 1, 1, 0, 3, 255, 0 },  /* Reference */
+	{ "exposure", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "exposureAlternative", 53, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lastReviewDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "outcome", 53, 0, 1, 1, 0, 4, 255, 0 },  /* Reference */
-	{ "population", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "outcome", 53, 0, 1, 1, 0, 4, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "population", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "relatedArtifact", 54, 0, 65535, 0, 1, 255, 255, 0 },  /* RelatedArtifact */
 	{ "resultsByExposure", 362, 0, 65535, 0, 1, 255, 255, 0 },  /* EffectEvidenceSynthesis.resultsByExposure */
 	{ "reviewer", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
 	{ "sampleSize", 361, 0, 1, 0, 0, 255, 255, 0 },  /* EffectEvidenceSynthesis.sampleSize */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "studyType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "synthesisType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "topic", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Encounter */
 	{ "account", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "appointment", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "appointment", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "class", 25, 0, 1, 1, 0, 1, 255, 0 },  /* Coding */
+	{ "class", 25, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Coding */
 	{ "classHistory", 368, 0, 65535, 0, 1, 255, 255, 0 },  /* Encounter.classHistory */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "diagnosis", 370, 0, 65535, 0, 1, 255, 255, 0 },  /* Encounter.diagnosis */
-	{ "episodeOfCare", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "diagnosis", 370, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Encounter.diagnosis */
+	{ "episodeOfCare", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "hospitalization", 371, 0, 1, 0, 0, 255, 255, 0 },  /* Encounter.hospitalization */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "length", 33, 0, 1, 0, 0, 255, 255, 0 },  /* Duration */
 	{ "location", 372, 0, 65535, 0, 1, 255, 255, 0 },  /* Encounter.location */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "partOf", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "participant", 369, 0, 65535, 0, 1, 255, 255, 0 },  /* Encounter.participant */
+	{ "participant", 369, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Encounter.participant */
 	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
 	{ "priority", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "serviceProvider", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "serviceType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "status", 3, 107, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "serviceType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "status", 3, 107, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "statusHistory", 367, 0, 65535, 0, 1, 255, 255, 0 },  /* Encounter.statusHistory */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* Endpoint */
-	{ "address", 17, 0, 1, 1, 0, 3, 255, 0 },  /* url */
-	{ "connectionType", 25, 0, 1, 1, 0, 1, 255, 0 },  /* Coding */
+	{ "address", 17, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* url */
+	{ "connectionType", 25, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Coding */
 	{ "contact", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "header", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "managingOrganization", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "managingOrganization", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "payloadMimeType", 3, 0, 65535, 0, 1, 255, 255, 0 },  /* code */
-	{ "payloadType", 24, 0, 65535, 1, 1, 2, 255, 0 },  /* CodeableConcept */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "status", 3, 109, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "payloadMimeType", 3, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "payloadType", 24, 0, 65535, 1, 1, 2, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "status", 3, 109, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* EnrollmentRequest */
 	{ "candidate", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
@@ -1854,190 +1854,190 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "coverage", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "created", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "insurer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "provider", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 68, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "status", 3, 68, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* EnrollmentResponse */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "created", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "disposition", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "organization", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "outcome", 3, 70, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "request", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "requestProvider", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 68, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "status", 3, 68, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* EpisodeOfCare */
 	{ "account", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "careManager", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "diagnosis", 374, 0, 65535, 0, 1, 255, 255, 0 },  /* EpisodeOfCare.diagnosis */
+	{ "diagnosis", 374, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* EpisodeOfCare.diagnosis */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "managingOrganization", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "managingOrganization", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "patient", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "patient", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "referralRequest", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 110, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 110, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "statusHistory", 373, 0, 65535, 0, 1, 255, 255, 0 },  /* EpisodeOfCare.statusHistory */
 	{ "team", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* EventDefinition */
-	{ "approvalDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
+	{ "approvalDate", 4, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* date */
 	{ "author", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "editor", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "endorser", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "lastReviewDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "lastReviewDate", 4, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* date */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "relatedArtifact", 54, 0, 65535, 0, 1, 255, 255, 0 },  /* RelatedArtifact */
 	{ "reviewer", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "subjectCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
 	{ "subjectReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
 	{ "subtitle", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "topic", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "trigger", 60, 0, 65535, 1, 1, 1, 255, 0 },  /* TriggerDefinition */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "trigger", 60, 0, 65535, 1, 1, 1, 255, FHIR_ELEM_SUMMARY },  /* TriggerDefinition */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "usage", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Evidence */
 	{ "approvalDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "author", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "description", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
 	{ "editor", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "endorser", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "exposureBackground", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
-	{ "exposureVariant", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "exposureBackground", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "exposureVariant", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lastReviewDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "outcome", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "outcome", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "relatedArtifact", 54, 0, 65535, 0, 1, 255, 255, 0 },  /* RelatedArtifact */
 	{ "reviewer", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
 	{ "shortTitle", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "subtitle", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "topic", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* EvidenceVariable */
 	{ "approvalDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "author", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "characteristic", 375, 0, 65535, 1, 1, 1, 255, 0 },  /* EvidenceVariable.characteristic */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "characteristic", 375, 0, 65535, 1, 1, 1, 255, FHIR_ELEM_SUMMARY },  /* EvidenceVariable.characteristic */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "description", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
 	{ "editor", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "endorser", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lastReviewDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "relatedArtifact", 54, 0, 65535, 0, 1, 255, 255, 0 },  /* RelatedArtifact */
 	{ "reviewer", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "shortTitle", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "shortTitle", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "subtitle", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "topic", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "type", 3, 111, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "type", 3, 111, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* ExampleScenario */
 	{ "actor", 376, 0, 65535, 0, 1, 255, 255, 0 },  /* ExampleScenario.actor */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "instance", 377, 0, 65535, 0, 1, 255, 255, 0 },  /* ExampleScenario.instance */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "process", 380, 0, 65535, 0, 1, 255, 255, 0 },  /* ExampleScenario.process */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "workflow", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
 	/* ExplanationOfBenefit */
 	{ "accident", 391, 0, 1, 0, 0, 255, 255, 0 },  /* ExplanationOfBenefit.accident */
@@ -2045,12 +2045,12 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "adjudication", 393, 0, 65535, 0, 1, 255, 255, 0 },  /* ExplanationOfBenefit.item.adjudication */
 	{ "benefitBalance", 402, 0, 65535, 0, 1, 255, 255, 0 },  /* ExplanationOfBenefit.benefitBalance */
 	{ "benefitPeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "billablePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "billablePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "careTeam", 386, 0, 65535, 0, 1, 255, 255, 0 },  /* ExplanationOfBenefit.careTeam */
 	{ "claim", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "claimResponse", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "created", 5, 0, 1, 1, 0, 4, 255, 0 },  /* dateTime */
+	{ "created", 5, 0, 1, 1, 0, 4, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "diagnosis", 388, 0, 65535, 0, 1, 255, 255, 0 },  /* ExplanationOfBenefit.diagnosis */
 	{ "disposition", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "enterer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
@@ -2060,18 +2060,18 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "formCode", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "fundsReserve", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "fundsReserveRequested", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "insurance", 390, 0, 65535, 1, 1, 8, 255, 0 },  /* ExplanationOfBenefit.insurance */
-	{ "insurer", 53, 0, 1, 1, 0, 5, 255, 0 },  /* Reference */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "insurance", 390, 0, 65535, 1, 1, 8, 255, FHIR_ELEM_SUMMARY },  /* ExplanationOfBenefit.insurance */
+	{ "insurer", 53, 0, 1, 1, 0, 5, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "item", 392, 0, 65535, 0, 1, 255, 255, 0 },  /* ExplanationOfBenefit.item */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "originalPrescription", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "outcome", 3, 70, 1, 1, 0, 7, 255, 0 },  /* code */
-	{ "patient", 53, 0, 1, 1, 0, 3, 255, 0 },  /* Reference */
+	{ "outcome", 3, 70, 1, 1, 0, 7, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "patient", 53, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "payee", 385, 0, 1, 0, 0, 255, 255, 0 },  /* ExplanationOfBenefit.payee */
 	{ "payment", 400, 0, 1, 0, 0, 255, 255, 0 },  /* ExplanationOfBenefit.payment */
 	{ "preAuthRef", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
@@ -2081,171 +2081,171 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "priority", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "procedure", 389, 0, 65535, 0, 1, 255, 255, 0 },  /* ExplanationOfBenefit.procedure */
 	{ "processNote", 401, 0, 65535, 0, 1, 255, 255, 0 },  /* ExplanationOfBenefit.processNote */
-	{ "provider", 53, 0, 1, 1, 0, 6, 255, 0 },  /* Reference */
+	{ "provider", 53, 0, 1, 1, 0, 6, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "referral", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "related", 384, 0, 65535, 0, 1, 255, 255, 0 },  /* ExplanationOfBenefit.related */
-	{ "status", 3, 114, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 114, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "subType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "supportingInfo", 387, 0, 65535, 0, 1, 255, 255, 0 },  /* ExplanationOfBenefit.supportingInfo */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "total", 399, 0, 65535, 0, 1, 255, 255, 0 },  /* ExplanationOfBenefit.total */
-	{ "type", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
-	{ "use", 3, 69, 1, 1, 0, 2, 255, 0 },  /* code */
+	{ "total", 399, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ExplanationOfBenefit.total */
+	{ "type", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "use", 3, 69, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* FamilyMemberHistory */
-	{ "ageAge", 21, 0, 1, 0, 0, 255, 1, 0 },  /* Age */
-	{ "ageRange", 51, 0, 1, 0, 0, 255, 1, 0 },  /* Range */
-	{ "ageString", 13, 0, 1, 0, 0, 255, 1, 0 },  /* string */
+	{ "ageAge", 21, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Age */
+	{ "ageRange", 51, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "ageString", 13, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* string */
 	{ "bornDate", 4, 0, 1, 0, 0, 255, 0, 0 },  /* date */
 	{ "bornPeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
 	{ "bornString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
 	{ "condition", 404, 0, 65535, 0, 1, 255, 255, 0 },  /* FamilyMemberHistory.condition */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "dataAbsentReason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "deceasedAge", 21, 0, 1, 0, 0, 255, 2, 0 },  /* Age */
-	{ "deceasedBoolean", 1, 0, 1, 0, 0, 255, 2, 0 },  /* boolean */
-	{ "deceasedDate", 4, 0, 1, 0, 0, 255, 2, 0 },  /* date */
-	{ "deceasedRange", 51, 0, 1, 0, 0, 255, 2, 0 },  /* Range */
-	{ "deceasedString", 13, 0, 1, 0, 0, 255, 2, 0 },  /* string */
-	{ "estimatedAge", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "dataAbsentReason", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "deceasedAge", 21, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Age */
+	{ "deceasedBoolean", 1, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "deceasedDate", 4, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* date */
+	{ "deceasedRange", 51, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "deceasedString", 13, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* string */
+	{ "estimatedAge", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "patient", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
-	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "relationship", 24, 0, 1, 1, 0, 2, 255, 0 },  /* CodeableConcept */
-	{ "sex", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "status", 3, 115, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "patient", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "relationship", 24, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "sex", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "status", 3, 115, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Flag */
-	{ "author", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "code", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
+	{ "author", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "category", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "status", 3, 116, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "status", 3, 116, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Goal */
-	{ "achievementStatus", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "achievementStatus", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "addresses", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "category", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "description", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
-	{ "expressedBy", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "description", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "expressedBy", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "lifecycleStatus", 3, 117, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "lifecycleStatus", 3, 117, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "outcomeCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "outcomeReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "priority", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "startCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
-	{ "startDate", 4, 0, 1, 0, 0, 255, 0, 0 },  /* date */
-	{ "statusDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
+	{ "priority", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "startCodeableConcept", 24, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "startDate", 4, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* date */
+	{ "statusDate", 4, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* date */
 	{ "statusReason", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "subject", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
+	{ "subject", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "target", 405, 0, 65535, 0, 1, 255, 255, 0 },  /* Goal.target */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* GraphDefinition */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "link", 406, 0, 65535, 0, 1, 255, 255, 0 },  /* GraphDefinition.link */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "profile", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "start", 3, 50, 1, 1, 0, 2, 255, 0 },  /* code */
-	{ "status", 3, 25, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "start", 3, 50, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Group */
-	{ "active", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "actual", 1, 0, 1, 1, 0, 1, 255, 0 },  /* boolean */
+	{ "active", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "actual", 1, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "characteristic", 409, 0, 65535, 0, 1, 255, 255, 0 },  /* Group.characteristic */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "managingEntity", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "managingEntity", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "member", 410, 0, 65535, 0, 1, 255, 255, 0 },  /* Group.member */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "quantity", 15, 0, 1, 0, 0, 255, 255, 0 },  /* unsignedInt */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "quantity", 15, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* unsignedInt */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 3, 120, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "type", 3, 120, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* GuidanceResponse */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "dataRequirement", 30, 0, 65535, 0, 1, 255, 255, 0 },  /* DataRequirement */
 	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "evaluationMessage", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "moduleCanonical", 2, 0, 1, 1, 0, 0, 0, 0 },  /* canonical */
-	{ "moduleCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
-	{ "moduleUri", 16, 0, 1, 1, 0, 0, 0, 0 },  /* uri */
+	{ "moduleCanonical", 2, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "moduleCodeableConcept", 24, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "moduleUri", 16, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "outputParameters", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "performer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "requestIdentifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
+	{ "requestIdentifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
 	{ "result", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 121, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "status", 3, 121, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* HealthcareService */
-	{ "active", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "active", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "appointmentRequired", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "availabilityExceptions", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "availableTime", 412, 0, 65535, 0, 1, 255, 255, 0 },  /* HealthcareService.availableTime */
-	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "category", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "characteristic", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "comment", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "comment", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "communication", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "coverageArea", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
@@ -2253,52 +2253,52 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "endpoint", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "extraDetails", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "location", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "location", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "notAvailable", 413, 0, 65535, 0, 1, 255, 255, 0 },  /* HealthcareService.notAvailable */
-	{ "photo", 23, 0, 1, 0, 0, 255, 255, 0 },  /* Attachment */
+	{ "photo", 23, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Attachment */
 	{ "program", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "providedBy", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "providedBy", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "referralMethod", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "serviceProvisionCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "specialty", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "specialty", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* ImagingStudy */
-	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "endpoint", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "endpoint", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "interpreter", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "interpreter", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "location", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
-	{ "modality", 25, 0, 65535, 0, 1, 255, 255, 0 },  /* Coding */
+	{ "location", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
+	{ "modality", 25, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "numberOfInstances", 15, 0, 1, 0, 0, 255, 255, 0 },  /* unsignedInt */
-	{ "numberOfSeries", 15, 0, 1, 0, 0, 255, 255, 0 },  /* unsignedInt */
-	{ "procedureCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "procedureReference", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "referrer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "series", 414, 0, 65535, 0, 1, 255, 255, 0 },  /* ImagingStudy.series */
-	{ "started", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "status", 3, 122, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
+	{ "note", 22, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Annotation */
+	{ "numberOfInstances", 15, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "numberOfSeries", 15, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "procedureCode", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "procedureReference", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "referrer", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "series", 414, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ImagingStudy.series */
+	{ "started", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "status", 3, 122, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Immunization */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
@@ -2308,22 +2308,22 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "expirationDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "fundingSource", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "isSubpotent", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "isSubpotent", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "location", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "lotNumber", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "manufacturer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "occurrenceDateTime", 5, 0, 1, 1, 0, 0, 0, 0 },  /* dateTime */
-	{ "occurrenceString", 13, 0, 1, 1, 0, 0, 0, 0 },  /* string */
-	{ "patient", 53, 0, 1, 1, 0, 3, 255, 0 },  /* Reference */
-	{ "performer", 417, 0, 65535, 0, 1, 255, 255, 0 },  /* Immunization.performer */
-	{ "primarySource", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "note", 22, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Annotation */
+	{ "occurrenceDateTime", 5, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "occurrenceString", 13, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* string */
+	{ "patient", 53, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "performer", 417, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Immunization.performer */
+	{ "primarySource", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "programEligibility", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "protocolApplied", 420, 0, 65535, 0, 1, 255, 255, 0 },  /* Immunization.protocolApplied */
 	{ "reaction", 419, 0, 65535, 0, 1, 255, 255, 0 },  /* Immunization.reaction */
@@ -2333,11 +2333,11 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "reportOrigin", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "route", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "site", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "status", 3, 123, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "status", 3, 123, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "statusReason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "subpotentReason", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "vaccineCode", 24, 0, 1, 1, 0, 2, 255, 0 },  /* CodeableConcept */
+	{ "vaccineCode", 24, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* ImmunizationEvaluation */
 	{ "authority", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
@@ -2345,334 +2345,334 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "doseNumberPositiveInt", 12, 0, 1, 0, 0, 255, 0, 0 },  /* positiveInt */
 	{ "doseNumberString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
-	{ "doseStatus", 24, 0, 1, 1, 0, 4, 255, 0 },  /* CodeableConcept */
+	{ "doseStatus", 24, 0, 1, 1, 0, 4, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "doseStatusReason", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "immunizationEvent", 53, 0, 1, 1, 0, 3, 255, 0 },  /* Reference */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "immunizationEvent", 53, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "patient", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
+	{ "patient", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "series", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "seriesDosesPositiveInt", 12, 0, 1, 0, 0, 255, 1, 0 },  /* positiveInt */
 	{ "seriesDosesString", 13, 0, 1, 0, 0, 255, 1, 0 },  /* string */
-	{ "status", 3, 124, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "targetDisease", 24, 0, 1, 1, 0, 2, 255, 0 },  /* CodeableConcept */
+	{ "status", 3, 124, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "targetDisease", 24, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* ImmunizationRecommendation */
 	{ "authority", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "date", 5, 0, 1, 1, 0, 1, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "patient", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
-	{ "recommendation", 421, 0, 65535, 1, 1, 2, 255, 0 },  /* ImmunizationRecommendation.recommendation */
+	{ "patient", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "recommendation", 421, 0, 65535, 1, 1, 2, 255, FHIR_ELEM_SUMMARY },  /* ImmunizationRecommendation.recommendation */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* ImplementationGuide */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "definition", 425, 0, 1, 0, 0, 255, 255, 0 },  /* ImplementationGuide.definition */
-	{ "dependsOn", 423, 0, 65535, 0, 1, 255, 255, 0 },  /* ImplementationGuide.dependsOn */
+	{ "dependsOn", 423, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ImplementationGuide.dependsOn */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "fhirVersion", 3, 48, 65535, 1, 1, 4, 255, 0 },  /* code */
-	{ "global", 424, 0, 65535, 0, 1, 255, 255, 0 },  /* ImplementationGuide.global */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "fhirVersion", 3, 48, 65535, 1, 1, 4, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "global", 424, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ImplementationGuide.global */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "license", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "license", 3, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "manifest", 431, 0, 1, 0, 0, 255, 255, 0 },  /* ImplementationGuide.manifest */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
-	{ "packageId", 7, 0, 1, 1, 0, 3, 255, 0 },  /* id */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "status", 3, 25, 1, 1, 0, 2, 255, 0 },  /* code */
+	{ "name", 13, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "packageId", 7, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "status", 3, 25, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "url", 16, 0, 1, 1, 0, 0, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "url", 16, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* InsurancePlan */
-	{ "administeredBy", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "administeredBy", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "alias", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
 	{ "contact", 434, 0, 65535, 0, 1, 255, 255, 0 },  /* InsurancePlan.contact */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "coverage", 435, 0, 65535, 0, 1, 255, 255, 0 },  /* InsurancePlan.coverage */
-	{ "coverageArea", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "coverageArea", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "endpoint", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "network", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "ownedBy", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "ownedBy", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
 	{ "plan", 438, 0, 65535, 0, 1, 255, 255, 0 },  /* InsurancePlan.plan */
-	{ "status", 3, 25, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* Invoice */
 	{ "account", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "cancelledReason", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "issuer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lineItem", 444, 0, 65535, 0, 1, 255, 255, 0 },  /* Invoice.lineItem */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "participant", 443, 0, 65535, 0, 1, 255, 255, 0 },  /* Invoice.participant */
 	{ "paymentTerms", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "recipient", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 127, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "recipient", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 3, 127, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "totalGross", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
-	{ "totalNet", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
+	{ "totalGross", 42, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Money */
+	{ "totalNet", 42, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Money */
 	{ "totalPriceComponent", 445, 0, 65535, 0, 1, 255, 255, 0 },  /* Invoice.lineItem.priceComponent */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* Library */
 	{ "approvalDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "author", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "content", 23, 0, 65535, 0, 1, 255, 255, 0 },  /* Attachment */
+	{ "content", 23, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Attachment */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "dataRequirement", 30, 0, 65535, 0, 1, 255, 255, 0 },  /* DataRequirement */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "description", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
 	{ "editor", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "endorser", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lastReviewDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "parameter", 45, 0, 65535, 0, 1, 255, 255, 0 },  /* ParameterDefinition */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "relatedArtifact", 54, 0, 65535, 0, 1, 255, 255, 0 },  /* RelatedArtifact */
 	{ "reviewer", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "subjectCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
 	{ "subjectReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
 	{ "subtitle", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "topic", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "type", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "type", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "usage", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Linkage */
-	{ "active", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "author", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "active", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "author", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "item", 446, 0, 65535, 1, 1, 0, 255, 0 },  /* Linkage.item */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "item", 446, 0, 65535, 1, 1, 0, 255, FHIR_ELEM_SUMMARY },  /* Linkage.item */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* List */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "emptyReason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "entry", 447, 0, 65535, 0, 1, 255, 255, 0 },  /* List.entry */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
-	{ "mode", 3, 83, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
+	{ "mode", 3, 83, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "orderedBy", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "source", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 129, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "source", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 3, 129, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Location */
 	{ "address", 20, 0, 1, 0, 0, 255, 255, 0 },  /* Address */
 	{ "alias", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
 	{ "availabilityExceptions", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "endpoint", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "hoursOfOperation", 449, 0, 65535, 0, 1, 255, 255, 0 },  /* Location.hoursOfOperation */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "managingOrganization", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
-	{ "mode", 3, 131, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "managingOrganization", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
+	{ "mode", 3, 131, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "operationalStatus", 25, 0, 1, 0, 0, 255, 255, 0 },  /* Coding */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "operationalStatus", 25, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
 	{ "partOf", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "physicalType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "physicalType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "position", 448, 0, 1, 0, 0, 255, 255, 0 },  /* Location.position */
-	{ "status", 3, 130, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "status", 3, 130, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* Measure */
 	{ "approvalDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "author", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "clinicalRecommendationStatement", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "compositeScoring", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "clinicalRecommendationStatement", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "compositeScoring", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "definition", 10, 0, 65535, 0, 1, 255, 255, 0 },  /* markdown */
-	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "disclaimer", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "definition", 10, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "description", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "disclaimer", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
 	{ "editor", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "endorser", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "group", 450, 0, 65535, 0, 1, 255, 255, 0 },  /* Measure.group */
-	{ "guidance", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "improvementNotation", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "guidance", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "improvementNotation", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lastReviewDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "library", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "rateAggregation", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "rationale", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
+	{ "rateAggregation", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "rationale", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
 	{ "relatedArtifact", 54, 0, 65535, 0, 1, 255, 255, 0 },  /* RelatedArtifact */
 	{ "reviewer", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "riskAdjustment", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "scoring", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "riskAdjustment", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "scoring", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "subjectCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
 	{ "subjectReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
 	{ "subtitle", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "supplementalData", 454, 0, 65535, 0, 1, 255, 255, 0 },  /* Measure.supplementalData */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "topic", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "type", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "type", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "usage", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* MeasureReport */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "evaluatedResource", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "group", 455, 0, 65535, 0, 1, 255, 255, 0 },  /* MeasureReport.group */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "improvementNotation", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "improvementNotation", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "measure", 2, 0, 1, 1, 0, 2, 255, 0 },  /* canonical */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "measure", 2, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "period", 46, 0, 1, 1, 0, 3, 255, 0 },  /* Period */
-	{ "reporter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 132, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "period", 46, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "reporter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 3, 132, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 3, 133, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "type", 3, 133, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* Media */
-	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "bodySite", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "bodySite", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "content", 23, 0, 1, 1, 0, 1, 255, 0 },  /* Attachment */
-	{ "createdDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "createdPeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "device", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "deviceName", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "duration", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "content", 23, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Attachment */
+	{ "createdDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "createdPeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "device", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "deviceName", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "duration", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "frames", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
-	{ "height", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "issued", 8, 0, 1, 0, 0, 255, 255, 0 },  /* instant */
+	{ "frames", 12, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "height", 12, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "issued", 8, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* instant */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
-	{ "modality", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
+	{ "modality", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "operator", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "status", 3, 77, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "operator", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "status", 3, 77, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "view", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "width", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "view", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "width", 12, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* positiveInt */
 	/* Medication */
-	{ "amount", 52, 0, 1, 0, 0, 255, 255, 0 },  /* Ratio */
+	{ "amount", 52, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Ratio */
 	{ "batch", 462, 0, 1, 0, 0, 255, 255, 0 },  /* Medication.batch */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "form", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "ingredient", 461, 0, 65535, 0, 1, 255, 255, 0 },  /* Medication.ingredient */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "manufacturer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "manufacturer", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "status", 3, 134, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "status", 3, 134, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* MedicationAdministration */
 	{ "category", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
@@ -2680,28 +2680,28 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "context", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "device", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "dosage", 464, 0, 1, 0, 0, 255, 255, 0 },  /* MedicationAdministration.dosage */
-	{ "effectiveDateTime", 5, 0, 1, 1, 0, 1, 1, 0 },  /* dateTime */
-	{ "effectivePeriod", 46, 0, 1, 1, 0, 1, 1, 0 },  /* Period */
+	{ "effectiveDateTime", 5, 0, 1, 1, 0, 1, 1, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "effectivePeriod", 46, 0, 1, 1, 0, 1, 1, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "eventHistory", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "instantiates", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "instantiates", 16, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "medicationCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
-	{ "medicationReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "medicationCodeableConcept", 24, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "medicationReference", 53, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "performer", 463, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicationAdministration.performer */
+	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "performer", 463, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicationAdministration.performer */
 	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "request", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 135, 1, 1, 0, 2, 255, 0 },  /* code */
+	{ "status", 3, 135, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "statusReason", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "subject", 53, 0, 1, 1, 0, 3, 255, 0 },  /* Reference */
+	{ "subject", 53, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "supportingInformation", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* MedicationDispense */
@@ -2715,50 +2715,50 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "dosageInstruction", 32, 0, 65535, 0, 1, 255, 255, 0 },  /* Dosage */
 	{ "eventHistory", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "location", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "medicationCodeableConcept", 24, 0, 1, 1, 0, 0, 1, 0 },  /* CodeableConcept */
-	{ "medicationReference", 53, 0, 1, 1, 0, 0, 1, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "medicationCodeableConcept", 24, 0, 1, 1, 0, 0, 1, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "medicationReference", 53, 0, 1, 1, 0, 0, 1, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "performer", 465, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicationDispense.performer */
 	{ "quantity", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	{ "receiver", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 136, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "status", 3, 136, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "statusReasonCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
 	{ "statusReasonReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "substitution", 466, 0, 1, 0, 0, 255, 255, 0 },  /* MedicationDispense.substitution */
 	{ "supportingInformation", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "whenHandedOver", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "whenPrepared", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "whenPrepared", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	/* MedicationKnowledge */
 	{ "administrationGuidelines", 472, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicationKnowledge.administrationGuidelines */
-	{ "amount", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
+	{ "amount", 57, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SimpleQuantity */
 	{ "associatedMedication", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "contraindication", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "cost", 470, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicationKnowledge.cost */
 	{ "doseForm", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "drugCharacteristic", 477, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicationKnowledge.drugCharacteristic */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "ingredient", 469, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicationKnowledge.ingredient */
 	{ "intendedRoute", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "kinetics", 482, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicationKnowledge.kinetics */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "manufacturer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "manufacturer", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "medicineClassification", 475, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicationKnowledge.medicineClassification */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "monitoringProgram", 471, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicationKnowledge.monitoringProgram */
 	{ "monograph", 468, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicationKnowledge.monograph */
@@ -2767,449 +2767,449 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "productType", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "regulatory", 478, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicationKnowledge.regulatory */
 	{ "relatedMedicationKnowledge", 467, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicationKnowledge.relatedMedicationKnowledge */
-	{ "status", 3, 137, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "synonym", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
+	{ "status", 3, 137, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "synonym", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* MedicationRequest */
-	{ "authoredOn", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "authoredOn", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "courseOfTherapyType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "detectedIssue", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "dispenseRequest", 483, 0, 1, 0, 0, 255, 255, 0 },  /* MedicationRequest.dispenseRequest */
-	{ "doNotPerform", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "doNotPerform", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "dosageInstruction", 32, 0, 65535, 0, 1, 255, 255, 0 },  /* Dosage */
 	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "eventHistory", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "groupIdentifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "groupIdentifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "insurance", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "intent", 3, 139, 1, 1, 0, 2, 255, 0 },  /* code */
+	{ "intent", 3, 139, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "medicationCodeableConcept", 24, 0, 1, 1, 0, 0, 1, 0 },  /* CodeableConcept */
-	{ "medicationReference", 53, 0, 1, 1, 0, 0, 1, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "medicationCodeableConcept", 24, 0, 1, 1, 0, 0, 1, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "medicationReference", 53, 0, 1, 1, 0, 0, 1, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "performer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "performerType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "performerType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "priorPrescription", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "priority", 3, 28, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "priority", 3, 28, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "recorder", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "reportedBoolean", 1, 0, 1, 0, 0, 255, 0, 0 },  /* boolean */
-	{ "reportedReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
-	{ "requester", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 138, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "reportedBoolean", 1, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "reportedReference", 53, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "requester", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 3, 138, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "statusReason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "subject", 53, 0, 1, 1, 0, 3, 255, 0 },  /* Reference */
+	{ "subject", 53, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "substitution", 485, 0, 1, 0, 0, 255, 255, 0 },  /* MedicationRequest.substitution */
 	{ "supportingInformation", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* MedicationStatement */
-	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "category", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "category", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "context", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "dateAsserted", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "context", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "dateAsserted", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "derivedFrom", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "dosage", 32, 0, 65535, 0, 1, 255, 255, 0 },  /* Dosage */
-	{ "effectiveDateTime", 5, 0, 1, 0, 0, 255, 1, 0 },  /* dateTime */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 1, 0 },  /* Period */
+	{ "effectiveDateTime", 5, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "informationSource", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "medicationCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
-	{ "medicationReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "medicationCodeableConcept", 24, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "medicationReference", 53, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 140, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "status", 3, 140, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "statusReason", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "subject", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
+	{ "subject", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* MedicinalProduct */
-	{ "additionalMonitoringIndicator", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "attachedDocument", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "clinicalTrial", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "combinedPharmaceuticalDoseForm", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "contact", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "additionalMonitoringIndicator", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "attachedDocument", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "clinicalTrial", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "combinedPharmaceuticalDoseForm", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "contact", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "crossReference", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "domain", 25, 0, 1, 0, 0, 255, 255, 0 },  /* Coding */
+	{ "crossReference", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "domain", 25, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "legalStatusOfSupply", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "manufacturingBusinessOperation", 489, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProduct.manufacturingBusinessOperation */
-	{ "marketingStatus", 40, 0, 65535, 0, 1, 255, 255, 0 },  /* MarketingStatus */
-	{ "masterFile", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "legalStatusOfSupply", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "manufacturingBusinessOperation", 489, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProduct.manufacturingBusinessOperation */
+	{ "marketingStatus", 40, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MarketingStatus */
+	{ "masterFile", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 486, 0, 65535, 1, 1, 0, 255, 0 },  /* MedicinalProduct.name */
-	{ "packagedMedicinalProduct", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "paediatricUseIndicator", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "pharmaceuticalProduct", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "productClassification", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "specialDesignation", 490, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProduct.specialDesignation */
-	{ "specialMeasures", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
+	{ "name", 486, 0, 65535, 1, 1, 0, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProduct.name */
+	{ "packagedMedicinalProduct", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "paediatricUseIndicator", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "pharmaceuticalProduct", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "productClassification", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "specialDesignation", 490, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProduct.specialDesignation */
+	{ "specialMeasures", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* MedicinalProductAuthorization */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "country", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "dataExclusivityPeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "dateOfFirstAuthorization", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "country", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "dataExclusivityPeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "dateOfFirstAuthorization", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "holder", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "internationalBirthDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "jurisdictionalAuthorization", 491, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProductAuthorization.jurisdictionalAuthorization */
+	{ "holder", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "internationalBirthDate", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "jurisdictionalAuthorization", 491, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductAuthorization.jurisdictionalAuthorization */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "legalBasis", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "legalBasis", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "procedure", 492, 0, 1, 0, 0, 255, 255, 0 },  /* MedicinalProductAuthorization.procedure */
-	{ "regulator", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "restoreDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "status", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "statusDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "procedure", 492, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductAuthorization.procedure */
+	{ "regulator", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "restoreDate", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "status", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "statusDate", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "validityPeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "validityPeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	/* MedicinalProductContraindication */
-	{ "comorbidity", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "comorbidity", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "disease", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "diseaseStatus", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "disease", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "diseaseStatus", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "otherTherapy", 493, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProductContraindication.otherTherapy */
-	{ "population", 47, 0, 65535, 0, 1, 255, 255, 0 },  /* Population */
-	{ "subject", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "otherTherapy", 493, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductContraindication.otherTherapy */
+	{ "population", 47, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Population */
+	{ "subject", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "therapeuticIndication", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "therapeuticIndication", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* MedicinalProductIndication */
-	{ "comorbidity", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "comorbidity", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "diseaseStatus", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "diseaseSymptomProcedure", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "duration", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
+	{ "diseaseStatus", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "diseaseSymptomProcedure", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "duration", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "intendedEffect", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "intendedEffect", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "otherTherapy", 494, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProductIndication.otherTherapy */
-	{ "population", 47, 0, 65535, 0, 1, 255, 255, 0 },  /* Population */
-	{ "subject", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "otherTherapy", 494, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductIndication.otherTherapy */
+	{ "population", 47, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Population */
+	{ "subject", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "undesirableEffect", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "undesirableEffect", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* MedicinalProductIngredient */
-	{ "allergenicIndicator", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "allergenicIndicator", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "manufacturer", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "manufacturer", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "role", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
-	{ "specifiedSubstance", 495, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProductIngredient.specifiedSubstance */
-	{ "substance", 498, 0, 1, 0, 0, 255, 255, 0 },  /* MedicinalProductIngredient.substance */
+	{ "role", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "specifiedSubstance", 495, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductIngredient.specifiedSubstance */
+	{ "substance", 498, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductIngredient.substance */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* MedicinalProductInteraction */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "effect", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "effect", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "incidence", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "interactant", 499, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProductInteraction.interactant */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "incidence", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "interactant", 499, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductInteraction.interactant */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "management", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "management", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "subject", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "subject", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* MedicinalProductManufactured */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "ingredient", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "ingredient", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "manufacturedDoseForm", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
-	{ "manufacturer", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "manufacturedDoseForm", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "manufacturer", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "otherCharacteristics", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "physicalCharacteristics", 48, 0, 1, 0, 0, 255, 255, 0 },  /* ProdCharacteristic */
-	{ "quantity", 50, 0, 1, 1, 0, 1, 255, 0 },  /* Quantity */
+	{ "otherCharacteristics", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "physicalCharacteristics", 48, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* ProdCharacteristic */
+	{ "quantity", 50, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "unitOfPresentation", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "unitOfPresentation", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* MedicinalProductPackaged */
-	{ "batchIdentifier", 500, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProductPackaged.batchIdentifier */
+	{ "batchIdentifier", 500, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductPackaged.batchIdentifier */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "legalStatusOfSupply", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "manufacturer", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "marketingAuthorization", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "marketingStatus", 40, 0, 65535, 0, 1, 255, 255, 0 },  /* MarketingStatus */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "legalStatusOfSupply", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "manufacturer", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "marketingAuthorization", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "marketingStatus", 40, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MarketingStatus */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "packageItem", 501, 0, 65535, 1, 1, 0, 255, 0 },  /* MedicinalProductPackaged.packageItem */
-	{ "subject", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "packageItem", 501, 0, 65535, 1, 1, 0, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductPackaged.packageItem */
+	{ "subject", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* MedicinalProductPharmaceutical */
-	{ "administrableDoseForm", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
-	{ "characteristics", 502, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProductPharmaceutical.characteristics */
+	{ "administrableDoseForm", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "characteristics", 502, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductPharmaceutical.characteristics */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "device", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "device", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "ingredient", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "ingredient", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "routeOfAdministration", 503, 0, 65535, 1, 1, 1, 255, 0 },  /* MedicinalProductPharmaceutical.routeOfAdministration */
+	{ "routeOfAdministration", 503, 0, 65535, 1, 1, 1, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductPharmaceutical.routeOfAdministration */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "unitOfPresentation", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "unitOfPresentation", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* MedicinalProductUndesirableEffect */
-	{ "classification", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "classification", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "frequencyOfOccurrence", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "frequencyOfOccurrence", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "population", 47, 0, 65535, 0, 1, 255, 255, 0 },  /* Population */
-	{ "subject", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "symptomConditionEffect", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "population", 47, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Population */
+	{ "subject", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "symptomConditionEffect", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* MessageDefinition */
 	{ "allowedResponse", 507, 0, 65535, 0, 1, 255, 255, 0 },  /* MessageDefinition.allowedResponse */
-	{ "base", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
-	{ "category", 3, 141, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "base", 2, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "category", 3, 141, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 1, 0, 2, 255, 0 },  /* dateTime */
-	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "eventCoding", 25, 0, 1, 1, 0, 0, 0, 0 },  /* Coding */
-	{ "eventUri", 16, 0, 1, 1, 0, 0, 0, 0 },  /* uri */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "date", 5, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "description", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "eventCoding", 25, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "eventUri", 16, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "focus", 506, 0, 65535, 0, 1, 255, 255, 0 },  /* MessageDefinition.focus */
+	{ "focus", 506, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MessageDefinition.focus */
 	{ "graph", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "parent", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "replaces", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "parent", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "purpose", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "replaces", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
 	{ "responseRequired", 3, 142, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "status", 3, 25, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* MessageHeader */
-	{ "author", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "author", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "definition", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
-	{ "destination", 508, 0, 65535, 0, 1, 255, 255, 0 },  /* MessageHeader.destination */
-	{ "enterer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "eventCoding", 25, 0, 1, 1, 0, 0, 0, 0 },  /* Coding */
-	{ "eventUri", 16, 0, 1, 1, 0, 0, 0, 0 },  /* uri */
+	{ "definition", 2, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "destination", 508, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MessageHeader.destination */
+	{ "enterer", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "eventCoding", 25, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "eventUri", 16, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "focus", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "focus", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "reason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "response", 510, 0, 1, 0, 0, 255, 255, 0 },  /* MessageHeader.response */
-	{ "responsible", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "sender", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "source", 509, 0, 1, 1, 0, 1, 255, 0 },  /* MessageHeader.source */
+	{ "reason", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "response", 510, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* MessageHeader.response */
+	{ "responsible", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "sender", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "source", 509, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* MessageHeader.source */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* MolecularSequence */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "coordinateSystem", 9, 0, 1, 1, 0, 0, 255, 0 },  /* integer */
-	{ "device", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "coordinateSystem", 9, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "device", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "observedSeq", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "patient", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "performer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "pointer", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "quality", 513, 0, 65535, 0, 1, 255, 255, 0 },  /* MolecularSequence.quality */
-	{ "quantity", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
-	{ "readCoverage", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "referenceSeq", 511, 0, 1, 0, 0, 255, 255, 0 },  /* MolecularSequence.referenceSeq */
-	{ "repository", 515, 0, 65535, 0, 1, 255, 255, 0 },  /* MolecularSequence.repository */
-	{ "specimen", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "structureVariant", 516, 0, 65535, 0, 1, 255, 255, 0 },  /* MolecularSequence.structureVariant */
+	{ "observedSeq", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "patient", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "performer", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "pointer", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "quality", 513, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MolecularSequence.quality */
+	{ "quantity", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "readCoverage", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "referenceSeq", 511, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* MolecularSequence.referenceSeq */
+	{ "repository", 515, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MolecularSequence.repository */
+	{ "specimen", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "structureVariant", 516, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MolecularSequence.structureVariant */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 3, 144, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "variant", 512, 0, 65535, 0, 1, 255, 255, 0 },  /* MolecularSequence.variant */
+	{ "type", 3, 144, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "variant", 512, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MolecularSequence.variant */
 	/* NamingSystem */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "date", 5, 0, 1, 1, 0, 3, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "kind", 3, 149, 1, 1, 0, 2, 255, 0 },  /* code */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "kind", 3, 149, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "responsible", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "status", 3, 25, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "uniqueId", 519, 0, 65535, 1, 1, 4, 255, 0 },  /* NamingSystem.uniqueId */
+	{ "uniqueId", 519, 0, 65535, 1, 1, 4, 255, FHIR_ELEM_SUMMARY },  /* NamingSystem.uniqueId */
 	{ "usage", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
 	/* NutritionOrder */
 	{ "allergyIntolerance", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "dateTime", 5, 0, 1, 1, 0, 3, 255, 0 },  /* dateTime */
+	{ "dateTime", 5, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "enteralFormula", 524, 0, 1, 0, 0, 255, 255, 0 },  /* NutritionOrder.enteralFormula */
 	{ "excludeFoodModifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "foodPreferenceModifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "instantiates", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
-	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
-	{ "intent", 3, 27, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "intent", 3, 27, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "oralDiet", 520, 0, 1, 0, 0, 255, 255, 0 },  /* NutritionOrder.oralDiet */
-	{ "orderer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "patient", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
-	{ "status", 3, 60, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "orderer", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "patient", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 3, 60, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "supplement", 523, 0, 65535, 0, 1, 255, 255, 0 },  /* NutritionOrder.supplement */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Observation */
-	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "bodySite", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "code", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
-	{ "component", 527, 0, 65535, 0, 1, 255, 255, 0 },  /* Observation.component */
+	{ "code", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "component", 527, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Observation.component */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "dataAbsentReason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "derivedFrom", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "derivedFrom", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "device", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "effectiveDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "effectiveInstant", 8, 0, 1, 0, 0, 255, 0, 0 },  /* instant */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "effectiveTiming", 59, 0, 1, 0, 0, 255, 0, 0 },  /* Timing */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "effectiveDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "effectiveInstant", 8, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "effectiveTiming", 59, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Timing */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "focus", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "hasMember", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "focus", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "hasMember", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "interpretation", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "issued", 8, 0, 1, 0, 0, 255, 255, 0 },  /* instant */
+	{ "issued", 8, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* instant */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "method", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "performer", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "performer", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "referenceRange", 526, 0, 65535, 0, 1, 255, 255, 0 },  /* Observation.referenceRange */
 	{ "specimen", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 93, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "status", 3, 93, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "valueBoolean", 1, 0, 1, 0, 0, 255, 1, 0 },  /* boolean */
-	{ "valueCodeableConcept", 24, 0, 1, 0, 0, 255, 1, 0 },  /* CodeableConcept */
-	{ "valueDateTime", 5, 0, 1, 0, 0, 255, 1, 0 },  /* dateTime */
-	{ "valueInteger", 9, 0, 1, 0, 0, 255, 1, 0 },  /* integer */
-	{ "valuePeriod", 46, 0, 1, 0, 0, 255, 1, 0 },  /* Period */
-	{ "valueQuantity", 50, 0, 1, 0, 0, 255, 1, 0 },  /* Quantity */
-	{ "valueRange", 51, 0, 1, 0, 0, 255, 1, 0 },  /* Range */
-	{ "valueRatio", 52, 0, 1, 0, 0, 255, 1, 0 },  /* Ratio */
-	{ "valueSampledData", 55, 0, 1, 0, 0, 255, 1, 0 },  /* SampledData */
-	{ "valueString", 13, 0, 1, 0, 0, 255, 1, 0 },  /* string */
-	{ "valueTime", 14, 0, 1, 0, 0, 255, 1, 0 },  /* time */
+	{ "valueBoolean", 1, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "valueCodeableConcept", 24, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "valueDateTime", 5, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "valueInteger", 9, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "valuePeriod", 46, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "valueQuantity", 50, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "valueRange", 51, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "valueRatio", 52, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "valueSampledData", 55, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* SampledData */
+	{ "valueString", 13, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* string */
+	{ "valueTime", 14, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* time */
 	/* ObservationDefinition */
 	{ "abnormalCodedValueSet", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "code", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "category", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "criticalCodedValueSet", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "method", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "multipleResultsAllowed", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
@@ -3221,308 +3221,308 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	{ "validCodedValueSet", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	/* OperationDefinition */
-	{ "affectsState", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "base", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
-	{ "code", 3, 0, 1, 1, 0, 3, 255, 0 },  /* code */
+	{ "affectsState", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "base", 2, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "code", 3, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "comment", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "inputProfile", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
-	{ "instance", 1, 0, 1, 1, 0, 6, 255, 0 },  /* boolean */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "kind", 3, 154, 1, 1, 0, 2, 255, 0 },  /* code */
+	{ "instance", 1, 0, 1, 1, 0, 6, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "kind", 3, 154, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "outputProfile", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
 	{ "overload", 533, 0, 65535, 0, 1, 255, 255, 0 },  /* OperationDefinition.overload */
 	{ "parameter", 530, 0, 65535, 0, 1, 255, 255, 0 },  /* OperationDefinition.parameter */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "resource", 3, 50, 65535, 0, 1, 255, 255, 0 },  /* code */
-	{ "status", 3, 25, 1, 1, 0, 1, 255, 0 },  /* code */
-	{ "system", 1, 0, 1, 1, 0, 4, 255, 0 },  /* boolean */
+	{ "resource", 3, 50, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "system", 1, 0, 1, 1, 0, 4, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "type", 1, 0, 1, 1, 0, 5, 255, 0 },  /* boolean */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "type", 1, 0, 1, 1, 0, 5, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* OperationOutcome */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "issue", 534, 0, 65535, 1, 1, 0, 255, 0 },  /* OperationOutcome.issue */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "issue", 534, 0, 65535, 1, 1, 0, 255, FHIR_ELEM_SUMMARY },  /* OperationOutcome.issue */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Organization */
-	{ "active", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "active", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "address", 20, 0, 65535, 0, 1, 255, 255, 0 },  /* Address */
 	{ "alias", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
 	{ "contact", 535, 0, 65535, 0, 1, 255, 255, 0 },  /* Organization.contact */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "endpoint", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "partOf", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "partOf", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* OrganizationAffiliation */
-	{ "active", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "code", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "active", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "code", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "endpoint", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "healthcareService", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "location", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "location", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "network", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "organization", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "participatingOrganization", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "specialty", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
+	{ "network", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "organization", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "participatingOrganization", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "specialty", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactPoint */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Parameters */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
-	{ "parameter", 536, 0, 65535, 0, 1, 255, 255, 0 },  /* Parameters.parameter */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
+	{ "parameter", 536, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Parameters.parameter */
 	/* Patient */
-	{ "active", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "address", 20, 0, 65535, 0, 1, 255, 255, 0 },  /* Address */
-	{ "birthDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
+	{ "active", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "address", 20, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Address */
+	{ "birthDate", 4, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* date */
 	{ "communication", 538, 0, 65535, 0, 1, 255, 255, 0 },  /* Patient.communication */
 	{ "contact", 537, 0, 65535, 0, 1, 255, 255, 0 },  /* Patient.contact */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "deceasedBoolean", 1, 0, 1, 0, 0, 255, 0, 0 },  /* boolean */
-	{ "deceasedDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
+	{ "deceasedBoolean", 1, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "deceasedDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "gender", 3, 153, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "gender", 3, 153, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "generalPractitioner", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "link", 539, 0, 65535, 0, 1, 255, 255, 0 },  /* Patient.link */
-	{ "managingOrganization", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "link", 539, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Patient.link */
+	{ "managingOrganization", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "maritalStatus", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "multipleBirthBoolean", 1, 0, 1, 0, 0, 255, 1, 0 },  /* boolean */
 	{ "multipleBirthInteger", 9, 0, 1, 0, 0, 255, 1, 0 },  /* integer */
-	{ "name", 38, 0, 65535, 0, 1, 255, 255, 0 },  /* HumanName */
+	{ "name", 38, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* HumanName */
 	{ "photo", 23, 0, 65535, 0, 1, 255, 255, 0 },  /* Attachment */
-	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
+	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactPoint */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* PaymentNotice */
-	{ "amount", 42, 0, 1, 1, 0, 4, 255, 0 },  /* Money */
+	{ "amount", 42, 0, 1, 1, 0, 4, 255, FHIR_ELEM_SUMMARY },  /* Money */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "created", 5, 0, 1, 1, 0, 1, 255, 0 },  /* dateTime */
+	{ "created", 5, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "payee", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "payment", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
+	{ "payment", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "paymentDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "paymentStatus", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "provider", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "recipient", 53, 0, 1, 1, 0, 3, 255, 0 },  /* Reference */
+	{ "recipient", 53, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "request", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "response", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 68, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 68, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* PaymentReconciliation */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "created", 5, 0, 1, 1, 0, 1, 255, 0 },  /* dateTime */
+	{ "created", 5, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "detail", 540, 0, 65535, 0, 1, 255, 255, 0 },  /* PaymentReconciliation.detail */
 	{ "disposition", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "formCode", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "outcome", 3, 70, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "paymentAmount", 42, 0, 1, 1, 0, 3, 255, 0 },  /* Money */
-	{ "paymentDate", 4, 0, 1, 1, 0, 2, 255, 0 },  /* date */
+	{ "paymentAmount", 42, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* Money */
+	{ "paymentDate", 4, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* date */
 	{ "paymentIdentifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "paymentIssuer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "paymentIssuer", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "processNote", 541, 0, 65535, 0, 1, 255, 255, 0 },  /* PaymentReconciliation.processNote */
 	{ "request", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "requestor", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 68, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 68, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Person */
-	{ "active", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "active", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "address", 20, 0, 65535, 0, 1, 255, 255, 0 },  /* Address */
-	{ "birthDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
+	{ "birthDate", 4, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* date */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "gender", 3, 153, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "gender", 3, 153, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "link", 542, 0, 65535, 0, 1, 255, 255, 0 },  /* Person.link */
-	{ "managingOrganization", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "managingOrganization", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 38, 0, 65535, 0, 1, 255, 255, 0 },  /* HumanName */
+	{ "name", 38, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* HumanName */
 	{ "photo", 23, 0, 1, 0, 0, 255, 255, 0 },  /* Attachment */
-	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
+	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactPoint */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* PlanDefinition */
 	{ "action", 545, 0, 65535, 0, 1, 255, 255, 0 },  /* PlanDefinition.action */
 	{ "approvalDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "author", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "description", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
 	{ "editor", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "endorser", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "goal", 543, 0, 65535, 0, 1, 255, 255, 0 },  /* PlanDefinition.goal */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lastReviewDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "library", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "relatedArtifact", 54, 0, 65535, 0, 1, 255, 255, 0 },  /* RelatedArtifact */
 	{ "reviewer", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "subjectCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
 	{ "subjectReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
 	{ "subtitle", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "topic", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "usage", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Practitioner */
-	{ "active", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "address", 20, 0, 65535, 0, 1, 255, 255, 0 },  /* Address */
-	{ "birthDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
+	{ "active", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "address", 20, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Address */
+	{ "birthDate", 4, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* date */
 	{ "communication", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "gender", 3, 153, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "gender", 3, 153, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 38, 0, 65535, 0, 1, 255, 255, 0 },  /* HumanName */
+	{ "name", 38, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* HumanName */
 	{ "photo", 23, 0, 65535, 0, 1, 255, 255, 0 },  /* Attachment */
 	{ "qualification", 550, 0, 65535, 0, 1, 255, 255, 0 },  /* Practitioner.qualification */
-	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
+	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactPoint */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* PractitionerRole */
-	{ "active", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "active", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "availabilityExceptions", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "availableTime", 551, 0, 65535, 0, 1, 255, 255, 0 },  /* PractitionerRole.availableTime */
-	{ "code", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "code", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "endpoint", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "healthcareService", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "location", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "location", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "notAvailable", 552, 0, 65535, 0, 1, 255, 255, 0 },  /* PractitionerRole.notAvailable */
-	{ "organization", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "practitioner", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "specialty", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
+	{ "organization", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "practitioner", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "specialty", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactPoint */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Procedure */
-	{ "asserter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "bodySite", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "category", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "asserter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "bodySite", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "category", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "complication", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "complicationDetail", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "focalDevice", 554, 0, 65535, 0, 1, 255, 255, 0 },  /* Procedure.focalDevice */
 	{ "followUp", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "location", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "location", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "outcome", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "performedAge", 21, 0, 1, 0, 0, 255, 0, 0 },  /* Age */
-	{ "performedDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "performedPeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "performedRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
-	{ "performedString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
-	{ "performer", 553, 0, 65535, 0, 1, 255, 255, 0 },  /* Procedure.performer */
-	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "recorder", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "outcome", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "performedAge", 21, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Age */
+	{ "performedDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "performedPeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "performedRange", 51, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "performedString", 13, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* string */
+	{ "performer", 553, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Procedure.performer */
+	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "recorder", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "report", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 77, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "statusReason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "subject", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
+	{ "status", 3, 77, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "statusReason", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "subject", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	{ "usedCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "usedReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
@@ -3532,1165 +3532,1165 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "entity", 556, 0, 65535, 0, 1, 255, 255, 0 },  /* Provenance.entity */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "location", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "occurredDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
 	{ "occurredPeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
 	{ "policy", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
 	{ "reason", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "recorded", 8, 0, 1, 1, 0, 1, 255, 0 },  /* instant */
+	{ "recorded", 8, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* instant */
 	{ "signature", 56, 0, 65535, 0, 1, 255, 255, 0 },  /* Signature */
-	{ "target", 53, 0, 65535, 1, 1, 0, 255, 0 },  /* Reference */
+	{ "target", 53, 0, 65535, 1, 1, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Questionnaire */
 	{ "approvalDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
-	{ "code", 25, 0, 65535, 0, 1, 255, 255, 0 },  /* Coding */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "code", 25, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "derivedFrom", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "item", 557, 0, 65535, 0, 1, 255, 255, 0 },  /* Questionnaire.item */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lastReviewDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subjectType", 3, 50, 65535, 0, 1, 255, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subjectType", 3, 50, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* QuestionnaireResponse */
-	{ "author", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "authored", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "author", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "authored", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "item", 561, 0, 65535, 0, 1, 255, 255, 0 },  /* QuestionnaireResponse.item */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "questionnaire", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
-	{ "source", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 170, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "questionnaire", 2, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "source", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 3, 170, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* RelatedPerson */
-	{ "active", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "address", 20, 0, 65535, 0, 1, 255, 255, 0 },  /* Address */
-	{ "birthDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
+	{ "active", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "address", 20, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Address */
+	{ "birthDate", 4, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* date */
 	{ "communication", 563, 0, 65535, 0, 1, 255, 255, 0 },  /* RelatedPerson.communication */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "gender", 3, 153, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "gender", 3, 153, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 38, 0, 65535, 0, 1, 255, 255, 0 },  /* HumanName */
-	{ "patient", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "name", 38, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* HumanName */
+	{ "patient", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
 	{ "photo", 23, 0, 65535, 0, 1, 255, 255, 0 },  /* Attachment */
-	{ "relationship", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
+	{ "relationship", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactPoint */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* RequestGroup */
 	{ "action", 564, 0, 65535, 0, 1, 255, 255, 0 },  /* RequestGroup.action */
 	{ "author", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "authoredOn", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "groupIdentifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
-	{ "intent", 3, 27, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "groupIdentifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "intent", 3, 27, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "priority", 3, 28, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "priority", 3, 28, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "replaces", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 60, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 60, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* ResearchDefinition */
 	{ "approvalDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "author", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
 	{ "comment", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "description", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
 	{ "editor", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "endorser", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "exposure", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "exposureAlternative", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "exposure", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "exposureAlternative", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lastReviewDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "library", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "outcome", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "population", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "outcome", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "population", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "relatedArtifact", 54, 0, 65535, 0, 1, 255, 255, 0 },  /* RelatedArtifact */
 	{ "reviewer", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
 	{ "shortTitle", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "subjectCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
 	{ "subjectReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
 	{ "subtitle", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "topic", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "usage", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* ResearchElementDefinition */
 	{ "approvalDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "author", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "characteristic", 567, 0, 65535, 1, 1, 2, 255, 0 },  /* ResearchElementDefinition.characteristic */
+	{ "characteristic", 567, 0, 65535, 1, 1, 2, 255, FHIR_ELEM_SUMMARY },  /* ResearchElementDefinition.characteristic */
 	{ "comment", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "description", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
 	{ "editor", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "endorser", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lastReviewDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "library", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "relatedArtifact", 54, 0, 65535, 0, 1, 255, 255, 0 },  /* RelatedArtifact */
 	{ "reviewer", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "shortTitle", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "shortTitle", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "subjectCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
 	{ "subjectReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
 	{ "subtitle", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "topic", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "type", 3, 171, 1, 1, 0, 1, 255, 0 },  /* code */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "type", 3, 171, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "usage", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
 	{ "variableType", 3, 111, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* ResearchStudy */
 	{ "arm", 568, 0, 65535, 0, 1, 255, 255, 0 },  /* ResearchStudy.arm */
-	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "condition", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "category", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "condition", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "enrollment", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "enrollment", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "focus", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "keyword", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "focus", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "keyword", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "location", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "location", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "objective", 569, 0, 65535, 0, 1, 255, 255, 0 },  /* ResearchStudy.objective */
-	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "phase", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "primaryPurposeType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "principalInvestigator", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "protocol", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "reasonStopped", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "phase", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "primaryPurposeType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "principalInvestigator", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "protocol", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "reasonStopped", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "relatedArtifact", 54, 0, 65535, 0, 1, 255, 255, 0 },  /* RelatedArtifact */
-	{ "site", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "sponsor", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 172, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "site", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "sponsor", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 3, 172, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* ResearchSubject */
 	{ "actualArm", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "assignedArm", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "consent", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "individual", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "individual", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "status", 3, 173, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "study", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "status", 3, 173, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "study", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* RiskAssessment */
 	{ "basedOn", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "basis", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "condition", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "condition", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
-	{ "method", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
+	{ "method", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "mitigation", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "occurrencePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
+	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "occurrencePeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "parent", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "performer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "performer", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "prediction", 570, 0, 65535, 0, 1, 255, 255, 0 },  /* RiskAssessment.prediction */
 	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 93, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
+	{ "status", 3, 93, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* RiskEvidenceSynthesis */
 	{ "approvalDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "author", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
 	{ "certainty", 574, 0, 65535, 0, 1, 255, 255, 0 },  /* RiskEvidenceSynthesis.certainty */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "description", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
 	{ "editor", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "effectivePeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "endorser", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "exposure", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "exposure", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lastReviewDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "outcome", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
-	{ "population", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "outcome", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "population", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "relatedArtifact", 54, 0, 65535, 0, 1, 255, 255, 0 },  /* RelatedArtifact */
 	{ "reviewer", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
-	{ "riskEstimate", 572, 0, 1, 0, 0, 255, 255, 0 },  /* RiskEvidenceSynthesis.riskEstimate */
+	{ "riskEstimate", 572, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* RiskEvidenceSynthesis.riskEstimate */
 	{ "sampleSize", 571, 0, 1, 0, 0, 255, 255, 0 },  /* RiskEvidenceSynthesis.sampleSize */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "studyType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "synthesisType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "topic", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Schedule */
-	{ "active", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "actor", 53, 0, 65535, 1, 1, 0, 255, 0 },  /* Reference */
+	{ "active", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "actor", 53, 0, 65535, 1, 1, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "comment", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "planningHorizon", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "serviceCategory", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "serviceType", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "specialty", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "planningHorizon", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "serviceCategory", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "serviceType", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "specialty", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* SearchParameter */
-	{ "base", 3, 50, 65535, 1, 1, 5, 255, 0 },  /* code */
+	{ "base", 3, 50, 65535, 1, 1, 5, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "chain", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "code", 3, 0, 1, 1, 0, 4, 255, 0 },  /* code */
+	{ "code", 3, 0, 1, 1, 0, 4, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "comparator", 3, 175, 65535, 0, 1, 255, 255, 0 },  /* code */
 	{ "component", 576, 0, 65535, 0, 1, 255, 255, 0 },  /* SearchParameter.component */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "derivedFrom", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
-	{ "description", 10, 0, 1, 1, 0, 3, 255, 0 },  /* markdown */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "description", 10, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "expression", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifier", 3, 176, 65535, 0, 1, 255, 255, 0 },  /* code */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "multipleAnd", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "multipleOr", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "name", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "status", 3, 25, 1, 1, 0, 2, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "target", 3, 50, 65535, 0, 1, 255, 255, 0 },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 3, 56, 1, 1, 0, 6, 255, 0 },  /* code */
-	{ "url", 16, 0, 1, 1, 0, 0, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "type", 3, 56, 1, 1, 0, 6, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "url", 16, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "xpath", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "xpathUsage", 3, 174, 1, 0, 0, 255, 255, 0 },  /* code */
 	/* ServiceRequest */
-	{ "asNeededBoolean", 1, 0, 1, 0, 0, 255, 2, 0 },  /* boolean */
-	{ "asNeededCodeableConcept", 24, 0, 1, 0, 0, 255, 2, 0 },  /* CodeableConcept */
-	{ "authoredOn", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "bodySite", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "asNeededBoolean", 1, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "asNeededCodeableConcept", 24, 0, 1, 0, 0, 255, 2, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "authoredOn", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "bodySite", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "category", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "doNotPerform", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "doNotPerform", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "instantiatesCanonical", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "insurance", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "intent", 3, 27, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "intent", 3, 27, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "locationCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "locationReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "locationCode", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "locationReference", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
-	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 1, 0 },  /* dateTime */
-	{ "occurrencePeriod", 46, 0, 1, 0, 0, 255, 1, 0 },  /* Period */
-	{ "occurrenceTiming", 59, 0, 1, 0, 0, 255, 1, 0 },  /* Timing */
-	{ "orderDetail", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "patientInstruction", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "performer", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "performerType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "priority", 3, 28, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "quantityQuantity", 50, 0, 1, 0, 0, 255, 0, 0 },  /* Quantity */
-	{ "quantityRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
-	{ "quantityRatio", 52, 0, 1, 0, 0, 255, 0, 0 },  /* Ratio */
-	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "occurrencePeriod", 46, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "occurrenceTiming", 59, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Timing */
+	{ "orderDetail", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "patientInstruction", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "performer", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "performerType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "priority", 3, 28, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "quantityQuantity", 50, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "quantityRange", 51, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "quantityRatio", 52, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "relevantHistory", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "replaces", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "requester", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "requisition", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "specimen", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 60, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
+	{ "replaces", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "requester", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "requisition", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "specimen", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 3, 60, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "supportingInfo", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Slot */
-	{ "appointmentType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "appointmentType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "comment", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "end", 8, 0, 1, 1, 0, 3, 255, 0 },  /* instant */
+	{ "end", 8, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* instant */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "overbooked", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "schedule", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
-	{ "serviceCategory", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "serviceType", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "specialty", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "start", 8, 0, 1, 1, 0, 2, 255, 0 },  /* instant */
-	{ "status", 3, 177, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "schedule", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "serviceCategory", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "serviceType", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "specialty", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "start", 8, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "status", 3, 177, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Specimen */
-	{ "accessionIdentifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
+	{ "accessionIdentifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
 	{ "collection", 577, 0, 1, 0, 0, 255, 255, 0 },  /* Specimen.collection */
-	{ "condition", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "condition", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "container", 579, 0, 65535, 0, 1, 255, 255, 0 },  /* Specimen.container */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "parent", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "processing", 578, 0, 65535, 0, 1, 255, 255, 0 },  /* Specimen.processing */
-	{ "receivedTime", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "receivedTime", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "request", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 178, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "subject", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "status", 3, 178, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "subject", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SpecimenDefinition */
-	{ "collection", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "collection", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "patientPreparation", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "patientPreparation", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "timeAspect", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "typeCollected", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "timeAspect", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "typeCollected", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "typeTested", 580, 0, 65535, 0, 1, 255, 255, 0 },  /* SpecimenDefinition.typeTested */
 	/* StructureDefinition */
-	{ "abstract", 1, 0, 1, 1, 0, 4, 255, 0 },  /* boolean */
-	{ "baseDefinition", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "abstract", 1, 0, 1, 1, 0, 4, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "baseDefinition", 2, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "context", 585, 0, 65535, 0, 1, 255, 255, 0 },  /* StructureDefinition.context */
-	{ "contextInvariant", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
+	{ "context", 585, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* StructureDefinition.context */
+	{ "contextInvariant", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "derivation", 3, 181, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "derivation", 3, 181, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "differential", 587, 0, 1, 0, 0, 255, 255, 0 },  /* StructureDefinition.differential */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "fhirVersion", 3, 48, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "keyword", 25, 0, 65535, 0, 1, 255, 255, 0 },  /* Coding */
-	{ "kind", 3, 180, 1, 1, 0, 3, 255, 0 },  /* code */
+	{ "fhirVersion", 3, 48, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "keyword", 25, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "kind", 3, 180, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "mapping", 584, 0, 65535, 0, 1, 255, 255, 0 },  /* StructureDefinition.mapping */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "snapshot", 586, 0, 1, 0, 0, 255, 255, 0 },  /* StructureDefinition.snapshot */
-	{ "status", 3, 25, 1, 1, 0, 2, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "type", 16, 0, 1, 1, 0, 5, 255, 0 },  /* uri */
-	{ "url", 16, 0, 1, 1, 0, 0, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "type", 16, 0, 1, 1, 0, 5, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "url", 16, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* StructureMap */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "group", 589, 0, 65535, 1, 1, 3, 255, 0 },  /* StructureMap.group */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "import", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "group", 589, 0, 65535, 1, 1, 3, 255, FHIR_ELEM_SUMMARY },  /* StructureMap.group */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "import", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "status", 3, 25, 1, 1, 0, 2, 255, 0 },  /* code */
-	{ "structure", 588, 0, 65535, 0, 1, 255, 255, 0 },  /* StructureMap.structure */
+	{ "status", 3, 25, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "structure", 588, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* StructureMap.structure */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "url", 16, 0, 1, 1, 0, 0, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "url", 16, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Subscription */
-	{ "channel", 596, 0, 1, 1, 0, 3, 255, 0 },  /* Subscription.channel */
-	{ "contact", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
+	{ "channel", 596, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* Subscription.channel */
+	{ "contact", 27, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactPoint */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "criteria", 13, 0, 1, 1, 0, 2, 255, 0 },  /* string */
-	{ "end", 8, 0, 1, 0, 0, 255, 255, 0 },  /* instant */
-	{ "error", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "criteria", 13, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "end", 8, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "error", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "reason", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
-	{ "status", 3, 190, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "reason", 13, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "status", 3, 190, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Substance */
-	{ "category", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "code", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "category", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "ingredient", 598, 0, 65535, 0, 1, 255, 255, 0 },  /* Substance.ingredient */
-	{ "instance", 597, 0, 65535, 0, 1, 255, 255, 0 },  /* Substance.instance */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "ingredient", 598, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Substance.ingredient */
+	{ "instance", 597, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Substance.instance */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "status", 3, 192, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "status", 3, 192, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* SubstanceNucleicAcid */
-	{ "areaOfHybridisation", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "areaOfHybridisation", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "numberOfSubunits", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "oligoNucleotideType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "sequenceType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "subunit", 599, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceNucleicAcid.subunit */
+	{ "numberOfSubunits", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "oligoNucleotideType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "sequenceType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "subunit", 599, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceNucleicAcid.subunit */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* SubstancePolymer */
-	{ "class", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "class", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "copolymerConnectivity", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "copolymerConnectivity", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "geometry", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "geometry", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
-	{ "modification", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
+	{ "modification", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "monomerSet", 602, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstancePolymer.monomerSet */
-	{ "repeat", 604, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstancePolymer.repeat */
+	{ "monomerSet", 602, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstancePolymer.monomerSet */
+	{ "repeat", 604, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstancePolymer.repeat */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* SubstanceProtein */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "disulfideLinkage", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
+	{ "disulfideLinkage", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "numberOfSubunits", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "sequenceType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "subunit", 608, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceProtein.subunit */
+	{ "numberOfSubunits", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "sequenceType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "subunit", 608, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceProtein.subunit */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* SubstanceReferenceInformation */
-	{ "classification", 611, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceReferenceInformation.classification */
-	{ "comment", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "classification", 611, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceReferenceInformation.classification */
+	{ "comment", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "gene", 609, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceReferenceInformation.gene */
-	{ "geneElement", 610, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceReferenceInformation.geneElement */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "gene", 609, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceReferenceInformation.gene */
+	{ "geneElement", 610, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceReferenceInformation.geneElement */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "target", 612, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceReferenceInformation.target */
+	{ "target", 612, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceReferenceInformation.target */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* SubstanceSourceMaterial */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "countryOfOrigin", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "developmentStage", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "countryOfOrigin", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "developmentStage", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "fractionDescription", 613, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceSourceMaterial.fractionDescription */
-	{ "geographicalLocation", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "fractionDescription", 613, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSourceMaterial.fractionDescription */
+	{ "geographicalLocation", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "organism", 614, 0, 1, 0, 0, 255, 255, 0 },  /* SubstanceSourceMaterial.organism */
-	{ "organismId", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "organismName", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "parentSubstanceId", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "parentSubstanceName", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "partDescription", 618, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceSourceMaterial.partDescription */
-	{ "sourceMaterialClass", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "sourceMaterialState", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "sourceMaterialType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "organism", 614, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSourceMaterial.organism */
+	{ "organismId", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "organismName", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "parentSubstanceId", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "parentSubstanceName", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "partDescription", 618, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSourceMaterial.partDescription */
+	{ "sourceMaterialClass", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "sourceMaterialState", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "sourceMaterialType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* SubstanceSpecification */
-	{ "code", 625, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceSpecification.code */
-	{ "comment", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "code", 625, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSpecification.code */
+	{ "comment", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "domain", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "domain", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "moiety", 619, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceSpecification.moiety */
-	{ "molecularWeight", 623, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceSpecification.structure.isotope.molecularWeight */
-	{ "name", 626, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceSpecification.name */
-	{ "nucleicAcid", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "polymer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "property", 620, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceSpecification.property */
-	{ "protein", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "referenceInformation", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "relationship", 628, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceSpecification.relationship */
-	{ "source", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "sourceMaterial", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "structure", 621, 0, 1, 0, 0, 255, 255, 0 },  /* SubstanceSpecification.structure */
+	{ "moiety", 619, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSpecification.moiety */
+	{ "molecularWeight", 623, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSpecification.structure.isotope.molecularWeight */
+	{ "name", 626, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSpecification.name */
+	{ "nucleicAcid", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "polymer", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "property", 620, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSpecification.property */
+	{ "protein", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "referenceInformation", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "relationship", 628, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSpecification.relationship */
+	{ "source", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "sourceMaterial", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "structure", 621, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSpecification.structure */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SupplyDelivery */
-	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "destination", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "occurrencePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "occurrenceTiming", 59, 0, 1, 0, 0, 255, 0, 0 },  /* Timing */
-	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "occurrencePeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "occurrenceTiming", 59, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Timing */
+	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "patient", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "receiver", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 193, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "status", 3, 193, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "suppliedItem", 629, 0, 1, 0, 0, 255, 255, 0 },  /* SupplyDelivery.suppliedItem */
 	{ "supplier", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* SupplyRequest */
-	{ "authoredOn", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "category", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "authoredOn", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "category", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "deliverFrom", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "deliverTo", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "itemCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
-	{ "itemReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "itemCodeableConcept", 24, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "itemReference", 53, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 1, 0 },  /* dateTime */
-	{ "occurrencePeriod", 46, 0, 1, 0, 0, 255, 1, 0 },  /* Period */
-	{ "occurrenceTiming", 59, 0, 1, 0, 0, 255, 1, 0 },  /* Timing */
+	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "occurrencePeriod", 46, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "occurrenceTiming", 59, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Timing */
 	{ "parameter", 630, 0, 65535, 0, 1, 255, 255, 0 },  /* SupplyRequest.parameter */
-	{ "priority", 3, 28, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "quantity", 50, 0, 1, 1, 0, 1, 255, 0 },  /* Quantity */
+	{ "priority", 3, 28, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "quantity", 50, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
 	{ "reasonCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "reasonReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "requester", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "status", 3, 194, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "supplier", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "requester", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 3, 194, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "supplier", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* Task */
 	{ "authoredOn", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "businessStatus", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "basedOn", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "businessStatus", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "executionPeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "encounter", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "executionPeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "focus", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "for", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "groupIdentifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "focus", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "for", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "groupIdentifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "input", 632, 0, 65535, 0, 1, 255, 255, 0 },  /* Task.input */
-	{ "instantiatesCanonical", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
-	{ "instantiatesUri", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "instantiatesCanonical", 2, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "instantiatesUri", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "insurance", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "intent", 3, 196, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "intent", 3, 196, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "lastModified", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "location", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "lastModified", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "location", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "output", 633, 0, 65535, 0, 1, 255, 255, 0 },  /* Task.output */
-	{ "owner", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "owner", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "partOf", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "performerType", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "priority", 3, 28, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "reasonCode", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "reasonReference", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "relevantHistory", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "requester", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "requester", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "restriction", 631, 0, 1, 0, 0, 255, 255, 0 },  /* Task.restriction */
-	{ "status", 3, 195, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "statusReason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "status", 3, 195, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "statusReason", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* TerminologyCapabilities */
 	{ "closure", 643, 0, 1, 0, 0, 255, 255, 0 },  /* TerminologyCapabilities.closure */
 	{ "codeSearch", 3, 197, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "codeSystem", 636, 0, 65535, 0, 1, 255, 255, 0 },  /* TerminologyCapabilities.codeSystem */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 1, 0, 1, 255, 0 },  /* dateTime */
+	{ "copyright", 10, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "date", 5, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "expansion", 639, 0, 1, 0, 0, 255, 255, 0 },  /* TerminologyCapabilities.expansion */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implementation", 635, 0, 1, 0, 0, 255, 255, 0 },  /* TerminologyCapabilities.implementation */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "kind", 3, 47, 1, 1, 0, 2, 255, 0 },  /* code */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implementation", 635, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* TerminologyCapabilities.implementation */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "kind", 3, 47, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "lockedDate", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "lockedDate", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "software", 634, 0, 1, 0, 0, 255, 255, 0 },  /* TerminologyCapabilities.software */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "software", 634, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* TerminologyCapabilities.software */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "translation", 642, 0, 1, 0, 0, 255, 255, 0 },  /* TerminologyCapabilities.translation */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
 	{ "validateCode", 641, 0, 1, 0, 0, 255, 255, 0 },  /* TerminologyCapabilities.validateCode */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* TestReport */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "issued", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "issued", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "participant", 644, 0, 65535, 0, 1, 255, 255, 0 },  /* TestReport.participant */
-	{ "result", 3, 199, 1, 1, 0, 2, 255, 0 },  /* code */
-	{ "score", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
+	{ "result", 3, 199, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "score", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
 	{ "setup", 645, 0, 1, 0, 0, 255, 255, 0 },  /* TestReport.setup */
-	{ "status", 3, 198, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 198, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "teardown", 651, 0, 1, 0, 0, 255, 255, 0 },  /* TestReport.teardown */
 	{ "test", 649, 0, 65535, 0, 1, 255, 255, 0 },  /* TestReport.test */
-	{ "testScript", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
-	{ "tester", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "testScript", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "tester", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* TestScript */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "destination", 654, 0, 65535, 0, 1, 255, 255, 0 },  /* TestScript.destination */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "fixture", 658, 0, 65535, 0, 1, 255, 255, 0 },  /* TestScript.fixture */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "metadata", 655, 0, 1, 0, 0, 255, 255, 0 },  /* TestScript.metadata */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "origin", 653, 0, 65535, 0, 1, 255, 255, 0 },  /* TestScript.origin */
 	{ "profile", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "setup", 660, 0, 1, 0, 0, 255, 255, 0 },  /* TestScript.setup */
-	{ "status", 3, 25, 1, 1, 0, 2, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "teardown", 667, 0, 1, 0, 0, 255, 255, 0 },  /* TestScript.teardown */
 	{ "test", 665, 0, 65535, 0, 1, 255, 255, 0 },  /* TestScript.test */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "url", 16, 0, 1, 1, 0, 0, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "url", 16, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
 	{ "variable", 659, 0, 65535, 0, 1, 255, 255, 0 },  /* TestScript.variable */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* ValueSet */
 	{ "compose", 669, 0, 1, 0, 0, 255, 255, 0 },  /* ValueSet.compose */
-	{ "contact", 26, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactDetail */
+	{ "contact", 26, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactDetail */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "expansion", 674, 0, 1, 0, 0, 255, 255, 0 },  /* ValueSet.expansion */
-	{ "experimental", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "experimental", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "immutable", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "immutable", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "publisher", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "publisher", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "purpose", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "status", 3, 25, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "status", 3, 25, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, 0 },  /* UsageContext */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "useContext", 61, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* VerificationResult */
 	{ "attestation", 678, 0, 1, 0, 0, 255, 255, 0 },  /* VerificationResult.attestation */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "failureAction", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "failureAction", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "frequency", 59, 0, 1, 0, 0, 255, 255, 0 },  /* Timing */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "lastPerformed", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "need", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "need", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "nextScheduled", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "primarySource", 677, 0, 65535, 0, 1, 255, 255, 0 },  /* VerificationResult.primarySource */
-	{ "status", 3, 206, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "statusDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "target", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "targetLocation", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
+	{ "status", 3, 206, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "statusDate", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "target", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "targetLocation", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
-	{ "validationProcess", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "validationType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "validationProcess", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "validationType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "validator", 679, 0, 65535, 0, 1, 255, 255, 0 },  /* VerificationResult.validator */
 	/* VisionPrescription */
 	{ "contained", 62, 0, 65535, 0, 1, 255, 255, 0 },  /* Resource */
-	{ "created", 5, 0, 1, 1, 0, 1, 255, 0 },  /* dateTime */
-	{ "dateWritten", 5, 0, 1, 1, 0, 3, 255, 0 },  /* dateTime */
+	{ "created", 5, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "dateWritten", 5, 0, 1, 1, 0, 3, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "encounter", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "id", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "id", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "implicitRules", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "lensSpecification", 680, 0, 65535, 1, 1, 5, 255, 0 },  /* VisionPrescription.lensSpecification */
-	{ "meta", 41, 0, 1, 0, 0, 255, 255, 0 },  /* Meta */
+	{ "lensSpecification", 680, 0, 65535, 1, 1, 5, 255, FHIR_ELEM_SUMMARY },  /* VisionPrescription.lensSpecification */
+	{ "meta", 41, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Meta */
 	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "patient", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
-	{ "prescriber", 53, 0, 1, 1, 0, 4, 255, 0 },  /* Reference */
-	{ "status", 3, 68, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "patient", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "prescriber", 53, 0, 1, 1, 0, 4, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 3, 68, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
 	/* DataRequirement.codeFilter */
-	{ "code", 25, 0, 65535, 0, 1, 255, 255, 0 },  /* Coding */
+	{ "code", 25, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "path", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "searchParam", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "valueSet", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
+	{ "path", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "searchParam", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "valueSet", 2, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
 	/* DataRequirement.dateFilter */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "path", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "searchParam", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "valueDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "valueDuration", 33, 0, 1, 0, 0, 255, 0, 0 },  /* Duration */
-	{ "valuePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
+	{ "path", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "searchParam", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "valueDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "valueDuration", 33, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Duration */
+	{ "valuePeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
 	/* DataRequirement.sort */
-	{ "direction", 3, 7, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "direction", 3, 7, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "path", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
+	{ "path", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Dosage.doseAndRate */
-	{ "doseQuantity", 57, 0, 1, 0, 0, 255, 0, 0 },  /* SimpleQuantity */
-	{ "doseRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
+	{ "doseQuantity", 57, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* SimpleQuantity */
+	{ "doseRange", 51, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Range */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "rateQuantity", 57, 0, 1, 0, 0, 255, 1, 0 },  /* SimpleQuantity */
-	{ "rateRange", 51, 0, 1, 0, 0, 255, 1, 0 },  /* Range */
-	{ "rateRatio", 52, 0, 1, 0, 0, 255, 1, 0 },  /* Ratio */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "rateQuantity", 57, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* SimpleQuantity */
+	{ "rateRange", 51, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "rateRatio", 52, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* ElementDefinition.slicing */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "discriminator", 214, 0, 65535, 0, 1, 255, 255, 0 },  /* ElementDefinition.slicing.discriminator */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "discriminator", 214, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ElementDefinition.slicing.discriminator */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "ordered", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "rules", 3, 9, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "ordered", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "rules", 3, 9, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* ElementDefinition.slicing.discriminator */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "path", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
-	{ "type", 3, 10, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "path", 13, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "type", 3, 10, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* ElementDefinition.base */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "max", 13, 0, 1, 1, 0, 2, 255, 0 },  /* string */
-	{ "min", 15, 0, 1, 1, 0, 1, 255, 0 },  /* unsignedInt */
-	{ "path", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
+	{ "max", 13, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "min", 15, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "path", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* ElementDefinition.type */
-	{ "aggregation", 3, 11, 65535, 0, 1, 255, 255, 0 },  /* code */
-	{ "code", 16, 0, 1, 1, 0, 0, 255, 0 },  /* uri */
+	{ "aggregation", 3, 11, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "code", 16, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "profile", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "targetProfile", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "versioning", 3, 12, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "profile", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "targetProfile", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "versioning", 3, 12, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* ElementDefinition.example */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "label", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
-	{ "valueAddress", 20, 0, 1, 1, 0, 0, 0, 0 },  /* Address */
-	{ "valueAge", 21, 0, 1, 1, 0, 0, 0, 0 },  /* Age */
-	{ "valueAnnotation", 22, 0, 1, 1, 0, 0, 0, 0 },  /* Annotation */
-	{ "valueAttachment", 23, 0, 1, 1, 0, 0, 0, 0 },  /* Attachment */
-	{ "valueBase64Binary", 0, 0, 1, 1, 0, 0, 0, 0 },  /* base64Binary */
-	{ "valueBoolean", 1, 0, 1, 1, 0, 0, 0, 0 },  /* boolean */
-	{ "valueCanonical", 2, 0, 1, 1, 0, 0, 0, 0 },  /* canonical */
-	{ "valueCode", 3, 0, 1, 1, 0, 0, 0, 0 },  /* code */
-	{ "valueCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
-	{ "valueCoding", 25, 0, 1, 1, 0, 0, 0, 0 },  /* Coding */
-	{ "valueContactDetail", 26, 0, 1, 1, 0, 0, 0, 0 },  /* ContactDetail */
-	{ "valueContactPoint", 27, 0, 1, 1, 0, 0, 0, 0 },  /* ContactPoint */
-	{ "valueContributor", 28, 0, 1, 1, 0, 0, 0, 0 },  /* Contributor */
-	{ "valueCount", 29, 0, 1, 1, 0, 0, 0, 0 },  /* Count */
-	{ "valueDataRequirement", 30, 0, 1, 1, 0, 0, 0, 0 },  /* DataRequirement */
-	{ "valueDate", 4, 0, 1, 1, 0, 0, 0, 0 },  /* date */
-	{ "valueDateTime", 5, 0, 1, 1, 0, 0, 0, 0 },  /* dateTime */
-	{ "valueDecimal", 6, 0, 1, 1, 0, 0, 0, 0 },  /* decimal */
-	{ "valueDistance", 31, 0, 1, 1, 0, 0, 0, 0 },  /* Distance */
-	{ "valueDosage", 32, 0, 1, 1, 0, 0, 0, 0 },  /* Dosage */
-	{ "valueDuration", 33, 0, 1, 1, 0, 0, 0, 0 },  /* Duration */
-	{ "valueExpression", 36, 0, 1, 1, 0, 0, 0, 0 },  /* Expression */
-	{ "valueHumanName", 38, 0, 1, 1, 0, 0, 0, 0 },  /* HumanName */
-	{ "valueId", 7, 0, 1, 1, 0, 0, 0, 0 },  /* id */
-	{ "valueIdentifier", 39, 0, 1, 1, 0, 0, 0, 0 },  /* Identifier */
-	{ "valueInstant", 8, 0, 1, 1, 0, 0, 0, 0 },  /* instant */
-	{ "valueInteger", 9, 0, 1, 1, 0, 0, 0, 0 },  /* integer */
-	{ "valueMarkdown", 10, 0, 1, 1, 0, 0, 0, 0 },  /* markdown */
-	{ "valueMeta", 41, 0, 1, 1, 0, 0, 0, 0 },  /* Meta */
-	{ "valueMoney", 42, 0, 1, 1, 0, 0, 0, 0 },  /* Money */
-	{ "valueOid", 11, 0, 1, 1, 0, 0, 0, 0 },  /* oid */
-	{ "valueParameterDefinition", 45, 0, 1, 1, 0, 0, 0, 0 },  /* ParameterDefinition */
-	{ "valuePeriod", 46, 0, 1, 1, 0, 0, 0, 0 },  /* Period */
-	{ "valuePositiveInt", 12, 0, 1, 1, 0, 0, 0, 0 },  /* positiveInt */
-	{ "valueQuantity", 50, 0, 1, 1, 0, 0, 0, 0 },  /* Quantity */
-	{ "valueRange", 51, 0, 1, 1, 0, 0, 0, 0 },  /* Range */
-	{ "valueRatio", 52, 0, 1, 1, 0, 0, 0, 0 },  /* Ratio */
-	{ "valueReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
-	{ "valueRelatedArtifact", 54, 0, 1, 1, 0, 0, 0, 0 },  /* RelatedArtifact */
-	{ "valueSampledData", 55, 0, 1, 1, 0, 0, 0, 0 },  /* SampledData */
-	{ "valueSignature", 56, 0, 1, 1, 0, 0, 0, 0 },  /* Signature */
-	{ "valueString", 13, 0, 1, 1, 0, 0, 0, 0 },  /* string */
-	{ "valueTime", 14, 0, 1, 1, 0, 0, 0, 0 },  /* time */
-	{ "valueTiming", 59, 0, 1, 1, 0, 0, 0, 0 },  /* Timing */
-	{ "valueTriggerDefinition", 60, 0, 1, 1, 0, 0, 0, 0 },  /* TriggerDefinition */
-	{ "valueUnsignedInt", 15, 0, 1, 1, 0, 0, 0, 0 },  /* unsignedInt */
-	{ "valueUri", 16, 0, 1, 1, 0, 0, 0, 0 },  /* uri */
-	{ "valueUrl", 17, 0, 1, 1, 0, 0, 0, 0 },  /* url */
-	{ "valueUsageContext", 61, 0, 1, 1, 0, 0, 0, 0 },  /* UsageContext */
-	{ "valueUuid", 18, 0, 1, 1, 0, 0, 0, 0 },  /* uuid */
+	{ "label", 13, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "valueAddress", 20, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Address */
+	{ "valueAge", 21, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Age */
+	{ "valueAnnotation", 22, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Annotation */
+	{ "valueAttachment", 23, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Attachment */
+	{ "valueBase64Binary", 0, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* base64Binary */
+	{ "valueBoolean", 1, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "valueCanonical", 2, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "valueCode", 3, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* code */
+	{ "valueCodeableConcept", 24, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "valueCoding", 25, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "valueContactDetail", 26, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* ContactDetail */
+	{ "valueContactPoint", 27, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* ContactPoint */
+	{ "valueContributor", 28, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Contributor */
+	{ "valueCount", 29, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Count */
+	{ "valueDataRequirement", 30, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* DataRequirement */
+	{ "valueDate", 4, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* date */
+	{ "valueDateTime", 5, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "valueDecimal", 6, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "valueDistance", 31, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Distance */
+	{ "valueDosage", 32, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Dosage */
+	{ "valueDuration", 33, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Duration */
+	{ "valueExpression", 36, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Expression */
+	{ "valueHumanName", 38, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* HumanName */
+	{ "valueId", 7, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* id */
+	{ "valueIdentifier", 39, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "valueInstant", 8, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "valueInteger", 9, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "valueMarkdown", 10, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "valueMeta", 41, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Meta */
+	{ "valueMoney", 42, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Money */
+	{ "valueOid", 11, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* oid */
+	{ "valueParameterDefinition", 45, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* ParameterDefinition */
+	{ "valuePeriod", 46, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "valuePositiveInt", 12, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "valueQuantity", 50, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "valueRange", 51, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "valueRatio", 52, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "valueReference", 53, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "valueRelatedArtifact", 54, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* RelatedArtifact */
+	{ "valueSampledData", 55, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* SampledData */
+	{ "valueSignature", 56, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Signature */
+	{ "valueString", 13, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* string */
+	{ "valueTime", 14, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* time */
+	{ "valueTiming", 59, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Timing */
+	{ "valueTriggerDefinition", 60, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* TriggerDefinition */
+	{ "valueUnsignedInt", 15, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "valueUri", 16, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "valueUrl", 17, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* url */
+	{ "valueUsageContext", 61, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "valueUuid", 18, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* uuid */
 	/* ElementDefinition.constraint */
-	{ "expression", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "expression", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "human", 13, 0, 1, 1, 0, 2, 255, 0 },  /* string */
+	{ "human", 13, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "key", 7, 0, 1, 1, 0, 0, 255, 0 },  /* id */
-	{ "requirements", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "severity", 3, 13, 1, 1, 0, 1, 255, 0 },  /* code */
-	{ "source", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
-	{ "xpath", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "key", 7, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "requirements", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "severity", 3, 13, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "source", 2, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "xpath", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* ElementDefinition.binding */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "strength", 3, 14, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "valueSet", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
+	{ "strength", 3, 14, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "valueSet", 2, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
 	/* ElementDefinition.mapping */
-	{ "comment", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "comment", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identity", 7, 0, 1, 1, 0, 0, 255, 0 },  /* id */
-	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "map", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
+	{ "identity", 7, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "language", 3, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "map", 13, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* SubstanceAmount.referenceRange */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "highLimit", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
+	{ "highLimit", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "lowLimit", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
+	{ "lowLimit", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
 	/* Timing.repeat */
-	{ "boundsDuration", 33, 0, 1, 0, 0, 255, 0, 0 },  /* Duration */
-	{ "boundsPeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "boundsRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
-	{ "count", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
-	{ "countMax", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
-	{ "dayOfWeek", 3, 21, 65535, 0, 1, 255, 255, 0 },  /* code */
-	{ "duration", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "durationMax", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "durationUnit", 3, 20, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "boundsDuration", 33, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Duration */
+	{ "boundsPeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "boundsRange", 51, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "count", 12, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "countMax", 12, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "dayOfWeek", 3, 21, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "duration", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "durationMax", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "durationUnit", 3, 20, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "frequency", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
-	{ "frequencyMax", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
+	{ "frequency", 12, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "frequencyMax", 12, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* positiveInt */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "offset", 15, 0, 1, 0, 0, 255, 255, 0 },  /* unsignedInt */
-	{ "period", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "periodMax", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "periodUnit", 3, 20, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "timeOfDay", 14, 0, 65535, 0, 1, 255, 255, 0 },  /* time */
-	{ "when", 3, 22, 65535, 0, 1, 255, 255, 0 },  /* code */
+	{ "offset", 15, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "period", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "periodMax", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "periodUnit", 3, 20, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "timeOfDay", 14, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* time */
+	{ "when", 3, 22, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* Account.coverage */
-	{ "coverage", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "coverage", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "priority", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "priority", 12, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* positiveInt */
 	/* Account.guarantor */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "onHold", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "party", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
 	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
 	/* ActivityDefinition.participant */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "role", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "type", 3, 29, 1, 1, 0, 0, 255, 0 },  /* code */
 	/* ActivityDefinition.dynamicValue */
 	{ "expression", 36, 0, 1, 1, 0, 1, 255, 0 },  /* Expression */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "path", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	/* AdverseEvent.suspectEntity */
-	{ "causality", 228, 0, 65535, 0, 1, 255, 255, 0 },  /* AdverseEvent.suspectEntity.causality */
+	{ "causality", 228, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* AdverseEvent.suspectEntity.causality */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "instance", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "instance", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* AdverseEvent.suspectEntity.causality */
-	{ "assessment", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "author", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "assessment", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "author", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "method", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "productRelatedness", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "method", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "productRelatedness", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* AllergyIntolerance.reaction */
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "exposureRoute", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "manifestation", 24, 0, 65535, 1, 1, 0, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "onset", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "severity", 3, 34, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "substance", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* Appointment.participant */
-	{ "actor", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "actor", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "required", 3, 36, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "status", 3, 37, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "type", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "required", 3, 36, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "status", 3, 37, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "type", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* AuditEvent.agent */
 	{ "altId", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "location", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "media", 25, 0, 1, 0, 0, 255, 255, 0 },  /* Coding */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "network", 232, 0, 1, 0, 0, 255, 255, 0 },  /* AuditEvent.agent.network */
 	{ "policy", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
 	{ "purposeOfUse", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "requestor", 1, 0, 1, 1, 0, 0, 255, 0 },  /* boolean */
+	{ "requestor", 1, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "role", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "who", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "who", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* AuditEvent.agent.network */
 	{ "address", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 3, 40, 1, 0, 0, 255, 255, 0 },  /* code */
 	/* AuditEvent.source */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "observer", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "observer", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "site", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "type", 25, 0, 65535, 0, 1, 255, 255, 0 },  /* Coding */
 	/* AuditEvent.entity */
@@ -4699,17 +4699,17 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "lifecycle", 25, 0, 1, 0, 0, 255, 255, 0 },  /* Coding */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "query", 0, 0, 1, 0, 0, 255, 255, 0 },  /* base64Binary */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "query", 0, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* base64Binary */
 	{ "role", 25, 0, 1, 0, 0, 255, 255, 0 },  /* Coding */
 	{ "securityLabel", 25, 0, 65535, 0, 1, 255, 255, 0 },  /* Coding */
 	{ "type", 25, 0, 1, 0, 0, 255, 255, 0 },  /* Coding */
-	{ "what", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "what", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* AuditEvent.entity.detail */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
 	{ "valueBase64Binary", 0, 0, 1, 1, 0, 0, 0, 0 },  /* base64Binary */
 	{ "valueString", 13, 0, 1, 1, 0, 0, 0, 0 },  /* string */
@@ -4719,14 +4719,14 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "collector", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "source", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	/* BiologicallyDerivedProduct.processing */
 	{ "additive", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "procedure", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "timeDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
 	{ "timePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
@@ -4734,7 +4734,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "timeDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
 	{ "timePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
 	/* BiologicallyDerivedProduct.storage */
@@ -4742,83 +4742,83 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "duration", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "scale", 3, 43, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "temperature", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	/* Bundle.link */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "relation", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
-	{ "url", 16, 0, 1, 1, 0, 1, 255, 0 },  /* uri */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "relation", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "url", 16, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	/* Bundle.entry */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "fullUrl", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "fullUrl", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "link", 240, 0, 65535, 0, 1, 255, 255, 0 },  /* Bundle.link */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "request", 243, 0, 1, 0, 0, 255, 255, 0 },  /* Bundle.entry.request */
-	{ "resource", 62, 0, 1, 0, 0, 255, 255, 0 },  /* Resource */
-	{ "response", 244, 0, 1, 0, 0, 255, 255, 0 },  /* Bundle.entry.response */
-	{ "search", 242, 0, 1, 0, 0, 255, 255, 0 },  /* Bundle.entry.search */
+	{ "link", 240, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Bundle.link */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "request", 243, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Bundle.entry.request */
+	{ "resource", 62, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Resource */
+	{ "response", 244, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Bundle.entry.response */
+	{ "search", 242, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Bundle.entry.search */
 	/* Bundle.entry.search */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "mode", 3, 45, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "score", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
+	{ "mode", 3, 45, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "score", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
 	/* Bundle.entry.request */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "ifMatch", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "ifModifiedSince", 8, 0, 1, 0, 0, 255, 255, 0 },  /* instant */
-	{ "ifNoneExist", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "ifNoneMatch", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "method", 3, 46, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "url", 16, 0, 1, 1, 0, 1, 255, 0 },  /* uri */
+	{ "ifMatch", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "ifModifiedSince", 8, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "ifNoneExist", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "ifNoneMatch", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "method", 3, 46, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "url", 16, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	/* Bundle.entry.response */
-	{ "etag", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "etag", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "lastModified", 8, 0, 1, 0, 0, 255, 255, 0 },  /* instant */
-	{ "location", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "outcome", 62, 0, 1, 0, 0, 255, 255, 0 },  /* Resource */
-	{ "status", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
+	{ "lastModified", 8, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "location", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "outcome", 62, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Resource */
+	{ "status", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* CapabilityStatement.software */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
-	{ "releaseDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "releaseDate", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* CapabilityStatement.implementation */
-	{ "custodian", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "description", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
+	{ "custodian", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "description", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "url", 17, 0, 1, 0, 0, 255, 255, 0 },  /* url */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "url", 17, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* url */
 	/* CapabilityStatement.rest */
 	{ "compartment", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
 	{ "documentation", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "interaction", 253, 0, 65535, 0, 1, 255, 255, 0 },  /* CapabilityStatement.rest.interaction */
-	{ "mode", 3, 49, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "operation", 252, 0, 65535, 0, 1, 255, 255, 0 },  /* CapabilityStatement.rest.resource.operation */
-	{ "resource", 249, 0, 65535, 0, 1, 255, 255, 0 },  /* CapabilityStatement.rest.resource */
+	{ "mode", 3, 49, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "operation", 252, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CapabilityStatement.rest.resource.operation */
+	{ "resource", 249, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CapabilityStatement.rest.resource */
 	{ "searchParam", 251, 0, 65535, 0, 1, 255, 255, 0 },  /* CapabilityStatement.rest.resource.searchParam */
-	{ "security", 248, 0, 1, 0, 0, 255, 255, 0 },  /* CapabilityStatement.rest.security */
+	{ "security", 248, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CapabilityStatement.rest.security */
 	/* CapabilityStatement.rest.security */
-	{ "cors", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "cors", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "service", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "service", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* CapabilityStatement.rest.resource */
 	{ "conditionalCreate", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "conditionalDelete", 3, 53, 1, 0, 0, 255, 255, 0 },  /* code */
@@ -4828,16 +4828,16 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "interaction", 250, 0, 65535, 0, 1, 255, 255, 0 },  /* CapabilityStatement.rest.resource.interaction */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "operation", 252, 0, 65535, 0, 1, 255, 255, 0 },  /* CapabilityStatement.rest.resource.operation */
-	{ "profile", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "operation", 252, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CapabilityStatement.rest.resource.operation */
+	{ "profile", 2, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
 	{ "readHistory", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "referencePolicy", 3, 54, 65535, 0, 1, 255, 255, 0 },  /* code */
 	{ "searchInclude", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
 	{ "searchParam", 251, 0, 65535, 0, 1, 255, 255, 0 },  /* CapabilityStatement.rest.resource.searchParam */
 	{ "searchRevInclude", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "supportedProfile", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "type", 3, 50, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "supportedProfile", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "type", 3, 50, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "updateCreate", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "versioning", 3, 51, 1, 0, 0, 255, 255, 0 },  /* code */
 	/* CapabilityStatement.rest.resource.interaction */
@@ -4845,60 +4845,60 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "documentation", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* CapabilityStatement.rest.resource.searchParam */
 	{ "definition", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
 	{ "documentation", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "type", 3, 56, 1, 1, 0, 1, 255, 0 },  /* code */
 	/* CapabilityStatement.rest.resource.operation */
-	{ "definition", 2, 0, 1, 1, 0, 1, 255, 0 },  /* canonical */
+	{ "definition", 2, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* canonical */
 	{ "documentation", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* CapabilityStatement.rest.interaction */
 	{ "code", 3, 57, 1, 1, 0, 0, 255, 0 },  /* code */
 	{ "documentation", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* CapabilityStatement.messaging */
 	{ "documentation", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "endpoint", 255, 0, 65535, 0, 1, 255, 255, 0 },  /* CapabilityStatement.messaging.endpoint */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "reliableCache", 15, 0, 1, 0, 0, 255, 255, 0 },  /* unsignedInt */
-	{ "supportedMessage", 256, 0, 65535, 0, 1, 255, 255, 0 },  /* CapabilityStatement.messaging.supportedMessage */
+	{ "supportedMessage", 256, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CapabilityStatement.messaging.supportedMessage */
 	/* CapabilityStatement.messaging.endpoint */
 	{ "address", 17, 0, 1, 1, 0, 1, 255, 0 },  /* url */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "protocol", 25, 0, 1, 1, 0, 0, 255, 0 },  /* Coding */
 	/* CapabilityStatement.messaging.supportedMessage */
-	{ "definition", 2, 0, 1, 1, 0, 1, 255, 0 },  /* canonical */
+	{ "definition", 2, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* canonical */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "mode", 3, 58, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "mode", 3, 58, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* CapabilityStatement.document */
 	{ "documentation", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "mode", 3, 59, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "profile", 2, 0, 1, 1, 0, 1, 255, 0 },  /* canonical */
+	{ "mode", 3, 59, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "profile", 2, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* canonical */
 	/* CarePlan.activity */
 	{ "detail", 259, 0, 1, 0, 0, 255, 255, 0 },  /* CarePlan.activity.detail */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "outcomeCodeableConcept", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "outcomeReference", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "progress", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
@@ -4915,7 +4915,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "instantiatesUri", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
 	{ "kind", 3, 62, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "location", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "performer", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "productCodeableConcept", 24, 0, 1, 0, 0, 255, 1, 0 },  /* CodeableConcept */
 	{ "productReference", 53, 0, 1, 0, 0, 255, 1, 0 },  /* Reference */
@@ -4930,35 +4930,35 @@ const struct fhir_elem fhir_elems[8206] = {
 	/* CareTeam.participant */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "member", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "onBehalfOf", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "member", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "onBehalfOf", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "role", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "role", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* CatalogEntry.relatedEntry */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "item", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "relationtype", 3, 65, 1, 1, 0, 0, 255, 0 },  /* code */
 	/* ChargeItem.performer */
 	{ "actor", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "function", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* ChargeItemDefinition.applicability */
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "expression", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "language", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* ChargeItemDefinition.propertyGroup */
 	{ "applicability", 263, 0, 65535, 0, 1, 255, 255, 0 },  /* ChargeItemDefinition.applicability */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "priceComponent", 265, 0, 65535, 0, 1, 255, 255, 0 },  /* ChargeItemDefinition.propertyGroup.priceComponent */
 	/* ChargeItemDefinition.propertyGroup.priceComponent */
 	{ "amount", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
@@ -4966,25 +4966,25 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "factor", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 3, 67, 1, 1, 0, 0, 255, 0 },  /* code */
 	/* Claim.related */
 	{ "claim", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "reference", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
 	{ "relationship", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* Claim.payee */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "party", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	/* Claim.careTeam */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "provider", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
 	{ "qualification", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "responsible", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
@@ -4995,7 +4995,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "reason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "sequence", 12, 0, 1, 1, 0, 0, 255, 0 },  /* positiveInt */
 	{ "timingDate", 4, 0, 1, 0, 0, 255, 0, 0 },  /* date */
@@ -5010,7 +5010,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "diagnosisReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "onAdmission", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "packageCode", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "sequence", 12, 0, 1, 1, 0, 1, 255, 0 },  /* positiveInt */
@@ -5019,7 +5019,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "procedureCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
 	{ "procedureReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
 	{ "sequence", 12, 0, 1, 1, 0, 1, 255, 0 },  /* positiveInt */
@@ -5028,21 +5028,21 @@ const struct fhir_elem fhir_elems[8206] = {
 	/* Claim.insurance */
 	{ "businessArrangement", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "claimResponse", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "coverage", 53, 0, 1, 1, 0, 2, 255, 0 },  /* Reference */
+	{ "coverage", 53, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "focal", 1, 0, 1, 1, 0, 1, 255, 0 },  /* boolean */
+	{ "focal", 1, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "preAuthRef", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "sequence", 12, 0, 1, 1, 0, 0, 255, 0 },  /* positiveInt */
+	{ "sequence", 12, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* positiveInt */
 	/* Claim.accident */
 	{ "date", 4, 0, 1, 1, 0, 0, 255, 0 },  /* date */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "locationAddress", 20, 0, 1, 0, 0, 255, 0, 0 },  /* Address */
 	{ "locationReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* Claim.item */
 	{ "bodySite", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
@@ -5059,7 +5059,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "locationCodeableConcept", 24, 0, 1, 0, 0, 255, 1, 0 },  /* CodeableConcept */
 	{ "locationReference", 53, 0, 1, 0, 0, 255, 1, 0 },  /* Reference */
 	{ "modifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "net", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "procedureSequence", 12, 0, 65535, 0, 1, 255, 255, 0 },  /* positiveInt */
 	{ "productOrService", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
@@ -5078,7 +5078,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "factor", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "modifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "net", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "productOrService", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
 	{ "programCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
@@ -5094,7 +5094,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "factor", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "modifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "net", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "productOrService", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
 	{ "programCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
@@ -5109,14 +5109,14 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "itemSequence", 12, 0, 1, 1, 0, 0, 255, 0 },  /* positiveInt */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "noteNumber", 12, 0, 65535, 0, 1, 255, 255, 0 },  /* positiveInt */
 	/* ClaimResponse.item.adjudication */
 	{ "amount", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "category", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "reason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "value", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	/* ClaimResponse.item.detail */
@@ -5124,14 +5124,14 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "detailSequence", 12, 0, 1, 1, 0, 0, 255, 0 },  /* positiveInt */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "noteNumber", 12, 0, 65535, 0, 1, 255, 255, 0 },  /* positiveInt */
 	{ "subDetail", 280, 0, 65535, 0, 1, 255, 255, 0 },  /* ClaimResponse.item.detail.subDetail */
 	/* ClaimResponse.item.detail.subDetail */
 	{ "adjudication", 278, 0, 65535, 0, 1, 255, 255, 0 },  /* ClaimResponse.item.adjudication */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "noteNumber", 12, 0, 65535, 0, 1, 255, 255, 0 },  /* positiveInt */
 	{ "subDetailSequence", 12, 0, 1, 1, 0, 0, 255, 0 },  /* positiveInt */
 	/* ClaimResponse.addItem */
@@ -5147,7 +5147,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "locationCodeableConcept", 24, 0, 1, 0, 0, 255, 1, 0 },  /* CodeableConcept */
 	{ "locationReference", 53, 0, 1, 0, 0, 255, 1, 0 },  /* Reference */
 	{ "modifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "net", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "noteNumber", 12, 0, 65535, 0, 1, 255, 255, 0 },  /* positiveInt */
 	{ "productOrService", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
@@ -5165,7 +5165,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "factor", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "modifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "net", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "noteNumber", 12, 0, 65535, 0, 1, 255, 255, 0 },  /* positiveInt */
 	{ "productOrService", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
@@ -5178,18 +5178,18 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "factor", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "modifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "net", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "noteNumber", 12, 0, 65535, 0, 1, 255, 255, 0 },  /* positiveInt */
 	{ "productOrService", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "quantity", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	{ "unitPrice", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	/* ClaimResponse.total */
-	{ "amount", 42, 0, 1, 1, 0, 1, 255, 0 },  /* Money */
-	{ "category", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "amount", 42, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Money */
+	{ "category", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* ClaimResponse.payment */
 	{ "adjustment", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "adjustmentReason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
@@ -5198,13 +5198,13 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	/* ClaimResponse.processNote */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "language", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "number", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
 	{ "text", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "type", 3, 71, 1, 0, 0, 255, 255, 0 },  /* code */
@@ -5215,7 +5215,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "focal", 1, 0, 1, 1, 0, 1, 255, 0 },  /* boolean */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "sequence", 12, 0, 1, 1, 0, 0, 255, 0 },  /* positiveInt */
 	/* ClaimResponse.error */
 	{ "code", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
@@ -5223,37 +5223,37 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "itemSequence", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "subDetailSequence", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
 	/* ClinicalImpression.investigation */
 	{ "code", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "item", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* ClinicalImpression.finding */
 	{ "basis", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "itemCodeableConcept", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "itemReference", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* CodeSystem.filter */
-	{ "code", 3, 0, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "code", 3, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "operator", 3, 75, 65535, 1, 1, 1, 255, 0 },  /* code */
-	{ "value", 13, 0, 1, 1, 0, 2, 255, 0 },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "operator", 3, 75, 65535, 1, 1, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "value", 13, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* CodeSystem.property */
-	{ "code", 3, 0, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "code", 3, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "type", 3, 76, 1, 1, 0, 1, 255, 0 },  /* code */
-	{ "uri", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "type", 3, 76, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "uri", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
 	/* CodeSystem.concept */
 	{ "code", 3, 0, 1, 1, 0, 0, 255, 0 },  /* code */
 	{ "concept", 293, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeSystem.concept */
@@ -5262,20 +5262,20 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "display", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "property", 295, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeSystem.concept.property */
 	/* CodeSystem.concept.designation */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "use", 25, 0, 1, 0, 0, 255, 255, 0 },  /* Coding */
 	{ "value", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	/* CodeSystem.concept.property */
 	{ "code", 3, 0, 1, 1, 0, 1, 255, 0 },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "valueBoolean", 1, 0, 1, 1, 0, 0, 0, 0 },  /* boolean */
 	{ "valueCode", 3, 0, 1, 1, 0, 0, 0, 0 },  /* code */
 	{ "valueCoding", 25, 0, 1, 1, 0, 0, 0, 0 },  /* Coding */
@@ -5289,42 +5289,42 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "contentString", 13, 0, 1, 1, 0, 0, 0, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* CommunicationRequest.payload */
 	{ "contentAttachment", 23, 0, 1, 1, 0, 0, 0, 0 },  /* Attachment */
 	{ "contentReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
 	{ "contentString", 13, 0, 1, 1, 0, 0, 0, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* CompartmentDefinition.resource */
-	{ "code", 3, 50, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "code", 3, 50, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "documentation", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "param", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "param", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Composition.attester */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "mode", 3, 81, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "party", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "time", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	/* Composition.relatesTo */
 	{ "code", 3, 82, 1, 1, 0, 1, 255, 0 },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "targetIdentifier", 39, 0, 1, 1, 0, 0, 0, 0 },  /* Identifier */
 	{ "targetReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
 	/* Composition.event */
-	{ "code", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "detail", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "code", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "detail", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	/* Composition.section */
 	{ "author", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
@@ -5334,7 +5334,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "focus", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "mode", 3, 83, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "orderedBy", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "section", 302, 0, 65535, 0, 1, 255, 255, 0 },  /* Composition.section */
 	{ "text", 44, 0, 1, 0, 0, 255, 255, 0 },  /* Narrative */
@@ -5343,7 +5343,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "element", 304, 0, 65535, 1, 1, 0, 255, 0 },  /* ConceptMap.group.element */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "source", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
 	{ "sourceVersion", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "target", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
@@ -5354,7 +5354,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "display", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "target", 305, 0, 65535, 0, 1, 255, 255, 0 },  /* ConceptMap.group.element.target */
 	/* ConceptMap.group.element.target */
 	{ "code", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
@@ -5364,13 +5364,13 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "equivalence", 3, 84, 1, 1, 0, 0, 255, 0 },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "product", 306, 0, 65535, 0, 1, 255, 255, 0 },  /* ConceptMap.group.element.target.dependsOn */
 	/* ConceptMap.group.element.target.dependsOn */
 	{ "display", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "property", 16, 0, 1, 1, 0, 0, 255, 0 },  /* uri */
 	{ "system", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
 	{ "value", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
@@ -5380,66 +5380,66 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "mode", 3, 85, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "url", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
 	/* Condition.stage */
 	{ "assessment", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "summary", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* Condition.evidence */
-	{ "code", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "detail", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "code", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "detail", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* Consent.policy */
 	{ "authority", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "uri", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
 	/* Consent.verification */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "verificationDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "verified", 1, 0, 1, 1, 0, 0, 255, 0 },  /* boolean */
+	{ "verified", 1, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "verifiedWith", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	/* Consent.provision */
-	{ "action", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "action", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "actor", 313, 0, 65535, 0, 1, 255, 255, 0 },  /* Consent.provision.actor */
-	{ "class", 25, 0, 65535, 0, 1, 255, 255, 0 },  /* Coding */
-	{ "code", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "data", 314, 0, 65535, 0, 1, 255, 255, 0 },  /* Consent.provision.data */
-	{ "dataPeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "class", 25, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "code", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "data", 314, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Consent.provision.data */
+	{ "dataPeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "provision", 312, 0, 65535, 0, 1, 255, 255, 0 },  /* Consent.provision */
-	{ "purpose", 25, 0, 65535, 0, 1, 255, 255, 0 },  /* Coding */
-	{ "securityLabel", 25, 0, 65535, 0, 1, 255, 255, 0 },  /* Coding */
-	{ "type", 3, 87, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "purpose", 25, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "securityLabel", 25, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "type", 3, 87, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* Consent.provision.actor */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "reference", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
 	{ "role", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	/* Consent.provision.data */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "meaning", 3, 88, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "reference", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
+	{ "meaning", 3, 88, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "reference", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* Contract.contentDefinition */
 	{ "copyright", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "publicationDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "publicationStatus", 3, 90, 1, 1, 0, 1, 255, 0 },  /* code */
 	{ "publisher", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
@@ -5447,18 +5447,18 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	/* Contract.term */
 	{ "action", 324, 0, 65535, 0, 1, 255, 255, 0 },  /* Contract.term.action */
-	{ "applies", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "applies", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "asset", 321, 0, 65535, 0, 1, 255, 255, 0 },  /* Contract.term.asset */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "group", 316, 0, 65535, 0, 1, 255, 255, 0 },  /* Contract.term */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "issued", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "issued", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "offer", 318, 0, 1, 1, 0, 0, 255, 0 },  /* Contract.term.offer */
 	{ "securityLabel", 317, 0, 65535, 0, 1, 255, 255, 0 },  /* Contract.term.securityLabel */
 	{ "subType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "text", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "text", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "topicCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
 	{ "topicReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
@@ -5468,7 +5468,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "control", 25, 0, 65535, 0, 1, 255, 255, 0 },  /* Coding */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "number", 15, 0, 65535, 0, 1, 255, 255, 0 },  /* unsignedInt */
 	/* Contract.term.offer */
 	{ "answer", 320, 0, 65535, 0, 1, 255, 255, 0 },  /* Contract.term.offer.answer */
@@ -5478,22 +5478,22 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
 	{ "linkId", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "party", 319, 0, 65535, 0, 1, 255, 255, 0 },  /* Contract.term.offer.party */
 	{ "securityLabelNumber", 15, 0, 65535, 0, 1, 255, 255, 0 },  /* unsignedInt */
 	{ "text", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "topic", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "topic", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* Contract.term.offer.party */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "reference", 53, 0, 65535, 1, 1, 0, 255, 0 },  /* Reference */
 	{ "role", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
 	/* Contract.term.offer.answer */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "valueAttachment", 23, 0, 1, 1, 0, 0, 0, 0 },  /* Attachment */
 	{ "valueBoolean", 1, 0, 1, 1, 0, 0, 0, 0 },  /* boolean */
 	{ "valueCoding", 25, 0, 1, 1, 0, 0, 0, 0 },  /* Coding */
@@ -5513,7 +5513,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "linkId", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "period", 46, 0, 65535, 0, 1, 255, 255, 0 },  /* Period */
 	{ "periodType", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "relationship", 25, 0, 1, 0, 0, 255, 255, 0 },  /* Coding */
@@ -5529,7 +5529,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "code", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "reference", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "text", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	/* Contract.term.asset.valuedItem */
@@ -5541,7 +5541,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
 	{ "linkId", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "net", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "payment", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "paymentDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
@@ -5559,7 +5559,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "intent", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
 	{ "linkId", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "occurrenceDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
 	{ "occurrencePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
@@ -5581,13 +5581,13 @@ const struct fhir_elem fhir_elems[8206] = {
 	/* Contract.term.action.subject */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "reference", 53, 0, 65535, 1, 1, 0, 255, 0 },  /* Reference */
 	{ "role", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* Contract.signer */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "party", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
 	{ "signature", 56, 0, 65535, 1, 1, 2, 255, 0 },  /* Signature */
 	{ "type", 25, 0, 1, 1, 0, 0, 255, 0 },  /* Coding */
@@ -5596,46 +5596,46 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "contentReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* Contract.legal */
 	{ "contentAttachment", 23, 0, 1, 1, 0, 0, 0, 0 },  /* Attachment */
 	{ "contentReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* Contract.rule */
 	{ "contentAttachment", 23, 0, 1, 1, 0, 0, 0, 0 },  /* Attachment */
 	{ "contentReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* Coverage.class */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
-	{ "value", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "type", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "value", 13, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Coverage.costToBeneficiary */
 	{ "exception", 332, 0, 65535, 0, 1, 255, 255, 0 },  /* Coverage.costToBeneficiary.exception */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "valueMoney", 42, 0, 1, 1, 0, 0, 0, 0 },  /* Money */
-	{ "valueQuantity", 57, 0, 1, 1, 0, 0, 0, 0 },  /* SimpleQuantity */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "valueMoney", 42, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Money */
+	{ "valueQuantity", 57, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* SimpleQuantity */
 	/* Coverage.costToBeneficiary.exception */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "type", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* CoverageEligibilityRequest.supportingInfo */
 	{ "appliesToAll", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "information", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "sequence", 12, 0, 1, 1, 0, 0, 255, 0 },  /* positiveInt */
 	/* CoverageEligibilityRequest.insurance */
 	{ "businessArrangement", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
@@ -5643,7 +5643,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "focal", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* CoverageEligibilityRequest.item */
 	{ "category", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "detail", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
@@ -5652,7 +5652,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "facility", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "modifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "productOrService", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "provider", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "quantity", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
@@ -5663,15 +5663,15 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "diagnosisReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* CoverageEligibilityResponse.insurance */
 	{ "benefitPeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "coverage", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "coverage", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "inforce", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "item", 338, 0, 65535, 0, 1, 255, 255, 0 },  /* CoverageEligibilityResponse.insurance.item */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* CoverageEligibilityResponse.insurance.item */
 	{ "authorizationRequired", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "authorizationSupporting", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
@@ -5683,7 +5683,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "modifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "network", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "productOrService", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
@@ -5696,7 +5696,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "allowedUnsignedInt", 15, 0, 1, 0, 0, 255, 0, 0 },  /* unsignedInt */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "usedMoney", 42, 0, 1, 0, 0, 255, 1, 0 },  /* Money */
 	{ "usedString", 13, 0, 1, 0, 0, 255, 1, 0 },  /* string */
@@ -5705,53 +5705,53 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "code", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* DetectedIssue.evidence */
 	{ "code", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "detail", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* DetectedIssue.mitigation */
 	{ "action", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "author", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* Device.udiCarrier */
-	{ "carrierAIDC", 0, 0, 1, 0, 0, 255, 255, 0 },  /* base64Binary */
-	{ "carrierHRF", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "deviceIdentifier", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "carrierAIDC", 0, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* base64Binary */
+	{ "carrierHRF", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "deviceIdentifier", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "entryType", 3, 96, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "issuer", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
 	{ "jurisdiction", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* Device.deviceName */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "type", 3, 97, 1, 1, 0, 1, 255, 0 },  /* code */
 	/* Device.specialization */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "systemType", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	/* Device.version */
 	{ "component", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "value", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	/* Device.property */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "valueCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "valueQuantity", 50, 0, 65535, 0, 1, 255, 255, 0 },  /* Quantity */
@@ -5761,29 +5761,29 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "issuer", 16, 0, 1, 1, 0, 1, 255, 0 },  /* uri */
 	{ "jurisdiction", 16, 0, 1, 1, 0, 2, 255, 0 },  /* uri */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* DeviceDefinition.deviceName */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "type", 3, 97, 1, 1, 0, 1, 255, 0 },  /* code */
 	/* DeviceDefinition.specialization */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "systemType", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	/* DeviceDefinition.capability */
 	{ "description", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	/* DeviceDefinition.property */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "valueCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "valueQuantity", 50, 0, 65535, 0, 1, 255, 255, 0 },  /* Quantity */
@@ -5792,20 +5792,20 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "alternate", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "substance", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	/* DeviceMetric.calibration */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "state", 3, 102, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "time", 8, 0, 1, 0, 0, 255, 255, 0 },  /* instant */
-	{ "type", 3, 101, 1, 0, 0, 255, 255, 0 },  /* code */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "state", 3, 102, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "time", 8, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "type", 3, 101, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* DeviceRequest.parameter */
 	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "valueBoolean", 1, 0, 1, 0, 0, 255, 0, 0 },  /* boolean */
 	{ "valueCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
 	{ "valueQuantity", 50, 0, 1, 0, 0, 255, 0, 0 },  /* Quantity */
@@ -5814,34 +5814,34 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "comment", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "link", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "link", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* DocumentManifest.related */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "ref", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	/* DocumentReference.relatesTo */
-	{ "code", 3, 82, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "code", 3, 82, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "target", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "target", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* DocumentReference.content */
-	{ "attachment", 23, 0, 1, 1, 0, 0, 255, 0 },  /* Attachment */
+	{ "attachment", 23, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Attachment */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "format", 25, 0, 1, 0, 0, 255, 255, 0 },  /* Coding */
+	{ "format", 25, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* DocumentReference.context */
 	{ "encounter", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "event", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "facilityType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "period", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "practiceSetting", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "related", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "sourcePatientInfo", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
@@ -5849,7 +5849,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "numberOfParticipants", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
 	{ "numberOfStudies", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
 	/* EffectEvidenceSynthesis.resultsByExposure */
@@ -5857,14 +5857,14 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "exposureState", 3, 106, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "riskEvidenceSynthesis", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
 	{ "variantState", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* EffectEvidenceSynthesis.effectEstimate */
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "precisionEstimate", 364, 0, 65535, 0, 1, 255, 255, 0 },  /* EffectEvidenceSynthesis.effectEstimate.precisionEstimate */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "unitOfMeasure", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
@@ -5875,47 +5875,47 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "from", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "level", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "to", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* EffectEvidenceSynthesis.certainty */
 	{ "certaintySubcomponent", 366, 0, 65535, 0, 1, 255, 255, 0 },  /* EffectEvidenceSynthesis.certainty.certaintySubcomponent */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "rating", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	/* EffectEvidenceSynthesis.certainty.certaintySubcomponent */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "rating", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* Encounter.statusHistory */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "period", 46, 0, 1, 1, 0, 1, 255, 0 },  /* Period */
 	{ "status", 3, 107, 1, 1, 0, 0, 255, 0 },  /* code */
 	/* Encounter.classHistory */
 	{ "class", 25, 0, 1, 1, 0, 0, 255, 0 },  /* Coding */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "period", 46, 0, 1, 1, 0, 1, 255, 0 },  /* Period */
 	/* Encounter.participant */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "individual", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "individual", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
-	{ "type", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* Encounter.diagnosis */
-	{ "condition", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "condition", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "rank", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
 	{ "use", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* Encounter.hospitalization */
@@ -5925,7 +5925,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "dischargeDisposition", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "origin", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "preAdmissionIdentifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
 	{ "reAdmission", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
@@ -5935,36 +5935,36 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "location", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
 	{ "physicalType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "status", 3, 108, 1, 0, 0, 255, 255, 0 },  /* code */
 	/* EpisodeOfCare.statusHistory */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "period", 46, 0, 1, 1, 0, 1, 255, 0 },  /* Period */
 	{ "status", 3, 110, 1, 1, 0, 0, 255, 0 },  /* code */
 	/* EpisodeOfCare.diagnosis */
-	{ "condition", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "condition", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "rank", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
-	{ "role", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "rank", 12, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "role", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* EvidenceVariable.characteristic */
-	{ "definitionCanonical", 2, 0, 1, 1, 0, 0, 0, 0 },  /* canonical */
-	{ "definitionCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
-	{ "definitionDataRequirement", 30, 0, 1, 1, 0, 0, 0, 0 },  /* DataRequirement */
-	{ "definitionExpression", 36, 0, 1, 1, 0, 0, 0, 0 },  /* Expression */
-	{ "definitionReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
-	{ "definitionTriggerDefinition", 60, 0, 1, 1, 0, 0, 0, 0 },  /* TriggerDefinition */
+	{ "definitionCanonical", 2, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "definitionCodeableConcept", 24, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "definitionDataRequirement", 30, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* DataRequirement */
+	{ "definitionExpression", 36, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Expression */
+	{ "definitionReference", 53, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "definitionTriggerDefinition", 60, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* TriggerDefinition */
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "exclude", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "groupMeasure", 3, 112, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "participantEffectiveDateTime", 5, 0, 1, 0, 0, 255, 1, 0 },  /* dateTime */
 	{ "participantEffectiveDuration", 33, 0, 1, 0, 0, 255, 1, 0 },  /* Duration */
 	{ "participantEffectivePeriod", 46, 0, 1, 0, 0, 255, 1, 0 },  /* Period */
@@ -5976,7 +5976,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "type", 3, 113, 1, 1, 0, 1, 255, 0 },  /* code */
 	/* ExampleScenario.instance */
@@ -5984,7 +5984,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "resourceId", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "resourceType", 3, 50, 1, 1, 0, 1, 255, 0 },  /* code */
@@ -5993,28 +5993,28 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "description", 10, 0, 1, 1, 0, 1, 255, 0 },  /* markdown */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "versionId", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	/* ExampleScenario.instance.containedInstance */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "resourceId", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "versionId", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	/* ExampleScenario.process */
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "postConditions", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "preConditions", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "step", 381, 0, 65535, 0, 1, 255, 255, 0 },  /* ExampleScenario.process.step */
-	{ "title", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
+	{ "title", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* ExampleScenario.process.step */
 	{ "alternative", 383, 0, 65535, 0, 1, 255, 255, 0 },  /* ExampleScenario.process.step.alternative */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "operation", 382, 0, 1, 0, 0, 255, 255, 0 },  /* ExampleScenario.process.step.operation */
 	{ "pause", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "process", 380, 0, 65535, 0, 1, 255, 255, 0 },  /* ExampleScenario.process */
@@ -6024,7 +6024,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "initiator", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "initiatorActive", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "number", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "receiver", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
@@ -6036,26 +6036,26 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "description", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "step", 381, 0, 65535, 0, 1, 255, 255, 0 },  /* ExampleScenario.process.step */
 	{ "title", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	/* ExplanationOfBenefit.related */
 	{ "claim", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "reference", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
 	{ "relationship", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* ExplanationOfBenefit.payee */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "party", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* ExplanationOfBenefit.careTeam */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "provider", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
 	{ "qualification", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "responsible", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
@@ -6066,7 +6066,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "reason", 25, 0, 1, 0, 0, 255, 255, 0 },  /* Coding */
 	{ "sequence", 12, 0, 1, 1, 0, 0, 255, 0 },  /* positiveInt */
 	{ "timingDate", 4, 0, 1, 0, 0, 255, 0, 0 },  /* date */
@@ -6081,7 +6081,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "diagnosisReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "onAdmission", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "packageCode", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "sequence", 12, 0, 1, 1, 0, 1, 255, 0 },  /* positiveInt */
@@ -6090,18 +6090,18 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "procedureCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
 	{ "procedureReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
 	{ "sequence", 12, 0, 1, 1, 0, 1, 255, 0 },  /* positiveInt */
 	{ "type", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "udi", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	/* ExplanationOfBenefit.insurance */
-	{ "coverage", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
+	{ "coverage", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "focal", 1, 0, 1, 1, 0, 0, 255, 0 },  /* boolean */
+	{ "focal", 1, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "preAuthRef", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
 	/* ExplanationOfBenefit.accident */
 	{ "date", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
@@ -6109,7 +6109,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "locationAddress", 20, 0, 1, 0, 0, 255, 0, 0 },  /* Address */
 	{ "locationReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* ExplanationOfBenefit.item */
 	{ "adjudication", 393, 0, 65535, 0, 1, 255, 255, 0 },  /* ExplanationOfBenefit.item.adjudication */
@@ -6127,7 +6127,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "locationCodeableConcept", 24, 0, 1, 0, 0, 255, 1, 0 },  /* CodeableConcept */
 	{ "locationReference", 53, 0, 1, 0, 0, 255, 1, 0 },  /* Reference */
 	{ "modifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "net", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "noteNumber", 12, 0, 65535, 0, 1, 255, 255, 0 },  /* positiveInt */
 	{ "procedureSequence", 12, 0, 65535, 0, 1, 255, 255, 0 },  /* positiveInt */
@@ -6146,7 +6146,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "category", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "reason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "value", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	/* ExplanationOfBenefit.item.detail */
@@ -6156,7 +6156,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "factor", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "modifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "net", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "noteNumber", 12, 0, 65535, 0, 1, 255, 255, 0 },  /* positiveInt */
 	{ "productOrService", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
@@ -6174,7 +6174,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "factor", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "modifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "net", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "noteNumber", 12, 0, 65535, 0, 1, 255, 255, 0 },  /* positiveInt */
 	{ "productOrService", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
@@ -6197,7 +6197,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "locationCodeableConcept", 24, 0, 1, 0, 0, 255, 1, 0 },  /* CodeableConcept */
 	{ "locationReference", 53, 0, 1, 0, 0, 255, 1, 0 },  /* Reference */
 	{ "modifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "net", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "noteNumber", 12, 0, 65535, 0, 1, 255, 255, 0 },  /* positiveInt */
 	{ "productOrService", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
@@ -6215,7 +6215,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "factor", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "modifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "net", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "noteNumber", 12, 0, 65535, 0, 1, 255, 255, 0 },  /* positiveInt */
 	{ "productOrService", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
@@ -6228,18 +6228,18 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "factor", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "modifier", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "net", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "noteNumber", 12, 0, 65535, 0, 1, 255, 255, 0 },  /* positiveInt */
 	{ "productOrService", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "quantity", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	{ "unitPrice", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	/* ExplanationOfBenefit.total */
-	{ "amount", 42, 0, 1, 1, 0, 1, 255, 0 },  /* Money */
-	{ "category", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "amount", 42, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Money */
+	{ "category", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* ExplanationOfBenefit.payment */
 	{ "adjustment", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "adjustmentReason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
@@ -6248,13 +6248,13 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* ExplanationOfBenefit.processNote */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "language", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "number", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
 	{ "text", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "type", 3, 71, 1, 0, 0, 255, 255, 0 },  /* code */
@@ -6265,7 +6265,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "financial", 403, 0, 65535, 0, 1, 255, 255, 0 },  /* ExplanationOfBenefit.benefitBalance.financial */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "network", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "term", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
@@ -6276,7 +6276,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "allowedUnsignedInt", 15, 0, 1, 0, 0, 255, 0, 0 },  /* unsignedInt */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "usedMoney", 42, 0, 1, 0, 0, 255, 1, 0 },  /* Money */
 	{ "usedUnsignedInt", 15, 0, 1, 0, 0, 255, 1, 0 },  /* unsignedInt */
@@ -6285,7 +6285,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "contributedToDeath", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "onsetAge", 21, 0, 1, 0, 0, 255, 0, 0 },  /* Age */
 	{ "onsetPeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
@@ -6293,26 +6293,26 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "onsetString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
 	{ "outcome", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* Goal.target */
-	{ "detailBoolean", 1, 0, 1, 0, 0, 255, 0, 0 },  /* boolean */
-	{ "detailCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
-	{ "detailInteger", 9, 0, 1, 0, 0, 255, 0, 0 },  /* integer */
-	{ "detailQuantity", 50, 0, 1, 0, 0, 255, 0, 0 },  /* Quantity */
-	{ "detailRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
-	{ "detailRatio", 52, 0, 1, 0, 0, 255, 0, 0 },  /* Ratio */
-	{ "detailString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
-	{ "dueDate", 4, 0, 1, 0, 0, 255, 1, 0 },  /* date */
-	{ "dueDuration", 33, 0, 1, 0, 0, 255, 1, 0 },  /* Duration */
+	{ "detailBoolean", 1, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "detailCodeableConcept", 24, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "detailInteger", 9, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "detailQuantity", 50, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "detailRange", 51, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "detailRatio", 52, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "detailString", 13, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* string */
+	{ "dueDate", 4, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* date */
+	{ "dueDuration", 33, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Duration */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "measure", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "measure", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* GraphDefinition.link */
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "max", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "min", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "path", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "sliceName", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "target", 407, 0, 65535, 0, 1, 255, 255, 0 },  /* GraphDefinition.link.target */
@@ -6321,7 +6321,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "link", 406, 0, 65535, 0, 1, 255, 255, 0 },  /* GraphDefinition.link */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "params", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "profile", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
 	{ "type", 3, 50, 1, 1, 0, 0, 255, 0 },  /* code */
@@ -6331,7 +6331,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "expression", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "rule", 3, 119, 1, 1, 0, 2, 255, 0 },  /* code */
 	{ "use", 3, 118, 1, 1, 0, 0, 255, 0 },  /* code */
 	/* Group.characteristic */
@@ -6339,7 +6339,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "exclude", 1, 0, 1, 1, 0, 2, 255, 0 },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
 	{ "valueBoolean", 1, 0, 1, 1, 0, 0, 0, 0 },  /* boolean */
 	{ "valueCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
@@ -6351,14 +6351,14 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "inactive", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
 	/* HealthcareService.eligibility */
 	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "comment", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* HealthcareService.availableTime */
 	{ "allDay", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "availableEndTime", 14, 0, 1, 0, 0, 255, 255, 0 },  /* time */
@@ -6366,54 +6366,54 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "daysOfWeek", 3, 21, 65535, 0, 1, 255, 255, 0 },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* HealthcareService.notAvailable */
 	{ "description", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "during", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* ImagingStudy.series */
-	{ "bodySite", 25, 0, 1, 0, 0, 255, 255, 0 },  /* Coding */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "endpoint", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "bodySite", 25, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "endpoint", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "instance", 416, 0, 65535, 0, 1, 255, 255, 0 },  /* ImagingStudy.series.instance */
-	{ "laterality", 25, 0, 1, 0, 0, 255, 255, 0 },  /* Coding */
-	{ "modality", 25, 0, 1, 1, 0, 1, 255, 0 },  /* Coding */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "number", 15, 0, 1, 0, 0, 255, 255, 0 },  /* unsignedInt */
-	{ "numberOfInstances", 15, 0, 1, 0, 0, 255, 255, 0 },  /* unsignedInt */
-	{ "performer", 415, 0, 65535, 0, 1, 255, 255, 0 },  /* ImagingStudy.series.performer */
-	{ "specimen", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "started", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
-	{ "uid", 7, 0, 1, 1, 0, 0, 255, 0 },  /* id */
+	{ "laterality", 25, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "modality", 25, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "number", 15, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "numberOfInstances", 15, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "performer", 415, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ImagingStudy.series.performer */
+	{ "specimen", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "started", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "uid", 7, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* id */
 	/* ImagingStudy.series.performer */
-	{ "actor", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "actor", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "function", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "function", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* ImagingStudy.series.instance */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "number", 15, 0, 1, 0, 0, 255, 255, 0 },  /* unsignedInt */
 	{ "sopClass", 25, 0, 1, 1, 0, 1, 255, 0 },  /* Coding */
 	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "uid", 7, 0, 1, 1, 0, 0, 255, 0 },  /* id */
 	/* Immunization.performer */
-	{ "actor", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "actor", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "function", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "function", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* Immunization.education */
 	{ "documentType", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "presentationDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "publicationDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "reference", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
@@ -6422,7 +6422,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "detail", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "reported", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	/* Immunization.protocolApplied */
 	{ "authority", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
@@ -6430,53 +6430,53 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "doseNumberString", 13, 0, 1, 1, 0, 0, 0, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "series", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "seriesDosesPositiveInt", 12, 0, 1, 0, 0, 255, 1, 0 },  /* positiveInt */
 	{ "seriesDosesString", 13, 0, 1, 0, 0, 255, 1, 0 },  /* string */
 	{ "targetDisease", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	/* ImmunizationRecommendation.recommendation */
-	{ "contraindicatedVaccineCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "contraindicatedVaccineCode", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "dateCriterion", 422, 0, 65535, 0, 1, 255, 255, 0 },  /* ImmunizationRecommendation.recommendation.dateCriterion */
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "doseNumberPositiveInt", 12, 0, 1, 0, 0, 255, 0, 0 },  /* positiveInt */
-	{ "doseNumberString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
+	{ "doseNumberPositiveInt", 12, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "doseNumberString", 13, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "forecastReason", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "forecastStatus", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "forecastReason", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "forecastStatus", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "series", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "seriesDosesPositiveInt", 12, 0, 1, 0, 0, 255, 1, 0 },  /* positiveInt */
 	{ "seriesDosesString", 13, 0, 1, 0, 0, 255, 1, 0 },  /* string */
 	{ "supportingImmunization", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "supportingPatientInformation", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "targetDisease", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "vaccineCode", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "targetDisease", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "vaccineCode", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* ImmunizationRecommendation.recommendation.dateCriterion */
 	{ "code", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "value", 5, 0, 1, 1, 0, 1, 255, 0 },  /* dateTime */
 	/* ImplementationGuide.dependsOn */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "packageId", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "uri", 2, 0, 1, 1, 0, 0, 255, 0 },  /* canonical */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "packageId", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "uri", 2, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* ImplementationGuide.global */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "profile", 2, 0, 1, 1, 0, 1, 255, 0 },  /* canonical */
-	{ "type", 3, 50, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "profile", 2, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "type", 3, 50, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* ImplementationGuide.definition */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "grouping", 426, 0, 65535, 0, 1, 255, 255, 0 },  /* ImplementationGuide.definition.grouping */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "page", 428, 0, 1, 0, 0, 255, 255, 0 },  /* ImplementationGuide.definition.page */
 	{ "parameter", 429, 0, 65535, 0, 1, 255, 255, 0 },  /* ImplementationGuide.definition.parameter */
 	{ "resource", 427, 0, 65535, 1, 1, 0, 255, 0 },  /* ImplementationGuide.definition.resource */
@@ -6485,7 +6485,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	/* ImplementationGuide.definition.resource */
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
@@ -6495,14 +6495,14 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "fhirVersion", 3, 48, 65535, 0, 1, 255, 255, 0 },  /* code */
 	{ "groupingId", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "reference", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
 	/* ImplementationGuide.definition.page */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "generation", 3, 125, 1, 1, 0, 2, 255, 0 },  /* code */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "nameReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
 	{ "nameUrl", 17, 0, 1, 1, 0, 0, 0, 0 },  /* url */
 	{ "page", 428, 0, 65535, 0, 1, 255, 255, 0 },  /* ImplementationGuide.definition.page */
@@ -6511,44 +6511,44 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "code", 3, 126, 1, 1, 0, 0, 255, 0 },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "value", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
 	/* ImplementationGuide.definition.template */
 	{ "code", 3, 0, 1, 1, 0, 0, 255, 0 },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "scope", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "source", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
 	/* ImplementationGuide.manifest */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "image", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "other", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
 	{ "page", 433, 0, 65535, 0, 1, 255, 255, 0 },  /* ImplementationGuide.manifest.page */
-	{ "rendering", 17, 0, 1, 0, 0, 255, 255, 0 },  /* url */
-	{ "resource", 432, 0, 65535, 1, 1, 0, 255, 0 },  /* ImplementationGuide.manifest.resource */
+	{ "rendering", 17, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* url */
+	{ "resource", 432, 0, 65535, 1, 1, 0, 255, FHIR_ELEM_SUMMARY },  /* ImplementationGuide.manifest.resource */
 	/* ImplementationGuide.manifest.resource */
 	{ "exampleBoolean", 1, 0, 1, 0, 0, 255, 0, 0 },  /* boolean */
 	{ "exampleCanonical", 2, 0, 1, 0, 0, 255, 0, 0 },  /* canonical */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "reference", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "reference", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "relativePath", 17, 0, 1, 0, 0, 255, 255, 0 },  /* url */
 	/* ImplementationGuide.manifest.page */
 	{ "anchor", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "title", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	/* InsurancePlan.contact */
 	{ "address", 20, 0, 1, 0, 0, 255, 255, 0 },  /* Address */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 38, 0, 1, 0, 0, 255, 255, 0 },  /* HumanName */
 	{ "purpose", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
@@ -6556,29 +6556,29 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "benefit", 436, 0, 65535, 1, 1, 1, 255, 0 },  /* InsurancePlan.coverage.benefit */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "network", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	/* InsurancePlan.coverage.benefit */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "limit", 437, 0, 65535, 0, 1, 255, 255, 0 },  /* InsurancePlan.coverage.benefit.limit */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "requirement", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	/* InsurancePlan.coverage.benefit.limit */
 	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "value", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
 	/* InsurancePlan.plan */
-	{ "coverageArea", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "coverageArea", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "generalCost", 439, 0, 65535, 0, 1, 255, 255, 0 },  /* InsurancePlan.plan.generalCost */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "network", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "specificCost", 440, 0, 65535, 0, 1, 255, 255, 0 },  /* InsurancePlan.plan.specificCost */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
@@ -6588,25 +6588,25 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "groupSize", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* InsurancePlan.plan.specificCost */
 	{ "benefit", 441, 0, 65535, 0, 1, 255, 255, 0 },  /* InsurancePlan.plan.specificCost.benefit */
 	{ "category", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* InsurancePlan.plan.specificCost.benefit */
 	{ "cost", 442, 0, 65535, 0, 1, 255, 255, 0 },  /* InsurancePlan.plan.specificCost.benefit.cost */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	/* InsurancePlan.plan.specificCost.benefit.cost */
 	{ "applicability", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "qualifiers", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "value", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
@@ -6614,14 +6614,14 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "actor", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "role", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* Invoice.lineItem */
 	{ "chargeItemCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
 	{ "chargeItemReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "priceComponent", 445, 0, 65535, 0, 1, 255, 255, 0 },  /* Invoice.lineItem.priceComponent */
 	{ "sequence", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
 	/* Invoice.lineItem.priceComponent */
@@ -6630,14 +6630,14 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "factor", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 3, 67, 1, 1, 0, 0, 255, 0 },  /* code */
 	/* Linkage.item */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "resource", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
-	{ "type", 3, 128, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "resource", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "type", 3, 128, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* List.entry */
 	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "deleted", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
@@ -6645,28 +6645,28 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "flag", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "item", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* Location.position */
 	{ "altitude", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "latitude", 6, 0, 1, 1, 0, 1, 255, 0 },  /* decimal */
 	{ "longitude", 6, 0, 1, 1, 0, 0, 255, 0 },  /* decimal */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* Location.hoursOfOperation */
 	{ "allDay", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "closingTime", 14, 0, 1, 0, 0, 255, 255, 0 },  /* time */
 	{ "daysOfWeek", 3, 21, 65535, 0, 1, 255, 255, 0 },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "openingTime", 14, 0, 1, 0, 0, 255, 255, 0 },  /* time */
 	/* Measure.group */
 	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "population", 451, 0, 65535, 0, 1, 255, 255, 0 },  /* Measure.group.population */
 	{ "stratifier", 452, 0, 65535, 0, 1, 255, 255, 0 },  /* Measure.group.stratifier */
 	/* Measure.group.population */
@@ -6675,7 +6675,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* Measure.group.stratifier */
 	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "component", 453, 0, 65535, 0, 1, 255, 255, 0 },  /* Measure.group.stratifier.component */
@@ -6683,63 +6683,63 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* Measure.group.stratifier.component */
 	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "criteria", 36, 0, 1, 1, 0, 0, 255, 0 },  /* Expression */
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* Measure.supplementalData */
 	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "criteria", 36, 0, 1, 1, 0, 0, 255, 0 },  /* Expression */
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "usage", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	/* MeasureReport.group */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "measureScore", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "measureScore", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "population", 456, 0, 65535, 0, 1, 255, 255, 0 },  /* MeasureReport.group.population */
 	{ "stratifier", 457, 0, 65535, 0, 1, 255, 255, 0 },  /* MeasureReport.group.stratifier */
 	/* MeasureReport.group.population */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "count", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "subjectResults", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	/* MeasureReport.group.stratifier */
 	{ "code", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "stratum", 458, 0, 65535, 0, 1, 255, 255, 0 },  /* MeasureReport.group.stratifier.stratum */
 	/* MeasureReport.group.stratifier.stratum */
 	{ "component", 459, 0, 65535, 0, 1, 255, 255, 0 },  /* MeasureReport.group.stratifier.stratum.component */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "measureScore", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "population", 460, 0, 65535, 0, 1, 255, 255, 0 },  /* MeasureReport.group.stratifier.stratum.population */
 	{ "value", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* MeasureReport.group.stratifier.stratum.component */
 	{ "code", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "value", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
 	/* MeasureReport.group.stratifier.stratum.population */
 	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "count", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "subjectResults", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	/* Medication.ingredient */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
@@ -6747,26 +6747,26 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "isActive", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "itemCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
 	{ "itemReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "strength", 52, 0, 1, 0, 0, 255, 255, 0 },  /* Ratio */
 	/* Medication.batch */
 	{ "expirationDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "lotNumber", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* MedicationAdministration.performer */
-	{ "actor", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "actor", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "function", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* MedicationAdministration.dosage */
 	{ "dose", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "method", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "rateQuantity", 57, 0, 1, 0, 0, 255, 0, 0 },  /* SimpleQuantity */
 	{ "rateRatio", 52, 0, 1, 0, 0, 255, 0, 0 },  /* Ratio */
 	{ "route", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
@@ -6777,11 +6777,11 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "function", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* MedicationDispense.substitution */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "reason", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "responsibleParty", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
@@ -6789,13 +6789,13 @@ const struct fhir_elem fhir_elems[8206] = {
 	/* MedicationKnowledge.relatedMedicationKnowledge */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "reference", 53, 0, 65535, 1, 1, 1, 255, 0 },  /* Reference */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	/* MedicationKnowledge.monograph */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "source", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* MedicationKnowledge.ingredient */
@@ -6804,19 +6804,19 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "isActive", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "itemCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
 	{ "itemReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "strength", 52, 0, 1, 0, 0, 255, 255, 0 },  /* Ratio */
 	/* MedicationKnowledge.cost */
 	{ "cost", 42, 0, 1, 1, 0, 1, 255, 0 },  /* Money */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "source", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	/* MedicationKnowledge.monitoringProgram */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* MedicationKnowledge.administrationGuidelines */
@@ -6825,37 +6825,37 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "indicationCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
 	{ "indicationReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "patientCharacteristics", 474, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicationKnowledge.administrationGuidelines.patientCharacteristics */
 	/* MedicationKnowledge.administrationGuidelines.dosage */
 	{ "dosage", 32, 0, 65535, 1, 1, 1, 255, 0 },  /* Dosage */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	/* MedicationKnowledge.administrationGuidelines.patientCharacteristics */
 	{ "characteristicCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
 	{ "characteristicQuantity", 57, 0, 1, 1, 0, 0, 0, 0 },  /* SimpleQuantity */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "value", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
 	/* MedicationKnowledge.medicineClassification */
 	{ "classification", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	/* MedicationKnowledge.packaging */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "quantity", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* MedicationKnowledge.drugCharacteristic */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "valueBase64Binary", 0, 0, 1, 0, 0, 255, 0, 0 },  /* base64Binary */
 	{ "valueCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
@@ -6865,7 +6865,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "maxDispense", 481, 0, 1, 0, 0, 255, 255, 0 },  /* MedicationKnowledge.regulatory.maxDispense */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "regulatoryAuthority", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
 	{ "schedule", 480, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicationKnowledge.regulatory.schedule */
 	{ "substitution", 479, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicationKnowledge.regulatory.substitution */
@@ -6873,17 +6873,17 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "allowed", 1, 0, 1, 1, 0, 1, 255, 0 },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	/* MedicationKnowledge.regulatory.schedule */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "schedule", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
 	/* MedicationKnowledge.regulatory.maxDispense */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "period", 33, 0, 1, 0, 0, 255, 255, 0 },  /* Duration */
 	{ "quantity", 57, 0, 1, 1, 0, 0, 255, 0 },  /* SimpleQuantity */
 	/* MedicationKnowledge.kinetics */
@@ -6892,14 +6892,14 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "halfLifePeriod", 33, 0, 1, 0, 0, 255, 255, 0 },  /* Duration */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "lethalDose50", 57, 0, 65535, 0, 1, 255, 255, 0 },  /* SimpleQuantity */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* MedicationRequest.dispenseRequest */
 	{ "dispenseInterval", 33, 0, 1, 0, 0, 255, 255, 0 },  /* Duration */
 	{ "expectedSupplyDuration", 33, 0, 1, 0, 0, 255, 255, 0 },  /* Duration */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "initialFill", 484, 0, 1, 0, 0, 255, 255, 0 },  /* MedicationRequest.dispenseRequest.initialFill */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "numberOfRepeatsAllowed", 15, 0, 1, 0, 0, 255, 255, 0 },  /* unsignedInt */
 	{ "performer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "quantity", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
@@ -6908,360 +6908,360 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "duration", 33, 0, 1, 0, 0, 255, 255, 0 },  /* Duration */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "quantity", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	/* MedicationRequest.substitution */
 	{ "allowedBoolean", 1, 0, 1, 1, 0, 0, 0, 0 },  /* boolean */
 	{ "allowedCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "reason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* MedicinalProduct.name */
-	{ "countryLanguage", 488, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProduct.name.countryLanguage */
+	{ "countryLanguage", 488, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProduct.name.countryLanguage */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "namePart", 487, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProduct.name.namePart */
-	{ "productName", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "namePart", 487, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProduct.name.namePart */
+	{ "productName", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* MedicinalProduct.name.namePart */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "part", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
-	{ "type", 25, 0, 1, 1, 0, 1, 255, 0 },  /* Coding */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "part", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "type", 25, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Coding */
 	/* MedicinalProduct.name.countryLanguage */
-	{ "country", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "country", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "jurisdiction", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "language", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "jurisdiction", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "language", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* MedicinalProduct.manufacturingBusinessOperation */
-	{ "authorisationReferenceNumber", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "confidentialityIndicator", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "effectiveDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "authorisationReferenceNumber", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "confidentialityIndicator", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "effectiveDate", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "manufacturer", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "operationType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "regulator", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "manufacturer", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "operationType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "regulator", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* MedicinalProduct.specialDesignation */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "indicationCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
-	{ "indicationReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
-	{ "intendedUse", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "species", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "status", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "indicationCodeableConcept", 24, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "indicationReference", 53, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "intendedUse", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "species", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "status", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* MedicinalProductAuthorization.jurisdictionalAuthorization */
-	{ "country", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "country", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "legalStatusOfSupply", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "validityPeriod", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "legalStatusOfSupply", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "validityPeriod", 46, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Period */
 	/* MedicinalProductAuthorization.procedure */
-	{ "application", 492, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProductAuthorization.procedure */
-	{ "dateDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "datePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
+	{ "application", 492, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductAuthorization.procedure */
+	{ "dateDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "datePeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "type", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* MedicinalProductContraindication.otherTherapy */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "medicationCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
-	{ "medicationReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "therapyRelationshipType", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
+	{ "medicationCodeableConcept", 24, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "medicationReference", 53, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "therapyRelationshipType", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* MedicinalProductIndication.otherTherapy */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "medicationCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
-	{ "medicationReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "therapyRelationshipType", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
+	{ "medicationCodeableConcept", 24, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "medicationReference", 53, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "therapyRelationshipType", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* MedicinalProductIngredient.specifiedSubstance */
-	{ "code", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
-	{ "confidentiality", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "confidentiality", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "group", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
+	{ "group", 24, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "strength", 496, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProductIngredient.specifiedSubstance.strength */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "strength", 496, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductIngredient.specifiedSubstance.strength */
 	/* MedicinalProductIngredient.specifiedSubstance.strength */
-	{ "concentration", 52, 0, 1, 0, 0, 255, 255, 0 },  /* Ratio */
-	{ "concentrationLowLimit", 52, 0, 1, 0, 0, 255, 255, 0 },  /* Ratio */
-	{ "country", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "concentration", 52, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "concentrationLowLimit", 52, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "country", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "measurementPoint", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "presentation", 52, 0, 1, 1, 0, 0, 255, 0 },  /* Ratio */
-	{ "presentationLowLimit", 52, 0, 1, 0, 0, 255, 255, 0 },  /* Ratio */
-	{ "referenceStrength", 497, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProductIngredient.specifiedSubstance.strength.referenceStrength */
+	{ "measurementPoint", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "presentation", 52, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "presentationLowLimit", 52, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "referenceStrength", 497, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductIngredient.specifiedSubstance.strength.referenceStrength */
 	/* MedicinalProductIngredient.specifiedSubstance.strength.referenceStrength */
-	{ "country", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "country", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "measurementPoint", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "strength", 52, 0, 1, 1, 0, 0, 255, 0 },  /* Ratio */
-	{ "strengthLowLimit", 52, 0, 1, 0, 0, 255, 255, 0 },  /* Ratio */
-	{ "substance", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "measurementPoint", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "strength", 52, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "strengthLowLimit", 52, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "substance", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* MedicinalProductIngredient.substance */
-	{ "code", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "strength", 496, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProductIngredient.specifiedSubstance.strength */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "strength", 496, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductIngredient.specifiedSubstance.strength */
 	/* MedicinalProductInteraction.interactant */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "itemCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
-	{ "itemReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "itemCodeableConcept", 24, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "itemReference", 53, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* MedicinalProductPackaged.batchIdentifier */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "immediatePackaging", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "outerPackaging", 39, 0, 1, 1, 0, 0, 255, 0 },  /* Identifier */
+	{ "immediatePackaging", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "outerPackaging", 39, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
 	/* MedicinalProductPackaged.packageItem */
-	{ "alternateMaterial", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "device", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "alternateMaterial", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "device", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "manufacturedItem", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "manufacturer", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "material", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "otherCharacteristics", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "packageItem", 501, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProductPackaged.packageItem */
-	{ "physicalCharacteristics", 48, 0, 1, 0, 0, 255, 255, 0 },  /* ProdCharacteristic */
-	{ "quantity", 50, 0, 1, 1, 0, 1, 255, 0 },  /* Quantity */
-	{ "shelfLifeStorage", 49, 0, 65535, 0, 1, 255, 255, 0 },  /* ProductShelfLife */
-	{ "type", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "manufacturedItem", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "manufacturer", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "material", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "otherCharacteristics", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "packageItem", 501, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductPackaged.packageItem */
+	{ "physicalCharacteristics", 48, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* ProdCharacteristic */
+	{ "quantity", 50, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "shelfLifeStorage", 49, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ProductShelfLife */
+	{ "type", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* MedicinalProductPharmaceutical.characteristics */
-	{ "code", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "status", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "status", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* MedicinalProductPharmaceutical.routeOfAdministration */
-	{ "code", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "firstDose", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
+	{ "firstDose", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "maxDosePerDay", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
-	{ "maxDosePerTreatmentPeriod", 52, 0, 1, 0, 0, 255, 255, 0 },  /* Ratio */
-	{ "maxSingleDose", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
-	{ "maxTreatmentPeriod", 33, 0, 1, 0, 0, 255, 255, 0 },  /* Duration */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "targetSpecies", 504, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies */
+	{ "maxDosePerDay", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "maxDosePerTreatmentPeriod", 52, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "maxSingleDose", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "maxTreatmentPeriod", 33, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Duration */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "targetSpecies", 504, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies */
 	/* MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies */
-	{ "code", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "withdrawalPeriod", 505, 0, 65535, 0, 1, 255, 255, 0 },  /* MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies.withdrawalPeriod */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "withdrawalPeriod", 505, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies.withdrawalPeriod */
 	/* MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies.withdrawalPeriod */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "supportingInformation", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "tissue", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
-	{ "value", 50, 0, 1, 1, 0, 1, 255, 0 },  /* Quantity */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "supportingInformation", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "tissue", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "value", 50, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
 	/* MessageDefinition.focus */
-	{ "code", 3, 50, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "code", 3, 50, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "max", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "min", 15, 0, 1, 1, 0, 1, 255, 0 },  /* unsignedInt */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "min", 15, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "profile", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
 	/* MessageDefinition.allowedResponse */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "message", 2, 0, 1, 1, 0, 0, 255, 0 },  /* canonical */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "situation", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
 	/* MessageHeader.destination */
-	{ "endpoint", 17, 0, 1, 1, 0, 0, 255, 0 },  /* url */
+	{ "endpoint", 17, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* url */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "receiver", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "target", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "receiver", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "target", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* MessageHeader.source */
-	{ "contact", 27, 0, 1, 0, 0, 255, 255, 0 },  /* ContactPoint */
-	{ "endpoint", 17, 0, 1, 1, 0, 0, 255, 0 },  /* url */
+	{ "contact", 27, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* ContactPoint */
+	{ "endpoint", 17, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* url */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "software", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "software", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* MessageHeader.response */
-	{ "code", 3, 143, 1, 1, 0, 1, 255, 0 },  /* code */
-	{ "details", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "code", 3, 143, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "details", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identifier", 7, 0, 1, 1, 0, 0, 255, 0 },  /* id */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "identifier", 7, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* MolecularSequence.referenceSeq */
-	{ "chromosome", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "chromosome", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "genomeBuild", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "genomeBuild", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "orientation", 3, 145, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "referenceSeqId", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "referenceSeqPointer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "referenceSeqString", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "strand", 3, 146, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "windowEnd", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "windowStart", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "orientation", 3, 145, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "referenceSeqId", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "referenceSeqPointer", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "referenceSeqString", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "strand", 3, 146, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "windowEnd", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "windowStart", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
 	/* MolecularSequence.variant */
-	{ "cigar", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "end", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
+	{ "cigar", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "end", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "observedAllele", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "referenceAllele", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "start", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "variantPointer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "observedAllele", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "referenceAllele", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "start", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "variantPointer", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* MolecularSequence.quality */
-	{ "end", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
+	{ "end", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "fScore", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "gtFP", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
+	{ "fScore", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "gtFP", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "method", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "precision", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "queryFP", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "queryTP", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "recall", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "roc", 514, 0, 1, 0, 0, 255, 255, 0 },  /* MolecularSequence.quality.roc */
-	{ "score", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
-	{ "standardSequence", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "start", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "truthFN", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "truthTP", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "type", 3, 147, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "method", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "precision", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "queryFP", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "queryTP", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "recall", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "roc", 514, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* MolecularSequence.quality.roc */
+	{ "score", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "standardSequence", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "start", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "truthFN", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "truthTP", 6, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "type", 3, 147, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* MolecularSequence.quality.roc */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "fMeasure", 6, 0, 65535, 0, 1, 255, 255, 0 },  /* decimal */
+	{ "fMeasure", 6, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "numFN", 9, 0, 65535, 0, 1, 255, 255, 0 },  /* integer */
-	{ "numFP", 9, 0, 65535, 0, 1, 255, 255, 0 },  /* integer */
-	{ "numTP", 9, 0, 65535, 0, 1, 255, 255, 0 },  /* integer */
-	{ "precision", 6, 0, 65535, 0, 1, 255, 255, 0 },  /* decimal */
-	{ "score", 9, 0, 65535, 0, 1, 255, 255, 0 },  /* integer */
-	{ "sensitivity", 6, 0, 65535, 0, 1, 255, 255, 0 },  /* decimal */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "numFN", 9, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "numFP", 9, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "numTP", 9, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "precision", 6, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "score", 9, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "sensitivity", 6, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* decimal */
 	/* MolecularSequence.repository */
-	{ "datasetId", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "datasetId", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "readsetId", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "type", 3, 148, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "url", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "variantsetId", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "readsetId", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "type", 3, 148, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "url", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "variantsetId", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* MolecularSequence.structureVariant */
-	{ "exact", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "exact", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "inner", 518, 0, 1, 0, 0, 255, 255, 0 },  /* MolecularSequence.structureVariant.inner */
-	{ "length", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "outer", 517, 0, 1, 0, 0, 255, 255, 0 },  /* MolecularSequence.structureVariant.outer */
-	{ "variantType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "inner", 518, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* MolecularSequence.structureVariant.inner */
+	{ "length", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "outer", 517, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* MolecularSequence.structureVariant.outer */
+	{ "variantType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* MolecularSequence.structureVariant.outer */
-	{ "end", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
+	{ "end", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "start", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "start", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
 	/* MolecularSequence.structureVariant.inner */
-	{ "end", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
+	{ "end", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "start", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "start", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
 	/* NamingSystem.uniqueId */
 	{ "comment", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
 	{ "preferred", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "type", 3, 150, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "value", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
+	{ "type", 3, 150, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "value", 13, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* NutritionOrder.oralDiet */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "fluidConsistencyType", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "instruction", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "instruction", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "nutrient", 521, 0, 65535, 0, 1, 255, 255, 0 },  /* NutritionOrder.oralDiet.nutrient */
 	{ "schedule", 59, 0, 65535, 0, 1, 255, 255, 0 },  /* Timing */
 	{ "texture", 522, 0, 65535, 0, 1, 255, 255, 0 },  /* NutritionOrder.oralDiet.texture */
-	{ "type", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* NutritionOrder.oralDiet.nutrient */
 	{ "amount", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "modifier", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* NutritionOrder.oralDiet.texture */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "foodType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "modifier", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* NutritionOrder.supplement */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "instruction", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "instruction", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "productName", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "quantity", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	{ "schedule", 59, 0, 65535, 0, 1, 255, 255, 0 },  /* Timing */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* NutritionOrder.enteralFormula */
 	{ "additiveProductName", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "additiveType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "administration", 525, 0, 65535, 0, 1, 255, 255, 0 },  /* NutritionOrder.enteralFormula.administration */
-	{ "administrationInstruction", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "administrationInstruction", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "baseFormulaProductName", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "baseFormulaType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "baseFormulaType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "caloricDensity", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "maxVolumeToDeliver", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "routeofAdministration", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* NutritionOrder.enteralFormula.administration */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "quantity", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	{ "rateQuantity", 57, 0, 1, 0, 0, 255, 0, 0 },  /* SimpleQuantity */
 	{ "rateRatio", 52, 0, 1, 0, 0, 255, 0, 0 },  /* Ratio */
@@ -7273,35 +7273,35 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "high", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "low", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "text", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* Observation.component */
-	{ "code", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "dataAbsentReason", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "interpretation", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "referenceRange", 526, 0, 65535, 0, 1, 255, 255, 0 },  /* Observation.referenceRange */
-	{ "valueBoolean", 1, 0, 1, 0, 0, 255, 0, 0 },  /* boolean */
-	{ "valueCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
-	{ "valueDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "valueInteger", 9, 0, 1, 0, 0, 255, 0, 0 },  /* integer */
-	{ "valuePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "valueQuantity", 50, 0, 1, 0, 0, 255, 0, 0 },  /* Quantity */
-	{ "valueRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
-	{ "valueRatio", 52, 0, 1, 0, 0, 255, 0, 0 },  /* Ratio */
-	{ "valueSampledData", 55, 0, 1, 0, 0, 255, 0, 0 },  /* SampledData */
-	{ "valueString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
-	{ "valueTime", 14, 0, 1, 0, 0, 255, 0, 0 },  /* time */
+	{ "valueBoolean", 1, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "valueCodeableConcept", 24, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "valueDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "valueInteger", 9, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "valuePeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "valueQuantity", 50, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "valueRange", 51, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "valueRatio", 52, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "valueSampledData", 55, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* SampledData */
+	{ "valueString", 13, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* string */
+	{ "valueTime", 14, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* time */
 	/* ObservationDefinition.quantitativeDetails */
 	{ "conversionFactor", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "customaryUnit", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "decimalPrecision", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "unit", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* ObservationDefinition.qualifiedInterval */
 	{ "age", 51, 0, 1, 0, 0, 255, 255, 0 },  /* Range */
@@ -7313,7 +7313,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "gender", 3, 153, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "gestationalAge", 51, 0, 1, 0, 0, 255, 255, 0 },  /* Range */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "range", 51, 0, 1, 0, 0, 255, 255, 0 },  /* Range */
 	/* OperationDefinition.parameter */
 	{ "binding", 531, 0, 1, 0, 0, 255, 255, 0 },  /* OperationDefinition.parameter.binding */
@@ -7322,7 +7322,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "max", 13, 0, 1, 1, 0, 3, 255, 0 },  /* string */
 	{ "min", 9, 0, 1, 1, 0, 2, 255, 0 },  /* integer */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 3, 0, 1, 1, 0, 0, 255, 0 },  /* code */
 	{ "part", 530, 0, 65535, 0, 1, 255, 255, 0 },  /* OperationDefinition.parameter */
 	{ "referencedFrom", 532, 0, 65535, 0, 1, 255, 255, 0 },  /* OperationDefinition.parameter.referencedFrom */
@@ -7333,102 +7333,102 @@ const struct fhir_elem fhir_elems[8206] = {
 	/* OperationDefinition.parameter.binding */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "strength", 3, 14, 1, 1, 0, 0, 255, 0 },  /* code */
 	{ "valueSet", 2, 0, 1, 1, 0, 1, 255, 0 },  /* canonical */
 	/* OperationDefinition.parameter.referencedFrom */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "source", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "sourceId", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	/* OperationDefinition.overload */
 	{ "comment", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "parameterName", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
 	/* OperationOutcome.issue */
-	{ "code", 3, 156, 1, 1, 0, 1, 255, 0 },  /* code */
-	{ "details", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "diagnostics", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "expression", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
+	{ "code", 3, 156, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "details", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "diagnostics", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "expression", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "location", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "severity", 3, 155, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "location", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "severity", 3, 155, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* Organization.contact */
 	{ "address", 20, 0, 1, 0, 0, 255, 255, 0 },  /* Address */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 38, 0, 1, 0, 0, 255, 255, 0 },  /* HumanName */
 	{ "purpose", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "telecom", 27, 0, 65535, 0, 1, 255, 255, 0 },  /* ContactPoint */
 	/* Parameters.parameter */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
-	{ "part", 536, 0, 65535, 0, 1, 255, 255, 0 },  /* Parameters.parameter */
-	{ "resource", 62, 0, 1, 0, 0, 255, 255, 0 },  /* Resource */
-	{ "valueAddress", 20, 0, 1, 0, 0, 255, 0, 0 },  /* Address */
-	{ "valueAge", 21, 0, 1, 0, 0, 255, 0, 0 },  /* Age */
-	{ "valueAnnotation", 22, 0, 1, 0, 0, 255, 0, 0 },  /* Annotation */
-	{ "valueAttachment", 23, 0, 1, 0, 0, 255, 0, 0 },  /* Attachment */
-	{ "valueBase64Binary", 0, 0, 1, 0, 0, 255, 0, 0 },  /* base64Binary */
-	{ "valueBoolean", 1, 0, 1, 0, 0, 255, 0, 0 },  /* boolean */
-	{ "valueCanonical", 2, 0, 1, 0, 0, 255, 0, 0 },  /* canonical */
-	{ "valueCode", 3, 0, 1, 0, 0, 255, 0, 0 },  /* code */
-	{ "valueCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
-	{ "valueCoding", 25, 0, 1, 0, 0, 255, 0, 0 },  /* Coding */
-	{ "valueContactDetail", 26, 0, 1, 0, 0, 255, 0, 0 },  /* ContactDetail */
-	{ "valueContactPoint", 27, 0, 1, 0, 0, 255, 0, 0 },  /* ContactPoint */
-	{ "valueContributor", 28, 0, 1, 0, 0, 255, 0, 0 },  /* Contributor */
-	{ "valueCount", 29, 0, 1, 0, 0, 255, 0, 0 },  /* Count */
-	{ "valueDataRequirement", 30, 0, 1, 0, 0, 255, 0, 0 },  /* DataRequirement */
-	{ "valueDate", 4, 0, 1, 0, 0, 255, 0, 0 },  /* date */
-	{ "valueDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "valueDecimal", 6, 0, 1, 0, 0, 255, 0, 0 },  /* decimal */
-	{ "valueDistance", 31, 0, 1, 0, 0, 255, 0, 0 },  /* Distance */
-	{ "valueDosage", 32, 0, 1, 0, 0, 255, 0, 0 },  /* Dosage */
-	{ "valueDuration", 33, 0, 1, 0, 0, 255, 0, 0 },  /* Duration */
-	{ "valueExpression", 36, 0, 1, 0, 0, 255, 0, 0 },  /* Expression */
-	{ "valueHumanName", 38, 0, 1, 0, 0, 255, 0, 0 },  /* HumanName */
-	{ "valueId", 7, 0, 1, 0, 0, 255, 0, 0 },  /* id */
-	{ "valueIdentifier", 39, 0, 1, 0, 0, 255, 0, 0 },  /* Identifier */
-	{ "valueInstant", 8, 0, 1, 0, 0, 255, 0, 0 },  /* instant */
-	{ "valueInteger", 9, 0, 1, 0, 0, 255, 0, 0 },  /* integer */
-	{ "valueMarkdown", 10, 0, 1, 0, 0, 255, 0, 0 },  /* markdown */
-	{ "valueMeta", 41, 0, 1, 0, 0, 255, 0, 0 },  /* Meta */
-	{ "valueMoney", 42, 0, 1, 0, 0, 255, 0, 0 },  /* Money */
-	{ "valueOid", 11, 0, 1, 0, 0, 255, 0, 0 },  /* oid */
-	{ "valueParameterDefinition", 45, 0, 1, 0, 0, 255, 0, 0 },  /* ParameterDefinition */
-	{ "valuePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "valuePositiveInt", 12, 0, 1, 0, 0, 255, 0, 0 },  /* positiveInt */
-	{ "valueQuantity", 50, 0, 1, 0, 0, 255, 0, 0 },  /* Quantity */
-	{ "valueRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
-	{ "valueRatio", 52, 0, 1, 0, 0, 255, 0, 0 },  /* Ratio */
-	{ "valueReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
-	{ "valueRelatedArtifact", 54, 0, 1, 0, 0, 255, 0, 0 },  /* RelatedArtifact */
-	{ "valueSampledData", 55, 0, 1, 0, 0, 255, 0, 0 },  /* SampledData */
-	{ "valueSignature", 56, 0, 1, 0, 0, 255, 0, 0 },  /* Signature */
-	{ "valueString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
-	{ "valueTime", 14, 0, 1, 0, 0, 255, 0, 0 },  /* time */
-	{ "valueTiming", 59, 0, 1, 0, 0, 255, 0, 0 },  /* Timing */
-	{ "valueTriggerDefinition", 60, 0, 1, 0, 0, 255, 0, 0 },  /* TriggerDefinition */
-	{ "valueUnsignedInt", 15, 0, 1, 0, 0, 255, 0, 0 },  /* unsignedInt */
-	{ "valueUri", 16, 0, 1, 0, 0, 255, 0, 0 },  /* uri */
-	{ "valueUrl", 17, 0, 1, 0, 0, 255, 0, 0 },  /* url */
-	{ "valueUsageContext", 61, 0, 1, 0, 0, 255, 0, 0 },  /* UsageContext */
-	{ "valueUuid", 18, 0, 1, 0, 0, 255, 0, 0 },  /* uuid */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "part", 536, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Parameters.parameter */
+	{ "resource", 62, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Resource */
+	{ "valueAddress", 20, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Address */
+	{ "valueAge", 21, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Age */
+	{ "valueAnnotation", 22, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Annotation */
+	{ "valueAttachment", 23, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Attachment */
+	{ "valueBase64Binary", 0, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* base64Binary */
+	{ "valueBoolean", 1, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "valueCanonical", 2, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "valueCode", 3, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* code */
+	{ "valueCodeableConcept", 24, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "valueCoding", 25, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "valueContactDetail", 26, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* ContactDetail */
+	{ "valueContactPoint", 27, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* ContactPoint */
+	{ "valueContributor", 28, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Contributor */
+	{ "valueCount", 29, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Count */
+	{ "valueDataRequirement", 30, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* DataRequirement */
+	{ "valueDate", 4, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* date */
+	{ "valueDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "valueDecimal", 6, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "valueDistance", 31, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Distance */
+	{ "valueDosage", 32, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Dosage */
+	{ "valueDuration", 33, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Duration */
+	{ "valueExpression", 36, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Expression */
+	{ "valueHumanName", 38, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* HumanName */
+	{ "valueId", 7, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* id */
+	{ "valueIdentifier", 39, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "valueInstant", 8, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "valueInteger", 9, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "valueMarkdown", 10, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "valueMeta", 41, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Meta */
+	{ "valueMoney", 42, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Money */
+	{ "valueOid", 11, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* oid */
+	{ "valueParameterDefinition", 45, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* ParameterDefinition */
+	{ "valuePeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "valuePositiveInt", 12, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "valueQuantity", 50, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "valueRange", 51, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "valueRatio", 52, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "valueReference", 53, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "valueRelatedArtifact", 54, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* RelatedArtifact */
+	{ "valueSampledData", 55, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* SampledData */
+	{ "valueSignature", 56, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Signature */
+	{ "valueString", 13, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* string */
+	{ "valueTime", 14, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* time */
+	{ "valueTiming", 59, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Timing */
+	{ "valueTriggerDefinition", 60, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* TriggerDefinition */
+	{ "valueUnsignedInt", 15, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "valueUri", 16, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "valueUrl", 17, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* url */
+	{ "valueUsageContext", 61, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "valueUuid", 18, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* uuid */
 	/* Patient.contact */
 	{ "address", 20, 0, 1, 0, 0, 255, 255, 0 },  /* Address */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "gender", 3, 153, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 38, 0, 1, 0, 0, 255, 255, 0 },  /* HumanName */
 	{ "organization", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
@@ -7438,21 +7438,21 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "language", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "preferred", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	/* Patient.link */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "other", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
-	{ "type", 3, 157, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "other", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "type", 3, 157, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* PaymentReconciliation.detail */
 	{ "amount", 42, 0, 1, 0, 0, 255, 255, 0 },  /* Money */
 	{ "date", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "payee", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "predecessor", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
 	{ "request", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
@@ -7463,14 +7463,14 @@ const struct fhir_elem fhir_elems[8206] = {
 	/* PaymentReconciliation.processNote */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "text", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "type", 3, 71, 1, 0, 0, 255, 255, 0 },  /* code */
 	/* Person.link */
 	{ "assurance", 3, 158, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "target", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
 	/* PlanDefinition.goal */
 	{ "addresses", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
@@ -7479,7 +7479,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "documentation", 54, 0, 65535, 0, 1, 255, 255, 0 },  /* RelatedArtifact */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "priority", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "start", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "target", 544, 0, 65535, 0, 1, 255, 255, 0 },  /* PlanDefinition.goal.target */
@@ -7491,7 +7491,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "measure", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* PlanDefinition.action */
 	{ "action", 545, 0, 65535, 0, 1, 255, 255, 0 },  /* PlanDefinition.action */
 	{ "cardinalityBehavior", 3, 163, 1, 0, 0, 255, 255, 0 },  /* code */
@@ -7507,7 +7507,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "groupingBehavior", 3, 159, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "input", 30, 0, 65535, 0, 1, 255, 255, 0 },  /* DataRequirement */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "output", 30, 0, 65535, 0, 1, 255, 255, 0 },  /* DataRequirement */
 	{ "participant", 548, 0, 65535, 0, 1, 255, 255, 0 },  /* PlanDefinition.action.participant */
 	{ "precheckBehavior", 3, 162, 1, 0, 0, 255, 255, 0 },  /* code */
@@ -7535,26 +7535,26 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "kind", 3, 164, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* PlanDefinition.action.relatedAction */
 	{ "actionId", 7, 0, 1, 1, 0, 0, 255, 0 },  /* id */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "offsetDuration", 33, 0, 1, 0, 0, 255, 0, 0 },  /* Duration */
 	{ "offsetRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
 	{ "relationship", 3, 165, 1, 1, 0, 1, 255, 0 },  /* code */
 	/* PlanDefinition.action.participant */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "role", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "type", 3, 29, 1, 1, 0, 0, 255, 0 },  /* code */
 	/* PlanDefinition.action.dynamicValue */
 	{ "expression", 36, 0, 1, 0, 0, 255, 255, 0 },  /* Expression */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "path", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	/* Practitioner.qualification */
 	{ "code", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
@@ -7562,7 +7562,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
 	{ "issuer", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
 	/* PractitionerRole.availableTime */
 	{ "allDay", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
@@ -7571,41 +7571,41 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "daysOfWeek", 3, 21, 65535, 0, 1, 255, 255, 0 },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* PractitionerRole.notAvailable */
 	{ "description", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "during", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* Procedure.performer */
-	{ "actor", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "actor", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "function", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "function", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "onBehalfOf", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	/* Procedure.focalDevice */
 	{ "action", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "manipulated", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* Provenance.agent */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "onBehalfOf", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "role", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "who", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "who", 53, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* Provenance.entity */
 	{ "agent", 555, 0, 65535, 0, 1, 255, 255, 0 },  /* Provenance.agent */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "role", 3, 166, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "what", 53, 0, 1, 1, 0, 1, 255, 0 },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "role", 3, 166, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "what", 53, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* Questionnaire.item */
 	{ "answerOption", 559, 0, 65535, 0, 1, 255, 255, 0 },  /* Questionnaire.item.answerOption */
 	{ "answerValueSet", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
@@ -7619,7 +7619,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "item", 557, 0, 65535, 0, 1, 255, 255, 0 },  /* Questionnaire.item */
 	{ "linkId", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "maxLength", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "prefix", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "readOnly", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "repeats", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
@@ -7639,14 +7639,14 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "answerTime", 14, 0, 1, 1, 0, 0, 0, 0 },  /* time */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "operator", 3, 169, 1, 1, 0, 2, 255, 0 },  /* code */
 	{ "question", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
 	/* Questionnaire.item.answerOption */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "initialSelected", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "valueCoding", 25, 0, 1, 1, 0, 0, 0, 0 },  /* Coding */
 	{ "valueDate", 4, 0, 1, 1, 0, 0, 0, 0 },  /* date */
 	{ "valueInteger", 9, 0, 1, 1, 0, 0, 0, 0 },  /* integer */
@@ -7656,7 +7656,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	/* Questionnaire.item.initial */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "valueAttachment", 23, 0, 1, 1, 0, 0, 0, 0 },  /* Attachment */
 	{ "valueBoolean", 1, 0, 1, 1, 0, 0, 0, 0 },  /* boolean */
 	{ "valueCoding", 25, 0, 1, 1, 0, 0, 0, 0 },  /* Coding */
@@ -7676,13 +7676,13 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "item", 561, 0, 65535, 0, 1, 255, 255, 0 },  /* QuestionnaireResponse.item */
 	{ "linkId", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "text", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	/* QuestionnaireResponse.item.answer */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "item", 561, 0, 65535, 0, 1, 255, 255, 0 },  /* QuestionnaireResponse.item */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "valueAttachment", 23, 0, 1, 0, 0, 255, 0, 0 },  /* Attachment */
 	{ "valueBoolean", 1, 0, 1, 0, 0, 255, 0, 0 },  /* boolean */
 	{ "valueCoding", 25, 0, 1, 0, 0, 255, 0, 0 },  /* Coding */
@@ -7699,19 +7699,19 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "language", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "preferred", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	/* RequestGroup.action */
 	{ "action", 564, 0, 65535, 0, 1, 255, 255, 0 },  /* RequestGroup.action */
 	{ "cardinalityBehavior", 3, 163, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "code", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "condition", 565, 0, 65535, 0, 1, 255, 255, 0 },  /* RequestGroup.action.condition */
-	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "description", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "documentation", 54, 0, 65535, 0, 1, 255, 255, 0 },  /* RelatedArtifact */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "groupingBehavior", 3, 159, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "participant", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "precheckBehavior", 3, 162, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "prefix", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
@@ -7720,7 +7720,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "requiredBehavior", 3, 161, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "resource", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	{ "selectionBehavior", 3, 160, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "textEquivalent", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "textEquivalent", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "timingAge", 21, 0, 1, 0, 0, 255, 0, 0 },  /* Age */
 	{ "timingDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
 	{ "timingDuration", 33, 0, 1, 0, 0, 255, 0, 0 },  /* Duration */
@@ -7734,24 +7734,24 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "kind", 3, 164, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* RequestGroup.action.relatedAction */
 	{ "actionId", 7, 0, 1, 1, 0, 0, 255, 0 },  /* id */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "offsetDuration", 33, 0, 1, 0, 0, 255, 0, 0 },  /* Duration */
 	{ "offsetRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
 	{ "relationship", 3, 165, 1, 1, 0, 1, 255, 0 },  /* code */
 	/* ResearchElementDefinition.characteristic */
-	{ "definitionCanonical", 2, 0, 1, 1, 0, 0, 0, 0 },  /* canonical */
-	{ "definitionCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
-	{ "definitionDataRequirement", 30, 0, 1, 1, 0, 0, 0, 0 },  /* DataRequirement */
-	{ "definitionExpression", 36, 0, 1, 1, 0, 0, 0, 0 },  /* Expression */
+	{ "definitionCanonical", 2, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "definitionCodeableConcept", 24, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "definitionDataRequirement", 30, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* DataRequirement */
+	{ "definitionExpression", 36, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Expression */
 	{ "exclude", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "participantEffectiveDateTime", 5, 0, 1, 0, 0, 255, 2, 0 },  /* dateTime */
 	{ "participantEffectiveDescription", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "participantEffectiveDuration", 33, 0, 1, 0, 0, 255, 2, 0 },  /* Duration */
@@ -7772,19 +7772,19 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* ResearchStudy.objective */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* RiskAssessment.prediction */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "outcome", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "probabilityDecimal", 6, 0, 1, 0, 0, 255, 0, 0 },  /* decimal */
 	{ "probabilityRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
@@ -7797,7 +7797,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "numberOfParticipants", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
 	{ "numberOfStudies", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
 	/* RiskEvidenceSynthesis.riskEstimate */
@@ -7805,7 +7805,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "numeratorCount", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
 	{ "precisionEstimate", 573, 0, 65535, 0, 1, 255, 255, 0 },  /* RiskEvidenceSynthesis.riskEstimate.precisionEstimate */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
@@ -7816,20 +7816,20 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "from", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "level", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "to", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* RiskEvidenceSynthesis.certainty */
 	{ "certaintySubcomponent", 575, 0, 65535, 0, 1, 255, 255, 0 },  /* RiskEvidenceSynthesis.certainty.certaintySubcomponent */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "rating", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	/* RiskEvidenceSynthesis.certainty.certaintySubcomponent */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "rating", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
@@ -7838,26 +7838,26 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "expression", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* Specimen.collection */
 	{ "bodySite", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "collectedDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "collectedPeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "collector", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
-	{ "duration", 33, 0, 1, 0, 0, 255, 255, 0 },  /* Duration */
+	{ "collectedDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "collectedPeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "collector", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "duration", 33, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Duration */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "fastingStatusCodeableConcept", 24, 0, 1, 0, 0, 255, 1, 0 },  /* CodeableConcept */
-	{ "fastingStatusDuration", 33, 0, 1, 0, 0, 255, 1, 0 },  /* Duration */
+	{ "fastingStatusCodeableConcept", 24, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "fastingStatusDuration", 33, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Duration */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "method", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "quantity", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	/* Specimen.processing */
 	{ "additive", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "procedure", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "timeDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
 	{ "timePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
@@ -7868,8 +7868,8 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, 0 },  /* Identifier */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "identifier", 39, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "specimenQuantity", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* SpecimenDefinition.typeTested */
@@ -7878,7 +7878,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "handling", 583, 0, 65535, 0, 1, 255, 255, 0 },  /* SpecimenDefinition.typeTested.handling */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "isDerived", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "preference", 3, 179, 1, 1, 0, 0, 255, 0 },  /* code */
 	{ "rejectionCriterion", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
 	{ "requirement", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
@@ -7894,7 +7894,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "material", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "minimumVolumeQuantity", 57, 0, 1, 0, 0, 255, 0, 0 },  /* SimpleQuantity */
 	{ "minimumVolumeString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "preparation", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	/* SpecimenDefinition.typeTested.container.additive */
@@ -7902,13 +7902,13 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "additiveReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* SpecimenDefinition.typeTested.handling */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "instruction", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "maxDuration", 33, 0, 1, 0, 0, 255, 255, 0 },  /* Duration */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "temperatureQualifier", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "temperatureRange", 51, 0, 1, 0, 0, 255, 255, 0 },  /* Range */
 	/* StructureDefinition.mapping */
@@ -7916,456 +7916,456 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "identity", 7, 0, 1, 1, 0, 0, 255, 0 },  /* id */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "uri", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
 	/* StructureDefinition.context */
-	{ "expression", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
+	{ "expression", 13, 0, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "type", 3, 182, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "type", 3, 182, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* StructureDefinition.snapshot */
 	{ "element", 35, 0, 65535, 1, 1, 0, 255, 0 },  /* ElementDefinition */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* StructureDefinition.differential */
 	{ "element", 35, 0, 65535, 1, 1, 0, 255, 0 },  /* ElementDefinition */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* StructureMap.structure */
-	{ "alias", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "alias", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "documentation", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "mode", 3, 183, 1, 1, 0, 1, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "url", 2, 0, 1, 1, 0, 0, 255, 0 },  /* canonical */
+	{ "mode", 3, 183, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "url", 2, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* canonical */
 	/* StructureMap.group */
-	{ "documentation", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "extends", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "documentation", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "extends", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "input", 590, 0, 65535, 1, 1, 2, 255, 0 },  /* StructureMap.group.input */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 7, 0, 1, 1, 0, 0, 255, 0 },  /* id */
-	{ "rule", 591, 0, 65535, 1, 1, 3, 255, 0 },  /* StructureMap.group.rule */
-	{ "typeMode", 3, 184, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "input", 590, 0, 65535, 1, 1, 2, 255, FHIR_ELEM_SUMMARY },  /* StructureMap.group.input */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 7, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "rule", 591, 0, 65535, 1, 1, 3, 255, FHIR_ELEM_SUMMARY },  /* StructureMap.group.rule */
+	{ "typeMode", 3, 184, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* StructureMap.group.input */
 	{ "documentation", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "mode", 3, 185, 1, 1, 0, 1, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 7, 0, 1, 1, 0, 0, 255, 0 },  /* id */
-	{ "type", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "mode", 3, 185, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 7, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "type", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* StructureMap.group.rule */
-	{ "dependent", 595, 0, 65535, 0, 1, 255, 255, 0 },  /* StructureMap.group.rule.dependent */
+	{ "dependent", 595, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* StructureMap.group.rule.dependent */
 	{ "documentation", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 7, 0, 1, 1, 0, 0, 255, 0 },  /* id */
-	{ "rule", 591, 0, 65535, 0, 1, 255, 255, 0 },  /* StructureMap.group.rule */
-	{ "source", 592, 0, 65535, 1, 1, 1, 255, 0 },  /* StructureMap.group.rule.source */
-	{ "target", 593, 0, 65535, 0, 1, 255, 255, 0 },  /* StructureMap.group.rule.target */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 7, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "rule", 591, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* StructureMap.group.rule */
+	{ "source", 592, 0, 65535, 1, 1, 1, 255, FHIR_ELEM_SUMMARY },  /* StructureMap.group.rule.source */
+	{ "target", 593, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* StructureMap.group.rule.target */
 	/* StructureMap.group.rule.source */
-	{ "check", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "condition", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "context", 7, 0, 1, 1, 0, 0, 255, 0 },  /* id */
-	{ "defaultValueAddress", 20, 0, 1, 0, 0, 255, 0, 0 },  /* Address */
-	{ "defaultValueAge", 21, 0, 1, 0, 0, 255, 0, 0 },  /* Age */
-	{ "defaultValueAnnotation", 22, 0, 1, 0, 0, 255, 0, 0 },  /* Annotation */
-	{ "defaultValueAttachment", 23, 0, 1, 0, 0, 255, 0, 0 },  /* Attachment */
-	{ "defaultValueBase64Binary", 0, 0, 1, 0, 0, 255, 0, 0 },  /* base64Binary */
-	{ "defaultValueBoolean", 1, 0, 1, 0, 0, 255, 0, 0 },  /* boolean */
-	{ "defaultValueCanonical", 2, 0, 1, 0, 0, 255, 0, 0 },  /* canonical */
-	{ "defaultValueCode", 3, 0, 1, 0, 0, 255, 0, 0 },  /* code */
-	{ "defaultValueCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
-	{ "defaultValueCoding", 25, 0, 1, 0, 0, 255, 0, 0 },  /* Coding */
-	{ "defaultValueContactDetail", 26, 0, 1, 0, 0, 255, 0, 0 },  /* ContactDetail */
-	{ "defaultValueContactPoint", 27, 0, 1, 0, 0, 255, 0, 0 },  /* ContactPoint */
-	{ "defaultValueContributor", 28, 0, 1, 0, 0, 255, 0, 0 },  /* Contributor */
-	{ "defaultValueCount", 29, 0, 1, 0, 0, 255, 0, 0 },  /* Count */
-	{ "defaultValueDataRequirement", 30, 0, 1, 0, 0, 255, 0, 0 },  /* DataRequirement */
-	{ "defaultValueDate", 4, 0, 1, 0, 0, 255, 0, 0 },  /* date */
-	{ "defaultValueDateTime", 5, 0, 1, 0, 0, 255, 0, 0 },  /* dateTime */
-	{ "defaultValueDecimal", 6, 0, 1, 0, 0, 255, 0, 0 },  /* decimal */
-	{ "defaultValueDistance", 31, 0, 1, 0, 0, 255, 0, 0 },  /* Distance */
-	{ "defaultValueDosage", 32, 0, 1, 0, 0, 255, 0, 0 },  /* Dosage */
-	{ "defaultValueDuration", 33, 0, 1, 0, 0, 255, 0, 0 },  /* Duration */
-	{ "defaultValueExpression", 36, 0, 1, 0, 0, 255, 0, 0 },  /* Expression */
-	{ "defaultValueHumanName", 38, 0, 1, 0, 0, 255, 0, 0 },  /* HumanName */
-	{ "defaultValueId", 7, 0, 1, 0, 0, 255, 0, 0 },  /* id */
-	{ "defaultValueIdentifier", 39, 0, 1, 0, 0, 255, 0, 0 },  /* Identifier */
-	{ "defaultValueInstant", 8, 0, 1, 0, 0, 255, 0, 0 },  /* instant */
-	{ "defaultValueInteger", 9, 0, 1, 0, 0, 255, 0, 0 },  /* integer */
-	{ "defaultValueMarkdown", 10, 0, 1, 0, 0, 255, 0, 0 },  /* markdown */
-	{ "defaultValueMeta", 41, 0, 1, 0, 0, 255, 0, 0 },  /* Meta */
-	{ "defaultValueMoney", 42, 0, 1, 0, 0, 255, 0, 0 },  /* Money */
-	{ "defaultValueOid", 11, 0, 1, 0, 0, 255, 0, 0 },  /* oid */
-	{ "defaultValueParameterDefinition", 45, 0, 1, 0, 0, 255, 0, 0 },  /* ParameterDefinition */
-	{ "defaultValuePeriod", 46, 0, 1, 0, 0, 255, 0, 0 },  /* Period */
-	{ "defaultValuePositiveInt", 12, 0, 1, 0, 0, 255, 0, 0 },  /* positiveInt */
-	{ "defaultValueQuantity", 50, 0, 1, 0, 0, 255, 0, 0 },  /* Quantity */
-	{ "defaultValueRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
-	{ "defaultValueRatio", 52, 0, 1, 0, 0, 255, 0, 0 },  /* Ratio */
-	{ "defaultValueReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
-	{ "defaultValueRelatedArtifact", 54, 0, 1, 0, 0, 255, 0, 0 },  /* RelatedArtifact */
-	{ "defaultValueSampledData", 55, 0, 1, 0, 0, 255, 0, 0 },  /* SampledData */
-	{ "defaultValueSignature", 56, 0, 1, 0, 0, 255, 0, 0 },  /* Signature */
-	{ "defaultValueString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
-	{ "defaultValueTime", 14, 0, 1, 0, 0, 255, 0, 0 },  /* time */
-	{ "defaultValueTiming", 59, 0, 1, 0, 0, 255, 0, 0 },  /* Timing */
-	{ "defaultValueTriggerDefinition", 60, 0, 1, 0, 0, 255, 0, 0 },  /* TriggerDefinition */
-	{ "defaultValueUnsignedInt", 15, 0, 1, 0, 0, 255, 0, 0 },  /* unsignedInt */
-	{ "defaultValueUri", 16, 0, 1, 0, 0, 255, 0, 0 },  /* uri */
-	{ "defaultValueUrl", 17, 0, 1, 0, 0, 255, 0, 0 },  /* url */
-	{ "defaultValueUsageContext", 61, 0, 1, 0, 0, 255, 0, 0 },  /* UsageContext */
-	{ "defaultValueUuid", 18, 0, 1, 0, 0, 255, 0, 0 },  /* uuid */
-	{ "element", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "check", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "condition", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "context", 7, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "defaultValueAddress", 20, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Address */
+	{ "defaultValueAge", 21, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Age */
+	{ "defaultValueAnnotation", 22, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Annotation */
+	{ "defaultValueAttachment", 23, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Attachment */
+	{ "defaultValueBase64Binary", 0, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* base64Binary */
+	{ "defaultValueBoolean", 1, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "defaultValueCanonical", 2, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "defaultValueCode", 3, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* code */
+	{ "defaultValueCodeableConcept", 24, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "defaultValueCoding", 25, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Coding */
+	{ "defaultValueContactDetail", 26, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* ContactDetail */
+	{ "defaultValueContactPoint", 27, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* ContactPoint */
+	{ "defaultValueContributor", 28, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Contributor */
+	{ "defaultValueCount", 29, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Count */
+	{ "defaultValueDataRequirement", 30, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* DataRequirement */
+	{ "defaultValueDate", 4, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* date */
+	{ "defaultValueDateTime", 5, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* dateTime */
+	{ "defaultValueDecimal", 6, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "defaultValueDistance", 31, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Distance */
+	{ "defaultValueDosage", 32, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Dosage */
+	{ "defaultValueDuration", 33, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Duration */
+	{ "defaultValueExpression", 36, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Expression */
+	{ "defaultValueHumanName", 38, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* HumanName */
+	{ "defaultValueId", 7, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* id */
+	{ "defaultValueIdentifier", 39, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "defaultValueInstant", 8, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* instant */
+	{ "defaultValueInteger", 9, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "defaultValueMarkdown", 10, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* markdown */
+	{ "defaultValueMeta", 41, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Meta */
+	{ "defaultValueMoney", 42, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Money */
+	{ "defaultValueOid", 11, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* oid */
+	{ "defaultValueParameterDefinition", 45, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* ParameterDefinition */
+	{ "defaultValuePeriod", 46, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Period */
+	{ "defaultValuePositiveInt", 12, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* positiveInt */
+	{ "defaultValueQuantity", 50, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "defaultValueRange", 51, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "defaultValueRatio", 52, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "defaultValueReference", 53, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "defaultValueRelatedArtifact", 54, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* RelatedArtifact */
+	{ "defaultValueSampledData", 55, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* SampledData */
+	{ "defaultValueSignature", 56, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Signature */
+	{ "defaultValueString", 13, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* string */
+	{ "defaultValueTime", 14, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* time */
+	{ "defaultValueTiming", 59, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Timing */
+	{ "defaultValueTriggerDefinition", 60, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* TriggerDefinition */
+	{ "defaultValueUnsignedInt", 15, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* unsignedInt */
+	{ "defaultValueUri", 16, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "defaultValueUrl", 17, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* url */
+	{ "defaultValueUsageContext", 61, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* UsageContext */
+	{ "defaultValueUuid", 18, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* uuid */
+	{ "element", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "listMode", 3, 186, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "logMessage", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "max", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "min", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "type", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "variable", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "listMode", 3, 186, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "logMessage", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "max", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "min", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "type", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "variable", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	/* StructureMap.group.rule.target */
-	{ "context", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "contextType", 3, 187, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "element", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "context", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "contextType", 3, 187, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "element", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "listMode", 3, 188, 65535, 0, 1, 255, 255, 0 },  /* code */
-	{ "listRuleId", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "parameter", 594, 0, 65535, 0, 1, 255, 255, 0 },  /* StructureMap.group.rule.target.parameter */
-	{ "transform", 3, 189, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "variable", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
+	{ "listMode", 3, 188, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "listRuleId", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "parameter", 594, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* StructureMap.group.rule.target.parameter */
+	{ "transform", 3, 189, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "variable", 7, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* id */
 	/* StructureMap.group.rule.target.parameter */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "valueBoolean", 1, 0, 1, 1, 0, 0, 0, 0 },  /* boolean */
-	{ "valueDecimal", 6, 0, 1, 1, 0, 0, 0, 0 },  /* decimal */
-	{ "valueId", 7, 0, 1, 1, 0, 0, 0, 0 },  /* id */
-	{ "valueInteger", 9, 0, 1, 1, 0, 0, 0, 0 },  /* integer */
-	{ "valueString", 13, 0, 1, 1, 0, 0, 0, 0 },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "valueBoolean", 1, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "valueDecimal", 6, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* decimal */
+	{ "valueId", 7, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* id */
+	{ "valueInteger", 9, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "valueString", 13, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* string */
 	/* StructureMap.group.rule.dependent */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 7, 0, 1, 1, 0, 0, 255, 0 },  /* id */
-	{ "variable", 13, 0, 65535, 1, 1, 1, 255, 0 },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 7, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* id */
+	{ "variable", 13, 0, 65535, 1, 1, 1, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* Subscription.channel */
-	{ "endpoint", 17, 0, 1, 0, 0, 255, 255, 0 },  /* url */
+	{ "endpoint", 17, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* url */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "header", 13, 0, 65535, 0, 1, 255, 255, 0 },  /* string */
+	{ "header", 13, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "payload", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "type", 3, 191, 1, 1, 0, 0, 255, 0 },  /* code */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "payload", 3, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "type", 3, 191, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
 	/* Substance.instance */
-	{ "expiry", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "expiry", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "quantity", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "quantity", 57, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SimpleQuantity */
 	/* Substance.ingredient */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "quantity", 52, 0, 1, 0, 0, 255, 255, 0 },  /* Ratio */
-	{ "substanceCodeableConcept", 24, 0, 1, 1, 0, 0, 0, 0 },  /* CodeableConcept */
-	{ "substanceReference", 53, 0, 1, 1, 0, 0, 0, 0 },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "quantity", 52, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "substanceCodeableConcept", 24, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "substanceReference", 53, 0, 1, 1, 0, 0, 0, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* SubstanceNucleicAcid.subunit */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "fivePrime", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "fivePrime", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "length", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "linkage", 600, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceNucleicAcid.subunit.linkage */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "sequence", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "sequenceAttachment", 23, 0, 1, 0, 0, 255, 255, 0 },  /* Attachment */
-	{ "subunit", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "sugar", 601, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceNucleicAcid.subunit.sugar */
-	{ "threePrime", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "length", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "linkage", 600, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceNucleicAcid.subunit.linkage */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "sequence", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "sequenceAttachment", 23, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Attachment */
+	{ "subunit", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "sugar", 601, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceNucleicAcid.subunit.sugar */
+	{ "threePrime", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstanceNucleicAcid.subunit.linkage */
-	{ "connectivity", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "connectivity", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "residueSite", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "residueSite", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* SubstanceNucleicAcid.subunit.sugar */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "residueSite", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "residueSite", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* SubstancePolymer.monomerSet */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "ratioType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "startingMaterial", 603, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstancePolymer.monomerSet.startingMaterial */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "ratioType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "startingMaterial", 603, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstancePolymer.monomerSet.startingMaterial */
 	/* SubstancePolymer.monomerSet.startingMaterial */
-	{ "amount", 58, 0, 1, 0, 0, 255, 255, 0 },  /* SubstanceAmount */
+	{ "amount", 58, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceAmount */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "isDefining", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "material", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "isDefining", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "material", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstancePolymer.repeat */
-	{ "averageMolecularFormula", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "averageMolecularFormula", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "numberOfUnits", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "repeatUnit", 605, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstancePolymer.repeat.repeatUnit */
-	{ "repeatUnitAmountType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "numberOfUnits", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "repeatUnit", 605, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstancePolymer.repeat.repeatUnit */
+	{ "repeatUnitAmountType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstancePolymer.repeat.repeatUnit */
-	{ "amount", 58, 0, 1, 0, 0, 255, 255, 0 },  /* SubstanceAmount */
-	{ "degreeOfPolymerisation", 606, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstancePolymer.repeat.repeatUnit.degreeOfPolymerisation */
+	{ "amount", 58, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceAmount */
+	{ "degreeOfPolymerisation", 606, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstancePolymer.repeat.repeatUnit.degreeOfPolymerisation */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "orientationOfPolymerisation", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "repeatUnit", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "structuralRepresentation", 607, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstancePolymer.repeat.repeatUnit.structuralRepresentation */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "orientationOfPolymerisation", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "repeatUnit", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "structuralRepresentation", 607, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstancePolymer.repeat.repeatUnit.structuralRepresentation */
 	/* SubstancePolymer.repeat.repeatUnit.degreeOfPolymerisation */
-	{ "amount", 58, 0, 1, 0, 0, 255, 255, 0 },  /* SubstanceAmount */
-	{ "degree", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "amount", 58, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceAmount */
+	{ "degree", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* SubstancePolymer.repeat.repeatUnit.structuralRepresentation */
-	{ "attachment", 23, 0, 1, 0, 0, 255, 255, 0 },  /* Attachment */
+	{ "attachment", 23, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Attachment */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "representation", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "representation", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstanceProtein.subunit */
-	{ "cTerminalModification", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "cTerminalModificationId", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
+	{ "cTerminalModification", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "cTerminalModificationId", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "length", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "nTerminalModification", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "nTerminalModificationId", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "sequence", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "sequenceAttachment", 23, 0, 1, 0, 0, 255, 255, 0 },  /* Attachment */
-	{ "subunit", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
+	{ "length", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "nTerminalModification", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "nTerminalModificationId", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "sequence", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "sequenceAttachment", 23, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Attachment */
+	{ "subunit", 9, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* integer */
 	/* SubstanceReferenceInformation.gene */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "gene", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "geneSequenceOrigin", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "gene", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "geneSequenceOrigin", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "source", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "source", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* SubstanceReferenceInformation.geneElement */
-	{ "element", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
+	{ "element", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "source", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "source", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstanceReferenceInformation.classification */
-	{ "classification", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "domain", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "classification", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "domain", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "source", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "subtype", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "source", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "subtype", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstanceReferenceInformation.target */
-	{ "amountQuantity", 50, 0, 1, 0, 0, 255, 0, 0 },  /* Quantity */
-	{ "amountRange", 51, 0, 1, 0, 0, 255, 0, 0 },  /* Range */
-	{ "amountString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
-	{ "amountType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "amountQuantity", 50, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "amountRange", 51, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "amountString", 13, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* string */
+	{ "amountType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "interaction", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "organism", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "organismType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "source", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "target", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "interaction", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "organism", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "organismType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "source", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "target", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstanceSourceMaterial.fractionDescription */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "fraction", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "fraction", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "materialType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "materialType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* SubstanceSourceMaterial.organism */
-	{ "author", 615, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceSourceMaterial.organism.author */
+	{ "author", 615, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSourceMaterial.organism.author */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "family", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "genus", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "hybrid", 616, 0, 1, 0, 0, 255, 255, 0 },  /* SubstanceSourceMaterial.organism.hybrid */
+	{ "family", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "genus", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "hybrid", 616, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSourceMaterial.organism.hybrid */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "intraspecificDescription", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "intraspecificType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "organismGeneral", 617, 0, 1, 0, 0, 255, 255, 0 },  /* SubstanceSourceMaterial.organism.organismGeneral */
-	{ "species", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "intraspecificDescription", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "intraspecificType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "organismGeneral", 617, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSourceMaterial.organism.organismGeneral */
+	{ "species", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstanceSourceMaterial.organism.author */
-	{ "authorDescription", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "authorType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "authorDescription", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "authorType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* SubstanceSourceMaterial.organism.hybrid */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "hybridType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "hybridType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "maternalOrganismId", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "maternalOrganismName", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "paternalOrganismId", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "paternalOrganismName", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "maternalOrganismId", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "maternalOrganismName", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "paternalOrganismId", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "paternalOrganismName", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* SubstanceSourceMaterial.organism.organismGeneral */
-	{ "class", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "class", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "kingdom", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "order", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "phylum", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "kingdom", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "order", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "phylum", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstanceSourceMaterial.partDescription */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "part", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "partLocation", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "part", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "partLocation", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstanceSpecification.moiety */
-	{ "amountQuantity", 50, 0, 1, 0, 0, 255, 0, 0 },  /* Quantity */
-	{ "amountString", 13, 0, 1, 0, 0, 255, 0, 0 },  /* string */
+	{ "amountQuantity", 50, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "amountString", 13, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "molecularFormula", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "opticalActivity", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "role", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "stereochemistry", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "molecularFormula", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "name", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "opticalActivity", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "role", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "stereochemistry", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstanceSpecification.property */
-	{ "amountQuantity", 50, 0, 1, 0, 0, 255, 1, 0 },  /* Quantity */
-	{ "amountString", 13, 0, 1, 0, 0, 255, 1, 0 },  /* string */
-	{ "category", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "definingSubstanceCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
-	{ "definingSubstanceReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
+	{ "amountQuantity", 50, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "amountString", 13, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* string */
+	{ "category", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "definingSubstanceCodeableConcept", 24, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "definingSubstanceReference", 53, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "parameters", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "parameters", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* SubstanceSpecification.structure */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "isotope", 622, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceSpecification.structure.isotope */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "molecularFormula", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "molecularFormulaByMoiety", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "molecularWeight", 623, 0, 1, 0, 0, 255, 255, 0 },  /* SubstanceSpecification.structure.isotope.molecularWeight */
-	{ "opticalActivity", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "representation", 624, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceSpecification.structure.representation */
-	{ "source", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "stereochemistry", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "isotope", 622, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSpecification.structure.isotope */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "molecularFormula", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "molecularFormulaByMoiety", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "molecularWeight", 623, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSpecification.structure.isotope.molecularWeight */
+	{ "opticalActivity", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "representation", 624, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSpecification.structure.representation */
+	{ "source", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "stereochemistry", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstanceSpecification.structure.isotope */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "halfLife", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
+	{ "halfLife", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "identifier", 39, 0, 1, 0, 0, 255, 255, 0 },  /* Identifier */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "molecularWeight", 623, 0, 1, 0, 0, 255, 255, 0 },  /* SubstanceSpecification.structure.isotope.molecularWeight */
-	{ "name", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "substitution", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "identifier", 39, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Identifier */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "molecularWeight", 623, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSpecification.structure.isotope.molecularWeight */
+	{ "name", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "substitution", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstanceSpecification.structure.isotope.molecularWeight */
-	{ "amount", 50, 0, 1, 0, 0, 255, 255, 0 },  /* Quantity */
+	{ "amount", 50, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Quantity */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "method", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "method", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstanceSpecification.structure.representation */
-	{ "attachment", 23, 0, 1, 0, 0, 255, 255, 0 },  /* Attachment */
+	{ "attachment", 23, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Attachment */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "representation", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "representation", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstanceSpecification.code */
-	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "comment", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "code", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "comment", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "source", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "statusDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "source", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "statusDate", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	/* SubstanceSpecification.name */
-	{ "domain", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "domain", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "language", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
-	{ "official", 627, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceSpecification.name.official */
-	{ "preferred", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "source", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "status", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "synonym", 626, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceSpecification.name */
-	{ "translation", 626, 0, 65535, 0, 1, 255, 255, 0 },  /* SubstanceSpecification.name */
-	{ "type", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "jurisdiction", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "language", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "official", 627, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSpecification.name.official */
+	{ "preferred", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "source", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "status", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "synonym", 626, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSpecification.name */
+	{ "translation", 626, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* SubstanceSpecification.name */
+	{ "type", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstanceSpecification.name.official */
-	{ "authority", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "date", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
+	{ "authority", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "date", 5, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* dateTime */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "status", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "status", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	/* SubstanceSpecification.relationship */
-	{ "amountQuantity", 50, 0, 1, 0, 0, 255, 1, 0 },  /* Quantity */
-	{ "amountRange", 51, 0, 1, 0, 0, 255, 1, 0 },  /* Range */
-	{ "amountRatio", 52, 0, 1, 0, 0, 255, 1, 0 },  /* Ratio */
-	{ "amountRatioLowLimit", 52, 0, 1, 0, 0, 255, 255, 0 },  /* Ratio */
-	{ "amountString", 13, 0, 1, 0, 0, 255, 1, 0 },  /* string */
-	{ "amountType", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
+	{ "amountQuantity", 50, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Quantity */
+	{ "amountRange", 51, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Range */
+	{ "amountRatio", 52, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "amountRatioLowLimit", 52, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Ratio */
+	{ "amountString", 13, 0, 1, 0, 0, 255, 1, FHIR_ELEM_SUMMARY },  /* string */
+	{ "amountType", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "isDefining", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "relationship", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "source", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
-	{ "substanceCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
-	{ "substanceReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
+	{ "isDefining", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "relationship", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "source", 53, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
+	{ "substanceCodeableConcept", 24, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "substanceReference", 53, 0, 1, 0, 0, 255, 0, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* SupplyDelivery.suppliedItem */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "itemCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
 	{ "itemReference", 53, 0, 1, 0, 0, 255, 0, 0 },  /* Reference */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "quantity", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	/* SupplyRequest.parameter */
 	{ "code", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "valueBoolean", 1, 0, 1, 0, 0, 255, 0, 0 },  /* boolean */
 	{ "valueCodeableConcept", 24, 0, 1, 0, 0, 255, 0, 0 },  /* CodeableConcept */
 	{ "valueQuantity", 50, 0, 1, 0, 0, 255, 0, 0 },  /* Quantity */
@@ -8373,14 +8373,14 @@ const struct fhir_elem fhir_elems[8206] = {
 	/* Task.restriction */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "period", 46, 0, 1, 0, 0, 255, 255, 0 },  /* Period */
 	{ "recipient", 53, 0, 65535, 0, 1, 255, 255, 0 },  /* Reference */
 	{ "repetitions", 12, 0, 1, 0, 0, 255, 255, 0 },  /* positiveInt */
 	/* Task.input */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
 	{ "valueAddress", 20, 0, 1, 1, 0, 0, 0, 0 },  /* Address */
 	{ "valueAge", 21, 0, 1, 1, 0, 0, 0, 0 },  /* Age */
@@ -8435,7 +8435,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	/* Task.output */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 24, 0, 1, 1, 0, 1, 255, 0 },  /* CodeableConcept */
 	{ "valueAddress", 20, 0, 1, 1, 0, 0, 0, 0 },  /* Address */
 	{ "valueAge", 21, 0, 1, 1, 0, 0, 0, 0 },  /* Age */
@@ -8490,44 +8490,44 @@ const struct fhir_elem fhir_elems[8206] = {
 	/* TerminologyCapabilities.software */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "name", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* TerminologyCapabilities.implementation */
-	{ "description", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
+	{ "description", 13, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "url", 17, 0, 1, 0, 0, 255, 255, 0 },  /* url */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "url", 17, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* url */
 	/* TerminologyCapabilities.codeSystem */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "subsumption", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "uri", 2, 0, 1, 0, 0, 255, 255, 0 },  /* canonical */
 	{ "version", 637, 0, 65535, 0, 1, 255, 255, 0 },  /* TerminologyCapabilities.codeSystem.version */
 	/* TerminologyCapabilities.codeSystem.version */
-	{ "code", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "code", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	{ "compositional", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "filter", 638, 0, 65535, 0, 1, 255, 255, 0 },  /* TerminologyCapabilities.codeSystem.version.filter */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "isDefault", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
+	{ "isDefault", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
 	{ "language", 3, 0, 65535, 0, 1, 255, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "property", 3, 0, 65535, 0, 1, 255, 255, 0 },  /* code */
 	/* TerminologyCapabilities.codeSystem.version.filter */
 	{ "code", 3, 0, 1, 1, 0, 0, 255, 0 },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "op", 3, 0, 65535, 1, 1, 1, 255, 0 },  /* code */
 	/* TerminologyCapabilities.expansion */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "hierarchical", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "incomplete", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "paging", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "parameter", 640, 0, 65535, 0, 1, 255, 255, 0 },  /* TerminologyCapabilities.expansion.parameter */
 	{ "textFilter", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
@@ -8535,101 +8535,101 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "documentation", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 3, 0, 1, 1, 0, 0, 255, 0 },  /* code */
 	/* TerminologyCapabilities.validateCode */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "translations", 1, 0, 1, 1, 0, 0, 255, 0 },  /* boolean */
 	/* TerminologyCapabilities.translation */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "needsMap", 1, 0, 1, 1, 0, 0, 255, 0 },  /* boolean */
 	/* TerminologyCapabilities.closure */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "translation", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	/* TestReport.participant */
 	{ "display", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "type", 3, 200, 1, 1, 0, 0, 255, 0 },  /* code */
 	{ "uri", 16, 0, 1, 1, 0, 1, 255, 0 },  /* uri */
 	/* TestReport.setup */
 	{ "action", 646, 0, 65535, 1, 1, 0, 255, 0 },  /* TestReport.setup.action */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* TestReport.setup.action */
 	{ "assert", 648, 0, 1, 0, 0, 255, 255, 0 },  /* TestReport.setup.action.assert */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "operation", 647, 0, 1, 0, 0, 255, 255, 0 },  /* TestReport.setup.action.operation */
 	/* TestReport.setup.action.operation */
 	{ "detail", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "message", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "result", 3, 201, 1, 1, 0, 0, 255, 0 },  /* code */
 	/* TestReport.setup.action.assert */
 	{ "detail", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "message", 10, 0, 1, 0, 0, 255, 255, 0 },  /* markdown */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "result", 3, 201, 1, 1, 0, 0, 255, 0 },  /* code */
 	/* TestReport.test */
 	{ "action", 650, 0, 65535, 1, 1, 0, 255, 0 },  /* TestReport.test.action */
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	/* TestReport.test.action */
 	{ "assert", 648, 0, 1, 0, 0, 255, 255, 0 },  /* TestReport.setup.action.assert */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "operation", 647, 0, 1, 0, 0, 255, 255, 0 },  /* TestReport.setup.action.operation */
 	/* TestReport.teardown */
 	{ "action", 652, 0, 65535, 1, 1, 0, 255, 0 },  /* TestReport.teardown.action */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* TestReport.teardown.action */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "operation", 647, 0, 1, 1, 0, 0, 255, 0 },  /* TestReport.setup.action.operation */
 	/* TestScript.origin */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "index", 9, 0, 1, 1, 0, 0, 255, 0 },  /* integer */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "profile", 25, 0, 1, 1, 0, 1, 255, 0 },  /* Coding */
 	/* TestScript.destination */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "index", 9, 0, 1, 1, 0, 0, 255, 0 },  /* integer */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "profile", 25, 0, 1, 1, 0, 1, 255, 0 },  /* Coding */
 	/* TestScript.metadata */
 	{ "capability", 657, 0, 65535, 1, 1, 0, 255, 0 },  /* TestScript.metadata.capability */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "link", 656, 0, 65535, 0, 1, 255, 255, 0 },  /* TestScript.metadata.link */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* TestScript.metadata.link */
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "url", 16, 0, 1, 1, 0, 0, 255, 0 },  /* uri */
 	/* TestScript.metadata.capability */
 	{ "capabilities", 2, 0, 1, 1, 0, 2, 255, 0 },  /* canonical */
@@ -8638,7 +8638,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "link", 16, 0, 65535, 0, 1, 255, 255, 0 },  /* uri */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "origin", 9, 0, 65535, 0, 1, 255, 255, 0 },  /* integer */
 	{ "required", 1, 0, 1, 1, 0, 0, 255, 0 },  /* boolean */
 	{ "validated", 1, 0, 1, 1, 0, 1, 255, 0 },  /* boolean */
@@ -8647,7 +8647,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "autodelete", 1, 0, 1, 1, 0, 1, 255, 0 },  /* boolean */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "resource", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	/* TestScript.variable */
 	{ "defaultValue", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
@@ -8657,7 +8657,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "headerField", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "hint", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "path", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "sourceId", 7, 0, 1, 0, 0, 255, 255, 0 },  /* id */
@@ -8665,12 +8665,12 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "action", 661, 0, 65535, 1, 1, 0, 255, 0 },  /* TestScript.setup.action */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* TestScript.setup.action */
 	{ "assert", 664, 0, 1, 0, 0, 255, 255, 0 },  /* TestScript.setup.action.assert */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "operation", 662, 0, 1, 0, 0, 255, 255, 0 },  /* TestScript.setup.action.operation */
 	/* TestScript.setup.action.operation */
 	{ "accept", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
@@ -8682,7 +8682,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "label", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "method", 3, 202, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "origin", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
 	{ "params", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "requestHeader", 663, 0, 65535, 0, 1, 255, 255, 0 },  /* TestScript.setup.action.operation.requestHeader */
@@ -8697,7 +8697,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "field", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "value", 13, 0, 1, 1, 0, 1, 255, 0 },  /* string */
 	/* TestScript.setup.action.assert */
 	{ "compareToSourceExpression", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
@@ -8712,7 +8712,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "label", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "minimumId", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "navigationLinks", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
 	{ "operator", 3, 204, 1, 0, 0, 255, 255, 0 },  /* code */
 	{ "path", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
@@ -8730,68 +8730,68 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "description", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	/* TestScript.test.action */
 	{ "assert", 664, 0, 1, 0, 0, 255, 255, 0 },  /* TestScript.setup.action.assert */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "operation", 662, 0, 1, 0, 0, 255, 255, 0 },  /* TestScript.setup.action.operation */
 	/* TestScript.teardown */
 	{ "action", 668, 0, 65535, 1, 1, 0, 255, 0 },  /* TestScript.teardown.action */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* TestScript.teardown.action */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "operation", 662, 0, 1, 1, 0, 0, 255, 0 },  /* TestScript.setup.action.operation */
 	/* ValueSet.compose */
 	{ "exclude", 670, 0, 65535, 0, 1, 255, 255, 0 },  /* ValueSet.compose.include */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "inactive", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "include", 670, 0, 65535, 1, 1, 0, 255, 0 },  /* ValueSet.compose.include */
-	{ "lockedDate", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "inactive", 1, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* boolean */
+	{ "include", 670, 0, 65535, 1, 1, 0, 255, FHIR_ELEM_SUMMARY },  /* ValueSet.compose.include */
+	{ "lockedDate", 4, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* date */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* ValueSet.compose.include */
 	{ "concept", 671, 0, 65535, 0, 1, 255, 255, 0 },  /* ValueSet.compose.include.concept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "filter", 673, 0, 65535, 0, 1, 255, 255, 0 },  /* ValueSet.compose.include.filter */
+	{ "filter", 673, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* ValueSet.compose.include.filter */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "system", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "valueSet", 2, 0, 65535, 0, 1, 255, 255, 0 },  /* canonical */
-	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "system", 16, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* uri */
+	{ "valueSet", 2, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* canonical */
+	{ "version", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* ValueSet.compose.include.concept */
 	{ "code", 3, 0, 1, 1, 0, 0, 255, 0 },  /* code */
 	{ "designation", 672, 0, 65535, 0, 1, 255, 255, 0 },  /* ValueSet.compose.include.concept.designation */
 	{ "display", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	/* ValueSet.compose.include.concept.designation */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "language", 3, 0, 1, 0, 0, 255, 255, 0 },  /* code */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "use", 25, 0, 1, 0, 0, 255, 255, 0 },  /* Coding */
 	{ "value", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	/* ValueSet.compose.include.filter */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "op", 3, 75, 1, 1, 0, 1, 255, 0 },  /* code */
-	{ "property", 3, 0, 1, 1, 0, 0, 255, 0 },  /* code */
-	{ "value", 13, 0, 1, 1, 0, 2, 255, 0 },  /* string */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "op", 3, 75, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "property", 3, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* code */
+	{ "value", 13, 0, 1, 1, 0, 2, 255, FHIR_ELEM_SUMMARY },  /* string */
 	/* ValueSet.expansion */
 	{ "contains", 676, 0, 65535, 0, 1, 255, 255, 0 },  /* ValueSet.expansion.contains */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "identifier", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "offset", 9, 0, 1, 0, 0, 255, 255, 0 },  /* integer */
 	{ "parameter", 675, 0, 65535, 0, 1, 255, 255, 0 },  /* ValueSet.expansion.parameter */
 	{ "timestamp", 5, 0, 1, 1, 0, 0, 255, 0 },  /* dateTime */
@@ -8799,7 +8799,7 @@ const struct fhir_elem fhir_elems[8206] = {
 	/* ValueSet.expansion.parameter */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "name", 13, 0, 1, 1, 0, 0, 255, 0 },  /* string */
 	{ "valueBoolean", 1, 0, 1, 0, 0, 255, 0, 0 },  /* boolean */
 	{ "valueCode", 3, 0, 1, 0, 0, 255, 0, 0 },  /* code */
@@ -8817,38 +8817,38 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "inactive", 1, 0, 1, 0, 0, 255, 255, 0 },  /* boolean */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "system", 16, 0, 1, 0, 0, 255, 255, 0 },  /* uri */
 	{ "version", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	/* VerificationResult.primarySource */
-	{ "canPushUpdates", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "communicationMethod", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "canPushUpdates", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "communicationMethod", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "pushTypeAvailable", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
-	{ "type", 24, 0, 65535, 0, 1, 255, 255, 0 },  /* CodeableConcept */
+	{ "type", 24, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "validationDate", 5, 0, 1, 0, 0, 255, 255, 0 },  /* dateTime */
 	{ "validationStatus", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
 	{ "who", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
 	/* VerificationResult.attestation */
-	{ "communicationMethod", 24, 0, 1, 0, 0, 255, 255, 0 },  /* CodeableConcept */
-	{ "date", 4, 0, 1, 0, 0, 255, 255, 0 },  /* date */
+	{ "communicationMethod", 24, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
+	{ "date", 4, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* date */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "onBehalfOf", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
+	{ "onBehalfOf", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	{ "proxyIdentityCertificate", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "proxySignature", 56, 0, 1, 0, 0, 255, 255, 0 },  /* Signature */
 	{ "sourceIdentityCertificate", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
 	{ "sourceSignature", 56, 0, 1, 0, 0, 255, 255, 0 },  /* Signature */
-	{ "who", 53, 0, 1, 0, 0, 255, 255, 0 },  /* Reference */
+	{ "who", 53, 0, 1, 0, 0, 255, 255, FHIR_ELEM_SUMMARY },  /* Reference */
 	/* VerificationResult.validator */
 	{ "attestationSignature", 56, 0, 1, 0, 0, 255, 255, 0 },  /* Signature */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
 	{ "identityCertificate", 13, 0, 1, 0, 0, 255, 255, 0 },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "organization", 53, 0, 1, 1, 0, 0, 255, 0 },  /* Reference */
 	/* VisionPrescription.lensSpecification */
 	{ "add", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
@@ -8860,20 +8860,20 @@ const struct fhir_elem fhir_elems[8206] = {
 	{ "diameter", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "duration", 57, 0, 1, 0, 0, 255, 255, 0 },  /* SimpleQuantity */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
-	{ "eye", 3, 207, 1, 1, 0, 1, 255, 0 },  /* code */
+	{ "eye", 3, 207, 1, 1, 0, 1, 255, FHIR_ELEM_SUMMARY },  /* code */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 	{ "note", 22, 0, 65535, 0, 1, 255, 255, 0 },  /* Annotation */
 	{ "power", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	{ "prism", 681, 0, 65535, 0, 1, 255, 255, 0 },  /* VisionPrescription.lensSpecification.prism */
-	{ "product", 24, 0, 1, 1, 0, 0, 255, 0 },  /* CodeableConcept */
+	{ "product", 24, 0, 1, 1, 0, 0, 255, FHIR_ELEM_SUMMARY },  /* CodeableConcept */
 	{ "sphere", 6, 0, 1, 0, 0, 255, 255, 0 },  /* decimal */
 	/* VisionPrescription.lensSpecification.prism */
 	{ "amount", 6, 0, 1, 1, 0, 0, 255, 0 },  /* decimal */
 	{ "base", 3, 208, 1, 1, 0, 1, 255, 0 },  /* code */
 	{ "extension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
 	{ "id", 13, 0, 1, 0, 0, 255, 255, FHIR_ELEM_NO_EXT },  /* string */
-	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, 0 },  /* Extension */
+	{ "modifierExtension", 37, 0, 65535, 0, 1, 255, 255, FHIR_ELEM_SUMMARY },  /* Extension */
 };
 
 const char *const fhir_required_names[773] = {

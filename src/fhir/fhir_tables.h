@@ -43,6 +43,7 @@
 
 /* fhir_elem.flags */
 #define FHIR_ELEM_NO_EXT 0x01	/* an XML attribute (Element.id, Extension.url): no `_name` */
+#define FHIR_ELEM_SUMMARY 0x02	/* isSummary: part of _summary=true */
 
 enum fhir_kind {
 	FHIR_KIND_PRIMITIVE,	/* JSON string, number or boolean; see prim */

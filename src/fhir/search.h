@@ -361,4 +361,81 @@ const struct fhirpath_expr *fhir_search_component_expr(const struct fhir_search_
  * Period for a date); 0 when it is ignored. For coverage reports. */
 int fhir_index_supports(int search_type, const struct fhirpath_value *v);
 
+/* ---- index rows and queries for the store ------------------------------ */
+
+#include "../base/arena.h"
+#include "../store/query.h"
+
+/* A search parameter's key in the store: its row in the table, times 4,
+ * plus what the rows hold (the value, the :text of a token, the :of-type of
+ * an identifier, the :identifier of a reference). Stable within one
+ * parameter table: fhir_search_fingerprint() names the table, and the
+ * store keeps the fingerprint its index was built with. */
+enum fhir_search_sub {
+	FHIR_SEARCH_SUB_VALUE,
+	FHIR_SEARCH_SUB_TEXT,
+	FHIR_SEARCH_SUB_OF_TYPE,
+	FHIR_SEARCH_SUB_IDENTIFIER
+};
+uint32_t fhir_search_param_key(const struct fhir_search_param *p, int sub);
+/* A short text that changes whenever the parameter table does. */
+const char *fhir_search_fingerprint(void);
+
+/* The index rows of a resource (as stored: meta set), appended to out.
+ * _id and _lastUpdated give none: the store keeps them with the resource. */
+int fhir_index_rows(struct json_object *resource, struct store_ix_rows *out,
+		    struct err *e) LT_MUST_CHECK;
+
+/* One name=value of a search request (decoded). */
+struct fhir_search_arg {
+	const char *name, *value;
+};
+
+enum fhir_summary {
+	FHIR_SUMMARY_NONE,	/* no _summary, or false */
+	FHIR_SUMMARY_TRUE,
+	FHIR_SUMMARY_TEXT,
+	FHIR_SUMMARY_DATA,
+	FHIR_SUMMARY_COUNT
+};
+
+#define FHIR_SEARCH_DEFAULT_COUNT 20
+#define FHIR_SEARCH_MAX_COUNT 1000
+#define FHIR_SEARCH_MAX_CHAIN 4		/* links of a chain, levels of _has */
+#define FHIR_SEARCH_MAX_IGNORED 16
+
+/* A parsed search request. Everything points into the arena given to
+ * fhir_search_parse or into the request's strings. */
+struct fhir_search_request {
+	struct store_query q;
+	struct store_qinclude inc[STORE_SEARCH_MAX_INCLUDE];
+	size_t n_inc;
+	int count;			/* _count (0 with _summary=count) */
+	const char *cursor;		/* _cursor */
+	int total;			/* enum store_total */
+	int total_given;		/* _total was in the request */
+	int summary;			/* enum fhir_summary */
+	const char *elements;		/* _elements, as given */
+	/* Parameters ignored (unknown, or not supported): names, for an
+	 * OperationOutcome in the Bundle. */
+	const char *ignored[FHIR_SEARCH_MAX_IGNORED];
+	const char *ignored_why[FHIR_SEARCH_MAX_IGNORED];
+	size_t n_ignored;
+};
+
+/* Names of the parameters fhir_search_parse handles itself (result
+ * shaping); the caller may add its own (_format, _pretty). */
+int fhir_search_is_control(const char *name);
+
+/*
+ * Parses the arguments of a search on type (NULL: system level; _type
+ * then restricts the types) for tenant. base is the server's own base URL,
+ * so that absolute references to it match local ones. Unknown parameters
+ * are listed in out->ignored, or refused with ERR_BAD_REQUEST when strict.
+ * Returns 0 or ERR_BAD_REQUEST naming the parameter in e; ERR_NOMEM.
+ */
+int fhir_search_parse(const char *type, int64_t tenant, const struct fhir_search_arg *args,
+		      size_t n, int strict, const char *base, struct arena *a,
+		      struct fhir_search_request *out, struct err *e) LT_MUST_CHECK;
+
 #endif

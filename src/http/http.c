@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "../base/log.h"
+#include "../base/url.h"
 
 enum phase { PHASE_RECEIVING, PHASE_QUEUED, PHASE_DONE };
 
@@ -334,37 +335,12 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http: %s", line);
 }
 
-static int hex_value(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decoding of the path and query, in place. libmicrohttpd's own
  * decoder turns %00 into a NUL that silently cuts the string ("abc%00xyz"
- * would read "abc"); here %00 and malformed escapes stay as they were
- * written, so that the API refuses them as the invalid text they are. */
+ * would read "abc"); url_unescape keeps %00 as written instead. */
 static size_t on_unescape(void *cls, struct MHD_Connection *conn, char *s)
 {
-	char *out = s;
-
-	for (const char *in = s; *in; in++) {
-		int hi, lo;
-
-		if (*in == '%' && (hi = hex_value(in[1])) >= 0 && (lo = hex_value(in[2])) >= 0 &&
-		    (hi || lo)) {
-			*out++ = (char)(hi * 16 + lo);
-			in += 2;
-		} else
-			*out++ = *in;
-	}
-	*out = '\0';
-	return (size_t)(out - s);
+	return url_unescape(s, 0);
 }
 
 static int resolve(const char *host, int port, struct sockaddr_storage *ss, struct err *e)

@@ -9,18 +9,18 @@
  * Readers are query_only, memory-mapped, and never block the writer (WAL).
  * Each connection caches its prepared statements.
  */
-#include "store.h"
+#include "sqlite_int.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <sqlite3.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "../base/log.h"
 
-#define SQLITE_SCHEMA_VERSION 1
+#define SQLITE_SCHEMA_VERSION 2
 #define SQLITE_DB_FILE "lienthong.db"
 
 static const char *const sqlite_schema =
@@ -40,7 +40,69 @@ static const char *const sqlite_schema =
 	" ON resource_version(tenant, type, seq);"
 	"CREATE INDEX IF NOT EXISTS resource_version_tenant_seq"
 	" ON resource_version(tenant, seq);"
-	"CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+	"CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	/* The current version of each resource; rid is the key index rows use. */
+	"CREATE TABLE IF NOT EXISTS resource ("
+	" rid INTEGER PRIMARY KEY,"
+	" tenant INTEGER NOT NULL,"
+	" type TEXT NOT NULL,"
+	" id TEXT NOT NULL,"
+	" version INTEGER NOT NULL,"
+	" last_updated INTEGER NOT NULL,"
+	" deleted INTEGER NOT NULL,"
+	" seq INTEGER NOT NULL);"		/* resource_version row of the current version */
+	"CREATE UNIQUE INDEX IF NOT EXISTS resource_key ON resource(tenant, type, id);"
+	"CREATE INDEX IF NOT EXISTS resource_updated ON resource(tenant, type, last_updated);"
+	/* Search index rows of live resources (query.h). The value indexes
+	 * end with rid so that they cover the searches; (rid, param) serves
+	 * replacing a resource's rows, _include and sorting. */
+	"CREATE TABLE IF NOT EXISTS ix_token (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
+	" param INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS ix_token_value ON ix_token(tenant, param, code, system, rid);"
+	"CREATE INDEX IF NOT EXISTS ix_token_rid ON ix_token(rid, param);"
+	"CREATE TABLE IF NOT EXISTS ix_string (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
+	" param INTEGER NOT NULL, folded TEXT NOT NULL, exact TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS ix_string_value ON ix_string(tenant, param, folded, exact, rid);"
+	"CREATE INDEX IF NOT EXISTS ix_string_rid ON ix_string(rid, param);"
+	"CREATE TABLE IF NOT EXISTS ix_date (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
+	" param INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS ix_date_lo ON ix_date(tenant, param, lo, hi, rid);"
+	"CREATE INDEX IF NOT EXISTS ix_date_hi ON ix_date(tenant, param, hi, lo, rid);"
+	"CREATE INDEX IF NOT EXISTS ix_date_rid ON ix_date(rid, param);"
+	"CREATE TABLE IF NOT EXISTS ix_number (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
+	" param INTEGER NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL, system TEXT NOT NULL,"
+	" code TEXT NOT NULL, unit TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS ix_number_value ON ix_number(tenant, param, lo, hi, rid);"
+	"CREATE INDEX IF NOT EXISTS ix_number_rid ON ix_number(rid, param);"
+	"CREATE TABLE IF NOT EXISTS ix_reference (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
+	" param INTEGER NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL, url TEXT NOT NULL,"
+	" version TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS ix_reference_value ON ix_reference(tenant, param, id, type, rid);"
+	"CREATE INDEX IF NOT EXISTS ix_reference_url ON ix_reference(tenant, param, url, rid);"
+	"CREATE INDEX IF NOT EXISTS ix_reference_rid ON ix_reference(rid, param);"
+	"CREATE TABLE IF NOT EXISTS ix_uri (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
+	" param INTEGER NOT NULL, uri TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS ix_uri_value ON ix_uri(tenant, param, uri, rid);"
+	"CREATE INDEX IF NOT EXISTS ix_uri_rid ON ix_uri(rid, param);"
+	"CREATE TABLE IF NOT EXISTS ix_composite (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
+	" param INTEGER NOT NULL, a0 TEXT NOT NULL, a1 TEXT NOT NULL, b0 TEXT NOT NULL,"
+	" b1 TEXT NOT NULL, blo REAL, bhi REAL, clo REAL, chi REAL);"
+	"CREATE INDEX IF NOT EXISTS ix_composite_value ON ix_composite(tenant, param, a1, a0, rid);"
+	"CREATE INDEX IF NOT EXISTS ix_composite_rid ON ix_composite(rid, param);";
+
+/* Schema 1 had no resource table: fill it from the versions. The index is
+ * then empty until `lienthong reindex` builds it. */
+static const char *const sqlite_migrate_1_2 =
+	"INSERT OR IGNORE INTO resource(tenant, type, id, version, last_updated, deleted, seq)"
+	" SELECT tenant, type, id, version, last_updated, deleted, seq FROM resource_version v"
+	" WHERE version = (SELECT max(version) FROM resource_version w"
+	"  WHERE w.tenant = v.tenant AND w.type = v.type AND w.id = v.id);"
+	"INSERT OR REPLACE INTO store_meta VALUES ('index_params', 'none');";
+
+/* The index tables, in enum store_ix_table order. */
+const char *const sqlite_ix_table[STORE_IX__COUNT] = {
+	"ix_token", "ix_string", "ix_date", "ix_number", "ix_reference", "ix_uri", "ix_composite",
+};
 
 enum stmt_id {
 	STMT_READ_CURRENT,
@@ -52,12 +114,20 @@ enum stmt_id {
 	STMT_SAVEPOINT,
 	STMT_RELEASE,
 	STMT_ROLLBACK_TO,
-	STMT__COUNT
+	STMT_RES_GET,
+	STMT_RES_INSERT,
+	STMT_RES_UPDATE,
+	STMT_META_GET,
+	STMT_META_SET,
+	STMT_IX_DELETE,		/* + table: one per index table */
+	STMT_IX_INSERT = STMT_IX_DELETE + STORE_IX__COUNT,
+	STMT__COUNT = STMT_IX_INSERT + STORE_IX__COUNT
 };
 
 static const char *const stmt_sql[STMT__COUNT] = {
-	[STMT_READ_CURRENT] = "SELECT version, last_updated, deleted, json, seq, interaction FROM resource_version"
-			      " WHERE tenant=?1 AND type=?2 AND id=?3 ORDER BY version DESC LIMIT 1",
+	[STMT_READ_CURRENT] = "SELECT v.version, v.last_updated, v.deleted, v.json, v.seq, v.interaction"
+			      " FROM resource r JOIN resource_version v ON v.seq = r.seq"
+			      " WHERE r.tenant=?1 AND r.type=?2 AND r.id=?3",
 	[STMT_READ_VERSION] = "SELECT version, last_updated, deleted, json, seq, interaction FROM resource_version"
 			      " WHERE tenant=?1 AND type=?2 AND id=?3 AND version=?4",
 	[STMT_INSERT] = "INSERT INTO resource_version(tenant, type, id, version, last_updated, deleted, json,"
@@ -68,6 +138,33 @@ static const char *const stmt_sql[STMT__COUNT] = {
 	[STMT_SAVEPOINT] = "SAVEPOINT txn",
 	[STMT_RELEASE] = "RELEASE txn",
 	[STMT_ROLLBACK_TO] = "ROLLBACK TO txn",
+	[STMT_RES_GET] = "SELECT rid, version FROM resource WHERE tenant=?1 AND type=?2 AND id=?3",
+	[STMT_RES_INSERT] = "INSERT INTO resource(tenant, type, id, version, last_updated, deleted, seq)"
+			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[STMT_RES_UPDATE] = "UPDATE resource SET version=?2, last_updated=?3, deleted=?4, seq=?5"
+			    " WHERE rid=?1",
+	[STMT_META_GET] = "SELECT value FROM store_meta WHERE key=?1",
+	[STMT_META_SET] = "INSERT OR REPLACE INTO store_meta VALUES (?1, ?2)",
+	[STMT_IX_DELETE + STORE_IX_TOKEN] = "DELETE FROM ix_token WHERE rid=?1",
+	[STMT_IX_DELETE + STORE_IX_STRING] = "DELETE FROM ix_string WHERE rid=?1",
+	[STMT_IX_DELETE + STORE_IX_DATE] = "DELETE FROM ix_date WHERE rid=?1",
+	[STMT_IX_DELETE + STORE_IX_NUMBER] = "DELETE FROM ix_number WHERE rid=?1",
+	[STMT_IX_DELETE + STORE_IX_REFERENCE] = "DELETE FROM ix_reference WHERE rid=?1",
+	[STMT_IX_DELETE + STORE_IX_URI] = "DELETE FROM ix_uri WHERE rid=?1",
+	[STMT_IX_DELETE + STORE_IX_COMPOSITE] = "DELETE FROM ix_composite WHERE rid=?1",
+	[STMT_IX_INSERT + STORE_IX_TOKEN] =
+		"INSERT INTO ix_token VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STMT_IX_INSERT + STORE_IX_STRING] =
+		"INSERT INTO ix_string VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STMT_IX_INSERT + STORE_IX_DATE] =
+		"INSERT INTO ix_date VALUES (?1, ?2, ?3, ?8, ?9)",
+	[STMT_IX_INSERT + STORE_IX_NUMBER] =
+		"INSERT INTO ix_number VALUES (?1, ?2, ?3, ?10, ?11, ?4, ?5, ?6)",
+	[STMT_IX_INSERT + STORE_IX_REFERENCE] =
+		"INSERT INTO ix_reference VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[STMT_IX_INSERT + STORE_IX_URI] = "INSERT INTO ix_uri VALUES (?1, ?2, ?3, ?4)",
+	[STMT_IX_INSERT + STORE_IX_COMPOSITE] =
+		"INSERT INTO ix_composite VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?11, ?12, ?13)",
 };
 
 struct sqlite_backend {
@@ -79,8 +176,12 @@ struct sqlite_conn {
 	sqlite3_stmt *stmt[STMT__COUNT];
 };
 
-/* Maps an SQLite result to our error table, with the library's message. */
-static int sqlite_fail(sqlite3 *db, int src, struct err *e, const char *what)
+sqlite3 *sqlite_conn_db(struct sqlite_conn *c)
+{
+	return c->db;
+}
+
+int sqlite_fail(sqlite3 *db, int src, struct err *e, const char *what)
 {
 	int code = ERR_STORE;
 
@@ -130,6 +231,42 @@ static int make_dirs(const char *path)
 	return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* Brings an older database up to SQLITE_SCHEMA_VERSION, in one transaction. */
+static int migrate(sqlite3 *db, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int have = 0, rc;
+	char sql[128];
+
+	if (sqlite3_prepare_v2(db, "SELECT value FROM store_meta WHERE key='schema_version'", -1,
+			       &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		have = atoi((const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	if (have == SQLITE_SCHEMA_VERSION)
+		return 0;
+	if (have > SQLITE_SCHEMA_VERSION)
+		return err_set(e, ERR_CONFIG, NULL,
+			       "the database has schema version %d; this lienthong knows %d",
+			       have, SQLITE_SCHEMA_VERSION);
+	if ((rc = sqlite_exec(db, "BEGIN IMMEDIATE", e)))
+		return rc;
+	if (have == 1) {
+		log_info("store: upgrading the database from schema 1 to 2"
+			 " (run `lienthong reindex` to build the search index)");
+		rc = sqlite_exec(db, sqlite_migrate_1_2, e);
+	}
+	snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO store_meta VALUES ('schema_version', '%d')",
+		 SQLITE_SCHEMA_VERSION);
+	if (!rc)
+		rc = sqlite_exec(db, sql, e);
+	if (!rc)
+		rc = sqlite_exec(db, "COMMIT", e);
+	if (rc)
+		sqlite_exec(db, "ROLLBACK", NULL);
+	return rc;
+}
+
 static int sqlite_open_backend(const struct store_config *cfg, void **out, struct err *e)
 {
 	struct sqlite_backend *b;
@@ -162,15 +299,8 @@ static int sqlite_open_backend(const struct store_config *cfg, void **out, struc
 	if ((rc = sqlite_exec(db, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL;", e)) ||
 	    (rc = sqlite_exec(db, sqlite_schema, e)))
 		goto fail;
-	{
-		char sql[128];
-
-		snprintf(sql, sizeof(sql),
-			 "INSERT OR IGNORE INTO store_meta VALUES ('schema_version', '%d')",
-			 SQLITE_SCHEMA_VERSION);
-		if ((rc = sqlite_exec(db, sql, e)))
-			goto fail;
-	}
+	if ((rc = migrate(db, e)))
+		goto fail;
 	sqlite3_close(db);
 	*out = b;
 	return 0;
@@ -248,8 +378,7 @@ static void bind_key(sqlite3_stmt *s, int64_t tenant, const char *type, const ch
 	sqlite3_bind_text(s, 3, id, -1, SQLITE_STATIC);
 }
 
-/* Reads one row of (version, last_updated, deleted, json, seq, interaction) into out. */
-static int row_to_version(sqlite3_stmt *s, int first_col, struct store_version *out)
+int sqlite_row_to_version(sqlite3_stmt *s, int first_col, struct store_version *out)
 {
 	const void *blob;
 	int n;
@@ -279,7 +408,7 @@ static int sqlite_read(void *conn, int64_t tenant, const char *type, const char 
 		sqlite3_bind_int64(s, 4, version);
 	src = sqlite3_step(s);
 	if (src == SQLITE_ROW) {
-		rc = row_to_version(s, 0, out);
+		rc = sqlite_row_to_version(s, 0, out);
 		if (rc)
 			err_set(e, rc, NULL, "cannot hold the stored resource");
 		snprintf(out->type, sizeof(out->type), "%s", type);
@@ -322,7 +451,7 @@ static int sqlite_history(void *conn, const struct store_history_query *q, store
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		snprintf(v.type, sizeof(v.type), "%s", (const char *)sqlite3_column_text(s, 0));
 		snprintf(v.id, sizeof(v.id), "%s", (const char *)sqlite3_column_text(s, 1));
-		rc = row_to_version(s, 2, &v);
+		rc = sqlite_row_to_version(s, 2, &v);
 		if (rc) {
 			err_set(e, rc, NULL, "cannot hold a history entry");
 			break;
@@ -366,40 +495,95 @@ static void sqlite_batch_rollback(void *wconn)
 		step_simple(c, STMT_ROLLBACK, NULL);
 }
 
-/* The current version of a key inside the writer's transaction, 0 if none. */
-static int current_version(struct sqlite_conn *c, const struct store_write *w, int64_t *out,
-			   struct err *e)
+/* The resource row of a key inside the writer's transaction: rid 0 if none. */
+static int current_row(struct sqlite_conn *c, const struct store_write *w, int64_t *rid,
+		       int64_t *version, struct err *e)
 {
-	sqlite3_stmt *s = c->stmt[STMT_READ_CURRENT];
+	sqlite3_stmt *s = c->stmt[STMT_RES_GET];
 	int src, rc = 0;
 
 	bind_key(s, w->tenant, w->type, w->id);
 	src = sqlite3_step(s);
-	if (src == SQLITE_ROW)
-		*out = sqlite3_column_int64(s, 0);
-	else if (src == SQLITE_DONE)
-		*out = 0;
-	else
+	*rid = *version = 0;
+	if (src == SQLITE_ROW) {
+		*rid = sqlite3_column_int64(s, 0);
+		*version = sqlite3_column_int64(s, 1);
+	} else if (src != SQLITE_DONE) {
 		rc = sqlite_fail(c->db, src, e, "checking the current version");
+	}
 	sqlite3_reset(s);
+	return rc;
+}
+
+static int step_bound(struct sqlite_conn *c, sqlite3_stmt *s, struct err *e, const char *what)
+{
+	int src = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return src == SQLITE_DONE || src == SQLITE_ROW ? 0 : sqlite_fail(c->db, src, e, what);
+}
+
+/* Replaces the index rows of rid by w->index (none for a deletion). */
+static int write_index(struct sqlite_conn *c, const struct store_write *w, int64_t rid,
+		       int fresh, struct err *e)
+{
+	const struct store_ix_rows *ix = w->index;
+	int rc = 0;
+
+	for (int t = 0; !fresh && !rc && t < STORE_IX__COUNT; t++) {
+		sqlite3_stmt *s = c->stmt[STMT_IX_DELETE + t];
+
+		sqlite3_bind_int64(s, 1, rid);
+		rc = step_bound(c, s, e, "replacing index rows");
+	}
+	for (size_t i = 0; !rc && ix && i < ix->n; i++) {
+		const struct store_ix_row *r = &ix->row[i];
+		sqlite3_stmt *s;
+		int np;
+
+		if (r->table >= STORE_IX__COUNT)
+			continue;
+		s = c->stmt[STMT_IX_INSERT + r->table];
+		np = sqlite3_bind_parameter_count(s);
+		sqlite3_bind_int64(s, 1, rid);
+		sqlite3_bind_int64(s, 2, w->tenant);
+		sqlite3_bind_int64(s, 3, r->param);
+		for (int k = 0; k < 4 && 4 + k <= np; k++)
+			sqlite3_bind_text(s, 4 + k, ix->text.p ? ix->text.p + r->s[k] : "", (int)r->n[k],
+					  SQLITE_STATIC);
+		if (np >= 9) {
+			sqlite3_bind_int64(s, 8, r->lo);
+			sqlite3_bind_int64(s, 9, r->hi);
+		}
+		if (np >= 11) {
+			/* NaN binds as NULL: an absent part of a composite. */
+			sqlite3_bind_double(s, 10, r->dlo);
+			sqlite3_bind_double(s, 11, r->dhi);
+		}
+		if (np >= 13) {
+			sqlite3_bind_double(s, 12, r->elo);
+			sqlite3_bind_double(s, 13, r->ehi);
+		}
+		rc = step_bound(c, s, e, "writing index rows");
+	}
 	return rc;
 }
 
 static int apply_write(struct sqlite_conn *c, const struct store_write *w, struct err *e)
 {
 	sqlite3_stmt *s = c->stmt[STMT_INSERT];
-	int64_t cur = 0;
-	int rc, src;
+	int64_t rid = 0, cur = 0, seq;
+	int rc, src, fresh;
 
-	if (w->expect_version != STORE_EXPECT_ANY) {
-		rc = current_version(c, w, &cur, e);
-		if (rc)
-			return rc;
-		if (cur != w->expect_version)
-			return err_set(e, ERR_CONFLICT, NULL,
-				       "%s/%s changed concurrently (now version %lld, expected %lld)",
-				       w->type, w->id, (long long)cur, (long long)w->expect_version);
-	}
+	if ((rc = current_row(c, w, &rid, &cur, e)))
+		return rc;
+	if (w->expect_version != STORE_EXPECT_ANY && cur != w->expect_version)
+		return err_set(e, ERR_CONFLICT, NULL,
+			       "%s/%s changed concurrently (now version %lld, expected %lld)",
+			       w->type, w->id, (long long)cur, (long long)w->expect_version);
+	if (w->interaction == STORE_REINDEX)
+		return rid ? write_index(c, w, rid, 0, e) : 0;
 	bind_key(s, w->tenant, w->type, w->id);
 	sqlite3_bind_int64(s, 4, w->version);
 	sqlite3_bind_int64(s, 5, w->last_updated_ms);
@@ -417,7 +601,60 @@ static int apply_write(struct sqlite_conn *c, const struct store_write *w, struc
 			       w->id, (long long)w->version);
 	if (src != SQLITE_DONE)
 		return sqlite_fail(c->db, src, e, "storing a resource");
-	return 0;
+	seq = sqlite3_last_insert_rowid(c->db);
+	if (w->version < cur)
+		return 0;	/* an older version arriving late (EXPECT_ANY): not current */
+	fresh = rid == 0;
+	if (rid) {
+		s = c->stmt[STMT_RES_UPDATE];
+		sqlite3_bind_int64(s, 1, rid);
+		sqlite3_bind_int64(s, 2, w->version);
+		sqlite3_bind_int64(s, 3, w->last_updated_ms);
+		sqlite3_bind_int(s, 4, w->deleted);
+		sqlite3_bind_int64(s, 5, seq);
+		rc = step_bound(c, s, e, "updating the current version");
+	} else {
+		s = c->stmt[STMT_RES_INSERT];
+		bind_key(s, w->tenant, w->type, w->id);
+		sqlite3_bind_int64(s, 4, w->version);
+		sqlite3_bind_int64(s, 5, w->last_updated_ms);
+		sqlite3_bind_int(s, 6, w->deleted);
+		sqlite3_bind_int64(s, 7, seq);
+		rc = step_bound(c, s, e, "recording the current version");
+		rid = sqlite3_last_insert_rowid(c->db);
+	}
+	if (!rc)
+		rc = write_index(c, w, rid, fresh, e);
+	return rc;
+}
+
+static int set_meta(struct sqlite_conn *c, const char *key, const char *value, struct err *e)
+{
+	sqlite3_stmt *s = c->stmt[STMT_META_SET];
+
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+	return step_bound(c, s, e, "writing store metadata");
+}
+
+static int sqlite_meta_get(void *conn, const char *key, struct buf *out, struct err *e)
+{
+	struct sqlite_conn *c = conn;
+	sqlite3_stmt *s = c->stmt[STMT_META_GET];
+	int src, rc = 0;
+
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	src = sqlite3_step(s);
+	buf_clear(out);
+	if (src == SQLITE_ROW)
+		rc = buf_puts(out, (const char *)sqlite3_column_text(s, 0));
+	else if (src == SQLITE_DONE)
+		rc = ERR_NOT_FOUND;
+	else
+		rc = sqlite_fail(c->db, src, e, "reading store metadata");
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
 }
 
 static int sqlite_txn_apply(void *wconn, const struct store_txn *txn, struct err *e)
@@ -427,6 +664,8 @@ static int sqlite_txn_apply(void *wconn, const struct store_txn *txn, struct err
 
 	for (size_t i = 0; !rc && i < txn->n_writes; i++)
 		rc = apply_write(c, &txn->writes[i], e);
+	if (!rc && txn->meta_key)
+		rc = set_meta(c, txn->meta_key, txn->meta_value, e);
 	if (rc) {
 		step_simple(c, STMT_ROLLBACK_TO, NULL);
 		step_simple(c, STMT_RELEASE, NULL);
@@ -444,6 +683,8 @@ const struct store_ops store_sqlite_ops = {
 	.conn_close = sqlite_conn_close,
 	.read = sqlite_read,
 	.history = sqlite_history,
+	.meta_get = sqlite_meta_get,
+	.search = sqlite_search,
 	.batch_begin = sqlite_batch_begin,
 	.txn_apply = sqlite_txn_apply,
 	.batch_commit = sqlite_batch_commit,

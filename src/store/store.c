@@ -224,6 +224,86 @@ int store_history(struct store *st, const struct store_history_query *q, store_r
 	return rc;
 }
 
+int store_meta_get(struct store *st, const char *key, struct buf *out, struct err *e)
+{
+	void *conn;
+	int rc = pool_get(st, &conn, e);
+
+	if (rc)
+		return rc;
+	rc = st->ops->meta_get(conn, key, out, e);
+	pool_put(st, conn);
+	return rc;
+}
+
+int store_search(struct store *st, struct store_search *s, store_row_fn fn, void *ctx,
+		 struct err *e)
+{
+	void *conn;
+	int rc = pool_get(st, &conn, e);
+
+	if (rc)
+		return rc;
+	rc = st->ops->search(conn, s, fn, ctx, e);
+	pool_put(st, conn);
+	return rc;
+}
+
+/* ---- index rows ---- */
+
+void store_ix_rows_init(struct store_ix_rows *r)
+{
+	r->row = NULL;
+	r->n = r->cap = 0;
+	buf_init(&r->text, 0);
+}
+
+void store_ix_rows_release(struct store_ix_rows *r)
+{
+	free(r->row);
+	buf_release(&r->text);
+	store_ix_rows_init(r);
+}
+
+void store_ix_rows_clear(struct store_ix_rows *r)
+{
+	r->n = 0;
+	buf_clear(&r->text);
+}
+
+struct store_ix_row *store_ix_rows_add(struct store_ix_rows *r, int table, uint32_t param)
+{
+	struct store_ix_row *row;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 32;
+		struct store_ix_row *p = realloc(r->row, cap * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		r->row = p;
+		r->cap = cap;
+	}
+	row = &r->row[r->n++];
+	memset(row, 0, sizeof(*row));
+	row->table = (uint8_t)table;
+	row->param = param;
+	return row;
+}
+
+int store_ix_rows_str(struct store_ix_rows *r, struct store_ix_row *row, int i, const char *s,
+		      size_t n)
+{
+	int rc;
+
+	row->s[i] = (uint32_t)r->text.n;
+	row->n[i] = (uint32_t)n;
+	if (n > UINT32_MAX || r->text.n > UINT32_MAX - n)
+		return ERR_TOO_LARGE;
+	rc = buf_append(&r->text, s, n);
+	return rc;
+}
+
 int store_open(const struct store_config *cfg, struct store **out, struct err *e)
 {
 	struct store *st;

@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include "../base/buf.h"
 #include "../base/err.h"
+#include "query.h"
 
 #define STORE_TYPE_MAX 64
 #define STORE_ID_MAX 64
@@ -53,6 +54,8 @@ enum store_interaction {
 	STORE_UPDATE = 3,		/* PUT [type]/[id] */
 	STORE_PATCH = 4,		/* PATCH [type]/[id] */
 	STORE_DELETE = 5,		/* DELETE [type]/[id] */
+	STORE_REINDEX = 6,		/* no new version: replace the index rows of the
+					 * current one, which must be expect_version */
 };
 
 /* One stored version as read back. json is empty for a deletion. */
@@ -64,6 +67,7 @@ struct store_version {
 	int64_t seq;			/* global change order, for paging */
 	int deleted;
 	int interaction;		/* enum store_interaction */
+	int search_mode;		/* search results: enum store_hit_mode */
 	struct buf json;		/* owned; store_version_release frees it */
 };
 
@@ -82,11 +86,14 @@ struct store_write {
 	int interaction;		/* enum store_interaction */
 	const char *json;		/* ready-to-serve bytes; NULL for a deletion */
 	size_t json_len;
+	const struct store_ix_rows *index;	/* its search index rows; NULL: none */
 };
 
 struct store_txn {
 	struct store_write *writes;
 	size_t n_writes;
+	const char *meta_key;		/* also set this store_meta entry, or NULL */
+	const char *meta_value;
 };
 
 struct store_history_query {
@@ -115,6 +122,13 @@ struct store_ops {
 		    struct store_version *out, struct err *e);
 	int (*history)(void *conn, const struct store_history_query *q, store_row_fn fn, void *ctx,
 		       struct err *e);
+	/* A store_meta entry into out; ERR_NOT_FOUND when absent. */
+	int (*meta_get)(void *conn, const char *key, struct buf *out, struct err *e);
+	/* s->q and the includes; results through fn (matches in order, then
+	 * includes), s->total_n and s->next_cursor. ERR_BAD_REQUEST for a
+	 * cursor that is not one of ours. */
+	int (*search)(void *conn, struct store_search *s, store_row_fn fn, void *ctx,
+		      struct err *e);
 	/* Writer thread only. */
 	int (*batch_begin)(void *wconn, struct err *e);
 	int (*txn_apply)(void *wconn, const struct store_txn *txn, struct err *e);	/* atomic */
@@ -132,6 +146,10 @@ int store_read(struct store *st, int64_t tenant, const char *type, const char *i
 	       struct store_version *out, struct err *e) LT_MUST_CHECK;
 int store_history(struct store *st, const struct store_history_query *q, store_row_fn fn,
 		  void *ctx, struct err *e) LT_MUST_CHECK;
+int store_meta_get(struct store *st, const char *key, struct buf *out,
+		   struct err *e) LT_MUST_CHECK;
+int store_search(struct store *st, struct store_search *s, store_row_fn fn, void *ctx,
+		 struct err *e) LT_MUST_CHECK;
 /* Blocks until txn is durable (0) or failed (ERR_CONFLICT, ERR_DISK_FULL, ...). */
 int store_commit(struct store *st, const struct store_txn *txn, struct err *e) LT_MUST_CHECK;
 

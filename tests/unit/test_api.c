@@ -357,7 +357,7 @@ static void format_pretty_strict_and_not_yet(void **state)
 	assert_string_equal(res.content_type, "application/json; charset=utf-8");
 	assert_int_equal(call((struct call){ "GET", "/fhir/_history", .params = { { "foo", "1" } } }, &res), 200);
 	assert_int_equal(call((struct call){ "GET", "/fhir/_history", .prefer = "handling=strict", .params = { { "foo", "1" } } }, &res), 400);
-	assert_int_equal(call((struct call){ "GET", "/fhir/Patient" }, &res), 501);
+	assert_int_equal(call((struct call){ "PUT", "/fhir/Patient" }, &res), 501);
 	assert_outcome(&res, "not-supported");
 	assert_int_equal(call((struct call){ "POST", "/fhir", "{\"resourceType\":\"Bundle\",\"type\":\"transaction\"}" }, &res), 501);
 	assert_int_equal(call((struct call){ "GET", "/fhir/Patient/1/$everything" }, &res), 501);

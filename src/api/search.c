@@ -1,0 +1,357 @@
+/*
+ * search.c — the search interaction: GET [type]?..., POST [type]/_search
+ * (form body), and GET [base]?_type=... across types.
+ *
+ * src/fhir parses the parameters into a store query; the store runs it (one
+ * snapshot for the page, its includes and the total); this file writes the
+ * searchset Bundle. Stored bytes are spliced into the Bundle as they are,
+ * except when _summary or _elements asks for a subset of each resource.
+ *
+ * Paging is by keyset: `next` carries the request's parameters and an
+ * opaque _cursor the store made from the last row's sort keys.
+ */
+#include "api_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../base/arena.h"
+#include "../base/json.h"
+#include "../base/rand.h"
+#include "../base/time.h"
+#include "../base/url.h"
+#include "../fhir/fhir_tables.h"
+#include "../fhir/search.h"
+
+#define SEARCH_ARENA_BYTES (8u << 20)
+#define SEARCH_MAX_ARGS (2 * API_MAX_QUERY_PARAMS)
+
+struct search_out {
+	struct api_ctx *c;
+	const struct fhir_search_request *req;
+	struct buf entries;
+	int n_match, n_include;
+};
+
+/* ---- subsets: _summary and _elements ------------------------------------ */
+
+static int listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; p && *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && !strncmp(p, name, n))
+			return 1;
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+/* Whether top-level element `name` of a resource of type t stays. */
+static int keep_element(const struct fhir_type *t, const char *name, int summary,
+			const char *elements)
+{
+	const struct fhir_elem *el;
+
+	if (!strcmp(name, "resourceType") || !strcmp(name, "id") || !strcmp(name, "meta"))
+		return 1;
+	if (name[0] == '_')	/* a primitive's extension goes with its value */
+		name++;
+	el = t ? fhir_elem_find(t, name, strlen(name)) : NULL;
+	if (elements)
+		return listed(elements, name) || (el && el->min > 0);
+	switch (summary) {
+	case FHIR_SUMMARY_TRUE:
+		return el && (el->flags & FHIR_ELEM_SUMMARY);
+	case FHIR_SUMMARY_TEXT:
+		return !strcmp(name, "text") || (el && el->min > 0);
+	case FHIR_SUMMARY_DATA:
+		return strcmp(name, "text") != 0;
+	default:
+		return 1;
+	}
+}
+
+/* Writes the subset of the stored resource json that the request asks for,
+ * marked SUBSETTED as the spec asks. */
+static int write_subset(struct search_out *o, const struct store_version *v)
+{
+	struct json_object *res = NULL, *out = NULL, *meta, *tags, *tag;
+	const struct fhir_type *t = NULL;
+	struct err ignored = { 0 };
+	int ti = fhir_resource_type_index(v->type, strlen(v->type)), rc;
+
+	if (ti >= 0)
+		t = &fhir_types[fhir_resource_types[ti].type];
+	rc = json_parse(v->json.p, v->json.n, 256, &res, &ignored);
+	if (rc)
+		return buf_append(&o->entries, v->json.p, v->json.n);	/* ours: cannot happen */
+	out = json_object_new_object();
+	if (!out) {
+		json_object_put(res);
+		return ERR_NOMEM;
+	}
+	json_object_object_foreach(res, key, val) {
+		if (keep_element(t, key, o->req->summary, o->req->elements))
+			json_object_object_add(out, key, json_object_get(val));
+	}
+	if (!json_object_object_get_ex(out, "meta", &meta)) {
+		meta = json_object_new_object();
+		json_object_object_add(out, "meta", meta);
+	}
+	if (!json_object_object_get_ex(meta, "tag", &tags)) {
+		tags = json_object_new_array();
+		json_object_object_add(meta, "tag", tags);
+	} else {
+		/* Shared with res: copy before adding to it. */
+		struct json_object *copy = json_object_new_array();
+
+		for (size_t i = 0; i < json_object_array_length(tags); i++)
+			json_object_array_add(copy, json_object_get(json_object_array_get_idx(tags, i)));
+		meta = json_object_new_object();
+		json_object_object_foreach(json_object_object_get(out, "meta"), mk, mv)
+			json_object_object_add(meta, mk, json_object_get(mv));
+		json_object_object_add(meta, "tag", copy);
+		json_object_object_add(out, "meta", meta);
+		tags = copy;
+	}
+	tag = json_object_new_object();
+	json_object_object_add(tag, "system",
+			       json_object_new_string("http://terminology.hl7.org/CodeSystem/v3-ObservationValue"));
+	json_object_object_add(tag, "code", json_object_new_string("SUBSETTED"));
+	json_object_object_add(tag, "display", json_object_new_string("subsetted"));
+	json_object_array_add(tags, tag);
+	rc = json_write(&o->entries, out, 0);
+	json_object_put(out);
+	json_object_put(res);
+	return rc;
+}
+
+static int on_hit(void *arg, const struct store_version *v)
+{
+	struct search_out *o = arg;
+	struct api_ctx *c = o->c;
+	struct buf *b = &o->entries;
+	int rc;
+
+	rc = buf_puts(b, o->n_match + o->n_include ? ",{" : "{");
+	if (!rc)
+		rc = buf_printf(b, "\"fullUrl\":\"%s/%s/%s\",\"resource\":", c->base, v->type, v->id);
+	if (!rc) {
+		if (o->req->summary == FHIR_SUMMARY_NONE && !o->req->elements)
+			rc = buf_append(b, v->json.p, v->json.n);
+		else
+			rc = write_subset(o, v);
+	}
+	if (!rc)
+		rc = buf_printf(b, ",\"search\":{\"mode\":\"%s\"}}",
+				v->search_mode == STORE_HIT_INCLUDE ? "include" : "match");
+	if (v->search_mode == STORE_HIT_INCLUDE)
+		o->n_include++;
+	else
+		o->n_match++;
+	if (rc)
+		return err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
+	return 0;
+}
+
+/* ---- links ---------------------------------------------------------------- */
+
+/* [base][/type]?name=value&... with _cursor replaced by cursor (none when NULL). */
+static int put_link(struct buf *b, struct api_ctx *c, const struct fhir_search_arg *args,
+		    size_t n, const char *relation, const char *cursor)
+{
+	struct buf url;
+	int rc, first = 1;
+
+	buf_init(&url, 0);
+	rc = buf_puts(&url, c->base);
+	if (!rc && c->type)
+		rc = buf_printf(&url, "/%s", c->type);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (!strcmp(args[i].name, "_cursor"))
+			continue;
+		rc = buf_putc(&url, first ? '?' : '&');
+		first = 0;
+		if (!rc)
+			rc = api_put_query_value(&url, args[i].name);
+		if (!rc)
+			rc = buf_putc(&url, '=');
+		if (!rc)
+			rc = api_put_query_value(&url, args[i].value);
+	}
+	if (!rc && cursor) {
+		rc = buf_puts(&url, first ? "?_cursor=" : "&_cursor=");
+		if (!rc)
+			rc = api_put_query_value(&url, cursor);
+	}
+	if (!rc)
+		rc = buf_printf(b, "{\"relation\":\"%s\",\"url\":", relation);
+	if (!rc)
+		rc = json_write_string(b, url.p);
+	if (!rc)
+		rc = buf_putc(b, '}');
+	buf_release(&url);
+	return rc;
+}
+
+/* An entry with an OperationOutcome listing the ignored parameters. */
+static int put_outcome(struct buf *b, const struct fhir_search_request *r, int comma)
+{
+	int rc = buf_puts(b, comma ? ",{" : "{");
+
+	if (!rc)
+		rc = buf_puts(b, "\"resource\":{\"resourceType\":\"OperationOutcome\",\"issue\":[");
+	for (size_t i = 0; !rc && i < r->n_ignored; i++) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "search parameter '%.100s' was ignored: %s", r->ignored[i],
+			 r->ignored_why[i]);
+		rc = buf_puts(b, i ? ",{" : "{");
+		if (!rc)
+			rc = buf_puts(b, "\"severity\":\"warning\",\"code\":\"not-supported\",\"diagnostics\":");
+		if (!rc)
+			rc = json_write_string(b, msg);
+		if (!rc)
+			rc = buf_putc(b, '}');
+	}
+	if (!rc)
+		rc = buf_puts(b, "]},\"search\":{\"mode\":\"outcome\"}}");
+	return rc;
+}
+
+/* ---- arguments ------------------------------------------------------------ */
+
+/* The query's parameters, then a form body's (POST _search). */
+static int collect_args(struct api_ctx *c, struct arena *a, struct fhir_search_arg *args,
+			size_t *n)
+{
+	const struct api_request *req = c->req;
+
+	*n = 0;
+	for (int i = 0; i < req->n_params; i++) {
+		args[*n].name = req->params[i].name;
+		args[(*n)++].value = req->params[i].value ? req->params[i].value : "";
+	}
+	if (strcmp(req->method, "POST") != 0)
+		return 0;
+	if (req->content_type && *req->content_type &&
+	    strncasecmp(req->content_type, "application/x-www-form-urlencoded", 33) != 0)
+		return err_set(&c->err, ERR_MEDIA_TYPE, NULL,
+			       "POST _search takes application/x-www-form-urlencoded parameters");
+	if (req->body && req->body_len) {
+		char *body = arena_strndup(a, req->body, req->body_len);
+
+		if (!body)
+			return err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
+		if (strlen(body) != req->body_len)
+			return err_set(&c->err, ERR_BAD_REQUEST, NULL, "the form body holds a NUL byte");
+		for (char *p = body; p && *p;) {
+			char *amp = strchr(p, '&'), *eq;
+
+			if (amp)
+				*amp = '\0';
+			if (*p) {
+				if (*n == SEARCH_MAX_ARGS)
+					return err_set(&c->err, ERR_BAD_REQUEST, NULL,
+						       "more than %d search parameters", SEARCH_MAX_ARGS);
+				eq = strchr(p, '=');
+				if (eq)
+					*eq = '\0';
+				url_unescape(p, 1);
+				if (eq)
+					url_unescape(eq + 1, 1);
+				args[*n].name = p;
+				args[(*n)++].value = eq ? eq + 1 : "";
+			}
+			p = amp ? amp + 1 : NULL;
+		}
+	}
+	return 0;
+}
+
+int api_search(struct api_ctx *c)
+{
+	struct fhir_search_arg args[SEARCH_MAX_ARGS];
+	struct fhir_search_request *req = NULL;
+	struct store_search s = { 0 };
+	struct search_out o = { 0 };
+	struct arena a;
+	struct buf *b = &c->res->body;
+	char bundle_id[UUID_STR_LEN + 1], now[TIME_INSTANT_LEN + 1];
+	size_t n_args = 0;
+	int rc;
+
+	arena_init(&a, SEARCH_ARENA_BYTES);
+	buf_init(&o.entries, 0);
+	if ((rc = collect_args(c, &a, args, &n_args)))
+		goto out;
+	req = arena_alloc(&a, sizeof(*req));
+	if (!req) {
+		rc = err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
+		goto out;
+	}
+	if ((rc = fhir_search_parse(c->type, c->api->tenant, args, n_args, c->strict, c->base, &a,
+				    req, &c->err)))
+		goto out;
+	s.q = &req->q;
+	s.count = req->count;
+	s.cursor = req->cursor;
+	s.total = req->total;
+	s.inc = req->inc;
+	s.n_inc = req->n_inc;
+	o.c = c;
+	o.req = req;
+	rc = store_search(c->api->st, &s, on_hit, &o, &c->err);
+	if (rc)
+		goto out;
+	/* Without _total, the total is given when it is known for free: a
+	 * first page that holds every match. */
+	if (s.total_n < 0 && !req->total_given && !req->cursor && !s.next_cursor[0])
+		s.total_n = o.n_match;
+
+	if (rand_uuid(bundle_id)) {
+		rc = err_set(&c->err, ERR_INTERNAL, NULL, "cannot draw a random id");
+		goto out;
+	}
+	time_format_instant(time_now_ms(), now);
+	buf_clear(b);
+	c->res->content_type = c->plain_json ? "application/json; charset=utf-8"
+					     : "application/fhir+json; charset=utf-8";
+	rc = buf_printf(b,
+			"{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"meta\":{\"lastUpdated\":\"%s\"},"
+			"\"type\":\"searchset\"",
+			bundle_id, now);
+	if (!rc && s.total_n >= 0)
+		rc = buf_printf(b, ",\"total\":%lld", (long long)s.total_n);
+	if (!rc)
+		rc = buf_puts(b, ",\"link\":[");
+	if (!rc)
+		rc = put_link(b, c, args, n_args, "self", req->cursor);
+	if (!rc && s.next_cursor[0] && !(rc = buf_putc(b, ',')))
+		rc = put_link(b, c, args, n_args, "next", s.next_cursor);
+	if (!rc)
+		rc = buf_putc(b, ']');
+	if (!rc && (o.entries.n || req->n_ignored)) {
+		rc = buf_puts(b, ",\"entry\":[");
+		if (!rc)
+			rc = buf_append(b, o.entries.p, o.entries.n);
+		if (!rc && req->n_ignored)
+			rc = put_outcome(b, req, o.entries.n > 0);
+		if (!rc)
+			rc = buf_putc(b, ']');
+	}
+	if (!rc)
+		rc = buf_putc(b, '}');
+	if (rc && !c->err.code)
+		rc = err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
+	if (!rc)
+		c->res->status = 200;
+out:
+	buf_release(&o.entries);
+	arena_release(&a);
+	return rc;
+}

@@ -1,0 +1,216 @@
+/*
+ * index_rows.c — turns the index entries of a resource (index.c) into the
+ * store's typed rows (store/query.h), with the parameter keys both the
+ * writer and the query side use.
+ */
+#include "search.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+uint32_t fhir_search_param_key(const struct fhir_search_param *p, int sub)
+{
+	return (uint32_t)(p - fhir_search_params) * 4u + (uint32_t)sub;
+}
+
+static char fingerprint[24];
+static pthread_once_t fingerprint_once = PTHREAD_ONCE_INIT;
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+	for (; s && *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ull;
+	}
+	return h ^ 0xff;	/* separates "ab"+"c" from "a"+"bc" */
+}
+
+static void fingerprint_build(void)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < FHIR_SEARCH_PARAM_COUNT; i++) {
+		const struct fhir_search_param *p = &fhir_search_params[i];
+		char t[8];
+
+		snprintf(t, sizeof(t), "%d", p->type);
+		h = fnv1a(fnv1a(fnv1a(fnv1a(h, p->resource_type), p->code), p->expression), t);
+	}
+	/* Bump the suffix when the way rows are made changes. */
+	snprintf(fingerprint, sizeof(fingerprint), "r4-%016llx-1", (unsigned long long)h);
+}
+
+const char *fhir_search_fingerprint(void)
+{
+	pthread_once(&fingerprint_once, fingerprint_build);
+	return fingerprint;
+}
+
+struct rows_ctx {
+	struct store_ix_rows *out;
+	struct err *e;
+};
+
+static int put(struct rows_ctx *x, struct store_ix_row *r, int i, struct str s)
+{
+	return store_ix_rows_str(x->out, r, i, s.p, s.n);
+}
+
+/* A token's system: "" when it has none. */
+static struct str token_system(const struct fhir_index_entry *en)
+{
+	return en->v.token.has_system ? en->v.token.system : (struct str){ "", 0 };
+}
+
+/* The first part of a composite row (a token, or a reference's type/id). */
+static int composite_first(struct rows_ctx *x, struct store_ix_row *r,
+			   const struct fhir_index_entry *p)
+{
+	if (p->kind == FHIR_INDEX_TOKEN)
+		return put(x, r, 0, token_system(p)) || put(x, r, 1, p->v.token.code);
+	if (p->kind == FHIR_INDEX_REFERENCE)
+		return put(x, r, 0, p->v.reference.type) || put(x, r, 1, p->v.reference.id);
+	return put(x, r, 1, (struct str){ "", 0 });
+}
+
+/* The second part: text (token, string) or a range (quantity, number, date). */
+static int composite_second(struct rows_ctx *x, struct store_ix_row *r,
+			    const struct fhir_index_entry *p)
+{
+	switch (p->kind) {
+	case FHIR_INDEX_TOKEN:
+		return put(x, r, 2, token_system(p)) || put(x, r, 3, p->v.token.code);
+	case FHIR_INDEX_STRING:
+		return put(x, r, 3, p->v.string.folded);
+	case FHIR_INDEX_DATE:
+		r->dlo = (double)p->v.date.low;
+		r->dhi = (double)p->v.date.high;
+		return 0;
+	case FHIR_INDEX_NUMBER:
+	case FHIR_INDEX_QUANTITY:
+		r->dlo = p->v.quantity.low;
+		r->dhi = p->v.quantity.high;
+		return put(x, r, 2, p->v.quantity.system) || put(x, r, 3, p->v.quantity.code);
+	default:
+		return 0;
+	}
+}
+
+static int on_entry(void *arg, const struct fhir_index_entry *en)
+{
+	struct rows_ctx *x = arg;
+	const struct fhir_search_param *p = en->param;
+	struct store_ix_row *r;
+	int table, sub = FHIR_SEARCH_SUB_VALUE, rc = 0;
+
+	if (!strcmp(p->code, "_id") || !strcmp(p->code, "_lastUpdated"))
+		return 0;	/* kept with the resource itself */
+	switch (en->kind) {
+	case FHIR_INDEX_STRING:
+		table = STORE_IX_STRING;
+		break;
+	case FHIR_INDEX_TOKEN:
+		table = STORE_IX_TOKEN;
+		break;
+	case FHIR_INDEX_TOKEN_TEXT:
+		table = STORE_IX_STRING;
+		sub = FHIR_SEARCH_SUB_TEXT;
+		break;
+	case FHIR_INDEX_TOKEN_OF_TYPE:
+		table = STORE_IX_TOKEN;
+		sub = FHIR_SEARCH_SUB_OF_TYPE;
+		break;
+	case FHIR_INDEX_DATE:
+		table = STORE_IX_DATE;
+		break;
+	case FHIR_INDEX_NUMBER:
+	case FHIR_INDEX_QUANTITY:
+		table = STORE_IX_NUMBER;
+		break;
+	case FHIR_INDEX_REFERENCE:
+		table = STORE_IX_REFERENCE;
+		break;
+	case FHIR_INDEX_REFERENCE_IDENTIFIER:
+		table = STORE_IX_TOKEN;
+		sub = FHIR_SEARCH_SUB_IDENTIFIER;
+		break;
+	case FHIR_INDEX_URI:
+		table = STORE_IX_URI;
+		break;
+	case FHIR_INDEX_COMPOSITE:
+		table = STORE_IX_COMPOSITE;
+		break;
+	default:
+		return 0;	/* Location.position: `near` is not searched yet */
+	}
+	r = store_ix_rows_add(x->out, table, fhir_search_param_key(p, sub));
+	if (!r)
+		return err_set(x->e, ERR_NOMEM, NULL, "out of memory");
+	switch (en->kind) {
+	case FHIR_INDEX_STRING:
+	case FHIR_INDEX_TOKEN_TEXT:
+		rc = put(x, r, 0, en->v.string.folded) || put(x, r, 1, en->v.string.exact);
+		break;
+	case FHIR_INDEX_TOKEN:
+	case FHIR_INDEX_REFERENCE_IDENTIFIER:
+		rc = put(x, r, 0, token_system(en)) || put(x, r, 1, en->v.token.code);
+		break;
+	case FHIR_INDEX_TOKEN_OF_TYPE: {
+		/* "type-system|type-code" and the identifier's value. */
+		rc = put(x, r, 0, en->v.of_type.system) ||
+		     store_ix_rows_str(x->out, r, 2, "|", 1) ||
+		     store_ix_rows_str(x->out, r, 3, en->v.of_type.code.p, en->v.of_type.code.n) ||
+		     put(x, r, 1, en->v.of_type.value);
+		if (!rc) {	/* s0 spans system, '|' and code: they were appended in a row */
+			r->n[0] = r->n[0] + r->n[2] + r->n[3];
+			r->s[2] = r->s[3] = 0;
+			r->n[2] = r->n[3] = 0;
+		}
+		break;
+	}
+	case FHIR_INDEX_DATE:
+		r->lo = en->v.date.low;
+		r->hi = en->v.date.high;
+		break;
+	case FHIR_INDEX_NUMBER:
+	case FHIR_INDEX_QUANTITY:
+		r->dlo = isnan(en->v.quantity.low) ? -INFINITY : en->v.quantity.low;
+		r->dhi = isnan(en->v.quantity.high) ? INFINITY : en->v.quantity.high;
+		if (en->kind == FHIR_INDEX_QUANTITY)
+			rc = put(x, r, 0, en->v.quantity.system) || put(x, r, 1, en->v.quantity.code) ||
+			     put(x, r, 2, en->v.quantity.unit);
+		break;
+	case FHIR_INDEX_REFERENCE:
+		rc = put(x, r, 0, en->v.reference.type) || put(x, r, 1, en->v.reference.id) ||
+		     put(x, r, 2, en->v.reference.url) || put(x, r, 3, en->v.reference.version);
+		break;
+	case FHIR_INDEX_URI:
+		rc = put(x, r, 0, en->v.string.exact);
+		break;
+	case FHIR_INDEX_COMPOSITE:
+		r->dlo = r->dhi = r->elo = r->ehi = NAN;
+		if (en->v.composite.n >= 1)
+			rc = composite_first(x, r, &en->v.composite.part[0]);
+		if (!rc && en->v.composite.n >= 2)
+			rc = composite_second(x, r, &en->v.composite.part[1]);
+		if (!rc && en->v.composite.n >= 3 &&
+		    (en->v.composite.part[2].kind == FHIR_INDEX_NUMBER ||
+		     en->v.composite.part[2].kind == FHIR_INDEX_QUANTITY)) {
+			r->elo = en->v.composite.part[2].v.quantity.low;
+			r->ehi = en->v.composite.part[2].v.quantity.high;
+		}
+		break;
+	}
+	if (rc)
+		return err_set(x->e, ERR_NOMEM, NULL, "out of memory");
+	return 0;
+}
+
+int fhir_index_rows(struct json_object *resource, struct store_ix_rows *out, struct err *e)
+{
+	struct rows_ctx x = { out, e };
+
+	return fhir_index_resource(resource, on_entry, &x, e);
+}

@@ -1,0 +1,24 @@
+/*
+ * sqlite_int.h — private to the SQLite backend (sqlite.c: schema, reads,
+ * writes; sqlite_query.c: search).
+ */
+#ifndef LT_STORE_SQLITE_INT_H
+#define LT_STORE_SQLITE_INT_H
+
+#include <sqlite3.h>
+#include "store.h"
+
+struct sqlite_conn;
+
+/* Index table names, in enum store_ix_table order. */
+extern const char *const sqlite_ix_table[STORE_IX__COUNT];
+
+sqlite3 *sqlite_conn_db(struct sqlite_conn *c);
+/* Maps an SQLite result code to our error table, logging the library's message. */
+int sqlite_fail(sqlite3 *db, int src, struct err *e, const char *what);
+/* Fills out from (version, last_updated, deleted, json, seq, interaction) at first_col. */
+int sqlite_row_to_version(sqlite3_stmt *s, int first_col, struct store_version *out);
+
+int sqlite_search(void *conn, struct store_search *s, store_row_fn fn, void *ctx, struct err *e);
+
+#endif

@@ -1,0 +1,996 @@
+/*
+ * sqlite_query.c — search on the SQLite backend: a struct store_query
+ * becomes one SQL statement, built from fixed fragments with every value
+ * bound (no value is ever pasted into SQL text).
+ *
+ * Shape: the resources of a type, current and live, whose rid is in the
+ * rows each clause selects from an index table:
+ *
+ *   SELECT ... FROM resource r JOIN resource_version v ON v.seq = r.seq
+ *   WHERE r.tenant=? AND r.type=? AND r.deleted=0
+ *     AND r.rid IN (SELECT rid FROM ix_token WHERE tenant=? AND param=? AND code=?)
+ *     AND ... ORDER BY <sort keys>, r.rid LIMIT count + 1
+ *
+ * A chain is a clause on a reference whose target ids come from a nested
+ * query of the same shape; _has nests the other way round. Paging is by
+ * keyset: the cursor holds the last row's sort keys and rid, so a next page
+ * neither repeats nor skips a row that did not change meanwhile. The page,
+ * its includes and the total are read in one transaction (one snapshot).
+ */
+#include "sqlite_int.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SQL_MAX_BYTES (1u << 20)
+#define SQL_MAX_BINDS 30000
+#define SEARCH_MAX_ITERATE 4		/* rounds of _include:iterate */
+
+enum bind_kind { BIND_INT, BIND_REAL, BIND_TEXT, BIND_NULL };
+
+struct bind {
+	int kind;
+	int64_t i;
+	double d;
+	const char *p;
+	size_t n;
+};
+
+struct sql {
+	struct buf text;
+	struct bind *b;
+	int n, cap;
+	int failed;			/* out of memory or past a cap */
+	int depth;			/* nesting of sub-queries, for aliases */
+};
+
+static void sql_init(struct sql *q)
+{
+	memset(q, 0, sizeof(*q));
+	buf_init(&q->text, SQL_MAX_BYTES);
+}
+
+static void sql_release(struct sql *q)
+{
+	buf_release(&q->text);
+	free(q->b);
+}
+
+static void sql_add(struct sql *q, const char *fmt, ...) LT_PRINTF(2, 3);
+
+static void sql_add(struct sql *q, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (buf_vprintf(&q->text, fmt, ap))
+		q->failed = 1;
+	va_end(ap);
+}
+
+/* Appends a placeholder for a new bound value and returns it. */
+static struct bind *sql_bind(struct sql *q)
+{
+	if (q->n == q->cap) {
+		int cap = q->cap ? 2 * q->cap : 32;
+		struct bind *b = cap <= SQL_MAX_BINDS ? realloc(q->b, (size_t)cap * sizeof(*b)) : NULL;
+
+		if (!b) {
+			q->failed = 1;
+			return NULL;
+		}
+		q->b = b;
+		q->cap = cap;
+	}
+	sql_add(q, "?%d", q->n + 1);
+	memset(&q->b[q->n], 0, sizeof(q->b[0]));
+	return &q->b[q->n++];
+}
+
+static void bind_int(struct sql *q, int64_t v)
+{
+	struct bind *b = sql_bind(q);
+
+	if (b) {
+		b->kind = BIND_INT;
+		b->i = v;
+	}
+}
+
+static void bind_real(struct sql *q, double v)
+{
+	struct bind *b = sql_bind(q);
+
+	if (b) {
+		b->kind = isnan(v) ? BIND_NULL : BIND_REAL;
+		b->d = v;
+	}
+}
+
+static void bind_text(struct sql *q, const char *p, size_t n)
+{
+	struct bind *b = sql_bind(q);
+
+	if (b) {
+		b->kind = BIND_TEXT;
+		b->p = p ? p : "";
+		b->n = p ? n : 0;
+	}
+}
+
+static void bind_str(struct sql *q, struct str s)
+{
+	bind_text(q, s.p, s.n);
+}
+
+/* A prefix's upper bound: s followed by 0xFF, above any UTF-8 text that
+ * starts with s. Kept in the query's own storage. */
+static void bind_prefix_end(struct sql *q, struct str s, struct buf *keep)
+{
+	size_t at = keep->n;
+
+	if (buf_append(keep, s.p, s.n) || buf_putc(keep, (char)0xFF) || buf_putc(keep, 0)) {
+		q->failed = 1;
+		return;
+	}
+	/* keep may move later: store the offset, resolve before binding. */
+	bind_text(q, NULL, 0);
+	if (!q->failed) {
+		q->b[q->n - 1].p = (const char *)(uintptr_t)(at + 1);	/* offset + 1: resolved in run */
+		q->b[q->n - 1].n = s.n + 1;
+		q->b[q->n - 1].kind = BIND_TEXT | 0x100;
+	}
+}
+
+/* ---- clauses ----------------------------------------------------------- */
+
+struct ctx {
+	struct sql sql;
+	struct buf keep;		/* prefix bounds */
+	int64_t tenant;
+};
+
+static void where_query(struct ctx *x, const struct store_query *q, const char *alias);
+
+/* The comparison of a value range [lo, hi] (columns) with the query's. */
+static void range_cond(struct ctx *x, int cmp, const char *lo, const char *hi, int is_real,
+		       int64_t qlo, int64_t qhi, double dlo, double dhi, double exact)
+{
+	struct sql *q = &x->sql;
+#define QLO() (is_real ? bind_real(q, dlo) : bind_int(q, qlo))
+#define QHI() (is_real ? bind_real(q, dhi) : bind_int(q, qhi))
+	switch (cmp) {
+	case STORE_CMP_EQ:
+	case STORE_CMP_NE:
+		sql_add(q, "%s(%s>=", cmp == STORE_CMP_NE ? "NOT " : "", lo);
+		QLO();
+		sql_add(q, " AND %s%s", hi, is_real ? "<" : "<=");
+		QHI();
+		sql_add(q, ")");
+		break;
+	case STORE_CMP_GT:
+		if (is_real) {
+			sql_add(q, "%s>", hi);
+			bind_real(q, exact);
+		} else {
+			sql_add(q, "%s>", hi);
+			QHI();
+		}
+		break;
+	case STORE_CMP_LT:
+		sql_add(q, "%s<", lo);
+		if (is_real)
+			bind_real(q, exact);
+		else
+			QLO();
+		break;
+	case STORE_CMP_GE:
+		if (is_real) {
+			sql_add(q, "%s>=", hi);
+			bind_real(q, exact);
+		} else {
+			sql_add(q, "(%s>", hi);
+			QHI();
+			sql_add(q, " OR (%s>=", lo);
+			QLO();
+			sql_add(q, " AND %s<=", hi);
+			QHI();
+			sql_add(q, "))");
+		}
+		break;
+	case STORE_CMP_LE:
+		if (is_real) {
+			sql_add(q, "%s<=", lo);
+			bind_real(q, exact);
+		} else {
+			sql_add(q, "(%s<", lo);
+			QLO();
+			sql_add(q, " OR (%s>=", lo);
+			QLO();
+			sql_add(q, " AND %s<=", hi);
+			QHI();
+			sql_add(q, "))");
+		}
+		break;
+	case STORE_CMP_SA:
+		sql_add(q, "%s>", lo);
+		if (is_real)
+			bind_real(q, exact);
+		else
+			QHI();
+		break;
+	case STORE_CMP_EB:
+		sql_add(q, "%s<", hi);
+		if (is_real)
+			bind_real(q, exact);
+		else
+			QLO();
+		break;
+	case STORE_CMP_AP:	/* the caller widened the range: any overlap */
+		sql_add(q, "(%s<=", lo);
+		QHI();
+		sql_add(q, " AND %s>=", hi);
+		QLO();
+		sql_add(q, ")");
+		break;
+	default:
+		sql_add(q, "0");
+	}
+#undef QLO
+#undef QHI
+}
+
+/* One value's condition on the columns of its table (unqualified). */
+static void value_cond(struct ctx *x, const struct store_qclause *c, const struct store_qvalue *v)
+{
+	struct sql *q = &x->sql;
+
+	switch (v->op) {
+	case STORE_Q_TOKEN:
+		sql_add(q, "(1");
+		if (v->has_code) {
+			sql_add(q, " AND code=");
+			bind_str(q, v->s[1]);
+		}
+		if (v->has_system) {
+			sql_add(q, " AND system=");
+			bind_str(q, v->s[0]);
+		}
+		sql_add(q, ")");
+		break;
+	case STORE_Q_STRING_PREFIX:
+		sql_add(q, "(folded>=");
+		bind_str(q, v->s[0]);
+		sql_add(q, " AND folded<");
+		bind_prefix_end(q, v->s[0], &x->keep);
+		sql_add(q, ")");
+		break;
+	case STORE_Q_STRING_EXACT:
+		sql_add(q, "(folded=");
+		bind_str(q, v->s[0]);
+		sql_add(q, " AND exact=");
+		bind_str(q, v->s[1]);
+		sql_add(q, ")");
+		break;
+	case STORE_Q_STRING_CONTAINS:
+		sql_add(q, "instr(folded, ");
+		bind_str(q, v->s[0]);
+		sql_add(q, ")>0");
+		break;
+	case STORE_Q_URI:
+		sql_add(q, "uri=");
+		bind_str(q, v->s[0]);
+		break;
+	case STORE_Q_URI_BELOW:
+		sql_add(q, "(uri>=");
+		bind_str(q, v->s[0]);
+		sql_add(q, " AND uri<");
+		bind_prefix_end(q, v->s[0], &x->keep);
+		sql_add(q, ")");
+		break;
+	case STORE_Q_URI_ABOVE:
+		sql_add(q, "substr(");
+		bind_str(q, v->s[0]);
+		sql_add(q, ", 1, length(uri))=uri");
+		break;
+	case STORE_Q_DATE:
+		range_cond(x, v->cmp, "lo", "hi", 0, v->lo, v->hi, 0, 0, 0);
+		break;
+	case STORE_Q_NUMBER:
+		sql_add(q, "(");
+		range_cond(x, v->cmp, "lo", "hi", 1, 0, 0, v->dlo, v->dhi, v->elo);
+		if (v->s[0].n) {
+			sql_add(q, " AND system=");
+			bind_str(q, v->s[0]);
+		}
+		if (v->s[1].n) {
+			sql_add(q, v->s[0].n ? " AND code=" : " AND (code=");
+			bind_str(q, v->s[1]);
+			if (!v->s[0].n) {
+				sql_add(q, " OR unit=");
+				bind_str(q, v->s[1]);
+				sql_add(q, ")");
+			}
+		}
+		sql_add(q, ")");
+		break;
+	case STORE_Q_REFERENCE:
+		sql_add(q, "(1");
+		if (v->s[0].n) {
+			sql_add(q, " AND type=");
+			bind_str(q, v->s[0]);
+		}
+		if (v->sub) {
+			char alias[16];
+
+			snprintf(alias, sizeof(alias), "t%d", ++q->depth);
+			sql_add(q, " AND id IN (SELECT %s.id FROM resource %s WHERE ", alias, alias);
+			where_query(x, v->sub, alias);
+			sql_add(q, ")");
+		} else if (v->s[1].n) {
+			sql_add(q, " AND id=");
+			bind_str(q, v->s[1]);
+		} else if (v->s[2].n) {
+			sql_add(q, " AND url=");
+			bind_str(q, v->s[2]);
+		}
+		if (v->s[3].n) {
+			sql_add(q, " AND version=");
+			bind_str(q, v->s[3]);
+		}
+		sql_add(q, ")");
+		break;
+	case STORE_Q_COMPOSITE:
+		sql_add(q, "(a1=");
+		bind_str(q, v->s[1]);
+		if (v->s[0].n) {
+			sql_add(q, " AND a0=");
+			bind_str(q, v->s[0]);
+		}
+		if (v->s[3].n) {
+			sql_add(q, " AND b1=");
+			bind_str(q, v->s[3]);
+			if (v->s[2].n) {
+				sql_add(q, " AND b0=");
+				bind_str(q, v->s[2]);
+			}
+		} else if (v->has_second) {
+			sql_add(q, " AND ");
+			range_cond(x, v->cmp, "blo", "bhi", 1, 0, 0, v->dlo, v->dhi, v->elo);
+		}
+		sql_add(q, ")");
+		break;
+	case STORE_Q_PRESENT:
+		sql_add(q, "1");
+		break;
+	default:
+		sql_add(q, "0");
+	}
+	(void)c;
+}
+
+/* One clause, as a condition on the resource row `alias`. */
+static void clause_cond(struct ctx *x, const struct store_qclause *c, const char *alias,
+			const struct store_query *in)
+{
+	struct sql *q = &x->sql;
+	int op = c->n ? c->v[0].op : STORE_Q_PRESENT;
+
+	sql_add(q, "%s(", c->negate ? "NOT " : "");
+	if (op == STORE_Q_ID || op == STORE_Q_TYPE) {
+		sql_add(q, "%s.%s IN (", alias, op == STORE_Q_ID ? "id" : "type");
+		for (size_t i = 0; i < c->n; i++) {
+			sql_add(q, i ? ", " : "");
+			bind_str(q, c->v[i].s[0]);
+		}
+		sql_add(q, "))");
+		return;
+	}
+	if (op == STORE_Q_LAST_UPDATED) {
+		char col[48];
+
+		snprintf(col, sizeof(col), "%s.last_updated", alias);
+		for (size_t i = 0; i < c->n; i++) {
+			sql_add(q, i ? " OR " : "");
+			range_cond(x, c->v[i].cmp, col, col, 0, c->v[i].lo, c->v[i].hi, 0, 0, 0);
+		}
+		sql_add(q, ")");
+		return;
+	}
+	if (op == STORE_Q_HAS) {
+		for (size_t i = 0; i < c->n; i++) {
+			const struct store_qvalue *v = &c->v[i];
+			char sub[16];
+
+			snprintf(sub, sizeof(sub), "h%d", ++q->depth);
+			sql_add(q, "%s%s.id IN (SELECT id FROM ix_reference WHERE tenant=", i ? " OR " : "",
+				alias);
+			bind_int(q, x->tenant);
+			sql_add(q, " AND param=");
+			bind_int(q, v->has_param);
+			sql_add(q, " AND type=%s.type AND rid IN (SELECT %s.rid FROM resource %s WHERE ",
+				alias, sub, sub);
+			where_query(x, v->sub, sub);
+			sql_add(q, "))");
+		}
+		sql_add(q, ")");
+		return;
+	}
+	if (c->table >= STORE_IX__COUNT) {
+		sql_add(q, "0)");
+		return;
+	}
+	sql_add(q, "%s.rid IN (SELECT rid FROM %s WHERE tenant=", alias, sqlite_ix_table[c->table]);
+	bind_int(q, x->tenant);
+	sql_add(q, " AND param=");
+	bind_int(q, c->param);
+	sql_add(q, " AND (");
+	for (size_t i = 0; i < c->n; i++) {
+		sql_add(q, i ? " OR " : "");
+		value_cond(x, c, &c->v[i]);
+	}
+	sql_add(q, ")))");
+	(void)in;
+}
+
+/* The conditions of q on the resource row `alias` (no leading AND). */
+static void where_query(struct ctx *x, const struct store_query *q, const char *alias)
+{
+	struct sql *s = &x->sql;
+
+	sql_add(s, "%s.tenant=", alias);
+	bind_int(s, x->tenant);
+	if (q->type) {
+		sql_add(s, " AND %s.type=", alias);
+		bind_text(s, q->type, strlen(q->type));
+	}
+	sql_add(s, " AND %s.deleted=0", alias);
+	for (size_t i = 0; i < q->n; i++) {
+		sql_add(s, " AND ");
+		clause_cond(x, &q->c[i], alias, q);
+	}
+}
+
+/* ---- sort keys and cursors -------------------------------------------- */
+
+static const char *const sort_col_asc[STORE_IX__COUNT] = {
+	"min(code)", "min(folded)", "min(lo)", "min(lo)", "min(type||'/'||id||url)", "min(uri)",
+	"min(a1)",
+};
+static const char *const sort_col_desc[STORE_IX__COUNT] = {
+	"max(code)", "max(folded)", "max(hi)", "max(hi)", "max(type||'/'||id||url)", "max(uri)",
+	"max(a1)",
+};
+
+/* The expression of sort key k for the row `r`. */
+static void sort_expr(struct ctx *x, const struct store_qsort *k)
+{
+	struct sql *q = &x->sql;
+
+	switch (k->kind) {
+	case STORE_SORT_ID:
+		sql_add(q, "r.id");
+		break;
+	case STORE_SORT_LAST_UPDATED:
+		sql_add(q, "r.last_updated");
+		break;
+	case STORE_SORT_PARAM:
+		if (k->table >= STORE_IX__COUNT) {
+			sql_add(q, "NULL");
+			break;
+		}
+		sql_add(q, "(SELECT %s FROM %s WHERE rid=r.rid AND param=",
+			(k->desc ? sort_col_desc : sort_col_asc)[k->table], sqlite_ix_table[k->table]);
+		bind_int(q, k->param);
+		sql_add(q, ")");
+		break;
+	default:
+		sql_add(q, "r.rid");
+	}
+}
+
+/* A cursor: one field per sort key, then the rid, separated by '.':
+ * "n" null, "i<int>", "r<double>", "t<hex bytes>". */
+struct cursor_key {
+	int kind;			/* BIND_* */
+	int64_t i;
+	double d;
+	char *p;			/* malloc'ed text */
+	size_t n;
+};
+
+struct cursor {
+	struct cursor_key key[STORE_QUERY_MAX_SORT];
+	size_t n;
+	int64_t rid;
+};
+
+static void cursor_release(struct cursor *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->key[i].p);
+	c->n = 0;
+}
+
+static int hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+static int cursor_parse(const char *s, size_t want, struct cursor *out, struct err *e)
+{
+	const char *p = s;
+
+	memset(out, 0, sizeof(*out));
+	for (;;) {
+		const char *end = strchr(p, '.');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char *stop;
+
+		if (!end) {	/* the rid */
+			if (n == 0 || out->n != want)
+				goto bad;
+			out->rid = strtoll(p, &stop, 10);
+			if (stop != p + n || out->rid < 0)
+				goto bad;
+			return 0;
+		}
+		if (out->n >= want || n == 0)
+			goto bad;
+		struct cursor_key *k = &out->key[out->n++];
+
+		switch (p[0]) {
+		case 'n':
+			k->kind = BIND_NULL;
+			if (n != 1)
+				goto bad;
+			break;
+		case 'i':
+			k->kind = BIND_INT;
+			k->i = strtoll(p + 1, &stop, 10);
+			if (stop != p + n || n == 1)
+				goto bad;
+			break;
+		case 'r':
+			k->kind = BIND_REAL;
+			k->d = strtod(p + 1, &stop);
+			if (stop != p + n || n == 1)
+				goto bad;
+			break;
+		case 't':
+			if ((n - 1) % 2)
+				goto bad;
+			k->kind = BIND_TEXT;
+			k->n = (n - 1) / 2;
+			k->p = malloc(k->n + 1);
+			if (!k->p)
+				goto bad;
+			for (size_t i = 0; i < k->n; i++) {
+				int h = hexval(p[1 + 2 * i]), l = hexval(p[2 + 2 * i]);
+
+				if (h < 0 || l < 0)
+					goto bad;
+				k->p[i] = (char)(h * 16 + l);
+			}
+			k->p[k->n] = '\0';
+			break;
+		default:
+			goto bad;
+		}
+		p = end + 1;
+	}
+bad:
+	cursor_release(out);
+	return err_set(e, ERR_BAD_REQUEST, "_cursor",
+		       "the paging cursor is not one this server gave out for this search");
+}
+
+/* Writes the cursor of the row at statement s: keys at columns first.. */
+static void cursor_format(sqlite3_stmt *s, int first, size_t nkeys, int64_t rid, char *out,
+			  size_t cap)
+{
+	struct buf b;
+
+	buf_init(&b, cap - 1);
+	for (size_t i = 0; i < nkeys; i++) {
+		int col = first + (int)i, rc = 0;
+
+		switch (sqlite3_column_type(s, col)) {
+		case SQLITE_INTEGER:
+			rc = buf_printf(&b, "i%lld.", (long long)sqlite3_column_int64(s, col));
+			break;
+		case SQLITE_FLOAT:
+			rc = buf_printf(&b, "r%.17g.", sqlite3_column_double(s, col));
+			break;
+		case SQLITE_NULL:
+			rc = buf_puts(&b, "n.");
+			break;
+		default: {
+			const unsigned char *t = sqlite3_column_text(s, col);
+			int n = sqlite3_column_bytes(s, col);
+
+			rc = buf_putc(&b, 't');
+			for (int k = 0; !rc && k < n; k++)
+				rc = buf_printf(&b, "%02x", t[k]);
+			if (!rc)
+				rc = buf_putc(&b, '.');
+		}
+		}
+		if (rc)
+			break;
+	}
+	if (buf_printf(&b, "%lld", (long long)rid) == 0 && b.n < cap)
+		memcpy(out, b.p, b.n + 1);
+	else
+		snprintf(out, cap, "%s", "");	/* a cursor too long to carry: no next page */
+	buf_release(&b);
+}
+
+static void bind_cursor_key(struct sql *q, const struct cursor_key *k)
+{
+	switch (k->kind) {
+	case BIND_INT:
+		bind_int(q, k->i);
+		break;
+	case BIND_REAL:
+		bind_real(q, k->d);
+		break;
+	case BIND_TEXT:
+		bind_text(q, k->p, k->n);
+		break;
+	default: {
+		struct bind *b = sql_bind(q);
+
+		if (b)
+			b->kind = BIND_NULL;
+	}
+	}
+}
+
+/* The rows after the cursor, in ORDER BY (k IS NULL), k [DESC] ..., rid. */
+static void after_cursor(struct ctx *x, const struct store_query *qq, const struct cursor *cur)
+{
+	struct sql *q = &x->sql;
+
+	sql_add(q, " AND (");
+	for (size_t i = 0; i <= qq->n_sort; i++) {
+		sql_add(q, i ? " OR (1" : "(1");
+		for (size_t j = 0; j < i; j++) {
+			sql_add(q, " AND ");
+			sort_expr(x, &qq->sort[j]);
+			sql_add(q, " IS ");
+			bind_cursor_key(q, &cur->key[j]);
+		}
+		if (i == qq->n_sort) {
+			sql_add(q, " AND r.rid>");
+			bind_int(q, cur->rid);
+		} else if (cur->key[i].kind == BIND_NULL) {
+			sql_add(q, " AND 0");
+		} else {
+			sql_add(q, " AND (");
+			sort_expr(x, &qq->sort[i]);
+			sql_add(q, qq->sort[i].desc ? "<" : ">");
+			bind_cursor_key(q, &cur->key[i]);
+			sql_add(q, " OR ");
+			sort_expr(x, &qq->sort[i]);
+			sql_add(q, " IS NULL)");
+		}
+		sql_add(q, ")");
+	}
+	sql_add(q, ")");
+}
+
+/* ---- running ----------------------------------------------------------- */
+
+static int prepare(sqlite3 *db, struct ctx *x, sqlite3_stmt **out, struct err *e)
+{
+	struct sql *q = &x->sql;
+	int src;
+
+	*out = NULL;
+	if (q->failed)
+		return err_set(e, ERR_TOO_LARGE, NULL, "the search is too large to run");
+	src = sqlite3_prepare_v2(db, q->text.p, (int)q->text.n, out, NULL);
+	if (src != SQLITE_OK)
+		return sqlite_fail(db, src, e, "preparing a search");
+	for (int i = 0; i < q->n; i++) {
+		const struct bind *b = &q->b[i];
+
+		switch (b->kind & 0xff) {
+		case BIND_INT:
+			sqlite3_bind_int64(*out, i + 1, b->i);
+			break;
+		case BIND_REAL:
+			sqlite3_bind_double(*out, i + 1, b->d);
+			break;
+		case BIND_TEXT: {
+			const char *p = b->p;
+
+			if (b->kind & 0x100)	/* an offset into keep (+1) */
+				p = x->keep.p + ((uintptr_t)b->p - 1);
+			sqlite3_bind_text(*out, i + 1, p, (int)b->n, SQLITE_STATIC);
+			break;
+		}
+		default:
+			sqlite3_bind_null(*out, i + 1);
+		}
+	}
+	return 0;
+}
+
+static void ctx_reset(struct ctx *x)
+{
+	sql_release(&x->sql);
+	sql_init(&x->sql);
+}
+
+/* A set of rids already sent (matches and includes). */
+struct rid_set {
+	int64_t *slot;
+	size_t cap, n;
+};
+
+static int rid_set_add(struct rid_set *s, int64_t rid)
+{
+	size_t i;
+
+	if (2 * (s->n + 1) > s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 256;
+		int64_t *slot = calloc(cap, sizeof(*slot));
+
+		if (!slot)
+			return -1;
+		for (size_t k = 0; k < s->cap; k++) {
+			if (!s->slot[k])
+				continue;
+			for (i = (size_t)s->slot[k] * 0x9E3779B97F4A7C15ull & (cap - 1); slot[i];
+			     i = (i + 1) & (cap - 1))
+				;
+			slot[i] = s->slot[k];
+		}
+		free(s->slot);
+		s->slot = slot;
+		s->cap = cap;
+	}
+	for (i = (size_t)rid * 0x9E3779B97F4A7C15ull & (s->cap - 1); s->slot[i];
+	     i = (i + 1) & (s->cap - 1))
+		if (s->slot[i] == rid)
+			return 0;
+	s->slot[i] = rid;
+	s->n++;
+	return 1;
+}
+
+#define HIT_COLUMNS "r.rid, r.type, r.id, v.version, v.last_updated, v.deleted, v.json, v.seq," \
+		    " v.interaction"
+
+/* Sends the row of a HIT_COLUMNS statement to fn. */
+static int emit(sqlite3_stmt *s, int mode, struct store_version *v, store_row_fn fn, void *arg,
+		struct err *e)
+{
+	int rc;
+
+	snprintf(v->type, sizeof(v->type), "%s", (const char *)sqlite3_column_text(s, 1));
+	snprintf(v->id, sizeof(v->id), "%s", (const char *)sqlite3_column_text(s, 2));
+	rc = sqlite_row_to_version(s, 3, v);
+	if (rc)
+		return err_set(e, rc, NULL, "cannot hold a search result");
+	v->search_mode = mode;
+	return fn(arg, v);
+}
+
+/* Runs the includes of s over the rids in page[0..n); newly included rids
+ * are appended to page (for :iterate). */
+static int run_includes(sqlite3 *db, struct ctx *x, struct store_search *s, int64_t **page,
+			size_t *n, size_t *cap, struct rid_set *seen, struct store_version *v,
+			store_row_fn fn, void *arg, struct err *e)
+{
+	size_t from = 0;
+	int rc = 0;
+
+	for (int round = 0; round < SEARCH_MAX_ITERATE && !rc && from < *n; round++) {
+		size_t to = *n;
+
+		for (size_t k = 0; k < s->n_inc && !rc; k++) {
+			const struct store_qinclude *inc = &s->inc[k];
+			sqlite3_stmt *st = NULL;
+			int src;
+
+			if (round > 0 && !inc->iterate)
+				continue;
+			ctx_reset(x);
+			if (!inc->rev) {
+				sql_add(&x->sql, "SELECT DISTINCT " HIT_COLUMNS " FROM ix_reference x"
+					" JOIN resource r ON r.tenant=x.tenant AND r.type=x.type AND r.id=x.id"
+					" JOIN resource_version v ON v.seq=r.seq WHERE r.deleted=0 AND x.param=");
+				bind_int(&x->sql, inc->param);
+				if (inc->target_type) {
+					sql_add(&x->sql, " AND x.type=");
+					bind_text(&x->sql, inc->target_type, strlen(inc->target_type));
+				}
+				sql_add(&x->sql, " AND x.rid IN (");
+				for (size_t i = from; i < to; i++) {
+					sql_add(&x->sql, i > from ? "," : "");
+					bind_int(&x->sql, (*page)[i]);
+				}
+				sql_add(&x->sql, ")");
+			} else {
+				sql_add(&x->sql, "SELECT DISTINCT " HIT_COLUMNS " FROM ix_reference x"
+					" JOIN resource r ON r.rid=x.rid JOIN resource_version v ON v.seq=r.seq"
+					" JOIN resource p ON p.tenant=x.tenant AND p.type=x.type AND p.id=x.id"
+					" WHERE x.tenant=");
+				bind_int(&x->sql, x->tenant);
+				sql_add(&x->sql, " AND x.param=");
+				bind_int(&x->sql, inc->param);
+				if (inc->target_type) {
+					sql_add(&x->sql, " AND x.type=");
+					bind_text(&x->sql, inc->target_type, strlen(inc->target_type));
+				}
+				sql_add(&x->sql, " AND p.rid IN (");
+				for (size_t i = from; i < to; i++) {
+					sql_add(&x->sql, i > from ? "," : "");
+					bind_int(&x->sql, (*page)[i]);
+				}
+				sql_add(&x->sql, ")");
+			}
+			if ((rc = prepare(db, x, &st, e)))
+				break;
+			while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
+				int64_t rid = sqlite3_column_int64(st, 0);
+				int fresh = rid_set_add(seen, rid);
+
+				if (fresh < 0) {
+					rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
+					break;
+				}
+				if (!fresh)
+					continue;
+				if (seen->n > STORE_SEARCH_MAX_RESULTS) {
+					rc = err_set(e, ERR_TOO_LARGE, "_include",
+						     "the page would include more than %d resources;"
+						     " ask for a smaller _count", STORE_SEARCH_MAX_RESULTS);
+					break;
+				}
+				if (*n == *cap) {
+					size_t nc = *cap ? 2 * *cap : 64;
+					int64_t *np = realloc(*page, nc * sizeof(*np));
+
+					if (!np) {
+						rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
+						break;
+					}
+					*page = np;
+					*cap = nc;
+				}
+				(*page)[(*n)++] = rid;
+				rc = emit(st, STORE_HIT_INCLUDE, v, fn, arg, e);
+			}
+			if (!rc && src != SQLITE_DONE)
+				rc = sqlite_fail(db, src, e, "reading included resources");
+			sqlite3_finalize(st);
+		}
+		from = to;
+	}
+	return rc;
+}
+
+int sqlite_search(void *conn, struct store_search *s, store_row_fn fn, void *arg,
+		  struct err *e)
+{
+	sqlite3 *db = sqlite_conn_db(conn);
+	const struct store_query *qq = s->q;
+	struct cursor cur = { 0 };
+	struct rid_set seen = { 0 };
+	struct store_version v;
+	struct ctx x;
+	sqlite3_stmt *st = NULL;
+	int64_t *page = NULL;
+	size_t n_page = 0, cap_page = 0;
+	int rc = 0, src, got = 0, in_txn = 0;
+
+	memset(&x, 0, sizeof(x));
+	sql_init(&x.sql);
+	buf_init(&x.keep, SQL_MAX_BYTES);
+	x.tenant = qq->tenant;
+	store_version_init(&v);
+	s->total_n = -1;
+	s->next_cursor[0] = '\0';
+	if (s->cursor && (rc = cursor_parse(s->cursor, qq->n_sort, &cur, e)))
+		goto out;
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
+		in_txn = 1;
+
+	if (s->total == STORE_TOTAL_ACCURATE || s->count == 0) {
+		sql_add(&x.sql, "SELECT count(*) FROM resource r WHERE ");
+		where_query(&x, qq, "r");
+		if ((rc = prepare(db, &x, &st, e)))
+			goto out;
+		src = sqlite3_step(st);
+		if (src == SQLITE_ROW)
+			s->total_n = sqlite3_column_int64(st, 0);
+		else
+			rc = sqlite_fail(db, src, e, "counting search results");
+		sqlite3_finalize(st);
+		st = NULL;
+		if (rc)
+			goto out;
+		ctx_reset(&x);
+	}
+	if (s->count <= 0)
+		goto out;
+
+	sql_add(&x.sql, "SELECT " HIT_COLUMNS);
+	for (size_t i = 0; i < qq->n_sort; i++) {
+		sql_add(&x.sql, ", ");
+		sort_expr(&x, &qq->sort[i]);
+	}
+	sql_add(&x.sql, " FROM resource r JOIN resource_version v ON v.seq=r.seq WHERE ");
+	where_query(&x, qq, "r");
+	if (s->cursor)
+		after_cursor(&x, qq, &cur);
+	sql_add(&x.sql, " ORDER BY ");
+	for (size_t i = 0; i < qq->n_sort; i++) {
+		sort_expr(&x, &qq->sort[i]);
+		sql_add(&x.sql, " IS NULL, ");
+		sort_expr(&x, &qq->sort[i]);
+		sql_add(&x.sql, "%s, ", qq->sort[i].desc ? " DESC" : "");
+	}
+	sql_add(&x.sql, "r.rid LIMIT ");
+	bind_int(&x.sql, (int64_t)s->count + 1);
+	if ((rc = prepare(db, &x, &st, e)))
+		goto out;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t rid = sqlite3_column_int64(st, 0);
+
+		if (got == s->count) {	/* one more row exists: there is a next page */
+			break;
+		}
+		got++;
+		if (rid_set_add(&seen, rid) < 0) {
+			rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
+			break;
+		}
+		if (n_page == cap_page) {
+			size_t nc = cap_page ? 2 * cap_page : 64;
+			int64_t *np = realloc(page, nc * sizeof(*np));
+
+			if (!np) {
+				rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
+				break;
+			}
+			page = np;
+			cap_page = nc;
+		}
+		page[n_page++] = rid;
+		if ((rc = emit(st, STORE_HIT_MATCH, &v, fn, arg, e)))
+			break;
+		if (got == s->count)
+			cursor_format(st, 9, qq->n_sort, rid, s->next_cursor, sizeof(s->next_cursor));
+	}
+	if (!rc && src != SQLITE_ROW) {
+		if (src != SQLITE_DONE)
+			rc = sqlite_fail(db, src, e, "reading search results");
+		s->next_cursor[0] = '\0';	/* no row after the page */
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (!rc && s->n_inc && n_page)
+		rc = run_includes(db, &x, s, &page, &n_page, &cap_page, &seen, &v, fn, arg, e);
+out:
+	if (in_txn)
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	cursor_release(&cur);
+	free(page);
+	free(seen.slot);
+	store_version_release(&v);
+	sql_release(&x.sql);
+	buf_release(&x.keep);
+	return rc;
+}
