@@ -251,6 +251,11 @@ def check_page(page, res, count):
         if mode == "outcome":
             if r.get("resourceType") != "OperationOutcome":
                 errs.append(f"entry {i}: mode outcome on a {r.get('resourceType')}")
+            # R4 http.html (search): such an OperationOutcome "SHALL NOT include any
+            # issues with a fatal or error severity".
+            for issue in r.get("issue", []) or []:
+                if issue.get("severity") in ("fatal", "error"):
+                    errs.append(f"entry {i}: search.mode=outcome with a {issue.get('severity')} issue")
             res.outcomes.append(r)
             continue
         full = e.get("fullUrl", "")
