@@ -366,6 +366,16 @@ def check_one(chk, res):
     if chk.startswith("diag~"):
         text = chk[5:].lower()
         return None if text in oo_text(first) else f"OperationOutcome does not mention {text!r}: {oo_text(first)[:200]}"
+    if chk.startswith("self~") or chk.startswith("selfomits~"):
+        # R4 search.html: the self link carries the parameters actually used.
+        kind, _, text = chk.partition("~")
+        url = urllib.parse.unquote(link(first, "self") or "")
+        query = url.partition("?")[2]
+        if kind == "self" and text not in query:
+            return f"self link {url!r} does not contain {text!r}"
+        if kind == "selfomits" and text in query:
+            return f"self link {url!r} contains the ignored {text!r}"
+        return None
     if chk == "include-each-page":
         for i, (p, inc) in enumerate(zip(res.pages, res.includes)):
             if not inc and any((e.get("search") or {}).get("mode") == "match" for e in p.get("entry", []) or []):
