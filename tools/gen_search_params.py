@@ -213,6 +213,18 @@ class Generator:
         self.types = sorted((sd["id"] for sd in concrete), key=lambda s: s.encode("utf-8"))
         self.domain = set(sd["id"] for sd in concrete
                           if sd["baseDefinition"].endswith("/DomainResource"))
+        # Compartments (Patient/[id]/[type] searches): which parameters of
+        # each resource type put it in the compartment of each kind.
+        self.compartments = []
+        for kind in ("Device", "Encounter", "Patient", "Practitioner", "RelatedPerson"):
+            cd = load_json(os.path.join(self.pkg, "CompartmentDefinition-%s%s.json" %
+                                        (kind[0].lower(), kind[1:])))
+            if cd["code"] != kind:
+                die("CompartmentDefinition %s has code %s" % (kind, cd["code"]))
+            for r in cd["resource"]:
+                for param in r.get("param", []):
+                    self.compartments.append((kind, r["code"], param))
+        self.compartments.sort(key=lambda c: (c[0].encode(), c[1].encode(), c[2].encode()))
 
     def bases_of(self, sp):
         out = []
@@ -362,6 +374,15 @@ class Generator:
             count = sum(1 for r in self.rows if r["rtype"] == t)
             w("\t{ %d, %d },  /* %s */" % (first, count, t))
         w("};")
+        w("")
+        w("/* Compartment membership (CompartmentDefinition-*.json): sorted by")
+        w(" * compartment, resource type, parameter. */")
+        w("const struct fhir_compartment_row fhir_compartment_rows[%d] = {" %
+          len(self.compartments))
+        for kind, rtype, param in self.compartments:
+            w("\t{ %s, %s, %s }," % (c_str(kind), c_str(rtype), c_str(param)))
+        w("};")
+        w("const size_t fhir_compartment_row_count = %d;" % len(self.compartments))
         w("")
         w("/* Folding for string search: lower case, diacritics removed. */")
         for lo, hi in FOLD_RANGES:

@@ -64,7 +64,7 @@ static const struct route_handler {
 	{ ROUTE_TYPE_SEARCH, "POST", api_search },
 	{ ROUTE_TYPE, "PUT", not_yet },			/* conditional update */
 	{ ROUTE_TYPE, "DELETE", not_yet },		/* conditional delete */
-	{ ROUTE_COMPARTMENT, "GET", not_yet },
+	{ ROUTE_COMPARTMENT, "GET", api_search },
 	{ ROUTE_OPERATION, "GET", not_yet },
 	{ ROUTE_OPERATION, "POST", not_yet },
 };
@@ -459,7 +459,8 @@ static int route(struct api_ctx *c, enum route_kind *kind)
 	}
 	if (n == 3 && fhir_resource_type_index(seg[2].p, seg[2].n) >= 0) {
 		*kind = ROUTE_COMPARTMENT;
-		return 0;
+		c->compartment = c->type;
+		return set_type(c, seg[2]);
 	}
 	return err_set(&c->err, ERR_NOT_FOUND, NULL, "no FHIR endpoint at this path");
 }
@@ -468,7 +469,7 @@ static int dispatch(struct api_ctx *c)
 {
 	const struct api_request *req = c->req;
 	const struct api_limits *lim = &c->api->cfg.limits;
-	enum route_kind kind;
+	enum route_kind kind = ROUTE_SYSTEM;
 	const char *method = !strcmp(req->method, "HEAD") ? "GET" : req->method;
 	int rc;
 
@@ -582,6 +583,8 @@ int api_new(const struct api_config *cfg, struct store *st, struct api **out, st
 	}
 	api->cfg.base_url = api->base_url;
 	rc = api_capability_build(api, e);
+	if (!rc)
+		rc = api_index_check(api, e);
 	if (rc) {
 		api_free(api);
 		return rc;

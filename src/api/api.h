@@ -77,6 +77,12 @@ void api_free(struct api *api);
 /* Always fills res (an OperationOutcome for errors); returns its status. */
 int api_handle(struct api *api, const struct api_request *req, struct api_response *res);
 
+/* Rebuilds the search index of every current resource of tenant, online
+ * (reindex.c). progress, when not NULL, is called after each batch. */
+typedef void (*api_reindex_progress_fn)(void *arg, int64_t done, int64_t total);
+int api_reindex(struct store *st, int64_t tenant, api_reindex_progress_fn progress, void *arg,
+		struct err *e) LT_MUST_CHECK;
+
 /* Fills res with an OperationOutcome for code, for errors a transport meets
  * before it can call api_handle (e.g. the server is shutting down). */
 void api_error(struct api_response *res, int code, const char *diagnostics);

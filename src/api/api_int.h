@@ -18,6 +18,7 @@ struct api {
 	struct store *st;
 	struct buf capability;		/* CapabilityStatement, compact bytes */
 	int64_t tenant;			/* the one tenant until multi-tenancy */
+	int index_stale;		/* the store's index was made with another table */
 };
 
 enum api_return { RETURN_REPRESENTATION, RETURN_MINIMAL, RETURN_OUTCOME };
@@ -28,6 +29,7 @@ struct api_ctx {
 	struct api_response *res;
 	struct err err;
 	const char *type;		/* resource type (points into the static type table) */
+	const char *compartment;	/* Patient/1/Observation: "Patient" (type is Observation) */
 	char id[FHIR_ID_MAX + 1];
 	int64_t vid;			/* from the URL, for vread */
 	int pretty;
@@ -64,6 +66,10 @@ int api_patch(struct api_ctx *c);
 
 /* search.c */
 int api_search(struct api_ctx *c);
+
+/* reindex.c */
+int api_index_check(struct api *api, struct err *e);
+int api_index_stale(struct api *api);
 
 /* history.c */
 int api_history(struct api_ctx *c);

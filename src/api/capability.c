@@ -1,19 +1,81 @@
 /*
  * capability.c — the CapabilityStatement, built once at start-up.
  *
- * It must tell the truth: it lists only the interactions this build
- * implements. When a later change adds search or transactions, it adds them
- * here in the same commit.
+ * It must tell the truth: it lists only the interactions and search
+ * parameters this build implements. When a later change adds transactions
+ * or operations, it adds them here in the same commit.
  */
 #include "api_int.h"
 
+#include <stdio.h>
 #include <string.h>
 #include "../base/json.h"
 #include "../base/time.h"
+#include "../fhir/search.h"
 
 static const char *const type_interactions[] = {
 	"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
+	"search-type",
 };
+
+/* Whether this build answers searches on p (search_query.c refuses the rest). */
+static int param_supported(const struct fhir_search_param *p)
+{
+	if (!strcmp(p->code, "_id") || !strcmp(p->code, "_lastUpdated"))
+		return 1;
+	return p->expression && p->type != FHIR_SEARCH_SPECIAL;
+}
+
+/* searchParam, searchInclude and searchRevInclude of resource type `type`. */
+static void add_search(struct json_object *r, const char *type)
+{
+	struct json_object *params = json_object_new_array(), *inc = json_object_new_array();
+	struct json_object *rev = json_object_new_array();
+	const struct fhir_search_param *all;
+	char name[160];
+	size_t n;
+
+	all = fhir_search_params_for(type, &n);
+	for (size_t i = 0; i < n; i++) {
+		const struct fhir_search_param *p = &all[i];
+		struct json_object *o;
+
+		if (!param_supported(p))
+			continue;
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(p->code));
+		snprintf(name, sizeof(name), "http://hl7.org/fhir/SearchParameter/%s", p->id);
+		json_object_object_add(o, "definition", json_object_new_string(name));
+		json_object_object_add(o, "type", json_object_new_string(fhir_search_type_name(p->type)));
+		json_object_array_add(params, o);
+		if (p->type == FHIR_SEARCH_REFERENCE) {
+			snprintf(name, sizeof(name), "%s:%s", type, p->code);
+			json_object_array_add(inc, json_object_new_string(name));
+		}
+	}
+	snprintf(name, sizeof(name), "%s:*", type);
+	json_object_array_add(inc, json_object_new_string(name));
+	/* Every reference parameter of any type that may point at this one. */
+	for (size_t i = 0; i < FHIR_SEARCH_PARAM_COUNT; i++) {
+		const struct fhir_search_param *p = &fhir_search_params[i];
+
+		if (p->type != FHIR_SEARCH_REFERENCE || !p->expression)
+			continue;
+		for (size_t t = 0; t < p->n_target; t++) {
+			if (strcmp(p->target[t], type))
+				continue;
+			snprintf(name, sizeof(name), "%s:%s", p->resource_type, p->code);
+			json_object_array_add(rev, json_object_new_string(name));
+			break;
+		}
+	}
+	json_object_object_add(r, "searchInclude", inc);
+	if (json_object_array_length(rev))
+		json_object_object_add(r, "searchRevInclude", rev);
+	else
+		json_object_put(rev);
+	json_object_object_add(r, "searchParam", params);
+}
 
 static struct json_object *codes(const char *key, const char *const *list, size_t n)
 {
@@ -40,7 +102,7 @@ int api_capability_build(struct api *api, struct err *e)
 {
 	static const char *const formats[] = { "application/fhir+json", "json" };
 	static const char *const patch_formats[] = { "application/json-patch+json" };
-	static const char *const system_interactions[] = { "history-system" };
+	static const char *const system_interactions[] = { "history-system", "search-system" };
 	struct json_object *cs = json_object_new_object(), *rest, *resources, *o;
 	char now[TIME_INSTANT_LEN + 1];
 	int rc;
@@ -82,12 +144,36 @@ int api_capability_build(struct api *api, struct err *e)
 		json_object_object_add(r, "conditionalRead", json_object_new_string("not-supported"));
 		json_object_object_add(r, "conditionalUpdate", json_object_new_boolean(0));
 		json_object_object_add(r, "conditionalDelete", json_object_new_string("not-supported"));
+		add_search(r, fhir_resource_type_name(i));
 		json_object_array_add(resources, r);
 	}
 	rest = json_object_new_object();
 	json_object_object_add(rest, "mode", json_object_new_string("server"));
 	json_object_object_add(rest, "resource", resources);
-	json_object_object_add(rest, "interaction", codes("code", system_interactions, 1));
+	json_object_object_add(rest, "interaction", codes("code", system_interactions, 2));
+	{
+		static const char *const sys_params[][3] = {
+			{ "_id", "Resource-id", "token" },
+			{ "_lastUpdated", "Resource-lastUpdated", "date" },
+			{ "_type", NULL, "token" },
+		};
+		struct json_object *arr = json_object_new_array();
+
+		for (size_t i = 0; i < 3; i++) {
+			o = json_object_new_object();
+			json_object_object_add(o, "name", json_object_new_string(sys_params[i][0]));
+			if (sys_params[i][1]) {
+				char def[96];
+
+				snprintf(def, sizeof(def), "http://hl7.org/fhir/SearchParameter/%s",
+					 sys_params[i][1]);
+				json_object_object_add(o, "definition", json_object_new_string(def));
+			}
+			json_object_object_add(o, "type", json_object_new_string(sys_params[i][2]));
+			json_object_array_add(arr, o);
+		}
+		json_object_object_add(rest, "searchParam", arr);
+	}
 	o = json_object_new_array();
 	json_object_array_add(o, rest);
 	json_object_object_add(cs, "rest", o);

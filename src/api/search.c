@@ -169,6 +169,8 @@ static int put_link(struct buf *b, struct api_ctx *c, const struct fhir_search_a
 
 	buf_init(&url, 0);
 	rc = buf_puts(&url, c->base);
+	if (!rc && c->compartment)
+		rc = buf_printf(&url, "/%s/%s", c->compartment, c->id);
 	if (!rc && c->type)
 		rc = buf_printf(&url, "/%s", c->type);
 	for (size_t i = 0; !rc && i < n; i++) {
@@ -198,13 +200,18 @@ static int put_link(struct buf *b, struct api_ctx *c, const struct fhir_search_a
 	return rc;
 }
 
-/* An entry with an OperationOutcome listing the ignored parameters. */
-static int put_outcome(struct buf *b, const struct fhir_search_request *r, int comma)
+/* An entry with an OperationOutcome listing the ignored parameters (and
+ * saying so when the index is being rebuilt). */
+static int put_outcome(struct buf *b, const struct fhir_search_request *r, int comma, int stale)
 {
 	int rc = buf_puts(b, comma ? ",{" : "{");
 
 	if (!rc)
 		rc = buf_puts(b, "\"resource\":{\"resourceType\":\"OperationOutcome\",\"issue\":[");
+	if (!rc && stale)
+		rc = buf_printf(b, "{\"severity\":\"warning\",\"code\":\"incomplete\",\"diagnostics\":"
+				"\"the search index is out of date (run lienthong reindex):"
+				" results may be incomplete\"}%s", r->n_ignored ? "," : "");
 	for (size_t i = 0; !rc && i < r->n_ignored; i++) {
 		char msg[256];
 
@@ -283,7 +290,7 @@ int api_search(struct api_ctx *c)
 	struct buf *b = &c->res->body;
 	char bundle_id[UUID_STR_LEN + 1], now[TIME_INSTANT_LEN + 1];
 	size_t n_args = 0;
-	int rc;
+	int rc, stale;
 
 	arena_init(&a, SEARCH_ARENA_BYTES);
 	buf_init(&o.entries, 0);
@@ -296,6 +303,9 @@ int api_search(struct api_ctx *c)
 	}
 	if ((rc = fhir_search_parse(c->type, c->api->tenant, args, n_args, c->strict, c->base, &a,
 				    req, &c->err)))
+		goto out;
+	if (c->compartment &&
+	    (rc = fhir_search_compartment(req, c->compartment, c->id, &a, &c->err)))
 		goto out;
 	s.q = &req->q;
 	s.count = req->count;
@@ -335,12 +345,13 @@ int api_search(struct api_ctx *c)
 		rc = put_link(b, c, args, n_args, "next", s.next_cursor);
 	if (!rc)
 		rc = buf_putc(b, ']');
-	if (!rc && (o.entries.n || req->n_ignored)) {
+	stale = api_index_stale(c->api);
+	if (!rc && (o.entries.n || req->n_ignored || stale)) {
 		rc = buf_puts(b, ",\"entry\":[");
 		if (!rc)
 			rc = buf_append(b, o.entries.p, o.entries.n);
-		if (!rc && req->n_ignored)
-			rc = put_outcome(b, req, o.entries.n > 0);
+		if (!rc && (req->n_ignored || stale))
+			rc = put_outcome(b, req, o.entries.n > 0, stale);
 		if (!rc)
 			rc = buf_putc(b, ']');
 	}

@@ -32,5 +32,6 @@ void config_release(struct config *cfg);
 void config_usage(const char *command);	/* the options table, for help */
 
 int cmd_serve(int argc, char **argv);
+int cmd_reindex(int argc, char **argv);
 
 #endif

@@ -19,6 +19,12 @@ static const struct command {
 	  "Serves FHIR R4 (JSON) at http://HOST:PORT/fhir on the embedded SQLite store in DIR.\n"
 	  "When ready it prints one line, 'listening http=HOST:PORT', and flushes it.\n"
 	  "SIGINT or SIGTERM stops it after every accepted write has been answered.\n" },
+	{ "reindex", cmd_reindex, "rebuild the search index (online: a server may keep running)",
+	  "lienthong reindex [--data DIR] [--config FILE]\n"
+	  "\n"
+	  "Recomputes the search index rows of every current resource in DIR from the\n"
+	  "search-parameter table of this build, in batches, with progress on stderr.\n"
+	  "Needed after an upgrade that changes the table; a running server keeps serving.\n" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -127,6 +127,14 @@ extern const struct fhir_search_slice fhir_search_by_type[];	/* per fhir_resourc
 extern const char fhir_fold_00c0[0x250 - 0xC0][4];	/* see fhir_search_fold */
 extern const char fhir_fold_1e00[0x100][4];
 
+/* Compartments: resource_type is in the compartment of a `compartment`
+ * (Patient, Encounter, ...) when its parameter `param` refers to it. */
+struct fhir_compartment_row {
+	const char *compartment, *resource_type, *param;
+};
+extern const struct fhir_compartment_row fhir_compartment_rows[];
+extern const size_t fhir_compartment_row_count;
+
 /* The row for (resource_type, code), or NULL. Two binary searches. */
 const struct fhir_search_param *fhir_search_param_find(const char *resource_type,
 							 const char *code);
@@ -422,6 +430,12 @@ struct fhir_search_request {
 	const char *ignored_why[FHIR_SEARCH_MAX_IGNORED];
 	size_t n_ignored;
 };
+
+/* Restricts a parsed search to the compartment of compartment/id
+ * (Patient/123/Observation). ERR_BAD_REQUEST when out->q.type is not in
+ * that kind of compartment. */
+int fhir_search_compartment(struct fhir_search_request *out, const char *compartment,
+			    const char *id, struct arena *a, struct err *e) LT_MUST_CHECK;
 
 /* Names of the parameters fhir_search_parse handles itself (result
  * shaping); the caller may add its own (_format, _pretty). */

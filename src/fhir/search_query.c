@@ -933,7 +933,7 @@ int fhir_search_parse(const char *type, int64_t tenant, const struct fhir_search
 	out->q.type = type;
 	out->count = FHIR_SEARCH_DEFAULT_COUNT;
 	out->total = STORE_TOTAL_NONE;
-	c = arena_alloc(a, (SEARCH_MAX_CLAUSES + 1) * sizeof(*c));
+	c = arena_alloc(a, (SEARCH_MAX_CLAUSES + 2) * sizeof(*c));	/* + _type, compartment */
 	if (!c)
 		return nomem(&p);
 	out->q.c = c;
@@ -969,8 +969,18 @@ int fhir_search_parse(const char *type, int64_t tenant, const struct fhir_search
 			continue;
 		}
 		if (!type) {
-			/* Across types only the parameters every resource has. */
-			rc = parse_clause(&p, "Resource", cstr(name), args[i].value, 0, &c[out->q.n]);
+			/* Across types only the parameters kept with every resource. */
+			size_t code_n = strcspn(name, ":");
+
+			if ((code_n == 3 && !strncmp(name, "_id", 3)) ||
+			    (code_n == 12 && !strncmp(name, "_lastUpdated", 12))) {
+				rc = parse_clause(&p, "Patient", cstr(name), args[i].value, 0, &c[out->q.n]);
+			} else if (strict) {
+				return bad(&p, "across types only _id, _lastUpdated and _type are supported");
+			} else {
+				ignore(&p, name, "across types only _id, _lastUpdated and _type are supported");
+				continue;
+			}
 		} else {
 			rc = parse_clause(&p, type, cstr(name), args[i].value, 0, &c[out->q.n]);
 		}
@@ -998,5 +1008,53 @@ int fhir_search_parse(const char *type, int64_t tenant, const struct fhir_search
 		out->count = 0;
 		out->total = STORE_TOTAL_ACCURATE;
 	}
+	return 0;
+}
+
+int fhir_search_compartment(struct fhir_search_request *out, const char *compartment,
+			    const char *id, struct arena *a, struct err *e)
+{
+	struct store_qclause *c = &out->q.c[out->q.n];
+	const char *type = out->q.type;
+	size_t n = 0;
+
+	if (!type)
+		return err_set(e, ERR_BAD_REQUEST, NULL, "a compartment search names a resource type");
+	for (size_t i = 0; i < fhir_compartment_row_count; i++) {
+		const struct fhir_compartment_row *r = &fhir_compartment_rows[i];
+
+		n += !strcmp(r->compartment, compartment) && !strcmp(r->resource_type, type);
+	}
+	if (!n)
+		return err_set(e, ERR_BAD_REQUEST, NULL, "%s resources are not in the %s compartment",
+			       type, compartment);
+	c->v = arena_alloc(a, n * sizeof(*c->v));
+	if (!c->v)
+		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	c->param = STORE_PARAM_EACH;
+	c->table = STORE_IX_REFERENCE;
+	for (size_t i = 0; i < fhir_compartment_row_count; i++) {
+		const struct fhir_compartment_row *r = &fhir_compartment_rows[i];
+		const struct fhir_search_param *sp;
+		struct store_qvalue *v;
+
+		if (strcmp(r->compartment, compartment) || strcmp(r->resource_type, type))
+			continue;
+		sp = fhir_search_param_find(type, r->param);
+		if (!sp || sp->type != FHIR_SEARCH_REFERENCE)
+			continue;	/* "{def}" and the like: not a reference parameter */
+		v = &c->v[c->n++];
+		v->op = STORE_Q_REFERENCE;
+		v->has_param = fhir_search_param_key(sp, FHIR_SEARCH_SUB_VALUE);
+		v->s[0] = cstr(compartment);
+		v->s[1] = cstr(id);
+	}
+	if (!c->n) {
+		c->v[0].op = STORE_Q_ID;	/* matches nothing of this type */
+		c->v[0].s[0] = cstr("");
+		c->param = 0;
+		c->n = 1;
+	}
+	out->q.n++;
 	return 0;
 }

@@ -113,7 +113,10 @@ struct store_qvalue {
 	const struct store_query *sub;	/* chain target / _has referrer */
 };
 
-/* Values OR'ed; a clause on one parameter of one table. */
+/* Values OR'ed; a clause on one parameter of one table. With param
+ * STORE_PARAM_EACH, each value names its own parameter (in has_param):
+ * a compartment is "any of these references points at the owner". */
+#define STORE_PARAM_EACH UINT32_MAX
 struct store_qclause {
 	uint32_t param;
 	uint8_t table;			/* enum store_ix_table (unused for ID, LAST_UPDATED, HAS, TYPE) */

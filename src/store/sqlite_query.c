@@ -425,12 +425,21 @@ static void clause_cond(struct ctx *x, const struct store_qclause *c, const char
 	}
 	sql_add(q, "%s.rid IN (SELECT rid FROM %s WHERE tenant=", alias, sqlite_ix_table[c->table]);
 	bind_int(q, x->tenant);
-	sql_add(q, " AND param=");
-	bind_int(q, c->param);
+	if (c->param != STORE_PARAM_EACH) {
+		sql_add(q, " AND param=");
+		bind_int(q, c->param);
+	}
 	sql_add(q, " AND (");
 	for (size_t i = 0; i < c->n; i++) {
 		sql_add(q, i ? " OR " : "");
+		if (c->param == STORE_PARAM_EACH) {
+			sql_add(q, "(param=");
+			bind_int(q, c->v[i].has_param);
+			sql_add(q, " AND ");
+		}
 		value_cond(x, c, &c->v[i]);
+		if (c->param == STORE_PARAM_EACH)
+			sql_add(q, ")");
 	}
 	sql_add(q, ")))");
 	(void)in;
