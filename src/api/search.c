@@ -141,7 +141,9 @@ static int on_hit(void *arg, const struct store_version *v)
 	if (!rc)
 		rc = buf_printf(b, "\"fullUrl\":\"%s/%s/%s\",\"resource\":", c->base, v->type, v->id);
 	if (!rc) {
-		if (o->req->summary == FHIR_SUMMARY_NONE && !o->req->elements)
+		/* _summary and _elements shape the matches, not what they include. */
+		if ((o->req->summary == FHIR_SUMMARY_NONE && !o->req->elements) ||
+		    v->search_mode == STORE_HIT_INCLUDE)
 			rc = buf_append(b, v->json.p, v->json.n);
 		else
 			rc = write_subset(o, v);
@@ -160,9 +162,22 @@ static int on_hit(void *arg, const struct store_version *v)
 
 /* ---- links ---------------------------------------------------------------- */
 
-/* [base][/type]?name=value&... with _cursor replaced by cursor (none when NULL). */
-static int put_link(struct buf *b, struct api_ctx *c, const struct fhir_search_arg *args,
-		    size_t n, const char *relation, const char *cursor)
+/* Whether the search used args[i]: not a cursor, not empty, not ignored. */
+static int arg_used(const struct fhir_search_request *r, const struct fhir_search_arg *a)
+{
+	if (!strcmp(a->name, "_cursor") || !a->value[0])
+		return 0;
+	for (size_t k = 0; k < r->n_ignored; k++)
+		if (r->ignored[k] == a->name)
+			return 0;
+	return 1;
+}
+
+/* [base][/type]?name=value&... of the parameters the search used, with
+ * _cursor set to cursor (none when NULL). */
+static int put_link(struct buf *b, struct api_ctx *c, const struct fhir_search_request *r,
+		    const struct fhir_search_arg *args, size_t n, const char *relation,
+		    const char *cursor)
 {
 	struct buf url;
 	int rc, first = 1;
@@ -174,7 +189,7 @@ static int put_link(struct buf *b, struct api_ctx *c, const struct fhir_search_a
 	if (!rc && c->type)
 		rc = buf_printf(&url, "/%s", c->type);
 	for (size_t i = 0; !rc && i < n; i++) {
-		if (!strcmp(args[i].name, "_cursor"))
+		if (!arg_used(r, &args[i]))
 			continue;
 		rc = buf_putc(&url, first ? '?' : '&');
 		first = 0;
@@ -340,9 +355,9 @@ int api_search(struct api_ctx *c)
 	if (!rc)
 		rc = buf_puts(b, ",\"link\":[");
 	if (!rc)
-		rc = put_link(b, c, args, n_args, "self", req->cursor);
+		rc = put_link(b, c, req, args, n_args, "self", req->cursor);
 	if (!rc && s.next_cursor[0] && !(rc = buf_putc(b, ',')))
-		rc = put_link(b, c, args, n_args, "next", s.next_cursor);
+		rc = put_link(b, c, req, args, n_args, "next", s.next_cursor);
 	if (!rc)
 		rc = buf_putc(b, ']');
 	stale = api_index_stale(c->api);

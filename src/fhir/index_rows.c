@@ -12,6 +12,15 @@
 
 uint32_t fhir_search_param_key(const struct fhir_search_param *p, int sub)
 {
+	/* The common parameters (_tag, _profile, ...) have the same expression
+	 * on every type: they share the first type's key, so that a search
+	 * across types is one clause. */
+	if (p->code[0] == '_' && strcmp(p->resource_type, "Account") != 0) {
+		const struct fhir_search_param *first = fhir_search_param_find("Account", p->code);
+
+		if (first)
+			p = first;
+	}
 	return (uint32_t)(p - fhir_search_params) * 4u + (uint32_t)sub;
 }
 
@@ -39,7 +48,7 @@ static void fingerprint_build(void)
 		h = fnv1a(fnv1a(fnv1a(fnv1a(h, p->resource_type), p->code), p->expression), t);
 	}
 	/* Bump the suffix when the way rows are made changes. */
-	snprintf(fingerprint, sizeof(fingerprint), "r4-%016llx-1", (unsigned long long)h);
+	snprintf(fingerprint, sizeof(fingerprint), "r4-%016llx-2", (unsigned long long)h);
 }
 
 const char *fhir_search_fingerprint(void)

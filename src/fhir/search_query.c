@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../base/time.h"
+#include "fhir_tables.h"
 
 #define SEARCH_MAX_VALUES 64		/* OR'ed values of one parameter */
 #define SEARCH_MAX_CLAUSES 64		/* AND'ed clauses of one query */
@@ -99,9 +100,17 @@ static int split_values(struct parse *p, const char *s, char sep, struct str *ou
 		return nomem(p);
 	*n = 0;
 	for (size_t i = 0; i <= len; i++) {
-		if (i < len && s[i] == '\\' && i + 1 < len &&
-		    (s[i + 1] == ',' || s[i + 1] == '$' || s[i + 1] == '|' || s[i + 1] == '\\')) {
-			*w++ = s[++i];
+		if (i < len && s[i] == '\\') {
+			/* \, \$ \| \\ are the only escapes; the separator's is undone here,
+			 * the others are kept for the next split. */
+			if (i + 1 >= len || !strchr(",$|\\", s[i + 1]))
+				return bad(p, "'\\' must be followed by , $ | or \\ (search.html 3.1.1.9)");
+			if (s[i + 1] == sep)
+				*w++ = s[++i];
+			else {
+				*w++ = s[i++];
+				*w++ = s[i];
+			}
 			continue;
 		}
 		if (i == len || s[i] == sep) {
@@ -178,10 +187,28 @@ static int parse_number(struct parse *p, struct str v, double *value, double *lo
 /* A date value: [lo, hi] covered. */
 static int parse_date(struct parse *p, struct str v, int64_t *lo, int64_t *hi)
 {
+	char tmp[64];
+
 	if (time_parse_fhir(v.p, v.n, TIME_DATETIME, lo, hi) == 0)
 		return 0;
-	if (time_parse_fhir(v.p, v.n, TIME_INSTANT, lo, hi) == 0)
-		return 0;
+	/* Search allows hours and minutes without seconds: YYYY-MM-DDThh:mm[zone]. */
+	if (v.n > 16 && v.n < sizeof(tmp) - 3 && v.p[10] == 'T' && v.p[13] == ':' &&
+	    (v.n == 16 || v.p[16] == 'Z' || v.p[16] == '+' || v.p[16] == '-')) {
+		memcpy(tmp, v.p, 16);
+		memcpy(tmp + 16, ":00", 3);
+		memcpy(tmp + 19, v.p + 16, v.n - 16);
+		if (time_parse_fhir(tmp, v.n + 3, TIME_DATETIME, lo, hi) == 0) {
+			*hi = *lo + 59999;	/* the whole minute */
+			return 0;
+		}
+	} else if (v.n == 16 && v.p[10] == 'T' && v.p[13] == ':') {
+		memcpy(tmp, v.p, 16);
+		memcpy(tmp + 16, ":00", 4);
+		if (time_parse_fhir(tmp, 19, TIME_DATETIME, lo, hi) == 0) {
+			*hi = *lo + 59999;
+			return 0;
+		}
+	}
 	return bad(p, "'%.*s' is not a date (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[Z|+hh:mm])",
 		   STR_FMT(v));
 }
@@ -207,6 +234,35 @@ static char *folded(struct parse *p, struct str v, size_t *n)
 		return NULL;
 	*n = fhir_search_fold(v.p, v.n, out, cap);
 	return out;
+}
+
+/* Whether p's expression is a plain path (Patient.gender) to a `code`
+ * element. Such elements are indexed without a system: R4 implies it from
+ * the value-set binding, so `system|code` must also match them. */
+static int param_is_code(const struct fhir_search_param *p)
+{
+	const char *e = p->expression, *dot;
+	int ti;
+	const struct fhir_type *t;
+
+	if (!e || strpbrk(e, "|()[ "))
+		return 0;
+	dot = strchr(e, '.');
+	if (!dot || (ti = fhir_resource_type_index(e, (size_t)(dot - e))) < 0)
+		return 0;
+	t = &fhir_types[fhir_resource_types[ti].type];
+	for (const char *seg = dot + 1;;) {
+		const char *next = strchr(seg, '.');
+		size_t n = next ? (size_t)(next - seg) : strlen(seg);
+		const struct fhir_elem *el = fhir_elem_find(t, seg, n);
+
+		if (!el)
+			return 0;
+		t = &fhir_types[el->type];
+		if (!next)
+			return t->kind == FHIR_KIND_PRIMITIVE && t->prim == FHIR_PRIM_CODE;
+		seg = next + 1;
+	}
 }
 
 /* system|code, |code, system|, code. */
@@ -297,6 +353,16 @@ static int parse_reference(struct parse *p, const struct fhir_search_param *sp, 
 		q->s[0] = parts.type;
 		q->s[1] = parts.id;
 		q->s[3] = parts.version;
+		q->local = 1;
+		if (p->base) {	/* the same reference written as an absolute URL */
+			size_t n = p->base_n + parts.type.n + parts.id.n + 3;
+			char *abs = arena_alloc(p->a, n);
+
+			if (!abs)
+				return nomem(p);
+			snprintf(abs, n, "%s/%.*s/%.*s", p->base, STR_FMT(parts.type), STR_FMT(parts.id));
+			q->s[2] = cstr(abs);
+		}
 		if (type_mod.n && !(type_mod.n == parts.type.n && !memcmp(type_mod.p, parts.type.p, type_mod.n)))
 			return bad(p, "the value names a %.*s but the modifier a %.*s", STR_FMT(parts.type),
 				   STR_FMT(type_mod));
@@ -312,6 +378,7 @@ static int parse_reference(struct parse *p, const struct fhir_search_param *sp, 
 	if (v.n && fhir_id_valid(v.p, v.n)) {	/* a plain id: any target type */
 		q->s[0] = type_mod;
 		q->s[1] = v;
+		q->local = 1;
 		return 0;
 	}
 	if (v.n && memchr(v.p, '|', v.n) && sp->n_target) {	/* a canonical with |version */
@@ -416,6 +483,7 @@ static int parse_value(struct parse *p, const struct fhir_search_param *sp, unsi
 			return 0;
 		}
 		parse_token(v, q);
+		q->system_or_none = q->has_system && q->has_code && q->s[0].n && param_is_code(sp);
 		return 0;
 	case FHIR_SEARCH_REFERENCE:
 		if (mod & FHIR_SEARCH_MOD_IDENTIFIER) {
@@ -639,7 +707,14 @@ static int parse_clause(struct parse *p, const char *type, struct str name, cons
 		int ti = fhir_resource_type_index(pn.modifier.p, pn.modifier.n);
 
 		if (ti >= 0 && pn.sp->type == FHIR_SEARCH_REFERENCE) {
+			int ok = pn.sp->n_target == 0;
+
 			type_mod = (struct str){ fhir_resource_type_name(ti), pn.modifier.n };
+			for (size_t i = 0; i < pn.sp->n_target; i++)
+				ok |= !strcmp(pn.sp->target[i], type_mod.p);
+			if (!ok)
+				return bad(p, "%s is not a target type of %s.%s", type_mod.p, type,
+					   pn.sp->code);
 		} else {
 			mod = fhir_search_modifier_bit(pn.modifier.p, pn.modifier.n);
 			if (!mod)
@@ -664,7 +739,8 @@ static int parse_clause(struct parse *p, const char *type, struct str name, cons
 	c->param = fhir_search_param_key(pn.sp, FHIR_SEARCH_SUB_VALUE);
 	c->table = (uint8_t)table_of(pn.sp->type);
 	if (pn.sp->type == FHIR_SEARCH_SPECIAL)
-		return bad(p, "'%s' (special) is not supported by this server", pn.sp->code);
+		return p->strict ? bad(p, "'%s' (special) is not supported by this server", pn.sp->code)
+				 : ERR_NOT_SUPPORTED;	/* the caller reports it ignored */
 
 	if (pn.chain.n) {
 		/* One sub-query per target type that has the chained parameter. */
@@ -724,12 +800,6 @@ static int parse_clause(struct parse *p, const char *type, struct str name, cons
 	for (size_t i = 0; i < nv; i++)
 		if ((rc = parse_value(p, pn.sp, mod, type_mod, vals[i], c, &c->v[i])))
 			return rc;
-	/* ne is "not equal" per value; a lone ne reads as "no value equal". */
-	if (nv == 1 && (c->v[0].op == STORE_Q_DATE || c->v[0].op == STORE_Q_NUMBER) &&
-	    c->v[0].cmp == STORE_CMP_NE) {
-		c->v[0].cmp = STORE_CMP_EQ;
-		c->negate = 1;
-	}
 	return 0;
 }
 
@@ -941,6 +1011,8 @@ int fhir_search_parse(const char *type, int64_t tenant, const struct fhir_search
 		const char *name = args[i].name;
 
 		p.name = name;
+		if (!args[i].value || !args[i].value[0])
+			continue;	/* "empty parameters are just ignored" (search.html) */
 		if (fhir_search_is_control(name)) {
 			if ((rc = parse_control(&p, type, name, args[i].value, &types)))
 				return rc;
@@ -972,17 +1044,24 @@ int fhir_search_parse(const char *type, int64_t tenant, const struct fhir_search
 			/* Across types only the parameters kept with every resource. */
 			size_t code_n = strcspn(name, ":");
 
-			if ((code_n == 3 && !strncmp(name, "_id", 3)) ||
-			    (code_n == 12 && !strncmp(name, "_lastUpdated", 12))) {
-				rc = parse_clause(&p, "Patient", cstr(name), args[i].value, 0, &c[out->q.n]);
+			if (name[0] == '_' && strncmp(name, "_has:", 5) &&
+			    fhir_search_param_find_n("Account", 7, name, code_n)) {
+				/* The common parameters share their keys across types
+				 * (fhir_search_param_key): read them as Account's. */
+				rc = parse_clause(&p, "Account", cstr(name), args[i].value, 0, &c[out->q.n]);
 			} else if (strict) {
-				return bad(&p, "across types only _id, _lastUpdated and _type are supported");
+				return bad(&p, "across types only the common parameters (_id, _lastUpdated,"
+					       " _tag, _profile, _security, _source) and _type are supported");
 			} else {
-				ignore(&p, name, "across types only _id, _lastUpdated and _type are supported");
+				ignore(&p, name, "across types only the common parameters and _type are supported");
 				continue;
 			}
 		} else {
 			rc = parse_clause(&p, type, cstr(name), args[i].value, 0, &c[out->q.n]);
+		}
+		if (rc == ERR_NOT_SUPPORTED) {
+			ignore(&p, name, "not supported by this server");
+			continue;
 		}
 		if (rc == ERR_BAD_REQUEST && !strict) {
 			/* An unknown parameter is ignored (and reported); a known one

@@ -74,7 +74,8 @@ enum store_q_op {
 	STORE_Q_URI_ABOVE,	/* the stored uri is a prefix of s0 */
 	STORE_Q_DATE,		/* cmp over [lo, hi] */
 	STORE_Q_NUMBER,		/* cmp over [dlo, dhi); quantities: s0 system, s1 code (code or unit) */
-	STORE_Q_REFERENCE,	/* s0 type (may be empty), s1 id, or s2 url; or sub: a chain */
+	STORE_Q_REFERENCE,	/* s0 type (may be empty), s1 id (see local), or s2 url;
+				 * or sub: a chain (local references only) */
 	STORE_Q_COMPOSITE,	/* a composite: s0 s1 first token; second part: s2 s3 text,
 				 * or cmp over [dlo, dhi); third: cmp2 over [elo, ehi) */
 	STORE_Q_PRESENT,	/* any row of the parameter (":missing=false") */
@@ -105,7 +106,12 @@ struct store_qvalue {
 	uint8_t cmp, cmp2;		/* enum store_cmp */
 	uint8_t has_system;		/* token: system given ("" = "no system") */
 	uint8_t has_code;		/* token: code given */
+	uint8_t system_or_none;		/* token: rows without a system match too (a
+					 * `code` element, whose system is implied) */
 	uint8_t has_second;		/* composite: the second part is given */
+	uint8_t local;			/* reference Type/id: only local references (url
+					 * empty, or s2: the same as an absolute URL on
+					 * this server) */
 	struct str s[4];
 	int64_t lo, hi;
 	double dlo, dhi, elo, ehi;

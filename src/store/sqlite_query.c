@@ -243,37 +243,52 @@ static void range_cond(struct ctx *x, int cmp, const char *lo, const char *hi, i
 #undef QHI
 }
 
+/* Conditions are written without needless parentheses: SQLite's parser has
+ * a bounded stack, and chains nest. A value is an AND-chain (AND binds
+ * tighter than OR), so values join with OR as they are. */
+
+/* " AND " between the parts of one value's AND-chain. */
+static void and_sep(struct sql *q, int *first)
+{
+	if (!*first)
+		sql_add(q, " AND ");
+	*first = 0;
+}
+
 /* One value's condition on the columns of its table (unqualified). */
-static void value_cond(struct ctx *x, const struct store_qclause *c, const struct store_qvalue *v)
+static void value_cond(struct ctx *x, const struct store_qvalue *v)
 {
 	struct sql *q = &x->sql;
+	int first = 1;
 
 	switch (v->op) {
 	case STORE_Q_TOKEN:
-		sql_add(q, "(1");
 		if (v->has_code) {
-			sql_add(q, " AND code=");
+			and_sep(q, &first);
+			sql_add(q, "code=");
 			bind_str(q, v->s[1]);
 		}
 		if (v->has_system) {
-			sql_add(q, " AND system=");
+			and_sep(q, &first);
+			sql_add(q, v->system_or_none ? "system IN ('', " : "system=");
 			bind_str(q, v->s[0]);
+			if (v->system_or_none)
+				sql_add(q, ")");
 		}
-		sql_add(q, ")");
+		if (first)
+			sql_add(q, "1");
 		break;
 	case STORE_Q_STRING_PREFIX:
-		sql_add(q, "(folded>=");
+		sql_add(q, "folded>=");
 		bind_str(q, v->s[0]);
 		sql_add(q, " AND folded<");
 		bind_prefix_end(q, v->s[0], &x->keep);
-		sql_add(q, ")");
 		break;
 	case STORE_Q_STRING_EXACT:
-		sql_add(q, "(folded=");
+		sql_add(q, "folded=");
 		bind_str(q, v->s[0]);
 		sql_add(q, " AND exact=");
 		bind_str(q, v->s[1]);
-		sql_add(q, ")");
 		break;
 	case STORE_Q_STRING_CONTAINS:
 		sql_add(q, "instr(folded, ");
@@ -285,11 +300,10 @@ static void value_cond(struct ctx *x, const struct store_qclause *c, const struc
 		bind_str(q, v->s[0]);
 		break;
 	case STORE_Q_URI_BELOW:
-		sql_add(q, "(uri>=");
+		sql_add(q, "uri>=");
 		bind_str(q, v->s[0]);
 		sql_add(q, " AND uri<");
 		bind_prefix_end(q, v->s[0], &x->keep);
-		sql_add(q, ")");
 		break;
 	case STORE_Q_URI_ABOVE:
 		sql_add(q, "substr(");
@@ -300,7 +314,6 @@ static void value_cond(struct ctx *x, const struct store_qclause *c, const struc
 		range_cond(x, v->cmp, "lo", "hi", 0, v->lo, v->hi, 0, 0, 0);
 		break;
 	case STORE_Q_NUMBER:
-		sql_add(q, "(");
 		range_cond(x, v->cmp, "lo", "hi", 1, 0, 0, v->dlo, v->dhi, v->elo);
 		if (v->s[0].n) {
 			sql_add(q, " AND system=");
@@ -315,36 +328,40 @@ static void value_cond(struct ctx *x, const struct store_qclause *c, const struc
 				sql_add(q, ")");
 			}
 		}
-		sql_add(q, ")");
 		break;
 	case STORE_Q_REFERENCE:
-		sql_add(q, "(1");
 		if (v->s[0].n) {
-			sql_add(q, " AND type=");
+			and_sep(q, &first);
+			sql_add(q, "type=");
 			bind_str(q, v->s[0]);
 		}
-		if (v->sub) {
-			char alias[16];
-
-			snprintf(alias, sizeof(alias), "t%d", ++q->depth);
-			sql_add(q, " AND id IN (SELECT %s.id FROM resource %s WHERE ", alias, alias);
-			where_query(x, v->sub, alias);
-			sql_add(q, ")");
-		} else if (v->s[1].n) {
-			sql_add(q, " AND id=");
+		if (v->s[1].n) {	/* (chains are clause_cond's) */
+			and_sep(q, &first);
+			sql_add(q, "id=");
 			bind_str(q, v->s[1]);
+			if (v->local) {	/* not a reference to another server */
+				sql_add(q, " AND (url=''");
+				if (v->s[2].n) {
+					sql_add(q, " OR url=");
+					bind_str(q, v->s[2]);
+				}
+				sql_add(q, ")");
+			}
 		} else if (v->s[2].n) {
-			sql_add(q, " AND url=");
+			and_sep(q, &first);
+			sql_add(q, "url=");
 			bind_str(q, v->s[2]);
 		}
 		if (v->s[3].n) {
-			sql_add(q, " AND version=");
+			and_sep(q, &first);
+			sql_add(q, "version=");
 			bind_str(q, v->s[3]);
 		}
-		sql_add(q, ")");
+		if (first)
+			sql_add(q, "1");
 		break;
 	case STORE_Q_COMPOSITE:
-		sql_add(q, "(a1=");
+		sql_add(q, "a1=");
 		bind_str(q, v->s[1]);
 		if (v->s[0].n) {
 			sql_add(q, " AND a0=");
@@ -361,7 +378,6 @@ static void value_cond(struct ctx *x, const struct store_qclause *c, const struc
 			sql_add(q, " AND ");
 			range_cond(x, v->cmp, "blo", "bhi", 1, 0, 0, v->dlo, v->dhi, v->elo);
 		}
-		sql_add(q, ")");
 		break;
 	case STORE_Q_PRESENT:
 		sql_add(q, "1");
@@ -369,30 +385,49 @@ static void value_cond(struct ctx *x, const struct store_qclause *c, const struc
 	default:
 		sql_add(q, "0");
 	}
-	(void)c;
+}
+
+/* Values OR'ed: parenthesised only when there are several. */
+static void values_or(struct ctx *x, const struct store_qclause *c)
+{
+	struct sql *q = &x->sql;
+
+	if (c->n > 1)
+		sql_add(q, "(");
+	for (size_t i = 0; i < c->n; i++) {
+		sql_add(q, i ? " OR " : "");
+		if (c->param == STORE_PARAM_EACH) {
+			sql_add(q, "param=");
+			bind_int(q, c->v[i].has_param);
+			sql_add(q, " AND ");
+		}
+		value_cond(x, &c->v[i]);
+	}
+	if (c->n > 1)
+		sql_add(q, ")");
 }
 
 /* One clause, as a condition on the resource row `alias`. */
-static void clause_cond(struct ctx *x, const struct store_qclause *c, const char *alias,
-			const struct store_query *in)
+static void clause_cond(struct ctx *x, const struct store_qclause *c, const char *alias)
 {
 	struct sql *q = &x->sql;
 	int op = c->n ? c->v[0].op : STORE_Q_PRESENT;
+	const char *in = c->negate ? "NOT IN" : "IN";
 
-	sql_add(q, "%s(", c->negate ? "NOT " : "");
 	if (op == STORE_Q_ID || op == STORE_Q_TYPE) {
-		sql_add(q, "%s.%s IN (", alias, op == STORE_Q_ID ? "id" : "type");
+		sql_add(q, "%s.%s %s (", alias, op == STORE_Q_ID ? "id" : "type", in);
 		for (size_t i = 0; i < c->n; i++) {
 			sql_add(q, i ? ", " : "");
 			bind_str(q, c->v[i].s[0]);
 		}
-		sql_add(q, "))");
+		sql_add(q, ")");
 		return;
 	}
 	if (op == STORE_Q_LAST_UPDATED) {
 		char col[48];
 
 		snprintf(col, sizeof(col), "%s.last_updated", alias);
+		sql_add(q, c->negate ? "NOT (" : "(");
 		for (size_t i = 0; i < c->n; i++) {
 			sql_add(q, i ? " OR " : "");
 			range_cond(x, c->v[i].cmp, col, col, 0, c->v[i].lo, c->v[i].hi, 0, 0, 0);
@@ -401,48 +436,62 @@ static void clause_cond(struct ctx *x, const struct store_qclause *c, const char
 		return;
 	}
 	if (op == STORE_Q_HAS) {
+		sql_add(q, "%s.id %s (SELECT id FROM ix_reference WHERE tenant=", alias, in);
+		bind_int(q, x->tenant);
+		sql_add(q, " AND type=%s.type AND url='' AND ", alias);
+		if (c->n > 1)
+			sql_add(q, "(");
 		for (size_t i = 0; i < c->n; i++) {
 			const struct store_qvalue *v = &c->v[i];
 			char sub[16];
 
 			snprintf(sub, sizeof(sub), "h%d", ++q->depth);
-			sql_add(q, "%s%s.id IN (SELECT id FROM ix_reference WHERE tenant=", i ? " OR " : "",
-				alias);
-			bind_int(q, x->tenant);
-			sql_add(q, " AND param=");
+			sql_add(q, "%sparam=", i ? " OR " : "");
 			bind_int(q, v->has_param);
-			sql_add(q, " AND type=%s.type AND rid IN (SELECT %s.rid FROM resource %s WHERE ",
-				alias, sub, sub);
+			sql_add(q, " AND rid IN (SELECT %s.rid FROM resource %s WHERE ", sub, sub);
 			where_query(x, v->sub, sub);
-			sql_add(q, "))");
+			sql_add(q, ")");
 		}
+		if (c->n > 1)
+			sql_add(q, ")");
 		sql_add(q, ")");
 		return;
 	}
 	if (c->table >= STORE_IX__COUNT) {
-		sql_add(q, "0)");
+		sql_add(q, "0");
 		return;
 	}
-	sql_add(q, "%s.rid IN (SELECT rid FROM %s WHERE tenant=", alias, sqlite_ix_table[c->table]);
+	if (c->table == STORE_IX_REFERENCE && c->n && c->v[0].sub) {
+		/* A chain: one sub-select per link, the target joined in:
+		 * references of param whose target (of one of the types) matches. */
+		char t[16];
+
+		snprintf(t, sizeof(t), "t%d", ++q->depth);
+		sql_add(q, "%s.rid %s (SELECT x.rid FROM ix_reference x JOIN resource %s"
+			" ON %s.tenant=x.tenant AND %s.type=x.type AND %s.id=x.id WHERE x.tenant=",
+			alias, in, t, t, t, t);
+		bind_int(q, x->tenant);
+		sql_add(q, " AND x.param=");
+		bind_int(q, c->param);
+		sql_add(q, " AND x.url='' AND ");
+		if (c->n > 1)
+			sql_add(q, "(");
+		for (size_t i = 0; i < c->n; i++) {
+			sql_add(q, i ? " OR " : "");
+			where_query(x, c->v[i].sub, t);
+		}
+		sql_add(q, c->n > 1 ? "))" : ")");
+		return;
+	}
+	sql_add(q, "%s.rid %s (SELECT rid FROM %s WHERE tenant=", alias, in, sqlite_ix_table[c->table]);
 	bind_int(q, x->tenant);
 	if (c->param != STORE_PARAM_EACH) {
 		sql_add(q, " AND param=");
 		bind_int(q, c->param);
 	}
-	sql_add(q, " AND (");
-	for (size_t i = 0; i < c->n; i++) {
-		sql_add(q, i ? " OR " : "");
-		if (c->param == STORE_PARAM_EACH) {
-			sql_add(q, "(param=");
-			bind_int(q, c->v[i].has_param);
-			sql_add(q, " AND ");
-		}
-		value_cond(x, c, &c->v[i]);
-		if (c->param == STORE_PARAM_EACH)
-			sql_add(q, ")");
-	}
-	sql_add(q, ")))");
-	(void)in;
+	sql_add(q, " AND ");
+	values_or(x, c);
+	sql_add(q, ")");
 }
 
 /* The conditions of q on the resource row `alias` (no leading AND). */
@@ -459,7 +508,7 @@ static void where_query(struct ctx *x, const struct store_query *q, const char *
 	sql_add(s, " AND %s.deleted=0", alias);
 	for (size_t i = 0; i < q->n; i++) {
 		sql_add(s, " AND ");
-		clause_cond(x, &q->c[i], alias, q);
+		clause_cond(x, &q->c[i], alias);
 	}
 }
 
@@ -818,7 +867,7 @@ static int run_includes(sqlite3 *db, struct ctx *x, struct store_search *s, int6
 			if (!inc->rev) {
 				sql_add(&x->sql, "SELECT DISTINCT " HIT_COLUMNS " FROM ix_reference x"
 					" JOIN resource r ON r.tenant=x.tenant AND r.type=x.type AND r.id=x.id"
-					" JOIN resource_version v ON v.seq=r.seq WHERE r.deleted=0 AND x.param=");
+					" JOIN resource_version v ON v.seq=r.seq WHERE r.deleted=0 AND x.url='' AND x.param=");
 				bind_int(&x->sql, inc->param);
 				if (inc->target_type) {
 					sql_add(&x->sql, " AND x.type=");
@@ -834,7 +883,7 @@ static int run_includes(sqlite3 *db, struct ctx *x, struct store_search *s, int6
 				sql_add(&x->sql, "SELECT DISTINCT " HIT_COLUMNS " FROM ix_reference x"
 					" JOIN resource r ON r.rid=x.rid JOIN resource_version v ON v.seq=r.seq"
 					" JOIN resource p ON p.tenant=x.tenant AND p.type=x.type AND p.id=x.id"
-					" WHERE x.tenant=");
+					" WHERE x.url='' AND x.tenant=");
 				bind_int(&x->sql, x->tenant);
 				sql_add(&x->sql, " AND x.param=");
 				bind_int(&x->sql, inc->param);

@@ -117,7 +117,10 @@ static void metadata_tells_the_truth(void **state)
 	assert_string_equal(json_get_str(cs, "fhirVersion"), "4.0.1");
 	assert_non_null(strstr(res.body.p, "\"type\":\"Patient\""));
 	assert_non_null(strstr(res.body.p, "\"code\":\"history-instance\""));
-	assert_null(strstr(res.body.p, "search-type"));	/* not implemented: not claimed */
+	assert_non_null(strstr(res.body.p, "\"code\":\"search-type\""));
+	assert_non_null(strstr(res.body.p, "\"name\":\"birthdate\""));
+	assert_null(strstr(res.body.p, "\"name\":\"near\""));	/* not implemented: not claimed */
+	assert_null(strstr(res.body.p, "\"code\":\"transaction\""));
 	json_object_put(cs);
 	assert_int_equal(call((struct call){ "DELETE", "/fhir/metadata" }, &res), 405);
 	assert_string_equal(res.allow, "GET, HEAD");

@@ -315,6 +315,17 @@ static void bad_input_is_400(void **state)
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Observation", .params = { { "subject.nope", "x" } } }), 400);
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Observation", .params = { { "value-quantity", "1|a" } } }), 400);
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Patient", .params = { { "_has:Nope:x:y", "1" } } }), 400);
+	/* the deepest chain allowed runs (SQLite's parser stack is bounded); one more is 400 */
+	assert_int_equal(expect_status((struct q){ .path = "/fhir/Observation",
+		.params = { { "subject:Patient.organization.partof.partof.name", "x" } } }), 200);
+	assert_int_equal(expect_status((struct q){ .path = "/fhir/Observation",
+		.params = { { "subject:Patient.organization.partof.partof.partof.name", "x" } } }), 400);
+	assert_int_equal(expect_status((struct q){ .path = "/fhir/Observation",
+		.params = { { "subject.organization.partof.partof.name", "x" } } }), 200);
+	assert_int_equal(expect_status((struct q){ .path = "/fhir/Patient",
+		.params = { { "_has:Observation:subject:_has:DiagnosticReport:result:_has:Provenance:target:_has:AuditEvent:entity:_id", "1" } } }), 200);
+	assert_int_equal(expect_status((struct q){ .path = "/fhir/Observation",
+		.params = { { "subject:Patient._has:Observation:subject:subject:Patient.organization.name", "x" } } }), 200);
 	/* unknown: ignored, unless strict */
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Patient", .params = { { "nope", "1" } } }), 200);
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Patient", .prefer = "handling=strict",
