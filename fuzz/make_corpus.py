@@ -212,6 +212,36 @@ API_SEEDS = {
 }
 
 
+def search_seeds(limit):
+    """Requests of tests/data/search/cases.tsv as fuzz_api inputs."""
+    from urllib.parse import quote
+    path = os.path.join(ROOT, "tests", "data", "search", "cases.tsv")
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            fields = line.rstrip("\n").split("\t")
+            if line.startswith("#") or len(fields) < 2 or fields[0] == "name":
+                continue
+            parts = [p.strip() for p in fields[1].split(" | ")]
+            method, target = parts[0].split(" ", 1)
+            if "{" in target:
+                continue
+            target = quote(target, safe="/?&=:,|$%+-._~*!'()[];@")
+            head = "%s /fhir%s%s HTTP/1.1\nHost: fuzz.test\n" % (
+                method, "" if target.startswith("?") else "/", target)
+            body = ""
+            for p in parts[1:]:
+                if p.startswith("body="):
+                    body = p[5:]
+                    head += "Content-Type: application/x-www-form-urlencoded\n"
+                elif p.startswith("header="):
+                    head += p[7:] + "\n"
+            out.append((fields[0], (head + "\n" + body).encode("utf-8")))
+            if len(out) == limit:
+                break
+    return out
+
+
 def main():
     if os.path.isdir(CORPUS):
         shutil.rmtree(CORPUS)
@@ -283,6 +313,10 @@ def main():
         else:
             head = b"POST /fhir/%s HTTP/1.1\n" % t.encode()
         write("fuzz_api", "r4-" + name, head + b"Content-Type: application/fhir+json\n\n" + data)
+
+    # fuzz_api: searches, from the hand-written search suite (the first 80 cases)
+    for name, data in search_seeds(80):
+        write("fuzz_api", "search-" + name, data)
 
     total = 0
     for t in sorted(os.listdir(CORPUS)):
