@@ -39,12 +39,12 @@ const { ResourceNode, FP_Type } = require('fhirpath/src/types.js');
 
 function usage(msg) {
   if (msg) console.error(`index-diff: ${msg}`);
-  console.error('usage: index-diff.mjs --index-dump PATH [--examples DIR] [--synthea DIR]\n' +
+  console.error('usage: index-diff.mjs --index-dump PATH [--examples DIR] [--synthea DIR] [--extra DIR]\n' +
     '                      [--known FILE] [--max-groups N] [--max-examples N] [--only TYPE]');
   process.exit(2);
 }
 
-const opt = { examples: null, synthea: null, known: null, indexDump: null, maxGroups: 80,
+const opt = { examples: null, synthea: null, extra: null, known: null, indexDump: null, maxGroups: 80,
   maxExamples: 3, only: null };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i], v = process.argv[i + 1];
@@ -52,6 +52,7 @@ for (let i = 2; i < process.argv.length; i++) {
     case '--index-dump': opt.indexDump = v; i++; break;
     case '--examples': opt.examples = v; i++; break;
     case '--synthea': opt.synthea = v; i++; break;
+    case '--extra': opt.extra = v; i++; break;
     case '--known': opt.known = v; i++; break;
     case '--max-groups': opt.maxGroups = Number(v); i++; break;
     case '--max-examples': opt.maxExamples = Number(v); i++; break;
@@ -60,7 +61,7 @@ for (let i = 2; i < process.argv.length; i++) {
   }
 }
 if (!opt.indexDump) usage('--index-dump is required');
-if (!opt.examples && !opt.synthea) usage('give --examples and/or --synthea');
+if (!opt.examples && !opt.synthea && !opt.extra) usage('give --examples, --synthea and/or --extra');
 
 function examplesDir(dir) {
   // an unpacked tarball keeps its package/ directory; npm strips it
@@ -407,9 +408,10 @@ function numeric(v, withUnits) {
   if (v.type === 'Range') {
     const high = quantityValue(d.high, withUnits), low = quantityValue(d.low, withUnits);
     if (!high && !low) return null;
-    const units = low || high;
+    // the units of either bound that has a value, the low one first
+    const unit = key => (low && isStr(low[key]) ? low[key] : high && isStr(high[key]) ? high[key] : null);
     return { value: NaN, low: low ? low.value : -Infinity, high: high ? high.value : Infinity,
-      system: units.system, code: units.code, unit: units.unit };
+      system: unit('system'), code: unit('code'), unit: unit('unit') };
   }
   if (v.type === 'Money' && withUnits) {
     if (typeof d.value !== 'number') return null;
@@ -777,6 +779,10 @@ if (opt.examples) {
 if (opt.synthea) {
   const files = fs.readdirSync(opt.synthea).filter(f => f.endsWith('.json')).sort();
   counts.synthea = await runSet('synthea', opt.synthea, files, 'entries', byType);
+}
+if (opt.extra) {
+  const files = fs.readdirSync(opt.extra).filter(f => f.endsWith('.json')).sort();
+  counts.extra = await runSet('extra', opt.extra, files, 'both', byType);
 }
 
 // ---- the report ---------------------------------------------------------------------

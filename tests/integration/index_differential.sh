@@ -2,7 +2,8 @@
 # The differential check of issue #3: the index values of the C extractor
 # (tests/tools/index_dump) against npm fhirpath evaluating the spec's own
 # expressions (tests/differential/index-diff.mjs), over every resource of the
-# Synthea bundles (../shared/data/synthea) and of the official R4 examples.
+# Synthea bundles (../shared/data/synthea) and of the official R4 examples,
+# plus hand-made edge cases (tests/data/index-differential/).
 # Fails on any disagreement not listed, with its reason, in
 # tests/data/index-differential-known.tsv, and on a listed one that no longer
 # occurs. Needs node, tests/client/node_modules (`npm ci --prefix
@@ -24,4 +25,5 @@ node "$LT_SOURCE_DIR/tests/differential/index-diff.mjs" \
 	--index-dump "$LT_TOOLS_DIR/index_dump" \
 	--examples "$client/node_modules/hl7.fhir.r4.examples" \
 	--synthea "$synthea" \
+	--extra "$LT_SOURCE_DIR/tests/data/index-differential" \
 	--known "$LT_SOURCE_DIR/tests/data/index-differential-known.tsv"
