@@ -354,9 +354,13 @@ function splitReference(text) {
 
 // ---- values per parameter type ------------------------------------------------
 
+const KEYS = ['values', 'exact', 'text', 'of_type', 'identifier'];
 class Values {
-  constructor() { this.values = new Set(); this.text = new Set(); this.of_type = new Set(); this.identifier = new Set(); }
-  empty() { return !this.values.size && !this.text.size && !this.of_type.size && !this.identifier.size; }
+  constructor() {
+    this.values = new Set(); this.exact = new Set(); this.text = new Set(); this.of_type = new Set();
+    this.identifier = new Set();
+  }
+  empty() { return KEYS.every(k => !this[k].size); }
 }
 
 const isStr = v => typeof v === 'string';
@@ -480,14 +484,16 @@ function dateOf(v) {
 function valuesOf(out, type, v, resource) {
   const d = v.data;
   switch (type) {
-    case 'string':
-      if (isStr(d)) { if (d) out.values.add(fold(d)); return; }
+    case 'string': {
+      const text = s => { out.values.add(fold(s)); out.exact.add(s); };
+      if (isStr(d)) { if (d) text(d); return; }
       if (v.type === 'HumanName' || v.type === 'Address') {
         for (const part of v.type === 'HumanName' ? NAME_PARTS : ADDRESS_PARTS) {
-          for (const s of arr(d[part])) if (nonEmpty(s)) out.values.add(fold(s));
+          for (const s of arr(d[part])) if (nonEmpty(s)) text(s);
         }
       }
       return;
+    }
     case 'token':
       if (typeof d === 'boolean') { out.values.add(`|${d}`); return; }
       if (isStr(d)) { addToken(out.values, null, d); return; }
@@ -624,10 +630,10 @@ function loadKnown(file) {
 
 // ---- comparison ---------------------------------------------------------------------
 
-const KEYS = ['values', 'text', 'of_type', 'identifier'];
 const stats = new Map();	// parameter type -> counts
 const groups = new Map();	// "Type.param" -> { type, count, known, examples }
 const tableIssues = [];
+const bySet = new Map();	// data set -> { nonEmpty, agree, disagree }
 const known = loadKnown(opt.known);
 let resourcesSeen = 0, evaluations = 0, jsErrors = 0;
 
@@ -688,6 +694,11 @@ function compareResource(set, src, resource, cEntry, params) {
     }
     if (!any) continue;
     s.nonEmpty++;
+    if (!bySet.has(set)) bySet.set(set, { nonEmpty: 0, agree: 0, disagree: 0 });
+    const b = bySet.get(set);
+    b.nonEmpty++;
+    if (same) b.agree++;
+    else b.disagree++;
     s.values += (c.values || []).length;
     if (rewritten) s.ofType++;
     if (same) s.agree++;
@@ -769,20 +780,29 @@ if (!fs.existsSync(path.join(pkg, 'Bundle-searchParams.json'))) {
   usage(`${pkg}: no Bundle-searchParams.json (run npm ci in tests/client)`);
 }
 const byType = loadParams(pkg);
-const table = await checkTable(byType);
+// A setup failure (index_dump failed, a file is not JSON) is exit status 2.
+async function must(promise) {
+  try {
+    return await promise;
+  } catch (e) {
+    console.error(`index-diff: ${e.message}`);
+    process.exit(2);
+  }
+}
+const table = await must(checkTable(byType));
 const counts = {};
 if (opt.examples) {
   const files = fs.readdirSync(pkg).filter(f => f.endsWith('.json') && f !== 'package.json' &&
     f !== '.index.json').sort();
-  counts.examples = await runSet('examples', pkg, files, 'both', byType);
+  counts.examples = await must(runSet('examples', pkg, files, 'both', byType));
 }
 if (opt.synthea) {
   const files = fs.readdirSync(opt.synthea).filter(f => f.endsWith('.json')).sort();
-  counts.synthea = await runSet('synthea', opt.synthea, files, 'entries', byType);
+  counts.synthea = await must(runSet('synthea', opt.synthea, files, 'entries', byType));
 }
 if (opt.extra) {
   const files = fs.readdirSync(opt.extra).filter(f => f.endsWith('.json')).sort();
-  counts.extra = await runSet('extra', opt.extra, files, 'both', byType);
+  counts.extra = await must(runSet('extra', opt.extra, files, 'both', byType));
 }
 
 // ---- the report ---------------------------------------------------------------------
@@ -790,6 +810,9 @@ if (opt.extra) {
 const out = [];
 out.push(`fhirpath ${fhirpath.version}, R4 model; ${resourcesSeen} resources ` +
   `(${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}), ${evaluations} (resource, parameter) evaluations`);
+for (const [set, b] of bySet) {
+  out.push(`${set}: ${counts[set]} resources, ${b.nonEmpty} non-empty pairs, ${b.agree} agree, ${b.disagree} disagree`);
+}
 out.push(`parameter table: ${table.agree} of ${table.rows} rows agree with the spec` +
   (tableIssues.length ? `; ${tableIssues.length} differ` : ''));
 for (const t of tableIssues.slice(0, 50)) out.push(`  ${t}`);

@@ -17,9 +17,10 @@
  *
  * src names the resource: FILE for the file's resource, FILE#i for entry i
  * of a Bundle, FILE:n for line n (from 1) of an ndjson file. Only parameters
- * with entries are printed. "values" holds the main entries; a token
- * parameter also has "text" (:text) and "of_type" (:of-type), a reference
- * parameter "identifier" (:identifier) when it has such entries. Each array
+ * with entries are printed. "values" holds the main entries; a string
+ * parameter also has "exact" (the texts as written), a token parameter
+ * "text" (:text) and "of_type" (:of-type), a reference parameter
+ * "identifier" (:identifier), when it has such entries. Each array
  * is sorted (byte order) and without duplicates. A resource that cannot be
  * indexed gives {"src":...,"error":"..."}.
  *
@@ -70,7 +71,7 @@ struct strlist {
 struct dump {
 	const char *src;
 	const struct fhir_search_param *param;	/* NULL before the first entry */
-	struct strlist values, text, of_type, identifier;
+	struct strlist values, exact, text, of_type, identifier;
 	struct buf scratch;
 	struct buf line;
 	int failed;				/* ERR_* from a callback */
@@ -326,10 +327,12 @@ static int flush_param(struct dump *d)
 	rc = buf_puts(b, "{\"src\":") || json_write_string(b, d->src) ||
 	     buf_puts(b, ",\"param\":") || json_write_string(b, p->code) ||
 	     buf_printf(b, ",\"type\":\"%s\"", fhir_search_type_name(p->type)) ||
-	     put_array(b, "values", &d->values) || put_array(b, "text", &d->text) ||
+	     put_array(b, "values", &d->values) || put_array(b, "exact", &d->exact) ||
+	     put_array(b, "text", &d->text) ||
 	     put_array(b, "of_type", &d->of_type) || put_array(b, "identifier", &d->identifier) ||
 	     buf_putc(b, '}');
 	strlist_clear(&d->values);
+	strlist_clear(&d->exact);
 	strlist_clear(&d->text);
 	strlist_clear(&d->of_type);
 	strlist_clear(&d->identifier);
@@ -356,6 +359,11 @@ static int on_entry(void *arg, const struct fhir_index_entry *en)
 	}
 	buf_clear(&d->scratch);
 	rc = put_entry(&d->scratch, en) || strlist_take(l, &d->scratch) ? ERR_NOMEM : 0;
+	if (!rc && en->kind == FHIR_INDEX_STRING) {	/* the text as written, too */
+		buf_clear(&d->scratch);
+		rc = put_str(&d->scratch, en->v.string.exact) ||
+		     strlist_take(&d->exact, &d->scratch) ? ERR_NOMEM : 0;
+	}
 	return rc ? (d->failed = rc) : 0;
 }
 
@@ -382,6 +390,7 @@ static int dump_resource(struct dump *d, struct json_object *res, const char *sr
 	if (rc == 0)
 		return flush_param(d);
 	strlist_clear(&d->values);
+	strlist_clear(&d->exact);
 	strlist_clear(&d->text);
 	strlist_clear(&d->of_type);
 	strlist_clear(&d->identifier);
@@ -591,6 +600,7 @@ int main(int argc, char **argv)
 	if (rc)
 		fprintf(stderr, "index_dump: %s\n", err_message(rc));
 	strlist_release(&d.values);
+	strlist_release(&d.exact);
 	strlist_release(&d.text);
 	strlist_release(&d.of_type);
 	strlist_release(&d.identifier);
