@@ -817,7 +817,7 @@ out.push(`parameter table: ${table.agree} of ${table.rows} rows agree with the s
   (tableIssues.length ? `; ${tableIssues.length} differ` : ''));
 for (const t of tableIssues.slice(0, 50)) out.push(`  ${t}`);
 out.push('');
-out.push('| type | pairs evaluated | non-empty | agree | of which via rewrite | disagree (allow-listed) | disagree (new) | C values |');
+out.push('| type | pairs evaluated | non-empty | agree | of which via rewrite | disagree (allow-listed) | disagree (new) | values (C) |');
 out.push('|---|---:|---:|---:|---:|---:|---:|---:|');
 const order = ['string', 'token', 'date', 'number', 'quantity', 'reference', 'uri', 'special', 'composite', '(resource)'];
 const total = { pairs: 0, nonEmpty: 0, agree: 0, ofType: 0, known: 0, unknown: 0, values: 0 };
