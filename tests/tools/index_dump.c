@@ -347,8 +347,10 @@ static int on_entry(void *arg, const struct fhir_index_entry *en)
 
 	if (en->param != d->param) {
 		rc = flush_param(d);
-		if (rc)
-			return d->failed = rc;
+		if (rc) {
+			d->failed = rc;
+			return rc;
+		}
 		d->param = en->param;
 	}
 	switch (en->kind) {
@@ -364,7 +366,8 @@ static int on_entry(void *arg, const struct fhir_index_entry *en)
 		rc = put_str(&d->scratch, en->v.string.exact) ||
 		     strlist_take(&d->exact, &d->scratch) ? ERR_NOMEM : 0;
 	}
-	return rc ? (d->failed = rc) : 0;
+	d->failed = rc;
+	return rc;
 }
 
 static int dump_resource(struct dump *d, struct json_object *res, const char *src)
