@@ -538,12 +538,28 @@ static bool same_entry(const struct fhir_index_entry *a, const struct fhir_index
 	}
 }
 
+/* The entry kinds a component contributes to a composite. */
+static bool main_kind(int kind)
+{
+	return kind != FHIR_INDEX_TOKEN_TEXT && kind != FHIR_INDEX_TOKEN_OF_TYPE &&
+	       kind != FHIR_INDEX_REFERENCE_IDENTIFIER;
+}
+
 static int emit(struct ix *ix, struct fhir_index_entry *en)
 {
 	en->param = ix->param;
 	if (ix->collect) {
-		if (ix->collect->n < COMPOSITE_MAX_VALUES)
-			ix->collect->entry[ix->collect->n++] = *en;
+		/* A component keeps its first COMPOSITE_MAX_VALUES distinct
+		 * values; the :text and :of-type entries of the same element
+		 * must not take their places. */
+		struct collected *c = ix->collect;
+
+		if (!main_kind(en->kind) || c->n >= COMPOSITE_MAX_VALUES)
+			return 0;
+		for (size_t i = 0; i < c->n; i++)
+			if (same_entry(&c->entry[i], en))
+				return 0;
+		c->entry[c->n++] = *en;
 		return 0;
 	}
 	if (en->kind != FHIR_INDEX_COMPOSITE) {
@@ -1116,13 +1132,6 @@ static int index_value(struct ix *ix, int type, const struct fhirpath_value *v)
 
 /* ---- parameters -------------------------------------------------------- */
 
-/* The entry kind a component contributes to a composite. */
-static bool main_kind(int kind)
-{
-	return kind != FHIR_INDEX_TOKEN_TEXT && kind != FHIR_INDEX_TOKEN_OF_TYPE &&
-	       kind != FHIR_INDEX_REFERENCE_IDENTIFIER;
-}
-
 static int emit_combinations(struct ix *ix, const struct fhir_search_param *p,
 			     struct collected *parts, size_t n_parts)
 {
@@ -1187,15 +1196,6 @@ static int index_composite(struct ix *ix, const struct fhir_search_param *p,
 			}
 			ix->collect = NULL;
 			ix->fp.n = cf;
-			/* keep only what a composite compares on */
-			{
-				size_t kept = 0;
-
-				for (size_t j = 0; j < parts[k].n; j++)
-					if (main_kind(parts[k].entry[j].kind))
-						parts[k].entry[kept++] = parts[k].entry[j];
-				parts[k].n = kept;
-			}
 		}
 		if (!rc)
 			rc = emit_combinations(ix, p, parts, n_parts);

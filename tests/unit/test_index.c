@@ -552,6 +552,53 @@ static void test_references(void **state)
 	free(k);
 }
 
+/* A composite keeps up to COMPOSITE_MAX_VALUES (16) values per component:
+ * values, not the :text entries that the same CodeableConcept gives (found
+ * by the differential check: 9 codings with a display each lost the 9th),
+ * nor duplicates. */
+static void test_composite_values(void **state)
+{
+	char json[8192];
+	size_t n = 0;
+	struct keep *k;
+
+	(void)state;
+	n += (size_t)snprintf(json + n, sizeof(json) - n,
+			      "{\"resourceType\":\"Observation\",\"status\":\"final\","
+			      "\"code\":{\"text\":\"many\",\"coding\":[");
+	for (int i = 1; i <= 20; i++)
+		n += (size_t)snprintf(json + n, sizeof(json) - n,
+				      "%s{\"system\":\"http://example.org\",\"code\":\"c%02d\","
+				      "\"display\":\"Code %d\"}", i > 1 ? "," : "", i > 18 ? 1 : i, i);
+	snprintf(json + n, sizeof(json) - n,
+		 "]},\"valueQuantity\":{\"value\":5,\"unit\":\"g\"}}");
+	k = index_text(json);
+	/* 18 distinct codes (the last two repeat c01): the first 16 are kept */
+	assert_int_equal(kept_count(k, "code-value-quantity", FHIR_INDEX_COMPOSITE), 16);
+	assert_int_equal(kept_count(k, "code", FHIR_INDEX_TOKEN), 18);
+	for (int i = 0; i < k->n; i++)
+		if (strcmp(k->e[i].code, "code-value-quantity") == 0) {
+			assert_int_equal(k->e[i].part_kind[0], FHIR_INDEX_TOKEN);
+			assert_int_equal(k->e[i].part_kind[1], FHIR_INDEX_QUANTITY);
+		}
+	assert_non_null(kept_find(k, "code-value-quantity", FHIR_INDEX_COMPOSITE, NULL, NULL));
+	{
+		int found9 = 0, found16 = 0, found17 = 0;
+
+		for (int i = 0; i < k->n; i++) {
+			if (strcmp(k->e[i].code, "code-value-quantity") != 0)
+				continue;
+			found9 += strcmp(k->e[i].part_b[0], "c09") == 0;
+			found16 += strcmp(k->e[i].part_b[0], "c16") == 0;
+			found17 += strcmp(k->e[i].part_b[0], "c17") == 0;
+		}
+		assert_int_equal(found9, 1);
+		assert_int_equal(found16, 1);
+		assert_int_equal(found17, 0);
+	}
+	free(k);
+}
+
 static void test_errors_and_stop(void **state)
 {
 	struct keep *k = calloc(1, sizeof(*k));
@@ -970,6 +1017,7 @@ int main(void)
 		cmocka_unit_test(test_vietnamese_patient),
 		cmocka_unit_test(test_dates_and_quantities),
 		cmocka_unit_test(test_references),
+		cmocka_unit_test(test_composite_values),
 		cmocka_unit_test(test_errors_and_stop),
 		cmocka_unit_test(test_patient_example),
 		cmocka_unit_test(test_observation_example),
