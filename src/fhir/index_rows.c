@@ -48,7 +48,7 @@ static void fingerprint_build(void)
 		h = fnv1a(fnv1a(fnv1a(fnv1a(h, p->resource_type), p->code), p->expression), t);
 	}
 	/* Bump the suffix when the way rows are made changes. */
-	snprintf(fingerprint, sizeof(fingerprint), "r4-%016llx-2", (unsigned long long)h);
+	snprintf(fingerprint, sizeof(fingerprint), "r4-%016llx-3", (unsigned long long)h);
 }
 
 const char *fhir_search_fingerprint(void)
