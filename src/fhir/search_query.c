@@ -738,6 +738,7 @@ static int parse_clause(struct parse *p, const char *type, struct str name, cons
 		return bad(p, "a chained parameter takes only a type modifier");
 	c->param = fhir_search_param_key(pn.sp, FHIR_SEARCH_SUB_VALUE);
 	c->table = (uint8_t)table_of(pn.sp->type);
+	c->own_type = pn.sp->code[0] != '_';
 	if (pn.sp->type == FHIR_SEARCH_SPECIAL)
 		return p->strict ? bad(p, "'%s' (special) is not supported by this server", pn.sp->code)
 				 : ERR_NOT_SUPPORTED;	/* the caller reports it ignored */

@@ -126,7 +126,9 @@ struct store_qvalue {
 struct store_qclause {
 	uint32_t param;
 	uint8_t table;			/* enum store_ix_table (unused for ID, LAST_UPDATED, HAS, TYPE) */
-	uint8_t negate;			/* :not, ne, :missing=true: none of the values */
+	uint8_t negate;			/* :not, :missing=true: none of the values */
+	uint8_t own_type;		/* param is a key of the query's type alone (not a
+					 * common parameter shared by all types) */
 	struct store_qvalue *v;
 	size_t n;
 };
