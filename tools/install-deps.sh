@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libjson-c-dev libmicrohttpd-dev libsqlite3-dev)
-test_pkgs=(libcmocka-dev curl nodejs npm python3)
+test_pkgs=(libcmocka-dev curl nodejs npm python3 sqlite3)
 bench_pkgs=(wrk nginx-light)
 lint_pkgs=(cppcheck)
 fuzz_pkgs=(clang libclang-rt-14-dev)
