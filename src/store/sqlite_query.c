@@ -152,7 +152,16 @@ struct ctx {
 	struct sql sql;
 	struct buf keep;		/* prefix bounds */
 	int64_t tenant;
+	const char *col;		/* prefix of index columns in value_cond: "" or "d." */
+	char colbuf[2][24];
 };
+
+/* Index column `name` with the current prefix (slot 0 or 1: two at once). */
+static const char *col(struct ctx *x, int slot, const char *name)
+{
+	snprintf(x->colbuf[slot], sizeof(x->colbuf[slot]), "%s%s", x->col, name);
+	return x->colbuf[slot];
+}
 
 static void where_query(struct ctx *x, const struct store_query *q, const char *alias);
 
@@ -266,12 +275,12 @@ static void value_cond(struct ctx *x, const struct store_qvalue *v)
 	case STORE_Q_TOKEN:
 		if (v->has_code) {
 			and_sep(q, &first);
-			sql_add(q, "code=");
+			sql_add(q, "%scode=", x->col);
 			bind_str(q, v->s[1]);
 		}
 		if (v->has_system) {
 			and_sep(q, &first);
-			sql_add(q, v->system_or_none ? "system IN ('', " : "system=");
+			sql_add(q, v->system_or_none ? "%ssystem IN ('', " : "%ssystem=", x->col);
 			bind_str(q, v->s[0]);
 			if (v->system_or_none)
 				sql_add(q, ")");
@@ -280,51 +289,51 @@ static void value_cond(struct ctx *x, const struct store_qvalue *v)
 			sql_add(q, "1");
 		break;
 	case STORE_Q_STRING_PREFIX:
-		sql_add(q, "folded>=");
+		sql_add(q, "%sfolded>=", x->col);
 		bind_str(q, v->s[0]);
-		sql_add(q, " AND folded<");
+		sql_add(q, " AND %sfolded<", x->col);
 		bind_prefix_end(q, v->s[0], &x->keep);
 		break;
 	case STORE_Q_STRING_EXACT:
-		sql_add(q, "folded=");
+		sql_add(q, "%sfolded=", x->col);
 		bind_str(q, v->s[0]);
-		sql_add(q, " AND exact=");
+		sql_add(q, " AND %sexact=", x->col);
 		bind_str(q, v->s[1]);
 		break;
 	case STORE_Q_STRING_CONTAINS:
-		sql_add(q, "instr(folded, ");
+		sql_add(q, "instr(%sfolded, ", x->col);
 		bind_str(q, v->s[0]);
 		sql_add(q, ")>0");
 		break;
 	case STORE_Q_URI:
-		sql_add(q, "uri=");
+		sql_add(q, "%suri=", x->col);
 		bind_str(q, v->s[0]);
 		break;
 	case STORE_Q_URI_BELOW:
-		sql_add(q, "uri>=");
+		sql_add(q, "%suri>=", x->col);
 		bind_str(q, v->s[0]);
-		sql_add(q, " AND uri<");
+		sql_add(q, " AND %suri<", x->col);
 		bind_prefix_end(q, v->s[0], &x->keep);
 		break;
 	case STORE_Q_URI_ABOVE:
 		sql_add(q, "substr(");
 		bind_str(q, v->s[0]);
-		sql_add(q, ", 1, length(uri))=uri");
+		sql_add(q, ", 1, length(%suri))=%suri", x->col, x->col);
 		break;
 	case STORE_Q_DATE:
-		range_cond(x, v->cmp, "lo", "hi", 0, v->lo, v->hi, 0, 0, 0);
+		range_cond(x, v->cmp, col(x, 0, "lo"), col(x, 1, "hi"), 0, v->lo, v->hi, 0, 0, 0);
 		break;
 	case STORE_Q_NUMBER:
-		range_cond(x, v->cmp, "lo", "hi", 1, 0, 0, v->dlo, v->dhi, v->elo);
+		range_cond(x, v->cmp, col(x, 0, "lo"), col(x, 1, "hi"), 1, 0, 0, v->dlo, v->dhi, v->elo);
 		if (v->s[0].n) {
-			sql_add(q, " AND system=");
+			sql_add(q, " AND %ssystem=", x->col);
 			bind_str(q, v->s[0]);
 		}
 		if (v->s[1].n) {
-			sql_add(q, v->s[0].n ? " AND code=" : " AND (code=");
+			sql_add(q, v->s[0].n ? " AND %scode=" : " AND (%scode=", x->col);
 			bind_str(q, v->s[1]);
 			if (!v->s[0].n) {
-				sql_add(q, " OR unit=");
+				sql_add(q, " OR %sunit=", x->col);
 				bind_str(q, v->s[1]);
 				sql_add(q, ")");
 			}
@@ -333,51 +342,51 @@ static void value_cond(struct ctx *x, const struct store_qvalue *v)
 	case STORE_Q_REFERENCE:
 		if (v->s[0].n) {
 			and_sep(q, &first);
-			sql_add(q, "type=");
+			sql_add(q, "%stype=", x->col);
 			bind_str(q, v->s[0]);
 		}
 		if (v->s[1].n) {	/* (chains are clause_cond's) */
 			and_sep(q, &first);
-			sql_add(q, "id=");
+			sql_add(q, "%sid=", x->col);
 			bind_str(q, v->s[1]);
 			if (v->local) {	/* not a reference to another server */
-				sql_add(q, " AND (url=''");
+				sql_add(q, " AND (%surl=''", x->col);
 				if (v->s[2].n) {
-					sql_add(q, " OR url=");
+					sql_add(q, " OR %surl=", x->col);
 					bind_str(q, v->s[2]);
 				}
 				sql_add(q, ")");
 			}
 		} else if (v->s[2].n) {
 			and_sep(q, &first);
-			sql_add(q, "url=");
+			sql_add(q, "%surl=", x->col);
 			bind_str(q, v->s[2]);
 		}
 		if (v->s[3].n) {
 			and_sep(q, &first);
-			sql_add(q, "version=");
+			sql_add(q, "%sversion=", x->col);
 			bind_str(q, v->s[3]);
 		}
 		if (first)
 			sql_add(q, "1");
 		break;
 	case STORE_Q_COMPOSITE:
-		sql_add(q, "a1=");
+		sql_add(q, "%sa1=", x->col);
 		bind_str(q, v->s[1]);
 		if (v->s[0].n) {
-			sql_add(q, " AND a0=");
+			sql_add(q, " AND %sa0=", x->col);
 			bind_str(q, v->s[0]);
 		}
 		if (v->s[3].n) {
-			sql_add(q, " AND b1=");
+			sql_add(q, " AND %sb1=", x->col);
 			bind_str(q, v->s[3]);
 			if (v->s[2].n) {
-				sql_add(q, " AND b0=");
+				sql_add(q, " AND %sb0=", x->col);
 				bind_str(q, v->s[2]);
 			}
 		} else if (v->has_second) {
 			sql_add(q, " AND ");
-			range_cond(x, v->cmp, "blo", "bhi", 1, 0, 0, v->dlo, v->dhi, v->elo);
+			range_cond(x, v->cmp, col(x, 0, "blo"), col(x, 1, "bhi"), 1, 0, 0, v->dlo, v->dhi, v->elo);
 		}
 		break;
 	case STORE_Q_PRESENT:
@@ -398,7 +407,7 @@ static void values_or(struct ctx *x, const struct store_qclause *c)
 	for (size_t i = 0; i < c->n; i++) {
 		sql_add(q, i ? " OR " : "");
 		if (c->param == STORE_PARAM_EACH) {
-			sql_add(q, "param=");
+			sql_add(q, "%sparam=", x->col);
 			bind_int(q, c->v[i].has_param);
 			sql_add(q, " AND ");
 		}
@@ -746,6 +755,120 @@ static void after_cursor(struct ctx *x, const struct store_query *qq, const stru
 	sql_add(q, ")");
 }
 
+/* ---- the driver: pages in an index's order ----------------------------- */
+
+/* The columns every hit is read from (emit). */
+#define HIT_COLUMNS "r.rid, r.type, r.id, v.version, v.last_updated, v.deleted, v.json, v.seq," \
+		    " v.interaction"
+
+/*
+ * Without _sort, a page need not come in rid order. When a clause on the
+ * type's own parameter can drive the search, the page is read in the order
+ * of that parameter's index (code, date, name...), so that LIMIT stops after
+ * one page of index entries instead of gathering every match first. A
+ * resource with several matching rows is taken at its first one (NOT
+ * EXISTS an earlier matching row of the same rid). The keyset cursor is the
+ * index key of the last row.
+ */
+static const char *const driver_keys[STORE_IX__COUNT][4] = {
+	[STORE_IX_TOKEN] = { "code", "rid", "system", NULL },
+	[STORE_IX_STRING] = { "folded", "exact", "rid", NULL },
+	[STORE_IX_DATE] = { "lo", "hi", "rid", NULL },
+	[STORE_IX_NUMBER] = { "lo", "hi", "rid", NULL },
+	[STORE_IX_REFERENCE] = { "id", "type", "rid", NULL },
+	[STORE_IX_URI] = { "uri", "rid", NULL, NULL },
+	[STORE_IX_COMPOSITE] = { "a1", "a0", "rid", NULL },
+};
+
+static size_t driver_nkeys(const struct store_qclause *d)
+{
+	size_t n = 0;
+
+	while (n < 4 && driver_keys[d->table][n])
+		n++;
+	return n + 1;	/* + rowid */
+}
+
+static const struct store_qclause *pick_driver(const struct store_query *q)
+{
+	if (q->n_sort || !q->type)
+		return NULL;
+	for (size_t i = 0; i < q->n; i++) {
+		const struct store_qclause *c = &q->c[i];
+		int op = c->n ? c->v[0].op : -1;
+
+		if (!c->negate && c->own_type && c->table < STORE_IX__COUNT && c->n &&
+		    c->param != STORE_PARAM_EACH && !c->v[0].sub && op != STORE_Q_HAS &&
+		    op != STORE_Q_ID && op != STORE_Q_LAST_UPDATED && op != STORE_Q_TYPE)
+			return c;
+	}
+	return NULL;
+}
+
+/* "(a.k1, a.k2, ..., a.rowid)" */
+static void driver_tuple(struct sql *q, const struct store_qclause *d, const char *a)
+{
+	sql_add(q, "(");
+	for (size_t k = 0; k < 4 && driver_keys[d->table][k]; k++)
+		sql_add(q, "%s.%s, ", a, driver_keys[d->table][k]);
+	sql_add(q, "%s.rowid)", a);
+}
+
+/* The page query driven by d (the other clauses filter r). */
+static void driver_query(struct ctx *x, const struct store_query *qq,
+			 const struct store_qclause *d, const struct cursor *cur, int count)
+{
+	struct sql *q = &x->sql;
+	const char *t = sqlite_ix_table[d->table];
+
+	sql_add(q, "SELECT " HIT_COLUMNS);
+	for (size_t k = 0; k < 4 && driver_keys[d->table][k]; k++)
+		sql_add(q, ", d.%s", driver_keys[d->table][k]);
+	sql_add(q, ", d.rowid FROM %s d JOIN resource r ON r.rid=d.rid"
+		" JOIN resource_version v ON v.seq=r.seq WHERE d.tenant=", t);
+	bind_int(q, x->tenant);
+	sql_add(q, " AND d.param=");
+	bind_int(q, d->param);
+	sql_add(q, " AND ");
+	x->col = "d.";
+	values_or(x, d);
+	sql_add(q, " AND NOT EXISTS (SELECT 1 FROM %s e WHERE e.rid=d.rid AND e.param=d.param AND ", t);
+	x->col = "e.";
+	values_or(x, d);
+	x->col = "";
+	sql_add(q, " AND ");
+	driver_tuple(q, d, "e");
+	sql_add(q, "<");
+	driver_tuple(q, d, "d");
+	sql_add(q, ") AND r.tenant=");
+	bind_int(q, x->tenant);
+	sql_add(q, " AND r.type=");
+	bind_text(q, qq->type, strlen(qq->type));
+	sql_add(q, " AND r.deleted=0");
+	for (size_t i = 0; i < qq->n; i++) {
+		if (&qq->c[i] == d)
+			continue;
+		sql_add(q, " AND ");
+		clause_cond(x, &qq->c[i], "r");
+	}
+	if (cur) {
+		sql_add(q, " AND ");
+		driver_tuple(q, d, "d");
+		sql_add(q, ">(");
+		for (size_t k = 0; k < cur->n; k++) {
+			bind_cursor_key(q, &cur->key[k]);
+			sql_add(q, ", ");
+		}
+		bind_int(q, cur->rid);
+		sql_add(q, ")");
+	}
+	sql_add(q, " ORDER BY ");
+	for (size_t k = 0; k < 4 && driver_keys[d->table][k]; k++)
+		sql_add(q, "d.%s, ", driver_keys[d->table][k]);
+	sql_add(q, "d.rowid LIMIT ");
+	bind_int(q, (int64_t)count + 1);
+}
+
 /* ---- running ----------------------------------------------------------- */
 
 static int prepare(sqlite3 *db, struct ctx *x, sqlite3_stmt **out, struct err *e)
@@ -829,8 +952,6 @@ static int rid_set_add(struct rid_set *s, int64_t rid)
 	return 1;
 }
 
-#define HIT_COLUMNS "r.rid, r.type, r.id, v.version, v.last_updated, v.deleted, v.json, v.seq," \
-		    " v.interaction"
 
 /* Sends the row of a HIT_COLUMNS statement to fn. */
 static int emit(sqlite3_stmt *s, int mode, struct store_version *v, store_row_fn fn, void *arg,
@@ -953,17 +1074,21 @@ int sqlite_search(void *conn, struct store_search *s, store_row_fn fn, void *arg
 	struct ctx x;
 	sqlite3_stmt *st = NULL;
 	int64_t *page = NULL;
-	size_t n_page = 0, cap_page = 0;
+	const struct store_qclause *driver;
+	size_t n_page = 0, cap_page = 0, nkeys;
 	int rc = 0, src, got = 0, in_txn = 0;
 
 	memset(&x, 0, sizeof(x));
 	sql_init(&x.sql);
 	buf_init(&x.keep, SQL_MAX_BYTES);
 	x.tenant = qq->tenant;
+	x.col = "";
 	store_version_init(&v);
 	s->total_n = -1;
 	s->next_cursor[0] = '\0';
-	if (s->cursor && (rc = cursor_parse(s->cursor, qq->n_sort, &cur, e)))
+	driver = pick_driver(qq);
+	nkeys = driver ? driver_nkeys(driver) - 1 : qq->n_sort;	/* the last is the cursor's "rid" */
+	if (s->cursor && (rc = cursor_parse(s->cursor, nkeys, &cur, e)))
 		goto out;
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
 		in_txn = 1;
@@ -1005,24 +1130,28 @@ int sqlite_search(void *conn, struct store_search *s, store_row_fn fn, void *arg
 	if (s->count <= 0)
 		goto out;
 
-	sql_add(&x.sql, "SELECT " HIT_COLUMNS);
-	for (size_t i = 0; i < qq->n_sort; i++) {
-		sql_add(&x.sql, ", ");
-		sort_expr(&x, &qq->sort[i]);
+	if (driver) {
+		driver_query(&x, qq, driver, s->cursor ? &cur : NULL, s->count);
+	} else {
+		sql_add(&x.sql, "SELECT " HIT_COLUMNS);
+		for (size_t i = 0; i < qq->n_sort; i++) {
+			sql_add(&x.sql, ", ");
+			sort_expr(&x, &qq->sort[i]);
+		}
+		sql_add(&x.sql, ", r.rid FROM resource r JOIN resource_version v ON v.seq=r.seq WHERE ");
+		where_query(&x, qq, "r");
+		if (s->cursor)
+			after_cursor(&x, qq, &cur);
+		sql_add(&x.sql, " ORDER BY ");
+		for (size_t i = 0; i < qq->n_sort; i++) {
+			sort_expr(&x, &qq->sort[i]);
+			sql_add(&x.sql, " IS NULL, ");
+			sort_expr(&x, &qq->sort[i]);
+			sql_add(&x.sql, "%s, ", qq->sort[i].desc ? " DESC" : "");
+		}
+		sql_add(&x.sql, "r.rid LIMIT ");
+		bind_int(&x.sql, (int64_t)s->count + 1);
 	}
-	sql_add(&x.sql, " FROM resource r JOIN resource_version v ON v.seq=r.seq WHERE ");
-	where_query(&x, qq, "r");
-	if (s->cursor)
-		after_cursor(&x, qq, &cur);
-	sql_add(&x.sql, " ORDER BY ");
-	for (size_t i = 0; i < qq->n_sort; i++) {
-		sort_expr(&x, &qq->sort[i]);
-		sql_add(&x.sql, " IS NULL, ");
-		sort_expr(&x, &qq->sort[i]);
-		sql_add(&x.sql, "%s, ", qq->sort[i].desc ? " DESC" : "");
-	}
-	sql_add(&x.sql, "r.rid LIMIT ");
-	bind_int(&x.sql, (int64_t)s->count + 1);
 	if ((rc = prepare(db, &x, &st, e)))
 		goto out;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1050,8 +1179,9 @@ int sqlite_search(void *conn, struct store_search *s, store_row_fn fn, void *arg
 		page[n_page++] = rid;
 		if ((rc = emit(st, STORE_HIT_MATCH, &v, fn, arg, e)))
 			break;
-		if (got == s->count)
-			cursor_format(st, 9, qq->n_sort, rid, s->next_cursor, sizeof(s->next_cursor));
+		if (got == s->count)	/* keys after the hit columns, then the last: rid or rowid */
+			cursor_format(st, 9, nkeys, sqlite3_column_int64(st, 9 + (int)nkeys),
+				      s->next_cursor, sizeof(s->next_cursor));
 	}
 	if (!rc && src != SQLITE_ROW) {
 		if (src != SQLITE_DONE)
