@@ -121,6 +121,17 @@ int api_put_query_value(struct buf *b, const char *v)
 	return rc;
 }
 
+int api_put_link(struct buf *b, const char *relation, const char *url)
+{
+	int rc = buf_printf(b, "{\"relation\":\"%s\",\"url\":", relation);
+
+	if (!rc)
+		rc = json_write_string(b, url);
+	if (!rc)
+		rc = buf_putc(b, '}');
+	return rc;
+}
+
 /* Parameters every interaction understands. */
 static int param_is_common(const char *name)
 {

@@ -206,11 +206,7 @@ static int put_link(struct buf *b, struct api_ctx *c, const struct fhir_search_r
 			rc = api_put_query_value(&url, cursor);
 	}
 	if (!rc)
-		rc = buf_printf(b, "{\"relation\":\"%s\",\"url\":", relation);
-	if (!rc)
-		rc = json_write_string(b, url.p);
-	if (!rc)
-		rc = buf_putc(b, '}');
+		rc = api_put_link(b, relation, url.p);
 	buf_release(&url);
 	return rc;
 }

@@ -198,32 +198,19 @@ static void range_cond(struct ctx *x, int cmp, const char *lo, const char *hi, i
 			QLO();
 		break;
 	case STORE_CMP_GE:
-		if (is_real) {
-			sql_add(q, "%s>=", hi);
-			bind_real(q, exact);
-		} else {
-			sql_add(q, "(%s>", hi);
-			QHI();
-			sql_add(q, " OR (%s>=", lo);
-			QLO();
-			sql_add(q, " AND %s<=", hi);
-			QHI();
-			sql_add(q, "))");
-		}
-		break;
 	case STORE_CMP_LE:
-		if (is_real) {
-			sql_add(q, "%s<=", lo);
+		if (is_real) {	/* numbers compare with the exact value */
+			sql_add(q, cmp == STORE_CMP_GE ? "%s>=" : "%s<=", cmp == STORE_CMP_GE ? hi : lo);
 			bind_real(q, exact);
-		} else {
-			sql_add(q, "(%s<", lo);
-			QLO();
-			sql_add(q, " OR (%s>=", lo);
-			QLO();
-			sql_add(q, " AND %s<=", hi);
-			QHI();
-			sql_add(q, "))");
+			break;
 		}
+		/* dates: ge is gt or eq, le is lt or eq */
+		sql_add(q, "(");
+		range_cond(x, cmp == STORE_CMP_GE ? STORE_CMP_GT : STORE_CMP_LT, lo, hi, is_real, qlo,
+			   qhi, dlo, dhi, exact);
+		sql_add(q, " OR ");
+		range_cond(x, STORE_CMP_EQ, lo, hi, is_real, qlo, qhi, dlo, dhi, exact);
+		sql_add(q, ")");
 		break;
 	case STORE_CMP_SA:
 		sql_add(q, "%s>", lo);
