@@ -682,6 +682,36 @@ static int parse_resource_param(struct parse *p, const char *code, struct str *v
 	return 0;
 }
 
+/* token:in=ValueSet-url (or :not-in): the codes of a value set this server
+ * knows, which are the R4 value sets of required bindings (fhir_tables). */
+static int parse_in(struct parse *p, const struct fhir_search_param *sp, const char *value,
+		    int not_in, struct store_qclause *c)
+{
+	const struct fhir_value_set *vs = NULL;
+	size_t n = strcspn(value, "|");	/* a |version is not checked */
+
+	for (size_t i = 1; i < FHIR_VALUE_SET_COUNT; i++)
+		if (strlen(fhir_value_sets[i].url) == n && !strncmp(fhir_value_sets[i].url, value, n))
+			vs = &fhir_value_sets[i];
+	if (!vs)
+		return bad(p, "the value set '%s' is not known to this server (it knows the %d value"
+			      " sets of R4's required bindings)", value, FHIR_VALUE_SET_COUNT - 1);
+	c->param = fhir_search_param_key(sp, FHIR_SEARCH_SUB_VALUE);
+	c->table = STORE_IX_TOKEN;
+	c->own_type = sp->code[0] != '_';
+	c->negate = (uint8_t)(not_in != 0);
+	c->v = arena_alloc(p->a, vs->code_count * sizeof(*c->v));
+	if (!c->v)
+		return nomem(p);
+	c->n = vs->code_count;
+	for (size_t i = 0; i < vs->code_count; i++) {
+		c->v[i].op = STORE_Q_TOKEN;
+		c->v[i].has_code = 1;
+		c->v[i].s[1] = cstr(fhir_codes[vs->code_first + i]);
+	}
+	return 0;
+}
+
 /* name=value on type as one clause (values OR'ed). */
 static int parse_clause(struct parse *p, const char *type, struct str name, const char *value,
 			int depth, struct store_qclause *c)
@@ -722,8 +752,9 @@ static int parse_clause(struct parse *p, const char *type, struct str name, cons
 			if (!(pn.sp->modifiers & mod))
 				return bad(p, "the modifier ':%.*s' does not apply to a %s parameter",
 					   STR_FMT(pn.modifier), fhir_search_type_name(pn.sp->type));
-			if (mod & (FHIR_SEARCH_MOD_IN | FHIR_SEARCH_MOD_NOT_IN) ||
-			    (pn.sp->type == FHIR_SEARCH_TOKEN &&
+			if ((mod & (FHIR_SEARCH_MOD_IN | FHIR_SEARCH_MOD_NOT_IN)) && !pn.chain.n)
+				return parse_in(p, pn.sp, value, mod & FHIR_SEARCH_MOD_NOT_IN, c);
+			if ((pn.sp->type == FHIR_SEARCH_TOKEN &&
 			     mod & (FHIR_SEARCH_MOD_ABOVE | FHIR_SEARCH_MOD_BELOW)) ||
 			    (pn.sp->type == FHIR_SEARCH_REFERENCE &&
 			     mod & (FHIR_SEARCH_MOD_ABOVE | FHIR_SEARCH_MOD_BELOW)))

@@ -128,7 +128,9 @@ static int cmp_words(const void *a, const void *b)
  * order of a page is the server's choice. */
 static char *sorted(const char *s)
 {
-	static char out[4096];
+	static char buf[2][4096];	/* two results live at once: got and want */
+	static int turn;
+	char *out = buf[turn ^= 1];
 	char tmp[4096], *w[256], *save = NULL;
 	size_t n = 0, nm;
 
@@ -141,7 +143,7 @@ static char *sorted(const char *s)
 	qsort(w + nm, n - nm, sizeof(w[0]), cmp_words);
 	out[0] = '\0';
 	for (size_t i = 0; i < n; i++)
-		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", i ? " " : "", w[i]);
+		snprintf(out + strlen(out), sizeof(buf[0]) - strlen(out), "%s%s", i ? " " : "", w[i]);
 	return out;
 }
 
@@ -239,6 +241,12 @@ static void tokens(void **state)
 	       .params = { { "identifier", "http://fhir.lienthong.vn/sid/cccd|079080005678" } });
 	EXPECT("Patient/p3", .path = "/fhir/Patient", .params = { { "gender:missing", "true" } });
 	EXPECT("Patient/p3", .path = "/fhir/Patient", .params = { { "active", "true" } });
+	EXPECT("Patient/p1 Patient/p2", .path = "/fhir/Patient",
+	       .params = { { "gender:in", "http://hl7.org/fhir/ValueSet/administrative-gender" } });
+	EXPECT("Patient/p3", .path = "/fhir/Patient",
+	       .params = { { "gender:not-in", "http://hl7.org/fhir/ValueSet/administrative-gender" } });
+	EXPECT("", .path = "/fhir/Observation",
+	       .params = { { "status:not-in", "http://hl7.org/fhir/ValueSet/observation-status|4.0.1" } });
 }
 
 static void dates_and_prefixes(void **state)
@@ -338,6 +346,8 @@ static void bad_input_is_400(void **state)
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Patient", .params = { { "name:bogus", "x" } } }), 400);
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Patient", .params = { { "_sort", "nope" } } }), 400);
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Patient", .params = { { "_count", "-1" } } }), 400);
+	assert_int_equal(expect_status((struct q){ .path = "/fhir/Patient",
+		.params = { { "gender:in", "http://example.org/ValueSet/unknown" } } }), 400);
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Patient", .params = { { "_cursor", "zz" } } }), 400);
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Observation", .params = { { "subject.nope", "x" } } }), 400);
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Observation", .params = { { "value-quantity", "1|a" } } }), 400);
