@@ -1021,6 +1021,35 @@ static int parse_control(struct parse *p, const char *type, const char *name, co
 	return 0;
 }
 
+/* date=ge2023-04-01&date=lt2023-05-01 is a range on one value, as the spec's
+ * own example reads it: the two clauses become one, whose rows must match
+ * both bounds. (Read as two independent clauses, a resource with two dates
+ * could match with neither in the range, and the database must gather
+ * every match of each bound.) */
+static void merge_ranges(struct store_query *q)
+{
+	for (size_t i = 0; i < q->n; i++) {
+		struct store_qclause *a = &q->c[i];
+
+		if (a->negate || a->n != 1 || a->param == STORE_PARAM_EACH ||
+		    (a->v[0].op != STORE_Q_DATE && a->v[0].op != STORE_Q_NUMBER) ||
+		    a->v[0].cmp == STORE_CMP_EQ || a->v[0].cmp == STORE_CMP_NE || a->v[0].and_also)
+			continue;
+		for (size_t j = i + 1; j < q->n; j++) {
+			struct store_qclause *b = &q->c[j];
+
+			if (b->negate || b->n != 1 || b->param != a->param || b->table != a->table ||
+			    b->v[0].op != a->v[0].op || b->v[0].cmp == STORE_CMP_EQ ||
+			    b->v[0].cmp == STORE_CMP_NE || b->v[0].and_also)
+				continue;
+			a->v[0].and_also = &b->v[0];
+			q->c[j] = q->c[q->n - 1];	/* b's value stays where it is (arena) */
+			q->n--;
+			break;
+		}
+	}
+}
+
 int fhir_search_parse(const char *type, int64_t tenant, const struct fhir_search_arg *args,
 		      size_t n, int strict, const char *base, struct arena *a,
 		      struct fhir_search_request *out, struct err *e)
@@ -1113,6 +1142,7 @@ int fhir_search_parse(const char *type, int64_t tenant, const struct fhir_search
 			return rc;
 		out->q.n++;
 	}
+	merge_ranges(&out->q);
 	if (types.n)
 		c[out->q.n++] = types;
 	if (out->summary == FHIR_SUMMARY_COUNT) {

@@ -116,6 +116,8 @@ struct store_qvalue {
 	int64_t lo, hi;
 	double dlo, dhi, elo, ehi;
 	uint32_t has_param;		/* STORE_Q_HAS: the reference parameter of sub's type */
+	const struct store_qvalue *and_also;	/* DATE, NUMBER: the same row must also
+						 * match this (a range: ge X and lt Y) */
 	const struct store_query *sub;	/* chain target / _has referrer */
 };
 

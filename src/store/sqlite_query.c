@@ -175,8 +175,12 @@ static void range_cond(struct ctx *x, int cmp, const char *lo, const char *hi, i
 	switch (cmp) {
 	case STORE_CMP_EQ:
 	case STORE_CMP_NE:
+		/* lo <= hi <= the query's hi: the redundant bound on lo keeps the
+		 * index range to the query's interval. */
 		sql_add(q, "%s(%s>=", cmp == STORE_CMP_NE ? "NOT " : "", lo);
 		QLO();
+		sql_add(q, " AND %s%s", lo, is_real ? "<" : "<=");
+		QHI();
 		sql_add(q, " AND %s%s", hi, is_real ? "<" : "<=");
 		QHI();
 		sql_add(q, ")");
@@ -309,9 +313,17 @@ static void value_cond(struct ctx *x, const struct store_qvalue *v)
 		break;
 	case STORE_Q_DATE:
 		range_cond(x, v->cmp, col(x, 0, "lo"), col(x, 1, "hi"), 0, v->lo, v->hi, 0, 0, 0);
+		if (v->and_also) {	/* a range: both bounds on the same value */
+			sql_add(q, " AND ");
+			value_cond(x, v->and_also);
+		}
 		break;
 	case STORE_Q_NUMBER:
 		range_cond(x, v->cmp, col(x, 0, "lo"), col(x, 1, "hi"), 1, 0, 0, v->dlo, v->dhi, v->elo);
+		if (v->and_also) {
+			sql_add(q, " AND ");
+			value_cond(x, v->and_also);
+		}
 		if (v->s[0].n) {
 			sql_add(q, " AND %ssystem=", x->col);
 			bind_str(q, v->s[0]);
@@ -496,10 +508,15 @@ static void where_query(struct ctx *x, const struct store_query *q, const char *
 {
 	struct sql *s = &x->sql;
 
-	sql_add(s, "%s.tenant=", alias);
+	/* With clauses, their index rows must drive the search: '+' keeps
+	 * SQLite from reading every resource of the type through
+	 * resource_updated instead (which it does without statistics). */
+	const char *plus = q->n ? "+" : "";
+
+	sql_add(s, "%s%s.tenant=", plus, alias);
 	bind_int(s, x->tenant);
 	if (q->type) {
-		sql_add(s, " AND %s.type=", alias);
+		sql_add(s, " AND %s%s.type=", plus, alias);
 		bind_text(s, q->type, strlen(q->type));
 	}
 	sql_add(s, " AND %s.deleted=0", alias);
