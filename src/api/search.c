@@ -98,25 +98,24 @@ static int write_subset(struct search_out *o, const struct store_version *v)
 		if (keep_element(t, key, o->req->summary, o->req->elements))
 			json_object_object_add(out, key, json_object_get(val));
 	}
-	if (!json_object_object_get_ex(out, "meta", &meta)) {
-		meta = json_object_new_object();
-		json_object_object_add(out, "meta", meta);
-	}
-	if (!json_object_object_get_ex(meta, "tag", &tags)) {
-		tags = json_object_new_array();
-		json_object_object_add(meta, "tag", tags);
-	} else {
-		/* Shared with res: copy before adding to it. */
-		struct json_object *copy = json_object_new_array();
+	/* A fresh meta (the stored one is shared with res) with a copy of its
+	 * tags, to which SUBSETTED is added. */
+	{
+		struct json_object *old_meta = json_object_object_get(res, "meta");
 
-		for (size_t i = 0; i < json_object_array_length(tags); i++)
-			json_object_array_add(copy, json_object_get(json_object_array_get_idx(tags, i)));
 		meta = json_object_new_object();
-		json_object_object_foreach(json_object_object_get(out, "meta"), mk, mv)
-			json_object_object_add(meta, mk, json_object_get(mv));
-		json_object_object_add(meta, "tag", copy);
+		tags = json_object_new_array();
+		if (old_meta) {
+			json_object_object_foreach(old_meta, mk, mv) {
+				if (strcmp(mk, "tag") != 0)
+					json_object_object_add(meta, mk, json_object_get(mv));
+			}
+		}
+		if (old_meta && json_object_object_get_ex(old_meta, "tag", &tag))
+			for (size_t i = 0; i < json_object_array_length(tag); i++)
+				json_object_array_add(tags, json_object_get(json_object_array_get_idx(tag, i)));
+		json_object_object_add(meta, "tag", tags);
 		json_object_object_add(out, "meta", meta);
-		tags = copy;
 	}
 	tag = json_object_new_object();
 	json_object_object_add(tag, "system",
