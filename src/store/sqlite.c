@@ -72,6 +72,11 @@ static const char *const sqlite_schema =
 	"CREATE INDEX IF NOT EXISTS ix_date_lo ON ix_date(tenant, param, lo, hi, rid);"
 	"CREATE INDEX IF NOT EXISTS ix_date_hi ON ix_date(tenant, param, hi, lo, rid);"
 	"CREATE INDEX IF NOT EXISTS ix_date_rid ON ix_date(rid, param);"
+	/* The longest interval of each date parameter (ms): a row with hi >= B
+	 * then has lo >= B - span, which bounds a date range's index scan from
+	 * below (sqlite_query.c). Only grows; a stale larger value is safe. */
+	"CREATE TABLE IF NOT EXISTS ix_date_span (tenant INTEGER NOT NULL, param INTEGER NOT NULL,"
+	" span INTEGER NOT NULL, PRIMARY KEY (tenant, param)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS ix_number (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
 	" param INTEGER NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL, system TEXT NOT NULL,"
 	" code TEXT NOT NULL, unit TEXT NOT NULL);"
@@ -122,6 +127,7 @@ enum stmt_id {
 	STMT_RES_UPDATE,
 	STMT_META_GET,
 	STMT_META_SET,
+	STMT_DATE_SPAN,
 	STMT_IX_DELETE,		/* + table: one per index table */
 	STMT_IX_INSERT = STMT_IX_DELETE + STORE_IX__COUNT,
 	STMT__COUNT = STMT_IX_INSERT + STORE_IX__COUNT
@@ -148,6 +154,8 @@ static const char *const stmt_sql[STMT__COUNT] = {
 			    " WHERE rid=?1",
 	[STMT_META_GET] = "SELECT value FROM store_meta WHERE key=?1",
 	[STMT_META_SET] = "INSERT OR REPLACE INTO store_meta VALUES (?1, ?2)",
+	[STMT_DATE_SPAN] = "INSERT INTO ix_date_span VALUES (?1, ?2, ?3) ON CONFLICT (tenant, param)"
+			   " DO UPDATE SET span=max(span, excluded.span)",
 	[STMT_IX_DELETE + STORE_IX_TOKEN] = "DELETE FROM ix_token WHERE rid=?1",
 	[STMT_IX_DELETE + STORE_IX_STRING] = "DELETE FROM ix_string WHERE rid=?1",
 	[STMT_IX_DELETE + STORE_IX_DATE] = "DELETE FROM ix_date WHERE rid=?1",
@@ -174,9 +182,14 @@ struct sqlite_backend {
 	char *path;
 };
 
+#define SPAN_CACHE 16384		/* parameter keys whose date span the writer remembers */
+
 struct sqlite_conn {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[STMT__COUNT];
+	/* Writer: the span last written per parameter key (tenant 1), so that
+	 * ix_date_span is written only when it grows. Cleared on rollback. */
+	int64_t span_seen[SPAN_CACHE];
 };
 
 sqlite3 *sqlite_conn_db(struct sqlite_conn *c)
@@ -303,6 +316,11 @@ static int sqlite_open_backend(const struct store_config *cfg, void **out, struc
 	    (rc = sqlite_exec(db, sqlite_schema, e)))
 		goto fail;
 	if ((rc = migrate(db, e)))
+		goto fail;
+	/* A store indexed before ix_date_span existed: measure its spans once. */
+	if ((rc = sqlite_exec(db, "INSERT INTO ix_date_span SELECT tenant, param, max(hi - lo)"
+			      " FROM ix_date WHERE NOT EXISTS (SELECT 1 FROM ix_date_span)"
+			      " GROUP BY tenant, param", e)))
 		goto fail;
 	sqlite3_close(db);
 	*out = b;
@@ -494,6 +512,8 @@ static void sqlite_batch_rollback(void *wconn)
 {
 	struct sqlite_conn *c = wconn;
 
+	memset(c->span_seen, 0, sizeof(c->span_seen));	/* what it remembers may be undone */
+
 	if (!sqlite3_get_autocommit(c->db))
 		step_simple(c, STMT_ROLLBACK, NULL);
 }
@@ -525,6 +545,29 @@ static int step_bound(struct sqlite_conn *c, sqlite3_stmt *s, struct err *e, con
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return src == SQLITE_DONE || src == SQLITE_ROW ? 0 : sqlite_fail(c->db, src, e, what);
+}
+
+/* Keeps ix_date_span at least as long as this row's interval. */
+static int note_span(struct sqlite_conn *c, int64_t tenant, const struct store_ix_row *r,
+		     struct err *e)
+{
+	sqlite3_stmt *s = c->stmt[STMT_DATE_SPAN];
+	int64_t span = (r->lo == INT64_MIN || r->hi == INT64_MAX || r->hi - r->lo < 0)
+			       ? INT64_MAX : r->hi - r->lo;
+	int cached = tenant == STORE_DEFAULT_TENANT && r->param < SPAN_CACHE;
+
+	if (cached && c->span_seen[r->param] >= span && c->span_seen[r->param] > 0)
+		return 0;
+	sqlite3_bind_int64(s, 1, tenant);
+	sqlite3_bind_int64(s, 2, r->param);
+	sqlite3_bind_int64(s, 3, span);
+	int rc = step_bound(c, s, e, "recording a date span");
+
+	if (rc)
+		return rc;
+	if (cached && span > c->span_seen[r->param])
+		c->span_seen[r->param] = span;
+	return 0;
 }
 
 /* Replaces the index rows of rid by w->index (none for a deletion). */
@@ -569,6 +612,8 @@ static int write_index(struct sqlite_conn *c, const struct store_write *w, int64
 			sqlite3_bind_double(s, 13, r->ehi);
 		}
 		rc = step_bound(c, s, e, "writing index rows");
+		if (!rc && r->table == STORE_IX_DATE)
+			rc = note_span(c, w->tenant, r, e);
 	}
 	return rc;
 }
@@ -671,6 +716,7 @@ static int sqlite_txn_apply(void *wconn, const struct store_txn *txn, struct err
 		rc = set_meta(c, txn->meta_key, txn->meta_value, e);
 	if (rc) {
 		step_simple(c, STMT_ROLLBACK_TO, NULL);
+		memset(c->span_seen, 0, sizeof(c->span_seen));
 		step_simple(c, STMT_RELEASE, NULL);
 		return rc;
 	}

@@ -153,6 +153,7 @@ struct ctx {
 	struct buf keep;		/* prefix bounds */
 	int64_t tenant;
 	const char *col;		/* prefix of index columns in value_cond: "" or "d." */
+	uint32_t param;			/* the parameter whose values value_cond writes */
 	char colbuf[2][24];
 };
 
@@ -313,6 +314,17 @@ static void value_cond(struct ctx *x, const struct store_qvalue *v)
 		break;
 	case STORE_Q_DATE:
 		range_cond(x, v->cmp, col(x, 0, "lo"), col(x, 1, "hi"), 0, v->lo, v->hi, 0, 0, 0);
+		if (v->cmp == STORE_CMP_GT || v->cmp == STORE_CMP_GE || v->cmp == STORE_CMP_AP) {
+			/* hi >= B, and no interval of the parameter is longer than its
+			 * span: lo >= B - span bounds the index scan from below. */
+			sql_add(q, " AND %slo>=", x->col);
+			bind_int(q, v->cmp == STORE_CMP_GT ? v->hi : v->lo);
+			sql_add(q, "-coalesce((SELECT span FROM ix_date_span WHERE tenant=");
+			bind_int(q, x->tenant);
+			sql_add(q, " AND param=");
+			bind_int(q, x->param);
+			sql_add(q, "), 9223372036854775807)");
+		}
 		if (v->and_also) {	/* a range: both bounds on the same value */
 			sql_add(q, " AND ");
 			value_cond(x, v->and_also);
@@ -405,6 +417,7 @@ static void values_or(struct ctx *x, const struct store_qclause *c)
 		sql_add(q, "(");
 	for (size_t i = 0; i < c->n; i++) {
 		sql_add(q, i ? " OR " : "");
+		x->param = c->param == STORE_PARAM_EACH ? c->v[i].has_param : c->param;
 		if (c->param == STORE_PARAM_EACH) {
 			sql_add(q, "%sparam=", x->col);
 			bind_int(q, c->v[i].has_param);
@@ -471,18 +484,19 @@ static void clause_cond(struct ctx *x, const struct store_qclause *c, const char
 		return;
 	}
 	if (c->table == STORE_IX_REFERENCE && c->n && c->v[0].sub) {
-		/* A chain: one sub-select per link, the target joined in:
-		 * references of param whose target (of one of the types) matches. */
+		/* A chain: references of param (local ones) whose target, of one of
+		 * the types, matches the sub-query. One sub-select per link (SQLite's
+		 * parser stack is bounded), and CROSS JOIN makes the targets the
+		 * outer loop: they are few, and each is looked up in
+		 * ix_reference(tenant, param, id, type). The other order walks every
+		 * reference of the parameter. */
 		char t[16];
 
 		snprintf(t, sizeof(t), "t%d", ++q->depth);
-		sql_add(q, "%s.rid %s (SELECT x.rid FROM ix_reference x JOIN resource %s"
-			" ON %s.tenant=x.tenant AND %s.type=x.type AND %s.id=x.id WHERE x.tenant=",
-			alias, in, t, t, t, t);
-		bind_int(q, x->tenant);
-		sql_add(q, " AND x.param=");
+		sql_add(q, "%s.rid %s (SELECT x.rid FROM resource %s CROSS JOIN ix_reference x"
+			" ON x.tenant=%s.tenant AND x.param=", alias, in, t, t);
 		bind_int(q, c->param);
-		sql_add(q, " AND x.url='' AND ");
+		sql_add(q, " AND x.id=%s.id AND x.type=%s.type WHERE x.url='' AND ", t, t);
 		if (c->n > 1)
 			sql_add(q, "(");
 		for (size_t i = 0; i < c->n; i++) {
