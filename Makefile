@@ -3,6 +3,8 @@
 #   make run    install what is missing, build, serve demo data at http://127.0.0.1:8080/fhir
 #   make check  install what is missing, build (release + sanitizers), run every test
 #   make bench  read/create benchmark against nginx, figures to bench/RESULTS.md
+#   make bench-search  search on a generated store of 1,000,000 resources (built
+#               once, about 15 min, then kept in bench/out/), figures to bench/RESULTS.md
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -10,7 +12,7 @@ JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 DATA       ?= data/demo
 
-.PHONY: all run check bench lint crash-test fuzz deps deps-test deps-bench build build-asan test-deps clean
+.PHONY: all run check bench bench-search lint crash-test fuzz deps deps-test deps-bench build build-asan test-deps clean
 
 all: build
 
@@ -43,6 +45,9 @@ check: build build-asan test-deps
 
 bench: build deps-bench
 	@bench/run.sh $(BUILD)/lienthong
+
+bench-search: build deps-bench
+	@bench/search.sh $(BUILD)/lienthong
 
 # SIGKILL during mixed writes, ROUNDS times; 0 lost and 0 corrupted or it fails.
 ROUNDS ?= 200
