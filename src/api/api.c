@@ -13,6 +13,7 @@
 #include <strings.h>
 #include "../base/json.h"
 #include "../base/log.h"
+#include "../base/rand.h"
 #include "../base/time.h"
 
 #define FHIR_JSON "application/fhir+json; charset=utf-8"
@@ -119,6 +120,22 @@ int api_put_query_value(struct buf *b, const char *v)
 			rc = buf_printf(b, "%%%c%c", hex[ch >> 4], hex[ch & 15]);
 	}
 	return rc;
+}
+
+int api_bundle_start(struct api_ctx *c, const char *type)
+{
+	char id[UUID_STR_LEN + 1], now[TIME_INSTANT_LEN + 1];
+	struct buf *b = &c->res->body;
+
+	if (rand_uuid(id))
+		return err_set(&c->err, ERR_INTERNAL, NULL, "cannot draw a random id");
+	time_format_instant(time_now_ms(), now);
+	buf_clear(b);
+	c->res->content_type = c->plain_json ? PLAIN_JSON : FHIR_JSON;
+	if (buf_printf(b, "{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"meta\":{\"lastUpdated\":\"%s\"},"
+			  "\"type\":\"%s\"", id, now, type))
+		return err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
+	return 0;
 }
 
 int api_put_link(struct buf *b, const char *relation, const char *url)

@@ -55,6 +55,9 @@ void api_set_version_headers(struct api_ctx *c, int64_t version, int64_t last_up
 int api_set_location(struct api_ctx *c, const char *id, int64_t version);
 /* Percent-encodes a query name or value (RFC 3986 unreserved and ':' kept). */
 int api_put_query_value(struct buf *b, const char *v) LT_MUST_CHECK;
+/* Starts the response body of a Bundle of this type ("searchset", "history"):
+ * resourceType, a fresh id, meta.lastUpdated and type, left open. */
+int api_bundle_start(struct api_ctx *c, const char *type) LT_MUST_CHECK;
 /* Appends a Bundle.link object {"relation": relation, "url": url}. */
 int api_put_link(struct buf *b, const char *relation, const char *url) LT_MUST_CHECK;
 

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../base/json.h"
-#include "../base/rand.h"
 #include "../base/time.h"
 
 #define HISTORY_DEFAULT_COUNT 50
@@ -143,7 +142,6 @@ int api_history(struct api_ctx *c)
 	const char *since = api_param(c, "_since"), *cursor = api_param(c, "_cursor");
 	struct store_history_query q = { 0 };
 	struct history_walk w = { 0 };
-	char bundle_id[UUID_STR_LEN + 1], now[TIME_INSTANT_LEN + 1];
 	struct buf *b = &c->res->body;
 	int rc, count;
 
@@ -174,16 +172,9 @@ int api_history(struct api_ctx *c)
 		if (rc)
 			return rc;
 	}
-	if (rand_uuid(bundle_id))
-		return err_set(&c->err, ERR_INTERNAL, NULL, "cannot draw a random id");
-	time_format_instant(time_now_ms(), now);
-	buf_clear(b);
-	c->res->content_type = c->plain_json ? "application/json; charset=utf-8"
-					     : "application/fhir+json; charset=utf-8";
-	rc = buf_printf(b,
-			"{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"meta\":{\"lastUpdated\":\"%s\"},"
-			"\"type\":\"history\",\"link\":[",
-			bundle_id, now);
+	if ((rc = api_bundle_start(c, "history")))
+		return rc;
+	rc = buf_puts(b, ",\"link\":[");
 	if (!rc)
 		rc = put_link(b, c, "self", count, since, q.before_seq);
 	/* Entries go to a second buffer: the next link depends on them. */

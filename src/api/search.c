@@ -17,8 +17,6 @@
 #include <string.h>
 #include "../base/arena.h"
 #include "../base/json.h"
-#include "../base/rand.h"
-#include "../base/time.h"
 #include "../base/url.h"
 #include "../fhir/fhir_tables.h"
 #include "../fhir/search.h"
@@ -298,7 +296,6 @@ int api_search(struct api_ctx *c)
 	struct search_out o = { 0 };
 	struct arena a;
 	struct buf *b = &c->res->body;
-	char bundle_id[UUID_STR_LEN + 1], now[TIME_INSTANT_LEN + 1];
 	size_t n_args = 0;
 	int rc, stale;
 
@@ -333,18 +330,8 @@ int api_search(struct api_ctx *c)
 	if (s.total_n < 0 && !req->total_given && !req->cursor && !s.next_cursor[0])
 		s.total_n = o.n_match;
 
-	if (rand_uuid(bundle_id)) {
-		rc = err_set(&c->err, ERR_INTERNAL, NULL, "cannot draw a random id");
+	if ((rc = api_bundle_start(c, "searchset")))
 		goto out;
-	}
-	time_format_instant(time_now_ms(), now);
-	buf_clear(b);
-	c->res->content_type = c->plain_json ? "application/json; charset=utf-8"
-					     : "application/fhir+json; charset=utf-8";
-	rc = buf_printf(b,
-			"{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"meta\":{\"lastUpdated\":\"%s\"},"
-			"\"type\":\"searchset\"",
-			bundle_id, now);
 	if (!rc && s.total_n >= 0)
 		rc = buf_printf(b, ",\"total\":%lld", (long long)s.total_n);
 	if (!rc)

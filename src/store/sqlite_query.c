@@ -1006,40 +1006,31 @@ static int run_includes(sqlite3 *db, struct ctx *x, struct store_search *s, int6
 			if (round > 0 && !inc->iterate)
 				continue;
 			ctx_reset(x);
-			if (!inc->rev) {
+			/* include: the targets of the page's references; revinclude:
+			 * the resources whose references point at the page (p). */
+			if (!inc->rev)
 				sql_add(&x->sql, "SELECT DISTINCT " HIT_COLUMNS " FROM ix_reference x"
 					" JOIN resource r ON r.tenant=x.tenant AND r.type=x.type AND r.id=x.id"
-					" JOIN resource_version v ON v.seq=r.seq WHERE r.deleted=0 AND x.url='' AND x.param=");
-				bind_int(&x->sql, inc->param);
-				if (inc->target_type) {
-					sql_add(&x->sql, " AND x.type=");
-					bind_text(&x->sql, inc->target_type, strlen(inc->target_type));
-				}
-				sql_add(&x->sql, " AND x.rid IN (");
-				for (size_t i = from; i < to; i++) {
-					sql_add(&x->sql, i > from ? "," : "");
-					bind_int(&x->sql, (*page)[i]);
-				}
-				sql_add(&x->sql, ")");
-			} else {
+					" JOIN resource_version v ON v.seq=r.seq WHERE r.deleted=0");
+			else
 				sql_add(&x->sql, "SELECT DISTINCT " HIT_COLUMNS " FROM ix_reference x"
 					" JOIN resource r ON r.rid=x.rid JOIN resource_version v ON v.seq=r.seq"
 					" JOIN resource p ON p.tenant=x.tenant AND p.type=x.type AND p.id=x.id"
-					" WHERE x.url='' AND x.tenant=");
-				bind_int(&x->sql, x->tenant);
-				sql_add(&x->sql, " AND x.param=");
-				bind_int(&x->sql, inc->param);
-				if (inc->target_type) {
-					sql_add(&x->sql, " AND x.type=");
-					bind_text(&x->sql, inc->target_type, strlen(inc->target_type));
-				}
-				sql_add(&x->sql, " AND p.rid IN (");
-				for (size_t i = from; i < to; i++) {
-					sql_add(&x->sql, i > from ? "," : "");
-					bind_int(&x->sql, (*page)[i]);
-				}
-				sql_add(&x->sql, ")");
+					" WHERE 1");
+			sql_add(&x->sql, " AND x.url='' AND x.tenant=");
+			bind_int(&x->sql, x->tenant);
+			sql_add(&x->sql, " AND x.param=");
+			bind_int(&x->sql, inc->param);
+			if (inc->target_type) {
+				sql_add(&x->sql, " AND x.type=");
+				bind_text(&x->sql, inc->target_type, strlen(inc->target_type));
 			}
+			sql_add(&x->sql, " AND %s.rid IN (", inc->rev ? "p" : "x");
+			for (size_t i = from; i < to; i++) {
+				sql_add(&x->sql, i > from ? "," : "");
+				bind_int(&x->sql, (*page)[i]);
+			}
+			sql_add(&x->sql, ")");
 			if ((rc = prepare(db, x, &st, e)))
 				break;
 			while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
