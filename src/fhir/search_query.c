@@ -505,7 +505,8 @@ static int parse_value(struct parse *p, const struct fhir_search_param *sp, unsi
 		const char *expr;
 		const struct fhir_search_param *c0, *c1;
 
-		if ((rc = split_values(p, arena_strndup(p->a, v.p, v.n) ? v.p : v.p, '$', part, 4, &np)))
+		/* v is NUL-terminated: split_values ends each value it makes */
+		if ((rc = split_values(p, v.p, '$', part, 4, &np)))
 			return rc;
 		if (np != nc && !(nc == 3 && np >= 1))
 			return bad(p, "a composite takes %zu parts separated by '$'", nc);
