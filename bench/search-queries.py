@@ -10,19 +10,27 @@ from at random, built from the values bench/gen-store.py wrote (GEN_DIR).
 
 `plans` prints, in Markdown, for each search: the query plan SQLite chooses
 (EXPLAIN QUERY PLAN) for each statement the server runs, and how long SQLite
-alone takes to run it (no HTTP, no JSON) over several values. The SQL is
-written here by hand exactly as src/store/sqlite_query.c builds it: the same
-text, the same ?N numbering, values bound with the same types. Python's
-sqlite3 module here links the system libsqlite3, the library the server
-uses (checked: the versions must match). The database is opened read-only
-with the pragmas of the server's readers. A plan line that reads a whole
-table or index (SCAN) is also printed as a line "FULLSCAN name: ..." that
-bench/search.sh counts; a temporary B-tree for ORDER BY (a sort over all
-matches) is marked in the same way ("SORT name: ..."). --sql FILE writes
-every statement with `.parameter set` lines, to replay in the sqlite3 CLI.
+alone takes to run it (no HTTP, no JSON) over up to --samples values. The SQL
+is written here by hand exactly as src/store/sqlite_query.c builds it: the
+same text, the same ?N numbering, values bound with the same types. When
+sqlite_query.c changes, this file must change with it. Python's sqlite3
+module links the system libsqlite3, the library the server uses (a warning
+is printed if its version differs from the sqlite3 CLI's). The database is
+opened read-only with the pragmas of the server's readers.
 
-PROPOSED statements (alternatives to the server's SQL, see bench/RESULTS.md)
-are planned and timed next to the ones they would replace.
+A plan line that reads more than the matches gets a `<--` and a reason:
+  - a SCAN;
+  - every resource of the type (resource_updated on tenant and type only);
+  - every index row of the parameter;
+  - a one-sided date range;
+  - a sort of all matches.
+The server's own statements with such lines are listed at the end, and the
+last line is "FLAGGED n" for bench/search.sh. --sql FILE writes every
+statement with `.parameter set` lines, to replay in the sqlite3 CLI.
+
+PROPOSED statements are alternatives to the server's SQL (P0... in
+bench/RESULTS.md). They are planned and timed next to the ones they would
+replace.
 """
 import argparse
 import calendar

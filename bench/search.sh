@@ -241,6 +241,7 @@ for f in "$out"/paths/*.txt; do
 	esac
 	n_urls=$(grep -vc '^#' "$f")
 	say "  1 client: p50 $(ms "$(field "$r1" p50_us)") ms, p99 $(ms "$(field "$r1" p99_us)") ms, $rate1 req/s; $clients clients: $raten req/s, p99 $(ms "$(field "$rn" p99_us)") ms${counted:+; $(fmt_int "$counted") resources counted/s}"
+	# shellcheck disable=SC2016 # the backquotes are Markdown
 	rows+=("$(printf '| %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s |' "${name#[0-9][0-9]-}" \
 		"$(sed -n '2s/^# //p' "$f" | sed 's/|/\\|/g')" "$(fmt_int "$n_urls")" \
 		"$(ms "$(field "$r1" p50_us)")" "$(ms "$(field "$r1" p99_us)")" "$(fmt_int "$rate1")" \
@@ -268,7 +269,7 @@ Latency with 1 client (wrk -c1, ${seconds} s); throughput with $clients clients 
 |---|---|---:|---:|---:|---:|---:|---:|---|---:|
 $(printf '%s\n' "${rows[@]}")
 
-Query plans: EXPLAIN QUERY PLAN on the same database (read-only; Python's sqlite3 module, which links the system libsqlite3 the server uses), of SQL written by hand exactly as src/store/sqlite_query.c builds it. Times are SQLite alone (no HTTP, no JSON), the best of 3 runs per value when fast. \`<--\` marks a plan line that reads more than the matches; $flagged such lines in the server's SQL. PROPOSED statements are alternatives, not what the server runs (see "Proposed SQL changes" in bench/RESULTS.md); every statement is in \`plans.sql\` in the output directory, replayable with \`sqlite3 -readonly DB < plans.sql\`.
+Query plans: EXPLAIN QUERY PLAN on the same database (read-only; Python's sqlite3 module, which links the system libsqlite3 the server uses), of SQL written by hand exactly as src/store/sqlite_query.c builds it. Times are SQLite alone (no HTTP, no JSON), the best of 3 runs per value when fast. \`<--\` marks a plan line that reads more than the matches; $flagged such lines in the server's SQL. PROPOSED statements are alternatives, not what the server runs (see "Search: proposed SQL changes" in bench/RESULTS.md); every statement is in \`plans.sql\` in the output directory, replayable with \`sqlite3 -readonly DB < plans.sql\`.
 
 $(sed '/^FLAGGED /d' "$out/plans.md")
 
