@@ -778,6 +778,7 @@ static int parse_clause(struct parse *p, const char *type, struct str name, cons
 	if (pn.chain.n) {
 		/* One sub-query per target type that has the chained parameter. */
 		struct store_qvalue *v = arena_alloc(p->a, (pn.sp->n_target + 1) * sizeof(*v));
+		struct err *first_err = NULL;
 		size_t n = 0;
 
 		if (!v)
@@ -795,9 +796,25 @@ static int parse_clause(struct parse *p, const char *type, struct str name, cons
 				continue;
 			v[n].op = STORE_Q_REFERENCE;
 			v[n].s[0] = cstr(t);
-			if ((rc = sub_query(p, t, inner, value, depth, &v[n].sub)))
+			rc = sub_query(p, t, inner, value, depth, &v[n].sub);
+			if (rc == ERR_BAD_REQUEST && !type_mod.n) {
+				/* The rest of the chain does not apply to this target (its
+				 * `target` is a token, say): skip it, but keep the first
+				 * reason in case no target takes the chain. */
+				if (!first_err)
+					first_err = arena_alloc(p->a, sizeof(*first_err));
+				if (first_err && !first_err->code)
+					*first_err = *p->e;
+				err_clear(p->e);
+				continue;
+			}
+			if (rc)
 				return rc;
 			n++;
+		}
+		if (!n && first_err && first_err->code) {
+			*p->e = *first_err;
+			return ERR_BAD_REQUEST;
 		}
 		if (!n)
 			return bad(p, "no target of '%s' has a parameter '%.*s'", pn.sp->code,

@@ -363,6 +363,13 @@ static void bad_input_is_400(void **state)
 		.params = { { "_has:Observation:subject:_has:DiagnosticReport:result:_has:Provenance:target:_has:AuditEvent:entity:_id", "1" } } }), 200);
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Observation",
 		.params = { { "subject:Patient._has:Observation:subject:subject:Patient.organization.name", "x" } } }), 200);
+	/* focus targets every type: those whose `location` is not a reference
+	 * (BodyStructure: a token) are skipped, not an error */
+	assert_int_equal(expect_status((struct q){ .path = "/fhir/Observation",
+		.params = { { "focus.location.name", "x" } } }), 200);
+	/* ...but a chain no target takes is 400 */
+	assert_int_equal(expect_status((struct q){ .path = "/fhir/Observation",
+		.params = { { "subject:Patient.gender.name", "x" } } }), 400);
 	/* unknown: ignored, unless strict */
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Patient", .params = { { "nope", "1" } } }), 200);
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Patient", .prefer = "handling=strict",
