@@ -410,6 +410,7 @@ enum fhir_summary {
 #define FHIR_SEARCH_DEFAULT_COUNT 20
 #define FHIR_SEARCH_MAX_COUNT 1000
 #define FHIR_SEARCH_MAX_CHAIN 4		/* links of a chain, levels of _has */
+#define FHIR_SEARCH_MAX_SUBQUERIES 256	/* target types reached by all chains of a search */
 #define FHIR_SEARCH_MAX_IGNORED 16
 
 /* A parsed search request. Everything points into the arena given to

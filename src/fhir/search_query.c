@@ -33,6 +33,7 @@ struct parse {
 	const char *base;		/* our base URL, or NULL */
 	size_t base_n;
 	const char *name;		/* the parameter being parsed, for messages */
+	int subqueries;			/* made so far (chains, _has): FHIR_SEARCH_MAX_SUBQUERIES */
 	struct fhir_search_request *out;
 };
 
@@ -295,10 +296,17 @@ static int parse_clause(struct parse *p, const char *type, struct str name, cons
 static int sub_query(struct parse *p, const char *type, struct str name, const char *value,
 		     int depth, const struct store_query **out)
 {
-	struct store_query *q = arena_alloc(p->a, sizeof(*q));
-	struct store_qclause *c = arena_alloc(p->a, sizeof(*c));
+	struct store_query *q;
+	struct store_qclause *c;
 	int rc;
 
+	/* A chain through a reference to any type (Observation.focus) fans out
+	 * to every type at every link: bound the work a request can ask for. */
+	if (++p->subqueries > FHIR_SEARCH_MAX_SUBQUERIES)
+		return bad(p, "the chain reaches more than %d resource types; name the types with"
+			      " a modifier (focus:Patient.name)", FHIR_SEARCH_MAX_SUBQUERIES);
+	q = arena_alloc(p->a, sizeof(*q));
+	c = arena_alloc(p->a, sizeof(*c));
 	if (!q || !c)
 		return nomem(p);
 	q->tenant = p->tenant;
@@ -797,7 +805,8 @@ static int parse_clause(struct parse *p, const char *type, struct str name, cons
 			v[n].op = STORE_Q_REFERENCE;
 			v[n].s[0] = cstr(t);
 			rc = sub_query(p, t, inner, value, depth, &v[n].sub);
-			if (rc == ERR_BAD_REQUEST && !type_mod.n) {
+			if (rc == ERR_BAD_REQUEST && !type_mod.n &&
+			    p->subqueries <= FHIR_SEARCH_MAX_SUBQUERIES) {
 				/* The rest of the chain does not apply to this target (its
 				 * `target` is a token, say): skip it, but keep the first
 				 * reason in case no target takes the chain. */
@@ -1072,7 +1081,8 @@ int fhir_search_parse(const char *type, int64_t tenant, const struct fhir_search
 		      size_t n, int strict, const char *base, struct arena *a,
 		      struct fhir_search_request *out, struct err *e)
 {
-	struct parse p = { a, e, tenant, strict, base, base ? strlen(base) : 0, NULL, out };
+	struct parse p = { .a = a, .e = e, .tenant = tenant, .strict = strict, .base = base,
+			   .base_n = base ? strlen(base) : 0, .out = out };
 	struct store_qclause types = { 0 };
 	struct store_qclause *c;
 	int rc;

@@ -367,7 +367,11 @@ static void bad_input_is_400(void **state)
 	 * (BodyStructure: a token) are skipped, not an error */
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Observation",
 		.params = { { "focus.location.name", "x" } } }), 200);
-	/* ...but a chain no target takes is 400 */
+	/* a chain through references to any type at every link fans out: 400, not a
+	 * silently partial answer or minutes of work */
+	assert_int_equal(expect_status((struct q){ .path = "/fhir/Observation",
+		.params = { { "focus.focus.focus.focus._id", "x" } } }), 400);
+	/* ...and a chain no target takes is 400 */
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Observation",
 		.params = { { "subject:Patient.gender.name", "x" } } }), 400);
 	/* unknown: ignored, unless strict */
