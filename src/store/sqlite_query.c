@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../base/arena.h"
 #include "../base/log.h"
 
 #define SQL_MAX_BYTES (1u << 20)
@@ -128,29 +129,25 @@ static void bind_str(struct sql *q, struct str s)
 }
 
 /* A prefix's upper bound: s followed by 0xFF, above any UTF-8 text that
- * starts with s. Kept in the query's own storage. */
-static void bind_prefix_end(struct sql *q, struct str s, struct buf *keep)
+ * starts with s. The bytes live in the search's arena until it ends. */
+static void bind_prefix_end(struct sql *q, struct str s, struct arena *keep)
 {
-	size_t at = keep->n;
+	char *end = arena_alloc(keep, s.n + 2);
 
-	if (buf_append(keep, s.p, s.n) || buf_putc(keep, (char)0xFF) || buf_putc(keep, 0)) {
+	if (!end) {
 		q->failed = 1;
 		return;
 	}
-	/* keep may move later: store the offset, resolve before binding. */
-	bind_text(q, NULL, 0);
-	if (!q->failed) {
-		q->b[q->n - 1].p = (const char *)(uintptr_t)(at + 1);	/* offset + 1: resolved in run */
-		q->b[q->n - 1].n = s.n + 1;
-		q->b[q->n - 1].kind = BIND_TEXT | 0x100;
-	}
+	memcpy(end, s.p, s.n);
+	end[s.n] = (char)0xFF;
+	bind_text(q, end, s.n + 1);
 }
 
 /* ---- clauses ----------------------------------------------------------- */
 
 struct ctx {
 	struct sql sql;
-	struct buf keep;		/* prefix bounds */
+	struct arena keep;		/* prefix bounds */
 	int64_t tenant;
 	const char *col;		/* prefix of index columns in value_cond: "" or "d." */
 	uint32_t param;			/* the parameter whose values value_cond writes */
@@ -905,21 +902,16 @@ static int prepare(sqlite3 *db, struct ctx *x, sqlite3_stmt **out, struct err *e
 	for (int i = 0; i < q->n; i++) {
 		const struct bind *b = &q->b[i];
 
-		switch (b->kind & 0xff) {
+		switch (b->kind) {
 		case BIND_INT:
 			sqlite3_bind_int64(*out, i + 1, b->i);
 			break;
 		case BIND_REAL:
 			sqlite3_bind_double(*out, i + 1, b->d);
 			break;
-		case BIND_TEXT: {
-			const char *p = b->p;
-
-			if (b->kind & 0x100)	/* an offset into keep (+1) */
-				p = x->keep.p + ((uintptr_t)b->p - 1);
-			sqlite3_bind_text(*out, i + 1, p, (int)b->n, SQLITE_STATIC);
+		case BIND_TEXT:
+			sqlite3_bind_text(*out, i + 1, b->p, (int)b->n, SQLITE_STATIC);
 			break;
-		}
 		default:
 			sqlite3_bind_null(*out, i + 1);
 		}
@@ -1089,7 +1081,7 @@ int sqlite_search(void *conn, struct store_search *s, store_row_fn fn, void *arg
 
 	memset(&x, 0, sizeof(x));
 	sql_init(&x.sql);
-	buf_init(&x.keep, SQL_MAX_BYTES);
+	arena_init(&x.keep, SQL_MAX_BYTES);
 	x.tenant = qq->tenant;
 	x.col = "";
 	store_version_init(&v);
@@ -1209,6 +1201,6 @@ out:
 	free(seen.slot);
 	store_version_release(&v);
 	sql_release(&x.sql);
-	buf_release(&x.keep);
+	arena_release(&x.keep);
 	return rc;
 }
