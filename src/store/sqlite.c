@@ -189,7 +189,7 @@ struct sqlite_conn {
 	sqlite3_stmt *stmt[STMT__COUNT];
 	/* Writer: the span last written per parameter key (tenant 1), so that
 	 * ix_date_span is written only when it grows. Cleared on rollback. */
-	int64_t span_seen[SPAN_CACHE];
+	int64_t *span_seen;		/* SPAN_CACHE entries; NULL on readers */
 };
 
 sqlite3 *sqlite_conn_db(struct sqlite_conn *c)
@@ -349,6 +349,7 @@ static void sqlite_conn_close(void *conn)
 	for (int i = 0; i < STMT__COUNT; i++)
 		sqlite3_finalize(c->stmt[i]);
 	sqlite3_close(c->db);
+	free(c->span_seen);
 	free(c);
 }
 
@@ -360,6 +361,10 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 
 	*out = NULL;
 	c = calloc(1, sizeof(*c));
+	if (c && writer && !(c->span_seen = calloc(SPAN_CACHE, sizeof(c->span_seen[0])))) {
+		free(c);
+		c = NULL;
+	}
 	if (!c)
 		return err_set(e, ERR_NOMEM, NULL, "out of memory");
 	rc = sqlite3_open_v2(b->path, &c->db,
@@ -512,7 +517,8 @@ static void sqlite_batch_rollback(void *wconn)
 {
 	struct sqlite_conn *c = wconn;
 
-	memset(c->span_seen, 0, sizeof(c->span_seen));	/* what it remembers may be undone */
+	if (c->span_seen)	/* what it remembers may be undone */
+		memset(c->span_seen, 0, SPAN_CACHE * sizeof(c->span_seen[0]));
 
 	if (!sqlite3_get_autocommit(c->db))
 		step_simple(c, STMT_ROLLBACK, NULL);
@@ -554,7 +560,7 @@ static int note_span(struct sqlite_conn *c, int64_t tenant, const struct store_i
 	sqlite3_stmt *s = c->stmt[STMT_DATE_SPAN];
 	int64_t span = (r->lo == INT64_MIN || r->hi == INT64_MAX || r->hi - r->lo < 0)
 			       ? INT64_MAX : r->hi - r->lo;
-	int cached = tenant == STORE_DEFAULT_TENANT && r->param < SPAN_CACHE;
+	int cached = c->span_seen && tenant == STORE_DEFAULT_TENANT && r->param < SPAN_CACHE;
 
 	if (cached && c->span_seen[r->param] >= span && c->span_seen[r->param] > 0)
 		return 0;
@@ -716,7 +722,8 @@ static int sqlite_txn_apply(void *wconn, const struct store_txn *txn, struct err
 		rc = set_meta(c, txn->meta_key, txn->meta_value, e);
 	if (rc) {
 		step_simple(c, STMT_ROLLBACK_TO, NULL);
-		memset(c->span_seen, 0, sizeof(c->span_seen));
+		if (c->span_seen)
+			memset(c->span_seen, 0, SPAN_CACHE * sizeof(c->span_seen[0]));
 		step_simple(c, STMT_RELEASE, NULL);
 		return rc;
 	}
