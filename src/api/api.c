@@ -35,6 +35,8 @@ enum route_kind {
 	ROUTE__COUNT
 };
 
+static int api_operation(struct api_ctx *c);
+
 static int not_yet(struct api_ctx *c)
 {
 	return err_set(&c->err, ERR_NOT_SUPPORTED, NULL,
@@ -66,9 +68,48 @@ static const struct route_handler {
 	{ ROUTE_TYPE, "PUT", not_yet },			/* conditional update */
 	{ ROUTE_TYPE, "DELETE", not_yet },		/* conditional delete */
 	{ ROUTE_COMPARTMENT, "GET", api_search },
-	{ ROUTE_OPERATION, "GET", not_yet },
-	{ ROUTE_OPERATION, "POST", not_yet },
+	{ ROUTE_OPERATION, "GET", api_operation },
+	{ ROUTE_OPERATION, "POST", api_operation },
+	{ ROUTE_OPERATION, "DELETE", api_operation },
 };
+
+/*
+ * The operations, by name and level. An operation's handler sees c->type
+ * (type and instance level) and c->id (instance level); path segments after
+ * the operation name are in c->op_rest ("" when none).
+ */
+static const struct api_operation {
+	const char *name;		/* without the '$' */
+	unsigned levels;		/* API_OP_SYSTEM | API_OP_TYPE | API_OP_INSTANCE */
+	const char *type;		/* type and instance level: only this type; NULL: any */
+	const char *methods;		/* "GET POST" */
+	api_handler_fn fn;
+} operations[] = {
+	{ "placeholder-for-operations", 0, NULL, "", NULL },
+};
+
+static int api_operation(struct api_ctx *c)
+{
+	unsigned level = c->id[0] ? API_OP_INSTANCE : c->type ? API_OP_TYPE : API_OP_SYSTEM;
+	const char *method = !strcmp(c->req->method, "HEAD") ? "GET" : c->req->method;
+
+	for (size_t i = 0; i < sizeof(operations) / sizeof(operations[0]); i++) {
+		const struct api_operation *op = &operations[i];
+
+		if (strcmp(op->name, c->op) || !(op->levels & level) ||
+		    (level != API_OP_SYSTEM && op->type && strcmp(op->type, c->type)))
+			continue;
+		if (!strstr(op->methods, method)) {
+			c->res->allow = op->methods;
+			return err_set(&c->err, ERR_METHOD, NULL, "$%s does not take %s", c->op,
+				       c->req->method);
+		}
+		return op->fn(c);
+	}
+	return err_set(&c->err, ERR_NOT_SUPPORTED, NULL,
+		       "$%s is not an operation of this server at this level "
+		       "(see /fhir/metadata for what is)", c->op);
+}
 
 static const char *const route_allow[ROUTE__COUNT] = {
 	[ROUTE_SYSTEM] = "GET, POST",
@@ -81,7 +122,7 @@ static const char *const route_allow[ROUTE__COUNT] = {
 	[ROUTE_INSTANCE_HISTORY] = "GET, HEAD",
 	[ROUTE_VREAD] = "GET, HEAD",
 	[ROUTE_COMPARTMENT] = "GET",
-	[ROUTE_OPERATION] = "GET, POST",
+	[ROUTE_OPERATION] = "GET, POST, DELETE",
 };
 
 void api_response_init(struct api_response *res)
@@ -433,6 +474,24 @@ static int set_vid(struct api_ctx *c, struct str s)
 	return 0;
 }
 
+/* /fhir/$op, /fhir/Type/$op, /fhir/Type/id/$op, each maybe followed by
+ * more segments (op_rest). */
+static int set_operation(struct api_ctx *c, const struct str *seg, int n, int at)
+{
+	const char *rest;
+	int rc;
+
+	if (at >= 1 && (rc = set_type(c, seg[0])))
+		return rc;
+	if (at == 2 && (rc = set_id(c, seg[1])))
+		return rc;
+	if (str_copy(c->op, sizeof(c->op), (struct str){ seg[at].p + 1, seg[at].n - 1 }) || !c->op[0])
+		return err_set(&c->err, ERR_NOT_FOUND, NULL, "no such operation");
+	rest = at + 1 < n ? seg[at + 1].p : "";
+	c->op_rest = rest;
+	return 0;
+}
+
 /* Maps the path to a route kind and fills type/id/vid. */
 static int route(struct api_ctx *c, enum route_kind *kind)
 {
@@ -445,10 +504,11 @@ static int route(struct api_ctx *c, enum route_kind *kind)
 		*kind = ROUTE_SYSTEM;
 		return 0;
 	}
-	if (seg[0].p[0] == '$' || (n >= 2 && seg[1].p[0] == '$') || (n >= 3 && seg[2].p[0] == '$')) {
-		*kind = ROUTE_OPERATION;
-		return 0;
-	}
+	for (int i = 0; i < n && i < 3; i++)
+		if (seg[i].p[0] == '$') {
+			*kind = ROUTE_OPERATION;
+			return set_operation(c, seg, n, i);
+		}
 	if (n == 1 && str_eq(seg[0], "metadata")) {
 		*kind = ROUTE_METADATA;
 		return 0;

@@ -31,6 +31,8 @@ struct api_ctx {
 	const char *type;		/* resource type (points into the static type table) */
 	const char *compartment;	/* Patient/1/Observation: "Patient" (type is Observation) */
 	char id[FHIR_ID_MAX + 1];
+	char op[64];			/* operation name without '$', "" when none */
+	const char *op_rest;		/* path after the operation name, "" when none */
 	int64_t vid;			/* from the URL, for vread */
 	int pretty;
 	int plain_json;			/* answer application/json instead of fhir+json */
@@ -41,6 +43,11 @@ struct api_ctx {
 };
 
 typedef int (*api_handler_fn)(struct api_ctx *c);
+
+/* Levels an operation is defined at (api.c's operation table). */
+#define API_OP_SYSTEM 1u
+#define API_OP_TYPE 2u
+#define API_OP_INSTANCE 4u
 
 /* api.c */
 const char *api_param(const struct api_ctx *c, const char *name);
