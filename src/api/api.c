@@ -37,13 +37,6 @@ enum route_kind {
 
 static int api_operation(struct api_ctx *c);
 
-static int not_yet(struct api_ctx *c)
-{
-	return err_set(&c->err, ERR_NOT_SUPPORTED, NULL,
-		       "%s %s is not implemented by this server yet (see /fhir/metadata for what is)",
-		       c->req->method, c->req->path);
-}
-
 /* What each route answers to; anything else is 405 with the Allow list. */
 static const struct route_handler {
 	enum route_kind route;
@@ -60,13 +53,13 @@ static const struct route_handler {
 	{ ROUTE_INSTANCE, "PATCH", api_patch },
 	{ ROUTE_INSTANCE_HISTORY, "GET", api_history },
 	{ ROUTE_VREAD, "GET", api_vread },
-	/* Defined by FHIR, built by later issues: answered 501, never 404/405. */
-	{ ROUTE_SYSTEM, "POST", not_yet },		/* batch/transaction */
+	{ ROUTE_SYSTEM, "POST", api_bundle },
 	{ ROUTE_SYSTEM, "GET", api_search },
 	{ ROUTE_TYPE, "GET", api_search },
 	{ ROUTE_TYPE_SEARCH, "POST", api_search },
-	{ ROUTE_TYPE, "PUT", not_yet },			/* conditional update */
-	{ ROUTE_TYPE, "DELETE", not_yet },		/* conditional delete */
+	{ ROUTE_TYPE, "PUT", api_update },		/* conditional update */
+	{ ROUTE_TYPE, "DELETE", api_delete },		/* conditional delete */
+	{ ROUTE_TYPE, "PATCH", api_patch },		/* conditional patch */
 	{ ROUTE_COMPARTMENT, "GET", api_search },
 	{ ROUTE_OPERATION, "GET", api_operation },
 	{ ROUTE_OPERATION, "POST", api_operation },
@@ -115,7 +108,7 @@ static const char *const route_allow[ROUTE__COUNT] = {
 	[ROUTE_SYSTEM] = "GET, POST",
 	[ROUTE_METADATA] = "GET, HEAD",
 	[ROUTE_SYSTEM_HISTORY] = "GET, HEAD",
-	[ROUTE_TYPE] = "GET, POST, PUT, DELETE",
+	[ROUTE_TYPE] = "GET, HEAD, POST, PUT, PATCH, DELETE",
 	[ROUTE_TYPE_HISTORY] = "GET, HEAD",
 	[ROUTE_TYPE_SEARCH] = "POST",
 	[ROUTE_INSTANCE] = "GET, HEAD, PUT, PATCH, DELETE",

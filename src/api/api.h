@@ -29,6 +29,8 @@ struct api_limits {
 struct api_config {
 	struct api_limits limits;
 	const char *base_url;		/* fixed public base, e.g. https://emr.example.vn/fhir; NULL: from Host */
+	int delete_multiple;		/* a conditional delete may delete several (else 412) */
+	size_t max_bundle_entries;	/* larger Bundles: 413; 0: no limit */
 };
 
 struct api;

@@ -9,6 +9,8 @@
 #include "api.h"
 #include "../fhir/fhir.h"
 
+struct arena;
+
 #define API_BASE_MAX 512
 #define API_WRITE_RETRIES 8		/* optimistic-concurrency retries without If-Match */
 
@@ -67,6 +69,70 @@ int api_put_query_value(struct buf *b, const char *v) LT_MUST_CHECK;
 int api_bundle_start(struct api_ctx *c, const char *type) LT_MUST_CHECK;
 /* Appends a Bundle.link object {"relation": relation, "url": url}. */
 int api_put_link(struct buf *b, const char *relation, const char *url) LT_MUST_CHECK;
+
+/* tx.c: the write engine (see there). */
+enum tx_method { TX_GET = 1, TX_POST, TX_PUT, TX_PATCH, TX_DELETE };
+enum tx_state { TX_PENDING, TX_PLANNED, TX_DONE, TX_FAILED };
+
+#define TX_ATOMIC 1u			/* all or nothing (a transaction); else a batch */
+#define TX_REFS 2u			/* rewrite fullUrl and conditional references */
+
+struct tx_del {				/* a resource a conditional delete matched */
+	char id[FHIR_ID_MAX + 1];
+	int64_t version;
+	int64_t last_updated_ms;
+};
+
+struct tx_entry {
+	/* The request, set by the caller (after api_tx_entry_init). */
+	enum tx_method method;
+	const char *type;		/* static type name */
+	char id[FHIR_ID_MAX + 1];	/* PUT/PATCH/DELETE [type]/[id]; "" otherwise */
+	const char *query;		/* conditional PUT/PATCH/DELETE: the search, else NULL */
+	const char *if_none_exist;	/* POST: conditional create's search, or NULL */
+	int64_t if_match;		/* the version required, or -1 */
+	int if_none_match;		/* PUT with If-None-Match: * */
+	struct json_object *body;	/* POST/PUT: the resource; PATCH: the JSON Patch (borrowed) */
+	const char *full_url;		/* Bundle.entry.fullUrl, or NULL */
+	/* The outcome. */
+	enum tx_state state;		/* TX_DONE or TX_FAILED when api_tx_run returns */
+	int status;			/* HTTP status of this entry */
+	int noop;			/* nothing written: a create that matched, a delete of nothing */
+	int interaction;		/* enum store_interaction of the write */
+	char out_id[FHIR_ID_MAX + 1];	/* the resource's id: assigned, matched or given */
+	int64_t version, last_updated_ms;
+	struct buf stored;		/* the bytes written; a create that matched: the match's */
+	struct err err;			/* why it failed */
+	/* Private to tx.c. */
+	char new_id[FHIR_ID_MAX + 1];
+	int64_t expect;
+	struct store_ix_rows ix;
+	struct tx_del *del;		/* conditional delete: the matches */
+	size_t n_del;
+	int guard_first, n_guards;
+};
+
+void api_tx_entry_init(struct tx_entry *e);
+void api_tx_entry_release(struct tx_entry *e);
+/*
+ * Runs n entries as one transaction (TX_ATOMIC) or as a batch. Returns 0
+ * when every entry is done (batch: when the batch ran; see each entry's
+ * state), else the failure's code with *failed the entry at fault and its
+ * err set. GET entries are left to the caller.
+ */
+int api_tx_run(struct api_ctx *c, struct tx_entry *e, size_t n, unsigned flags, size_t *failed);
+/* The stored form of a resource: validated, index rows made, compact bytes. */
+int api_prepare(const char *type, struct json_object *resource, const char *id, int64_t version,
+		int64_t now_ms, struct store_ix_rows *ix, struct buf *out, struct err *err);
+
+/* search.c: parses "a=1&b=2" (percent-decoded; '+' a space with
+ * plus_is_space) into args allocated in a. */
+struct fhir_search_arg;
+int api_parse_form(struct arena *a, const char *s, size_t len, int plus_is_space,
+		   struct fhir_search_arg *args, size_t *n, size_t max, struct err *e);
+
+/* bundle.c */
+int api_bundle(struct api_ctx *c);
 
 /* rest.c */
 int api_read(struct api_ctx *c);

@@ -257,33 +257,39 @@ static int collect_args(struct api_ctx *c, struct arena *a, struct fhir_search_a
 	    strncasecmp(req->content_type, "application/x-www-form-urlencoded", 33) != 0)
 		return err_set(&c->err, ERR_MEDIA_TYPE, NULL,
 			       "POST _search takes application/x-www-form-urlencoded parameters");
-	if (req->body && req->body_len) {
-		char *body = arena_strndup(a, req->body, req->body_len);
+	return api_parse_form(a, req->body, req->body_len, 1, args, n, SEARCH_MAX_ARGS, &c->err);
+}
 
-		if (!body)
-			return err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
-		if (strlen(body) != req->body_len)
-			return err_set(&c->err, ERR_BAD_REQUEST, NULL, "the form body holds a NUL byte");
-		for (char *p = body; p && *p;) {
-			char *amp = strchr(p, '&'), *eq;
+int api_parse_form(struct arena *a, const char *s, size_t len, int plus_is_space,
+		   struct fhir_search_arg *args, size_t *n, size_t max, struct err *e)
+{
+	char *body;
 
-			if (amp)
-				*amp = '\0';
-			if (*p) {
-				if (*n == SEARCH_MAX_ARGS)
-					return err_set(&c->err, ERR_BAD_REQUEST, NULL,
-						       "more than %d search parameters", SEARCH_MAX_ARGS);
-				eq = strchr(p, '=');
-				if (eq)
-					*eq = '\0';
-				url_unescape(p, 1);
-				if (eq)
-					url_unescape(eq + 1, 1);
-				args[*n].name = p;
-				args[(*n)++].value = eq ? eq + 1 : "";
-			}
-			p = amp ? amp + 1 : NULL;
+	if (!s || !len)
+		return 0;
+	if (!(body = arena_strndup(a, s, len)))
+		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	if (strlen(body) != len)
+		return err_set(e, ERR_BAD_REQUEST, NULL, "the form holds a NUL byte");
+	for (char *p = body; p && *p;) {
+		char *amp = strchr(p, '&'), *eq;
+
+		if (amp)
+			*amp = '\0';
+		if (*p) {
+			if (*n == max)
+				return err_set(e, ERR_BAD_REQUEST, NULL, "more than %zu search parameters",
+					       max);
+			eq = strchr(p, '=');
+			if (eq)
+				*eq = '\0';
+			url_unescape(p, plus_is_space);
+			if (eq)
+				url_unescape(eq + 1, plus_is_space);
+			args[*n].name = p;
+			args[(*n)++].value = eq ? eq + 1 : "";
 		}
+		p = amp ? amp + 1 : NULL;
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../base/log.h"
@@ -61,6 +62,43 @@ static const struct store_ops *store_backend(const char *name)
 	return NULL;
 }
 
+struct guard_seen {
+	int n;
+	char type[STORE_TYPE_MAX + 1];
+	char id[STORE_ID_MAX + 1];
+};
+
+static int guard_row(void *arg, const struct store_version *v)
+{
+	struct guard_seen *g = arg;
+
+	if (g->n++ == 0) {
+		snprintf(g->type, sizeof(g->type), "%s", v->type);
+		snprintf(g->id, sizeof(g->id), "%s", v->id);
+	}
+	return 0;
+}
+
+/* Re-runs each guard's search on the writer's view (the batch so far). */
+static int check_guards(struct store *st, const struct store_txn *txn, struct err *e)
+{
+	for (size_t i = 0; i < txn->n_guards; i++) {
+		const struct store_guard *g = &txn->guards[i];
+		struct store_search s = { .q = g->q, .count = 2 };
+		struct guard_seen seen = { 0 };
+		int rc = st->ops->search(st->wconn, &s, guard_row, &seen, e);
+
+		if (rc)
+			return rc;
+		if (seen.n != g->n_seen ||
+		    (seen.n == 1 && (strcmp(seen.type, g->type) || strcmp(seen.id, g->id))))
+			return err_set(e, ERR_CONFLICT, NULL,
+				       "a conditional search gave another result while the change "
+				       "was prepared");
+	}
+	return 0;
+}
+
 /* Takes every waiting txn (up to max_batch), applies them in one backend
  * transaction, commits once, then wakes each waiter with its own result. */
 static void writer_run_batch(struct store *st, struct pending *batch)
@@ -76,7 +114,9 @@ static void writer_run_batch(struct store *st, struct pending *batch)
 			p->err = e;
 			continue;
 		}
-		p->rc = st->ops->txn_apply(st->wconn, p->txn, &p->err);
+		p->rc = check_guards(st, p->txn, &p->err);
+		if (!p->rc)
+			p->rc = st->ops->txn_apply(st->wconn, p->txn, &p->err);
 		any_applied |= p->rc == 0;
 	}
 	if (!rc) {
@@ -132,38 +172,77 @@ static void *writer_main(void *arg)
 	}
 }
 
-int store_commit(struct store *st, const struct store_txn *txn, struct err *e)
+/* Queues n txns, waits for all; each p[i] gets its own result. */
+static void commit_wait(struct store *st, struct pending *p, size_t n)
 {
-	struct pending p;
-
-	memset(&p, 0, sizeof(p));
-	p.txn = txn;
-	pthread_cond_init(&p.cond, NULL);
 	pthread_mutex_lock(&st->queue_lock);
 	if (st->stopping) {
 		pthread_mutex_unlock(&st->queue_lock);
-		pthread_cond_destroy(&p.cond);
-		return err_set(e, ERR_SHUTDOWN, NULL, "the store is closing; the change was not made");
+		for (size_t i = 0; i < n; i++) {
+			p[i].rc = ERR_SHUTDOWN;
+			err_set(&p[i].err, ERR_SHUTDOWN, NULL,
+				"the store is closing; the change was not made");
+		}
+		return;
 	}
-	/* p lives on this stack, and this thread sleeps below until the writer
-	 * has unlinked it and set p.done: the queue never outlives it. */
-	if (st->tail)
-		st->tail->next = &p;
-	else
-		st->head = &p;	/* cppcheck-suppress autoVariables */
-	st->tail = &p;		/* cppcheck-suppress autoVariables */
+	/* p lives on the caller's stack or heap, and this thread sleeps below
+	 * until the writer has unlinked every p[i] and set done: the queue
+	 * never outlives them. */
+	for (size_t i = 0; i < n; i++) {
+		if (st->tail)
+			st->tail->next = &p[i];
+		else
+			st->head = &p[i];	/* cppcheck-suppress autoVariables */
+		st->tail = &p[i];		/* cppcheck-suppress autoVariables */
+	}
 	pthread_cond_signal(&st->queue_cond);
-	while (!p.done)
-		pthread_cond_wait(&p.cond, &st->queue_lock);
+	for (size_t i = 0; i < n; i++)
+		while (!p[i].done)
+			pthread_cond_wait(&p[i].cond, &st->queue_lock);
 	pthread_mutex_unlock(&st->queue_lock);
-	pthread_cond_destroy(&p.cond);
-	if (p.rc && e) {
-		for (int i = 0; i < p.err.n_issues; i++)
-			err_set(e, p.rc, p.err.issue[i].expression, "%s", p.err.issue[i].diagnostics);
-		if (!p.err.n_issues)
-			err_set(e, p.rc, NULL, "%s", err_message(p.rc));
+}
+
+static int copy_result(const struct pending *p, struct err *e)
+{
+	if (p->rc && e) {
+		for (int i = 0; i < p->err.n_issues; i++)
+			err_set(e, p->rc, p->err.issue[i].expression, "%s", p->err.issue[i].diagnostics);
+		if (!p->err.n_issues)
+			err_set(e, p->rc, NULL, "%s", err_message(p->rc));
 	}
-	return p.rc;
+	return p->rc;
+}
+
+int store_commit(struct store *st, const struct store_txn *txn, struct err *e)
+{
+	int rc;
+
+	return store_commit_many(st, txn, 1, &rc, e);
+}
+
+int store_commit_many(struct store *st, const struct store_txn *txn, size_t n, int *rc,
+		      struct err *e)
+{
+	struct pending one, *p = n == 1 ? &one : calloc(n, sizeof(*p));
+	int first = 0;
+
+	if (!p)
+		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	memset(p, 0, n * sizeof(*p));
+	for (size_t i = 0; i < n; i++) {
+		p[i].txn = &txn[i];
+		pthread_cond_init(&p[i].cond, NULL);
+	}
+	commit_wait(st, p, n);
+	for (size_t i = 0; i < n; i++) {
+		rc[i] = copy_result(&p[i], e ? &e[i] : NULL);
+		if (rc[i] && !first)
+			first = rc[i];
+		pthread_cond_destroy(&p[i].cond);
+	}
+	if (p != &one)
+		free(p);
+	return first;
 }
 
 static int pool_get(struct store *st, void **conn, struct err *e)

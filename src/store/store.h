@@ -89,9 +89,25 @@ struct store_write {
 	const struct store_ix_rows *index;	/* its search index rows; NULL: none */
 };
 
+/*
+ * A search a txn was prepared against (conditional create, update, delete
+ * and references). The writer re-runs it just before applying the txn, in
+ * the same database transaction, and fails the txn with ERR_CONFLICT when
+ * the result is no longer what was seen: so a conditional write is decided
+ * on the data it commits over, as if txns ran one at a time.
+ */
+struct store_guard {
+	const struct store_query *q;
+	int n_seen;			/* matches seen: 0, 1 or 2 (= more than one) */
+	const char *type;		/* n_seen == 1: the match */
+	const char *id;
+};
+
 struct store_txn {
 	struct store_write *writes;
 	size_t n_writes;
+	const struct store_guard *guards;
+	size_t n_guards;
 	const char *meta_key;		/* also set this store_meta entry, or NULL */
 	const char *meta_value;
 };
@@ -152,5 +168,10 @@ int store_search(struct store *st, struct store_search *s, store_row_fn fn, void
 		 struct err *e) LT_MUST_CHECK;
 /* Blocks until txn is durable (0) or failed (ERR_CONFLICT, ERR_DISK_FULL, ...). */
 int store_commit(struct store *st, const struct store_txn *txn, struct err *e) LT_MUST_CHECK;
+/* Commits n independent txns (each all-or-nothing on its own), usually in
+ * one group commit; rc[i] and e[i] (e may be NULL) get each one's result.
+ * Returns 0 when all succeeded, else the first failure's code. */
+int store_commit_many(struct store *st, const struct store_txn *txn, size_t n, int *rc,
+		      struct err *e) LT_MUST_CHECK;
 
 #endif

@@ -360,11 +360,13 @@ static void format_pretty_strict_and_not_yet(void **state)
 	assert_string_equal(res.content_type, "application/json; charset=utf-8");
 	assert_int_equal(call((struct call){ "GET", "/fhir/_history", .params = { { "foo", "1" } } }, &res), 200);
 	assert_int_equal(call((struct call){ "GET", "/fhir/_history", .prefer = "handling=strict", .params = { { "foo", "1" } } }, &res), 400);
-	assert_int_equal(call((struct call){ "PUT", "/fhir/Patient" }, &res), 501);
+	assert_int_equal(call((struct call){ "PUT", "/fhir/Patient" }, &res), 400);
+	assert_outcome(&res, "invalid");
+	assert_int_equal(call((struct call){ "POST", "/fhir", "{\"resourceType\":\"Bundle\",\"type\":\"transaction\"}" }, &res), 200);
+	assert_non_null(strstr(res.body.p, "\"transaction-response\""));
+	assert_int_equal(call((struct call){ "GET", "/fhir/$no-such-operation" }, &res), 501);
 	assert_outcome(&res, "not-supported");
-	assert_int_equal(call((struct call){ "POST", "/fhir", "{\"resourceType\":\"Bundle\",\"type\":\"transaction\"}" }, &res), 501);
-	assert_int_equal(call((struct call){ "GET", "/fhir/Patient/1/$everything" }, &res), 501);
-	assert_int_equal(call((struct call){ "PATCH", "/fhir/Patient" }, &res), 405);
+	assert_int_equal(call((struct call){ "TRACE", "/fhir/Patient" }, &res), 405);
 	api_response_release(&res);
 }
 
@@ -437,6 +439,226 @@ static void error_messages_stay_valid_utf8(void **state)
 	api_response_release(&res);
 }
 
+/* The value at a dotted path of the response body ("entry.0.response.status"). */
+static const char *body_at(struct api_response *res, const char *path, struct json_object **keep)
+{
+	struct json_object *o = body_json(res), *cur = o;
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = strtok_r(buf, ".", &save); p && cur; p = strtok_r(NULL, ".", &save)) {
+		if (json_object_is_type(cur, json_type_array))
+			cur = json_object_array_get_idx(cur, (size_t)atoi(p));
+		else if (!json_object_object_get_ex(cur, p, &cur))
+			cur = NULL;
+	}
+	*keep = o;
+	return cur ? json_object_get_string(cur) : NULL;
+}
+
+static int count_of(const char *type, const char *name, const char *value)
+{
+	struct api_response res;
+	struct json_object *o;
+	int n;
+
+	api_response_init(&res);
+	assert_int_equal(call((struct call){ "GET", type, .params = { { name, value }, { "_summary", "count" } } }, &res), 200);
+	n = atoi(body_at(&res, "total", &o));
+	json_object_put(o);
+	api_response_release(&res);
+	return n;
+}
+
+#define TX_PATIENT_OBS(kind, ifnone) \
+	"{\"resourceType\":\"Bundle\",\"type\":\"" kind "\",\"entry\":[" \
+	"{\"fullUrl\":\"urn:uuid:7f0a3c1e-0000-4000-8000-000000000001\"," \
+	"\"resource\":{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:tx\",\"value\":\"p1\"}]," \
+	"\"text\":{\"status\":\"generated\",\"div\":\"<div xmlns=\\\"http://www.w3.org/1999/xhtml\\\">" \
+	"<a href=\\\"urn:uuid:7f0a3c1e-0000-4000-8000-000000000001\\\">me</a></div>\"}}," \
+	"\"request\":{\"method\":\"POST\",\"url\":\"Patient\"" ifnone "}}," \
+	"{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"tx\"}," \
+	"\"subject\":{\"reference\":\"urn:uuid:7f0a3c1e-0000-4000-8000-000000000001\"}}," \
+	"\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}}]}"
+
+static void transaction_rewrites_references(void **state)
+{
+	struct api_response res;
+	struct json_object *o, *o2;
+	char pid[80], path[160];
+	const char *loc, *subj;
+
+	api_response_init(&res);
+	assert_int_equal(call((struct call){ "POST", "/fhir", TX_PATIENT_OBS("transaction", ",\"ifNoneExist\":\"identifier=urn:tx|p1\"") }, &res), 200);
+	assert_string_equal(body_at(&res, "type", &o), "transaction-response");
+	json_object_put(o);
+	assert_string_equal(body_at(&res, "entry.0.response.status", &o), "201 Created");
+	json_object_put(o);
+	loc = body_at(&res, "entry.0.response.location", &o);	/* Patient/<id>/_history/1 */
+	assert_non_null(strstr(loc, "/_history/1"));
+	snprintf(pid, sizeof(pid), "%.*s", (int)(strstr(loc, "/_history") - loc), loc);
+	json_object_put(o);
+	snprintf(path, sizeof(path), "/fhir/%s", body_at(&res, "entry.1.response.location", &o));
+	*strstr(path, "/_history") = '\0';
+	json_object_put(o);
+	assert_int_equal(call((struct call){ "GET", path }, &res), 200);
+	subj = body_at(&res, "subject.reference", &o);
+	assert_string_equal(subj, pid);
+	json_object_put(o);
+	snprintf(path, sizeof(path), "/fhir/%s", pid);
+	assert_int_equal(call((struct call){ "GET", path }, &res), 200);
+	assert_non_null(strstr(body_at(&res, "text.div", &o), pid));	/* the narrative's link too */
+	json_object_put(o);
+
+	/* Again: the conditional create matches, the Observation points at the match. */
+	assert_int_equal(call((struct call){ "POST", "/fhir", TX_PATIENT_OBS("transaction", ",\"ifNoneExist\":\"identifier=urn:tx|p1\""), .prefer = "return=representation" }, &res), 200);
+	assert_string_equal(body_at(&res, "entry.0.response.status", &o), "200 OK");
+	json_object_put(o);
+	assert_string_equal(body_at(&res, "entry.1.resource.subject.reference", &o2), pid);
+	json_object_put(o2);
+	assert_int_equal(count_of("/fhir/Patient", "identifier", "urn:tx|p1"), 1);
+	assert_int_equal(count_of("/fhir/Observation", "subject", pid), 2);
+
+	/* A conditional reference resolves; once ambiguous it fails with 412. */
+	assert_int_equal(call((struct call){ "POST", "/fhir", "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+		"{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"cond\"},"
+		"\"subject\":{\"reference\":\"Patient?identifier=urn:tx|p1\"}},\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}}]}" }, &res), 200);
+	assert_int_equal(count_of("/fhir/Observation", "subject", pid), 3);
+	assert_int_equal(call((struct call){ "POST", "/fhir/Patient", "{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:tx\",\"value\":\"p1\"}]}" }, &res), 201);
+	assert_int_equal(call((struct call){ "POST", "/fhir", "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+		"{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"cond\"},"
+		"\"subject\":{\"reference\":\"Patient?identifier=urn:tx|p1\"}},\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}}]}" }, &res), 412);
+	assert_outcome(&res, "conflict");
+	assert_int_equal(call((struct call){ "POST", "/fhir", TX_PATIENT_OBS("transaction", ",\"ifNoneExist\":\"identifier=urn:tx|p1\"") }, &res), 412);
+	assert_int_equal(count_of("/fhir/Observation", "subject", pid), 3);
+	api_response_release(&res);
+}
+
+static void transaction_is_all_or_nothing(void **state)
+{
+	struct api_response res;
+	struct json_object *o;
+
+	api_response_init(&res);
+	/* The second entry is invalid: the first must leave no trace, index rows included. */
+	assert_int_equal(call((struct call){ "POST", "/fhir", "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+		"{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"rb1\",\"identifier\":[{\"system\":\"urn:tx\",\"value\":\"rollback\"}]},\"request\":{\"method\":\"PUT\",\"url\":\"Patient/rb1\"}},"
+		"{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"bogus\"},\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}}]}" }, &res), 400);
+	assert_non_null(strstr(res.body.p, "\"Bundle.entry[1].resource.status\""));
+	assert_int_equal(call((struct call){ "GET", "/fhir/Patient/rb1" }, &res), 404);
+	assert_int_equal(count_of("/fhir/Patient", "identifier", "urn:tx|rollback"), 0);
+
+	/* PUT with the body's id missing fails; DELETE then POST then PUT then GET order. */
+	assert_int_equal(call((struct call){ "PUT", "/fhir/Patient/ord1", "{\"resourceType\":\"Patient\",\"id\":\"ord1\"}" }, &res), 201);
+	assert_int_equal(call((struct call){ "POST", "/fhir", "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+		"{\"request\":{\"method\":\"GET\",\"url\":\"Patient/ord2\"}},"
+		"{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ord2\",\"gender\":\"female\"},\"request\":{\"method\":\"PUT\",\"url\":\"Patient/ord2\",\"ifNoneMatch\":\"*\"}},"
+		"{\"request\":{\"method\":\"DELETE\",\"url\":\"Patient/ord1\"}}]}" }, &res), 200);
+	assert_string_equal(body_at(&res, "entry.0.response.status", &o), "200 OK");	/* GET runs last */
+	json_object_put(o);
+	assert_string_equal(body_at(&res, "entry.0.resource.gender", &o), "female");
+	json_object_put(o);
+	assert_string_equal(body_at(&res, "entry.1.response.status", &o), "201 Created");
+	json_object_put(o);
+	assert_string_equal(body_at(&res, "entry.2.response.status", &o), "200 OK");
+	json_object_put(o);
+	assert_int_equal(call((struct call){ "GET", "/fhir/Patient/ord1" }, &res), 410);
+	/* ifMatch on a stale version: 412, nothing changed. */
+	assert_int_equal(call((struct call){ "POST", "/fhir", "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+		"{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ord2\",\"gender\":\"male\"},\"request\":{\"method\":\"PUT\",\"url\":\"Patient/ord2\",\"ifMatch\":\"W/\\\"7\\\"\"}}]}" }, &res), 412);
+	assert_int_equal(call((struct call){ "GET", "/fhir/Patient/ord2" }, &res), 200);
+	assert_string_equal(body_at(&res, "gender", &o), "female");
+	json_object_put(o);
+	api_response_release(&res);
+}
+
+static void batch_entries_stand_alone(void **state)
+{
+	struct api_response res;
+	struct json_object *o;
+
+	api_response_init(&res);
+	assert_int_equal(call((struct call){ "POST", "/fhir", "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+		"{\"resource\":{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:tx\",\"value\":\"b1\"}]},\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}},"
+		"{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"bogus\"},\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}},"
+		"{\"request\":{\"method\":\"TRACE\",\"url\":\"Patient\"}},"
+		"{\"request\":{\"method\":\"GET\",\"url\":\"Patient?identifier=urn:tx|b1&_summary=count\"}}]}" }, &res), 200);
+	assert_string_equal(body_at(&res, "type", &o), "batch-response");
+	json_object_put(o);
+	assert_string_equal(body_at(&res, "entry.0.response.status", &o), "201 Created");
+	json_object_put(o);
+	assert_string_equal(body_at(&res, "entry.1.response.status", &o), "400 Bad Request");
+	json_object_put(o);
+	assert_string_equal(body_at(&res, "entry.1.response.outcome.resourceType", &o), "OperationOutcome");
+	json_object_put(o);
+	assert_string_equal(body_at(&res, "entry.2.response.status", &o), "400 Bad Request");
+	json_object_put(o);
+	assert_string_equal(body_at(&res, "entry.3.resource.total", &o), "1");
+	json_object_put(o);
+	api_response_release(&res);
+}
+
+static void conditional_rest_writes(void **state)
+{
+	struct api_response res;
+	struct json_object *o;
+	char id[80];
+
+	api_response_init(&res);
+	/* If-None-Exist: created once, then matched (200, the match's id). */
+	assert_int_equal(call((struct call){ "POST", "/fhir/Patient", "{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:c\",\"value\":\"1\"}]}" }, &res), 201);
+	snprintf(id, sizeof(id), "%s", body_at(&res, "id", &o));
+	json_object_put(o);
+	{
+		struct api_request req = { 0 };
+
+		req.method = "POST";
+		req.path = "/fhir/Patient";
+		req.host = "fhir.test";
+		req.body = "{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:c\",\"value\":\"1\"}],\"gender\":\"male\"}";
+		req.body_len = strlen(req.body);
+		req.content_type = "application/fhir+json";
+		req.if_none_exist = "identifier=urn:c|1";
+		req.url_len = 13;
+		api_response_release(&res);
+		api_response_init(&res);
+		assert_int_equal(api_handle(api, &req, &res), 200);
+		assert_string_equal(body_at(&res, "id", &o), id);
+		json_object_put(o);
+		req.if_none_exist = "Patient?identifier=urn:c|2";
+		req.body = "{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:c\",\"value\":\"2\"}]}";
+		req.body_len = strlen(req.body);
+		api_response_release(&res);
+		api_response_init(&res);
+		assert_int_equal(api_handle(api, &req, &res), 201);
+	}
+	/* PUT [type]?search: updates the one match; creates when none. */
+	assert_int_equal(call((struct call){ "PUT", "/fhir/Patient", "{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:c\",\"value\":\"1\"}],\"gender\":\"female\"}",
+		.params = { { "identifier", "urn:c|1" } } }, &res), 200);
+	assert_string_equal(body_at(&res, "id", &o), id);
+	json_object_put(o);
+	assert_string_equal(body_at(&res, "meta.versionId", &o), "2");
+	json_object_put(o);
+	assert_int_equal(call((struct call){ "PUT", "/fhir/Patient", "{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:c\",\"value\":\"3\"}]}",
+		.params = { { "identifier", "urn:c|3" } } }, &res), 201);
+	assert_int_equal(call((struct call){ "PUT", "/fhir/Patient", "{\"resourceType\":\"Patient\"}",
+		.params = { { "identifier", "urn:c|" } } }, &res), 412);	/* three match */
+	assert_int_equal(call((struct call){ "PUT", "/fhir/Patient", "{\"resourceType\":\"Patient\"}",
+		.params = { { "no-such-param", "1" } } }, &res), 400);
+	/* PATCH [type]?search. */
+	assert_int_equal(call((struct call){ "PATCH", "/fhir/Patient", "[{\"op\":\"add\",\"path\":\"/active\",\"value\":true}]",
+		.content_type = "application/json-patch+json", .params = { { "identifier", "urn:c|3" } } }, &res), 200);
+	assert_string_equal(body_at(&res, "active", &o), "true");
+	json_object_put(o);
+	/* DELETE [type]?search: one match deleted; several refused (single rule); none is fine. */
+	assert_int_equal(call((struct call){ "DELETE", "/fhir/Patient", .params = { { "identifier", "urn:c|3" } } }, &res), 200);
+	assert_int_equal(count_of("/fhir/Patient", "identifier", "urn:c|3"), 0);
+	assert_int_equal(call((struct call){ "DELETE", "/fhir/Patient", .params = { { "identifier", "urn:c|" } } }, &res), 412);
+	assert_int_equal(count_of("/fhir/Patient", "identifier", "urn:c|"), 2);
+	assert_int_equal(call((struct call){ "DELETE", "/fhir/Patient", .params = { { "identifier", "urn:c|9" } } }, &res), 200);
+	api_response_release(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -450,6 +672,10 @@ int main(void)
 		cmocka_unit_test(format_pretty_strict_and_not_yet),
 		cmocka_unit_test(history_reports_interactions),
 		cmocka_unit_test(error_messages_stay_valid_utf8),
+		cmocka_unit_test(transaction_rewrites_references),
+		cmocka_unit_test(transaction_is_all_or_nothing),
+		cmocka_unit_test(batch_entries_stand_alone),
+		cmocka_unit_test(conditional_rest_writes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
