@@ -320,10 +320,10 @@ static int slot_kind(struct tx *t, const char *key, const char *s)
 
 	if (key && !strcmp(key, "div"))
 		return strstr(s, "urn:uuid:") || strstr(s, "urn:oid:") ? SLOT_NARRATIVE : -1;
-	if (!strncmp(s, "urn:uuid:", 9) || !strncmp(s, "urn:oid:", 8))
-		return SLOT_FULLURL;
-	if (is_ref && json_object_object_get_ex(t->full_urls, s, NULL))
-		return SLOT_FULLURL;
+	if (json_object_object_get_ex(t->full_urls, s, NULL))
+		return SLOT_FULLURL;	/* any element naming an entry: reference, uri, ... */
+	if (is_ref && (!strncmp(s, "urn:uuid:", 9) || !strncmp(s, "urn:oid:", 8)))
+		return SLOT_FULLURL;	/* names no entry: an error (a dangling reference) */
 	if (is_ref && is_conditional_ref(s))
 		return SLOT_CONDITIONAL;
 	return -1;
@@ -440,7 +440,7 @@ static int rewrite_refs(struct tx *t, size_t *failed)
 		switch (sl->kind) {
 		case SLOT_FULLURL:
 			to = entry_ref(t, sl->orig, ref, sizeof(ref));
-			if (!to && (!strncmp(sl->orig, "urn:", 4) || sl->key))
+			if (!to)
 				rc = err_set(&e->err, ERR_BAD_REQUEST, NULL,
 					     "the reference '%.200s' names no created or updated "
 					     "entry of the transaction", sl->orig);
