@@ -78,7 +78,7 @@ static const struct api_operation {
 	const char *methods;		/* "GET POST" */
 	api_handler_fn fn;
 } operations[] = {
-	{ "placeholder-for-operations", 0, NULL, "", NULL },
+	{ "import", API_OP_SYSTEM, NULL, "POST", api_import },
 };
 
 static int api_operation(struct api_ctx *c)

@@ -79,6 +79,26 @@ void api_free(struct api *api);
 /* Always fills res (an OperationOutcome for errors); returns its status. */
 int api_handle(struct api *api, const struct api_request *req, struct api_response *res);
 
+/* One NDJSON line of a bulk load. */
+struct api_load_item {
+	const char *p;
+	size_t n;
+};
+
+/* Told of each line that could not be loaded (i: its index in items). */
+typedef void (*api_load_fn)(void *arg, size_t i, const struct err *e);
+
+/*
+ * Loads n NDJSON resources (load.c), each on its own: validated and
+ * indexed like any write, a resource with an id kept under it (created or
+ * a new version), one without given a new id. A bad line goes to on_fail
+ * and the rest still load. dry_run only validates. *loaded counts the
+ * lines that loaded (or would). Returns 0, or a failure of the whole call
+ * (ERR_NOMEM).
+ */
+int api_load(struct api *api, const struct api_load_item *items, size_t n, int dry_run,
+	     api_load_fn on_fail, void *arg, size_t *loaded) LT_MUST_CHECK;
+
 /* Rebuilds the search index of every current resource of tenant, online
  * (reindex.c). progress, when not NULL, is called after each batch. */
 typedef void (*api_reindex_progress_fn)(void *arg, int64_t done, int64_t total);

@@ -131,6 +131,9 @@ struct fhir_search_arg;
 int api_parse_form(struct arena *a, const char *s, size_t len, int plus_is_space,
 		   struct fhir_search_arg *args, size_t *n, size_t max, struct err *e);
 
+/* load.c */
+int api_import(struct api_ctx *c);
+
 /* bundle.c */
 int api_bundle(struct api_ctx *c);
 

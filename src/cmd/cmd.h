@@ -23,6 +23,8 @@ struct config {
 	long workers;
 	long max_connections;
 	long idle_timeout;
+	char *conditional_delete;
+	long max_bundle_entries;
 };
 
 /* Fills cfg from defaults, the config file, the environment and argv (in
@@ -31,7 +33,12 @@ int config_load(struct config *cfg, int argc, char **argv);
 void config_release(struct config *cfg);
 void config_usage(const char *command);	/* the options table, for help */
 
+/* The API's settings from cfg (cfg must outlive ac). */
+struct api_config;
+void config_api(const struct config *cfg, struct api_config *ac);
+
 int cmd_serve(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
  * --key with '-' for '_'. Precedence: defaults, file, environment, flags.
  */
 #include "cmd.h"
+#include "../api/api.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -38,6 +39,9 @@ static const struct setting {
 	L(workers, 64, 1, 4096, "threads that carry writes while they wait for the group commit"),
 	L(max_connections, 1024, 1, 65536, "most concurrent HTTP connections"),
 	L(idle_timeout, 60, 1, 3600, "seconds before an idle or stalled connection is closed"),
+	S(conditional_delete, "single", "DELETE [type]?search matching several: 'single' refuses (412), "
+					"'multiple' deletes them all (at most 1000)"),
+	L(max_bundle_entries, 100000, 1, 10000000, "most entries in a batch or transaction Bundle (413 beyond)"),
 #undef S
 #undef L
 };
@@ -207,6 +211,29 @@ static int load_flags(struct config *cfg, int argc, char **argv, int pass_config
 	return 0;
 }
 
+void config_api(const struct config *cfg, struct api_config *ac)
+{
+	*ac = (struct api_config){
+		.limits = { .max_body_bytes = (size_t)cfg->max_body_bytes,
+			    .max_url_bytes = (size_t)cfg->max_url_bytes,
+			    .max_json_depth = (int)cfg->max_json_depth },
+		.base_url = cfg->base_url,
+		.delete_multiple = cfg->conditional_delete && !strcmp(cfg->conditional_delete, "multiple"),
+		.max_bundle_entries = (size_t)cfg->max_bundle_entries,
+	};
+}
+
+static int check(const struct config *cfg)
+{
+	if (cfg->conditional_delete && strcmp(cfg->conditional_delete, "single") &&
+	    strcmp(cfg->conditional_delete, "multiple")) {
+		fprintf(stderr, "lienthong: conditional_delete is 'single' or 'multiple', not '%s'\n",
+			cfg->conditional_delete);
+		return 2;
+	}
+	return 0;
+}
+
 int config_load(struct config *cfg, int argc, char **argv)
 {
 	const char *file = getenv("LIENTHONG_CONFIG");
@@ -224,6 +251,8 @@ int config_load(struct config *cfg, int argc, char **argv)
 		rc = load_env(cfg);
 	if (!rc)
 		rc = load_flags(cfg, argc, argv, 0);
+	if (!rc)
+		rc = check(cfg);
 	if (rc)
 		config_release(cfg);
 	return rc;

@@ -19,6 +19,16 @@ static const struct command {
 	  "Serves FHIR R4 (JSON) at http://HOST:PORT/fhir on the embedded SQLite store in DIR.\n"
 	  "When ready it prints one line, 'listening http=HOST:PORT', and flushes it.\n"
 	  "SIGINT or SIGTERM stops it after every accepted write has been answered.\n" },
+	{ "import", cmd_import, "bulk-load NDJSON and Bundle files (gzip too) into the store",
+	  "lienthong import [--data DIR] [--all-or-nothing] [--batch N] [--threads N] FILE|DIR...\n"
+	  "\n"
+	  "Loads every .ndjson / .ndjson.gz file (one resource per line: with an id it is kept,\n"
+	  "without one a new id is given) and every .json / .json.gz Bundle (batch or transaction,\n"
+	  "as POST /fhir) named or found under the directories, into the store in DIR, with the\n"
+	  "validation and indexing of any write. A bad line is reported as FILE:LINE and the rest\n"
+	  "still load; the exit status is then 1. --all-or-nothing checks every NDJSON line first\n"
+	  "and loads nothing unless all are good. Progress on a terminal; a summary at the end.\n"
+	  "Run it with the server stopped, or beside it on the same DIR (SQLite locks).\n" },
 	{ "reindex", cmd_reindex, "rebuild the search index (online: a server may keep running)",
 	  "lienthong reindex [--data DIR] [--config FILE]\n"
 	  "\n"

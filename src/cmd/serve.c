@@ -16,7 +16,6 @@
 #include "../http/http.h"
 #include "../store/store.h"
 
-#define SEED_MAX_LINE (16 * 1024 * 1024)
 
 /* Splits HOST:PORT ([v6]:PORT allowed). */
 static int split_listen(const char *listen, char *host, size_t hostsz, int *port)
@@ -62,78 +61,82 @@ static int store_is_empty(struct store *st, struct err *e)
 	return n == 0;
 }
 
-/* Stores one resource of the seed file through the API, exactly as an HTTP
- * client would: PUT when it carries an id (so references in demo data
- * hold), POST otherwise. */
-static int seed_one(struct api *api, const char *line, size_t len, char *why, size_t whysz)
-{
-	struct json_object *o = NULL;
-	struct api_request req = { 0 };
-	struct api_response res;
-	struct err e = { 0 };
-	char path[256];
-	const char *type, *id;
-	int status;
+struct seed_fail {
+	const char *path;
+	const long *line;
+	int failed;
+};
 
-	if (json_parse(line, len, 0, &o, &e)) {
-		snprintf(why, whysz, "%s", e.issue[0].diagnostics);
-		return -1;
-	}
-	type = json_object_is_type(o, json_type_object) ? json_get_str(o, "resourceType") : NULL;
-	id = type ? json_get_str(o, "id") : NULL;
-	if (!type) {
-		snprintf(why, whysz, "not a resource");
-		json_object_put(o);
-		return -1;
-	}
-	snprintf(path, sizeof(path), "/fhir/%.64s%s%.64s", type, id ? "/" : "", id ? id : "");
-	req.method = id ? "PUT" : "POST";
-	req.path = path;
-	req.content_type = "application/fhir+json";
-	req.prefer = "return=minimal";
-	req.body = line;
-	req.body_len = len;
-	api_response_init(&res);
-	status = api_handle(api, &req, &res);
-	if (status >= 300)
-		snprintf(why, whysz, "%d %.*s", status, (int)(res.body.n > 400 ? 400 : res.body.n),
-			 res.body.p ? res.body.p : "");
-	api_response_release(&res);
-	json_object_put(o);
-	return status < 300 ? 0 : -1;
+static void seed_fail(void *arg, size_t i, const struct err *e)
+{
+	struct seed_fail *f = arg;
+
+	fprintf(stderr, "lienthong: %s:%ld: %s\n", f->path, f->line[i],
+		e->n_issues ? e->issue[0].diagnostics : err_message(e->code));
+	f->failed++;
 }
 
-/* Loads an NDJSON file of resources (demo data). */
+/* Loads an NDJSON file of resources (demo data) as `lienthong import` does:
+ * a resource with an id keeps it, so that references in demo data hold. */
 static int seed(struct api *api, const char *path)
 {
 	FILE *f = fopen(path, "r");
-	char *line = NULL, why[512];
-	size_t cap = 0;
+	struct api_load_item *items = NULL;
+	long *lines = NULL;
+	char **text = NULL;
+	size_t n = 0, cap = 0, cap_line = 0, loaded = 0;
 	ssize_t len;
-	int lineno = 0, loaded = 0, rc = 0;
+	long lineno = 0;
+	char *line = NULL;
+	int rc = 0;
 
 	if (!f) {
 		fprintf(stderr, "lienthong: cannot read seed file %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	while ((len = getline(&line, &cap, f)) >= 0) {
+	while (!rc && (len = getline(&line, &cap_line, f)) >= 0) {
 		lineno++;
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		if (len == 0)
 			continue;
-		if (len > SEED_MAX_LINE || seed_one(api, line, (size_t)len, why, sizeof(why))) {
-			fprintf(stderr, "lienthong: %s:%d: %s\n", path, lineno,
-				len > SEED_MAX_LINE ? "line too long" : why);
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 256;
+			void *a = realloc(items, nc * sizeof(*items)), *b = NULL, *c = NULL;
+
+			if (a)
+				items = a;
+			if (a && (b = realloc(lines, nc * sizeof(*lines))))
+				lines = b;
+			if (b && (c = realloc(text, nc * sizeof(*text))))
+				text = c;
+			if (!c) {
+				rc = 1;
+				break;
+			}
+			cap = nc;
+		}
+		if (!(text[n] = strdup(line))) {
 			rc = 1;
 			break;
 		}
-		loaded++;
+		items[n] = (struct api_load_item){ text[n], (size_t)len };
+		lines[n++] = lineno;
 	}
+	if (!rc) {
+		struct seed_fail sf = { path, lines, 0 };
+
+		rc = api_load(api, items, n, 0, seed_fail, &sf, &loaded) || sf.failed;
+	}
+	if (!rc)
+		log_info("seeded %zu resources from %s", loaded, path);
+	for (size_t i = 0; i < n; i++)
+		free(text[i]);
+	free(text);
+	free(items);
+	free(lines);
 	free(line);
 	fclose(f);
-	if (!rc)
-		log_info("seeded %d resources from %s", loaded, path);
 	return rc;
 }
 
@@ -173,12 +176,7 @@ int cmd_serve(int argc, char **argv)
 
 	{
 		struct store_config sc = { .backend = "sqlite", .data_dir = cfg.data_dir };
-		struct api_config ac = {
-			.limits = { .max_body_bytes = (size_t)cfg.max_body_bytes,
-				    .max_url_bytes = (size_t)cfg.max_url_bytes,
-				    .max_json_depth = (int)cfg.max_json_depth },
-			.base_url = cfg.base_url,
-		};
+		struct api_config ac;
 		struct http_config hc = {
 			.host = host,
 			.port = port,
@@ -190,6 +188,7 @@ int cmd_serve(int argc, char **argv)
 			.max_url_bytes = (size_t)cfg.max_url_bytes,
 		};
 
+		config_api(&cfg, &ac);
 		if (store_open(&sc, &st, &e) || api_new(&ac, st, &api, &e)) {
 			fprintf(stderr, "lienthong: %s\n", e.n_issues ? e.issue[0].diagnostics : err_message(e.code));
 			rc = 1;
