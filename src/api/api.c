@@ -81,6 +81,24 @@ static const struct api_operation {
 	{ "import", API_OP_SYSTEM, NULL, "POST", api_import },
 };
 
+struct json_object *api_operation_list(void)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; arr && i < sizeof(operations) / sizeof(operations[0]); i++) {
+		struct json_object *o = json_object_new_object();
+		char def[128];
+
+		snprintf(def, sizeof(def), "http://lienthong.vn/fhir/OperationDefinition/%s%s%s",
+			 operations[i].type ? operations[i].type : "", operations[i].type ? "-" : "",
+			 operations[i].name);
+		json_object_object_add(o, "name", json_object_new_string(operations[i].name));
+		json_object_object_add(o, "definition", json_object_new_string(def));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 static int api_operation(struct api_ctx *c)
 {
 	unsigned level = c->id[0] ? API_OP_INSTANCE : c->type ? API_OP_TYPE : API_OP_SYSTEM;

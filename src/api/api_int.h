@@ -70,6 +70,9 @@ int api_bundle_start(struct api_ctx *c, const char *type) LT_MUST_CHECK;
 /* Appends a Bundle.link object {"relation": relation, "url": url}. */
 int api_put_link(struct buf *b, const char *relation, const char *url) LT_MUST_CHECK;
 
+/* api.c: the operations (CapabilityStatement.rest.operation). */
+struct json_object *api_operation_list(void);
+
 /* tx.c: the write engine (see there). */
 enum tx_method { TX_GET = 1, TX_POST, TX_PUT, TX_PATCH, TX_DELETE };
 enum tx_state { TX_PENDING, TX_PLANNED, TX_DONE, TX_FAILED };

@@ -102,7 +102,8 @@ int api_capability_build(struct api *api, struct err *e)
 {
 	static const char *const formats[] = { "application/fhir+json", "json" };
 	static const char *const patch_formats[] = { "application/json-patch+json" };
-	static const char *const system_interactions[] = { "history-system", "search-system" };
+	static const char *const system_interactions[] = { "transaction", "batch", "history-system",
+							   "search-system" };
 	struct json_object *cs = json_object_new_object(), *rest, *resources, *o;
 	char now[TIME_INSTANT_LEN + 1];
 	int rc;
@@ -140,17 +141,19 @@ int api_capability_build(struct api *api, struct err *e)
 		json_object_object_add(r, "versioning", json_object_new_string("versioned-update"));
 		json_object_object_add(r, "readHistory", json_object_new_boolean(1));
 		json_object_object_add(r, "updateCreate", json_object_new_boolean(1));
-		json_object_object_add(r, "conditionalCreate", json_object_new_boolean(0));
+		json_object_object_add(r, "conditionalCreate", json_object_new_boolean(1));
 		json_object_object_add(r, "conditionalRead", json_object_new_string("not-supported"));
-		json_object_object_add(r, "conditionalUpdate", json_object_new_boolean(0));
-		json_object_object_add(r, "conditionalDelete", json_object_new_string("not-supported"));
+		json_object_object_add(r, "conditionalUpdate", json_object_new_boolean(1));
+		json_object_object_add(r, "conditionalDelete",
+				       json_object_new_string(api->cfg.delete_multiple ? "multiple" : "single"));
 		add_search(r, fhir_resource_type_name(i));
 		json_object_array_add(resources, r);
 	}
 	rest = json_object_new_object();
 	json_object_object_add(rest, "mode", json_object_new_string("server"));
 	json_object_object_add(rest, "resource", resources);
-	json_object_object_add(rest, "interaction", codes("code", system_interactions, 2));
+	json_object_object_add(rest, "interaction", codes("code", system_interactions, 4));
+	json_object_object_add(rest, "operation", api_operation_list());
 	{
 		static const char *const sys_params[][3] = {
 			{ "_id", "Resource-id", "token" },

@@ -120,7 +120,9 @@ static void metadata_tells_the_truth(void **state)
 	assert_non_null(strstr(res.body.p, "\"code\":\"search-type\""));
 	assert_non_null(strstr(res.body.p, "\"name\":\"birthdate\""));
 	assert_null(strstr(res.body.p, "\"name\":\"near\""));	/* not implemented: not claimed */
-	assert_null(strstr(res.body.p, "\"code\":\"transaction\""));
+	assert_non_null(strstr(res.body.p, "\"code\":\"transaction\""));
+	assert_non_null(strstr(res.body.p, "\"conditionalDelete\":\"single\""));
+	assert_non_null(strstr(res.body.p, "\"name\":\"import\""));
 	json_object_put(cs);
 	assert_int_equal(call((struct call){ "DELETE", "/fhir/metadata" }, &res), 405);
 	assert_string_equal(res.allow, "GET, HEAD");
