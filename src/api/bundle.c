@@ -29,7 +29,7 @@
 #include "../fhir/search.h"
 
 struct bentry {
-	struct tx_entry tx;
+	struct tx_entry *tx;		/* its entry in the engine's array */
 	const char *url;		/* request.url as given */
 	int ok;				/* parsed (a batch entry may be malformed alone) */
 	struct json_object *patch;	/* PATCH: the decoded JSON Patch (owned) */
@@ -90,25 +90,25 @@ static int decode_patch(struct api_ctx *c, struct bentry *b, struct json_object 
 
 	if (!rt || strcmp(rt, "Binary") || !ct ||
 	    strncasecmp(ct, "application/json-patch+json", 27) || !data)
-		return err_set(&b->tx.err, ERR_MEDIA_TYPE, "resource",
+		return err_set(&b->tx->err, ERR_MEDIA_TYPE, "resource",
 			       "a PATCH entry takes a Binary with contentType "
 			       "application/json-patch+json and the patch in data; "
 			       "FHIRPath Patch is not supported yet");
 	n = strlen(data);
 	if (n % 4 || n > (64u << 20))
-		return err_set(&b->tx.err, ERR_BAD_REQUEST, "resource.data", "data is not base64");
+		return err_set(&b->tx->err, ERR_BAD_REQUEST, "resource.data", "data is not base64");
 	raw = malloc(n / 4 * 3 + 1);
 	if (!raw)
-		return err_set(&b->tx.err, ERR_NOMEM, NULL, "out of memory");
+		return err_set(&b->tx->err, ERR_NOMEM, NULL, "out of memory");
 	got = EVP_DecodeBlock(raw, (const unsigned char *)data, (int)n);
 	/* EVP_DecodeBlock counts the padding as zero bytes. */
 	pad = (n >= 1 && data[n - 1] == '=') + (n >= 2 && data[n - 2] == '=');
 	len = got < pad ? 0 : (size_t)(got - pad);
-	rc = got < 0 ? err_set(&b->tx.err, ERR_BAD_REQUEST, "resource.data", "data is not base64")
+	rc = got < 0 ? err_set(&b->tx->err, ERR_BAD_REQUEST, "resource.data", "data is not base64")
 		     : json_parse((const char *)raw, len, c->api->cfg.limits.max_json_depth,
-				  &b->patch, &b->tx.err);
+				  &b->patch, &b->tx->err);
 	free(raw);
-	b->tx.body = b->patch;
+	b->tx->body = b->patch;
 	return rc;
 }
 
@@ -127,7 +127,7 @@ static const char *relative_url(struct api_ctx *c, const char *url)
 /* Reads one entry's request into b->tx. */
 static int parse_entry(struct api_ctx *c, struct json_object *entry, struct bentry *b)
 {
-	struct tx_entry *e = &b->tx;
+	struct tx_entry *e = b->tx;
 	struct json_object *req, *res = NULL;
 	const char *method, *url, *q, *slash;
 	char type[STORE_TYPE_MAX + 1];
@@ -225,7 +225,7 @@ static int run_get(struct api_ctx *c, struct bentry *b, struct api_response *out
 	}
 	snprintf(path, strlen(url) + 8, "/fhir/%.*s", (int)(q ? (size_t)(q - url) : strlen(url)), url);
 	if (q && (rc = api_parse_form(&a, q + 1, strlen(q + 1), 0, args, &n, API_MAX_QUERY_PARAMS,
-				      &b->tx.err))) {
+				      &b->tx->err))) {
 		arena_release(&a);
 		return rc;
 	}
@@ -254,7 +254,7 @@ static int put_status(struct buf *o, int status)
 
 static int put_entry_response(struct api_ctx *c, struct buf *o, struct bentry *b)
 {
-	struct tx_entry *e = &b->tx;
+	struct tx_entry *e = b->tx;
 	char when[TIME_INSTANT_LEN + 1];
 	int rc = 0, failed = e->state == TX_FAILED || !b->ok;
 
@@ -315,11 +315,11 @@ static int put_get_response(struct buf *o, struct api_response *r)
 /* Copies the failing entry's issues into the request's error, naming it. */
 static int fail_transaction(struct api_ctx *c, struct bentry *b, size_t i, int rc)
 {
-	const struct err *e = &b->tx.err;
+	const struct err *e = &b->tx->err;
 	char where[ERR_EXPR_MAX];
 
 	for (int k = 0; k < e->n_issues; k++) {
-		const char *x = e->issue[k].expression, *type = b->tx.type;
+		const char *x = e->issue[k].expression, *type = b->tx->type;
 		size_t tn = type ? strlen(type) : 0;
 
 		if (!*x)
@@ -343,9 +343,10 @@ int api_bundle(struct api_ctx *c)
 {
 	struct json_object *bundle = NULL, *entries = NULL;
 	struct bentry *b = NULL;
+	struct tx_entry *tx = NULL;
 	struct buf *o = &c->res->body;
 	const char *type, *prefer = c->req->prefer;
-	size_t n = 0, failed = 0;
+	size_t n = 0, n_init = 0, failed = 0;
 	int rc, atomic;
 
 	if ((rc = api_check_params(c, NULL)) || (rc = api_parse_body(c, &bundle)))
@@ -375,7 +376,7 @@ int api_bundle(struct api_ctx *c)
 			     c->api->cfg.max_bundle_entries);
 		goto out;
 	}
-	if (n && !(b = calloc(n, sizeof(*b)))) {
+	if (n && (!(b = calloc(n, sizeof(*b))) || !(tx = malloc(n * sizeof(*tx))))) {
 		rc = err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
 		goto out;
 	}
@@ -383,39 +384,19 @@ int api_bundle(struct api_ctx *c)
 	if (!prefer || !strstr(prefer, "return=representation"))
 		c->ret = c->ret == RETURN_OUTCOME ? RETURN_OUTCOME : RETURN_MINIMAL;
 	for (size_t i = 0; i < n; i++) {
-		api_tx_entry_init(&b[i].tx);
+		b[i].tx = &tx[i];
+		api_tx_entry_init(&tx[i]);
+		n_init = i + 1;
 		b[i].ok = parse_entry(c, json_object_array_get_idx(entries, i), &b[i]) == 0;
 		if (!b[i].ok) {
-			b[i].tx.state = TX_FAILED;
+			tx[i].state = TX_FAILED;	/* a batch goes on without it */
 			if (atomic) {
-				rc = fail_transaction(c, &b[i], i, b[i].tx.err.code);
+				rc = fail_transaction(c, &b[i], i, tx[i].err.code);
 				goto out;
 			}
 		}
 	}
-	{
-		/* The engine takes the well-formed entries; the others keep their error. */
-		struct tx_entry *tx = calloc(n + 1, sizeof(*tx));
-		size_t *map = calloc(n + 1, sizeof(*map)), m = 0;
-
-		if (!tx || !map) {
-			free(tx);
-			free(map);
-			rc = err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
-			goto out;
-		}
-		for (size_t i = 0; i < n; i++)
-			if (b[i].ok) {
-				tx[m] = b[i].tx;
-				map[m++] = i;
-			}
-		rc = api_tx_run(c, tx, m, atomic ? TX_ATOMIC | TX_REFS : 0, &failed);
-		for (size_t k = 0; k < m; k++)
-			b[map[k]].tx = tx[k];
-		failed = m ? map[failed] : 0;
-		free(tx);
-		free(map);
-	}
+	rc = n ? api_tx_run(c, tx, n, atomic ? TX_ATOMIC | TX_REFS : 0, &failed) : 0;
 	if (rc && atomic) {
 		rc = fail_transaction(c, &b[failed], failed, rc);
 		goto out;
@@ -430,12 +411,12 @@ int api_bundle(struct api_ctx *c)
 			rc = ERR_NOMEM;
 		if (!rc && buf_putc(o, '{'))
 			rc = ERR_NOMEM;
-		if (!rc && b[i].ok && b[i].tx.method == TX_GET) {
+		if (!rc && b[i].ok && b[i].tx->method == TX_GET) {
 			struct api_response r;
 
 			api_response_init(&r);
 			if (run_get(c, &b[i], &r)) {
-				b[i].tx.state = TX_FAILED;
+				b[i].tx->state = TX_FAILED;
 				rc = put_entry_response(c, o, &b[i]) ? ERR_NOMEM : 0;
 			} else {
 				rc = put_get_response(o, &r) ? ERR_NOMEM : 0;
@@ -454,11 +435,12 @@ int api_bundle(struct api_ctx *c)
 	else
 		c->res->status = 200;
 out:
-	for (size_t i = 0; b && i < n; i++) {
-		api_tx_entry_release(&b[i].tx);
+	for (size_t i = 0; i < n_init; i++) {
+		api_tx_entry_release(&tx[i]);
 		json_object_put(b[i].patch);
 	}
 	free(b);
+	free(tx);
 	json_object_put(bundle);
 	return rc;
 }

@@ -223,14 +223,17 @@ int store_commit(struct store *st, const struct store_txn *txn, struct err *e)
 int store_commit_many(struct store *st, const struct store_txn *txn, size_t n, int *rc,
 		      struct err *e)
 {
-	struct pending one, *p = n == 1 ? &one : calloc(n, sizeof(*p));
+	struct pending one, *p = n == 1 ? &one : malloc(n * sizeof(*p));
 	int first = 0;
 
 	if (!p)
 		return err_set(e, ERR_NOMEM, NULL, "out of memory");
-	memset(p, 0, n * sizeof(*p));
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {	/* not the error texts: written only on failure */
 		p[i].txn = &txn[i];
+		p[i].rc = 0;
+		p[i].done = 0;
+		p[i].next = NULL;
+		err_clear(&p[i].err);
 		pthread_cond_init(&p[i].cond, NULL);
 	}
 	commit_wait(st, p, n);
