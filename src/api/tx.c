@@ -92,8 +92,6 @@ static int add_guard(struct tx *t, struct tx_entry *e, const struct store_query 
 struct match {
 	int n;
 	size_t max;
-	struct tx_entry *e;
-	struct arena *a;
 	struct tx_del *found;		/* the first max matches */
 	struct buf *first_json;		/* bytes of the first match, or NULL */
 };
@@ -163,7 +161,6 @@ static int cond_search(struct tx *t, struct tx_entry *e, const char *type, const
 	s.q = &req->q;
 	s.count = (int)max + 1;
 	m.max = max;
-	m.e = e;
 	m.found = found;
 	m.first_json = first_json;
 	if ((rc = store_search(t->c->api->st, &s, match_row, &m, &e->err)))
@@ -238,10 +235,15 @@ static int resolve_entry(struct tx *t, struct tx_entry *e)
 			return err_set(&e->err, ERR_NOT_FOUND, NULL, "the search '%.100s' matches no %s", e->query,
 					  e->type);
 		/* No match: an update creates, with the client's id or a fresh one. */
-		if (json_get_str(e->body, "id"))
-			snprintf(e->out_id, sizeof(e->out_id), "%s", json_get_str(e->body, "id"));
-		else
-			return fresh_id(e);
+		{
+			const char *id = json_get_str(e->body, "id");
+
+			if (!id)
+				return fresh_id(e);
+			if (strlen(id) >= sizeof(e->out_id) || !fhir_id_valid(id, strlen(id)))
+				return err_set(&e->err, ERR_INVALID, "id", "'%.64s' is not a valid id", id);
+			snprintf(e->out_id, sizeof(e->out_id), "%s", id);
+		}
 		return 0;
 	case TX_DELETE:
 		if (!e->query) {
@@ -255,13 +257,15 @@ static int resolve_entry(struct tx *t, struct tx_entry *e)
 				return err_set(&e->err, ERR_NOMEM, NULL, "out of memory");
 			if ((rc = cond_search(t, e, e->type, e->query, max, e->del, NULL, &n)))
 				return rc;
+			if ((size_t)n > max && max == 1)
+				return err_set(&e->err, ERR_PRECONDITION, NULL,
+					       "the search '%.100s' matches more than one %s (this server "
+					       "deletes one at a time: conditional_delete=single)",
+					       e->query, e->type);
 			if ((size_t)n > max)
 				return err_set(&e->err, ERR_PRECONDITION, NULL,
-					       max == 1 ? "the search '%.100s' matches more than one %s "
-							  "(this server deletes one at a time)"
-							: "the search '%.100s' matches more than %s%s",
-					       e->query, max == 1 ? e->type : "1000 ",
-					       max == 1 ? "" : e->type);
+					       "the search '%.100s' matches more than %d %s", e->query,
+					       TX_DELETE_MAX, e->type);
 			if (n == 0) {	/* an ordinary delete of nothing */
 				e->noop = 1;
 				e->status = 200;
