@@ -223,7 +223,7 @@ int store_commit(struct store *st, const struct store_txn *txn, struct err *e)
 int store_commit_many(struct store *st, const struct store_txn *txn, size_t n, int *rc,
 		      struct err *e)
 {
-	struct pending one, *p = n == 1 ? &one : malloc(n * sizeof(*p));
+	struct pending one = { 0 }, *p = n == 1 ? &one : malloc(n * sizeof(*p));
 	int first = 0;
 
 	if (!p)
