@@ -316,7 +316,7 @@ static int put_get_response(struct buf *o, struct api_response *r)
 static int fail_transaction(struct api_ctx *c, struct bentry *b, size_t i, int rc)
 {
 	const struct err *e = &b->tx->err;
-	char where[ERR_EXPR_MAX];
+	char where[ERR_EXPR_MAX + 64];	/* err_set keeps the first ERR_EXPR_MAX - 1 bytes */
 
 	for (int k = 0; k < e->n_issues; k++) {
 		const char *x = e->issue[k].expression, *type = b->tx->type;
