@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include "../base/json.h"
 #include "../base/log.h"
 #include "../base/rand.h"
@@ -19,6 +20,7 @@
 #define FHIR_JSON "application/fhir+json; charset=utf-8"
 #define PLAIN_JSON "application/json; charset=utf-8"
 #define API_PATH_SEGMENTS 6
+#define API_HEADERS_MAX_BYTES 8192	/* api_response.headers */
 
 enum route_kind {
 	ROUTE_SYSTEM,		/* /fhir */
@@ -130,12 +132,26 @@ void api_response_init(struct api_response *res)
 	memset(res, 0, sizeof(*res));
 	buf_init(&res->location, 4096);
 	buf_init(&res->body, 0);
+	buf_init(&res->headers, API_HEADERS_MAX_BYTES);
+	res->file_fd = -1;
 }
 
 void api_response_release(struct api_response *res)
 {
 	buf_release(&res->location);
 	buf_release(&res->body);
+	buf_release(&res->headers);
+	if (res->has_file && res->file_fd >= 0)
+		close(res->file_fd);
+	res->has_file = 0;
+	res->file_fd = -1;
+}
+
+int api_response_add_header(struct api_response *res, const char *name, const char *value)
+{
+	int rc = buf_append(&res->headers, name, strlen(name) + 1);
+
+	return rc ? rc : buf_append(&res->headers, value, strlen(value) + 1);
 }
 
 const char *api_param(const struct api_ctx *c, const char *name)
@@ -622,6 +638,10 @@ int api_handle(struct api *api, const struct api_request *req, struct api_respon
 		res->last_modified[0] = '\0';
 		buf_clear(&res->location);
 		buf_clear(&res->body);
+		if (res->has_file)
+			close(res->file_fd);
+		res->has_file = 0;
+		res->file_fd = -1;
 		if (fhir_outcome_write(&res->body, &c->err, 0))
 			buf_clear(&res->body);
 		if (res->status >= 500 && code != ERR_NOT_SUPPORTED)

@@ -66,10 +66,19 @@ struct api_response {
 	struct buf location;		/* Location header, empty when none */
 	struct buf body;
 	const char *allow;		/* Allow header for 405 */
+	struct buf headers;		/* other headers: "name\0value\0" pairs */
+	/* A body too large to hold in memory: an open file, sent from disk by
+	 * the transport, which then owns (and closes) file_fd. */
+	int has_file;
+	int file_fd;
+	uint64_t file_size;
 };
 
 void api_response_init(struct api_response *res);
-void api_response_release(struct api_response *res);
+void api_response_release(struct api_response *res);	/* closes file_fd if still held */
+/* Adds a header (Content-Location, Retry-After, ...); copies both strings. */
+int api_response_add_header(struct api_response *res, const char *name,
+			    const char *value) LT_MUST_CHECK;
 
 int api_new(const struct api_config *cfg, struct store *st, struct api **out, struct err *e) LT_MUST_CHECK;
 void api_free(struct api *api);
