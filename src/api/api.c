@@ -87,7 +87,12 @@ static const struct api_operation {
 	const char *methods;		/* "GET POST" */
 	api_handler_fn fn;
 } operations[] = {
-	{ "placeholder-for-operations", 0, NULL, "", NULL },
+	/* Bulk Data export (export.c): kick-off, its status URL, its files. */
+	{ "export", API_OP_SYSTEM, NULL, "GET POST", api_export_kickoff },
+	{ "export", API_OP_TYPE, "Patient", "GET POST", api_export_kickoff },
+	{ "export", API_OP_INSTANCE, "Group", "GET POST", api_export_kickoff },
+	{ "export-status", API_OP_SYSTEM, NULL, "GET DELETE", api_export_status },
+	{ "export-file", API_OP_SYSTEM, NULL, "GET", api_export_file },
 };
 
 static int api_operation(struct api_ctx *c)
@@ -276,7 +281,10 @@ static int negotiate(struct api_ctx *c)
 	/* Acceptable when any listed type is JSON or a wildcard. */
 	for (const char *p = accept; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
 		media_type(p, mt, sizeof(mt));
-		if (media_is_json(mt) || !strcmp(mt, "*/*") || !strcmp(mt, "application/*")) {
+		/* NDJSON: the files of a bulk export (bulk clients ask for them
+		 * by type; any other answer is JSON, as for a wildcard). */
+		if (media_is_json(mt) || !strcmp(mt, "*/*") || !strcmp(mt, "application/*") ||
+		    !strcmp(mt, "application/fhir+ndjson") || !strcmp(mt, "application/ndjson")) {
 			c->plain_json = !strcmp(mt, "application/json") && !strstr(accept, "fhir+json");
 			return 0;
 		}
@@ -693,6 +701,8 @@ int api_new(const struct api_config *cfg, struct store *st, struct api **out, st
 	rc = api_capability_build(api, e);
 	if (!rc)
 		rc = api_index_check(api, e);
+	if (!rc)
+		rc = api_exports_open(api, e);
 	if (rc) {
 		api_free(api);
 		return rc;
@@ -705,6 +715,7 @@ void api_free(struct api *api)
 {
 	if (!api)
 		return;
+	api_exports_close(api);
 	buf_release(&api->capability);
 	free(api->base_url);
 	free(api);

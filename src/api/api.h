@@ -7,7 +7,9 @@
  *
  * api_handle() may block while a write is made durable (group commit).
  * It is thread-safe: any number of threads may call it at once on one
- * struct api. Request and response are owned by the caller.
+ * struct api. Request and response are owned by the caller. With an
+ * export_dir, api_new starts the $export workers (background threads that
+ * read the store) and api_free stops them.
  */
 #ifndef LT_API_API_H
 #define LT_API_API_H
@@ -29,6 +31,13 @@ struct api_limits {
 struct api_config {
 	struct api_limits limits;
 	const char *base_url;		/* fixed public base, e.g. https://emr.example.vn/fhir; NULL: from Host */
+	/* Bulk Data $export (export.c): jobs live in export_dir (NULL: $export
+	 * answers 501), run on export_threads background threads, and are
+	 * deleted export_expire_s after they finish. */
+	const char *export_dir;
+	int export_threads;		/* 0: 1 */
+	int64_t export_expire_s;	/* 0: 24 h */
+	int64_t export_file_resources;	/* resources per output file; 0: 100,000 */
 };
 
 struct api;

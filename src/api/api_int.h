@@ -1,6 +1,6 @@
 /*
  * api_int.h — private to src/api: the per-request context shared by the
- * router (api.c), the interactions (rest.c, history.c) and capability.c.
+ * router (api.c), the interactions (rest.c, history.c, export.c) and capability.c.
  */
 #ifndef LT_API_API_INT_H
 #define LT_API_API_INT_H
@@ -19,6 +19,7 @@ struct api {
 	struct buf capability;		/* CapabilityStatement, compact bytes */
 	int64_t tenant;			/* the one tenant until multi-tenancy */
 	int index_stale;		/* the store's index was made with another table */
+	struct export_jobs *exports;	/* $export jobs and their workers; NULL: disabled */
 };
 
 enum api_return { RETURN_REPRESENTATION, RETURN_MINIMAL, RETURN_OUTCOME };
@@ -85,6 +86,13 @@ int api_index_stale(struct api *api);
 
 /* history.c */
 int api_history(struct api_ctx *c);
+
+/* export.c: Bulk Data $export, its status URL and its files */
+int api_exports_open(struct api *api, struct err *e);	/* starts the workers, resumes jobs */
+void api_exports_close(struct api *api);		/* running jobs pause, to resume */
+int api_export_kickoff(struct api_ctx *c);
+int api_export_status(struct api_ctx *c);
+int api_export_file(struct api_ctx *c);
 
 /* capability.c */
 int api_capability_build(struct api *api, struct err *e);

@@ -23,6 +23,9 @@ struct config {
 	long workers;
 	long max_connections;
 	long idle_timeout;
+	long export_threads;
+	long export_expire;
+	long export_file_resources;
 };
 
 /* Fills cfg from defaults, the config file, the environment and argv (in

@@ -38,6 +38,9 @@ static const struct setting {
 	L(workers, 64, 1, 4096, "threads that carry writes while they wait for the group commit"),
 	L(max_connections, 1024, 1, 65536, "most concurrent HTTP connections"),
 	L(idle_timeout, 60, 1, 3600, "seconds before an idle or stalled connection is closed"),
+	L(export_threads, 1, 1, 64, "background threads that run Bulk Data $export jobs"),
+	L(export_expire, 86400, 60, 31536000, "seconds a finished $export job and its files are kept"),
+	L(export_file_resources, 100000, 1, 100000000, "resources per $export output file (more: several files)"),
 #undef S
 #undef L
 };

@@ -145,7 +145,7 @@ int cmd_serve(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct err e = { 0 };
 	sigset_t sigs;
-	char host[256];
+	char host[256], export_dir[PATH_MAX];
 	int port, sig, rc, level;
 
 	if ((rc = config_load(&cfg, argc, argv)))
@@ -171,6 +171,12 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (snprintf(export_dir, sizeof(export_dir), "%s/export", cfg.data_dir) >=
+	    (int)sizeof(export_dir)) {
+		fprintf(stderr, "lienthong: the data directory's path is too long\n");
+		rc = 2;
+		goto out;
+	}
 	{
 		struct store_config sc = { .backend = "sqlite", .data_dir = cfg.data_dir };
 		struct api_config ac = {
@@ -178,6 +184,10 @@ int cmd_serve(int argc, char **argv)
 				    .max_url_bytes = (size_t)cfg.max_url_bytes,
 				    .max_json_depth = (int)cfg.max_json_depth },
 			.base_url = cfg.base_url,
+			.export_dir = export_dir,
+			.export_threads = (int)cfg.export_threads,
+			.export_expire_s = cfg.export_expire,
+			.export_file_resources = cfg.export_file_resources,
 		};
 		struct http_config hc = {
 			.host = host,
