@@ -593,15 +593,6 @@ static void timed_wait(struct export_jobs *x, int64_t ms)
 	pthread_cond_timedwait(&x->cond, &x->lock, &ts);
 }
 
-/* Sleeps until `until` (wall clock, ms) unless the server stops; under x->lock. */
-static void wait_until(struct export_jobs *x, int64_t until)
-{
-	int64_t now;
-
-	while (!x->stopping && (now = time_now_ms()) < until)
-		timed_wait(x, until - now);
-}
-
 static int sort_files(const void *a, const void *b)
 {
 	const struct export_file *p = a, *q = b;
@@ -656,13 +647,6 @@ static void run_job(struct export_jobs *x, struct export_job *j)
 	r->x = x;
 	r->job = j;
 	r->last_type = -1;
-	/* lastUpdated is taken before a write is queued for the group commit:
-	 * a write stamped just before transactionTime may still be committing.
-	 * Waiting a moment before the first page lets it land in this export
-	 * (the next export's _since=transactionTime would not see it). */
-	pthread_mutex_lock(&x->lock);
-	wait_until(x, j->tx_ms + EXPORT_SETTLE_MS);
-	pthread_mutex_unlock(&x->lock);
 	if (j->after_rid || j->n_files)
 		resume_files(r);
 	if (j->has_members && (rc = load_members(x, j, &members, &r->err)))
@@ -755,10 +739,15 @@ static void *worker_main(void *arg)
 
 		if (now - x->last_sweep_ms >= EXPORT_SWEEP_MS)
 			sweep(x, now);
+		/* The first queued job, once it has settled: lastUpdated is taken
+		 * before a write is queued for the group commit, so a write
+		 * stamped just before transactionTime may still be committing.
+		 * Waiting a moment lets it land in this export (the next export's
+		 * _since=transactionTime would not see it). */
 		while (j && (j->status != EXPORT_QUEUED || j->cancelled))
 			j = j->next;
-		if (!j) {
-			timed_wait(x, EXPORT_SWEEP_MS);
+		if (!j || now < j->tx_ms + EXPORT_SETTLE_MS) {
+			timed_wait(x, j ? j->tx_ms + EXPORT_SETTLE_MS - now : EXPORT_SWEEP_MS);
 			continue;
 		}
 		j->status = EXPORT_RUNNING;
@@ -926,6 +915,8 @@ struct export_request {
 
 static int add_types(struct api_ctx *c, struct export_job *j, const char *list)
 {
+	if (!*list)
+		return err_set(&c->err, ERR_BAD_REQUEST, "_type", "_type is empty");
 	for (const char *p = list; *p;) {
 		const char *end = strchr(p, ',');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
