@@ -414,6 +414,112 @@ static void job_survives_a_restart(void **state)
 	free(job);
 }
 
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The first n lines of text, as a new string. */
+static char *first_lines(const char *text, int n)
+{
+	const char *p = text;
+
+	while (n-- > 0 && (p = strchr(p, '\n')))
+		p++;
+	return strndup(text, p ? (size_t)(p - text) : strlen(text));
+}
+
+static char *file_of(struct json_object *m, const char *name)
+{
+	struct json_object *out = json_object_object_get(m, "output");
+
+	for (size_t i = 0; i < json_object_array_length(out); i++) {
+		const char *url = json_get_str(json_object_array_get_idx(out, i), "url");
+
+		if (!strcmp(strrchr(url, '/') + 1, name))
+			return download(url);
+	}
+	fail_msg("no %s in the manifest", name);
+	return NULL;
+}
+
+/* A job stopped mid-way (as a crash leaves it: output past the last
+ * checkpoint, a part begun after it) resumes at the recorded rid with the
+ * files cut back, and ends with every resource exactly once. */
+static void job_resumes_from_its_checkpoint(void **state)
+{
+	struct json_object *m;
+	char *job, *patients, *obs1, *obs2, *head, path[256], stbuf[1024], ids[512], want[512];
+	const char *id = "5e1f4c2a-8b3d-4e6f-9a7b-1c2d3e4f5a6b";
+
+	/* The reference: the same export run straight through. */
+	job = kickoff((struct call){ .path = "/fhir/$export", .params = { { "_type", "Patient,Observation" } } });
+	m = wait_done(job);
+	assert_int_equal(count_type(m, "Patient", want, sizeof(want)), 3);
+	patients = file_of(m, "Patient-1.ndjson");
+	obs1 = file_of(m, "Observation-1.ndjson");
+	obs2 = file_of(m, "Observation-2.ndjson");
+	json_object_put(m);
+	free(job);
+
+	/* rids 1-6 are p1, its four Observations, p2 (load_data's order). */
+	api_free(api);
+	snprintf(path, sizeof(path), "%s/%s", export_dir, id);
+	assert_int_equal(mkdir(path, 0700), 0);
+	head = first_lines(patients, 2);
+	snprintf(path, sizeof(path), "%s/%s/Patient-1.ndjson", export_dir, id);
+	write_file(path, head);
+	snprintf(stbuf, sizeof(stbuf),
+		 "{\"version\":1,\"id\":\"%s\",\"status\":\"running\",\"level\":\"system\","
+		 "\"has_members\":0,\"since\":%lld,\"tx\":%lld,\"finished\":0,\"after_rid\":6,"
+		 "\"max_rid\":17,\"written\":6,\"err_code\":0,\"error\":\"\",\"request\":\"r\","
+		 "\"types\":[\"Observation\",\"Patient\"],\"files\":["
+		 "{\"type\":\"Patient\",\"part\":1,\"count\":2,\"bytes\":%zu},"
+		 "{\"type\":\"Observation\",\"part\":1,\"count\":3,\"bytes\":%zu},"
+		 "{\"type\":\"Observation\",\"part\":2,\"count\":1,\"bytes\":%zu}]}",
+		 id, (long long)INT64_MIN, (long long)time(NULL) * 1000, strlen(head), strlen(obs1),
+		 strchr(obs2, '\n') + 1 - obs2);
+	free(head);
+	snprintf(path, sizeof(path), "%s/%s/state.json", export_dir, id);
+	write_file(path, stbuf);
+	snprintf(path, sizeof(path), "%s/%s/Observation-1.ndjson", export_dir, id);
+	write_file(path, obs1);
+	/* Past the checkpoint: the rest of part 2 and half a line, then part 3. */
+	head = first_lines(obs2, 2);
+	snprintf(path, sizeof(path), "%s/%s/Observation-2.ndjson", export_dir, id);
+	write_file(path, head);
+	FILE *f = fopen(path, "a");
+	fputs("{\"resourceType\":\"Observation\",\"id\":\"o2-", f);
+	fclose(f);
+	free(head);
+	snprintf(path, sizeof(path), "%s/%s/Observation-3.ndjson", export_dir, id);
+	write_file(path, "{\"resourceType\":\"Observation\"}\n");
+
+	api_start();
+	snprintf(path, sizeof(path), "/fhir/$export-status/%s", id);
+	m = wait_done(path);
+	assert_int_equal(count_type(m, "Patient", ids, sizeof(ids)), 3);
+	assert_string_equal(ids, want);
+	assert_int_equal(count_type(m, "Observation", ids, sizeof(ids)), 12);
+	for (int p = 1; p <= 3; p++)
+		for (int o = 1; o <= 4; o++) {
+			char one[32], *at;
+
+			snprintf(one, sizeof(one), "o%d-%d@", p, o);
+			at = strstr(ids, one);
+			assert_non_null(at);
+			assert_null(strstr(at + 1, one));	/* exactly once */
+		}
+	json_object_put(m);
+	free(patients);
+	free(obs1);
+	free(obs2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +528,7 @@ int main(void)
 		cmocka_unit_test(snapshot_and_since),
 		cmocka_unit_test(cancel_deletes_the_job),
 		cmocka_unit_test(job_survives_a_restart),
+		cmocka_unit_test(job_resumes_from_its_checkpoint),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
