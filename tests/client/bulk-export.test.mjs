@@ -32,6 +32,17 @@ async function each(items, width, fn) {
 const patientIds = Array.from({ length: PATIENTS }, (_, i) => `bp-${i}`);
 const loaded = [];
 
+test('the CapabilityStatement lists $export at its three levels', async () => {
+  const cs = await (await fetch(`${base}/metadata`)).json();
+  const defs = (ops) => (ops || []).map((o) => `${o.name} ${o.definition}`);
+  const ig = 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition';
+  assert.deepEqual(defs(cs.rest[0].operation), [`export ${ig}/export`]);
+  const of = (type) => defs(cs.rest[0].resource.find((r) => r.type === type).operation);
+  assert.deepEqual(of('Patient'), [`export ${ig}/patient-export`]);
+  assert.deepEqual(of('Group'), [`export ${ig}/group-export`]);
+  assert.deepEqual(of('Observation'), []);
+});
+
 test('load with plain PUTs', async () => {
   assert.ok(base, 'LT_URL is not set');
   const all = [{ resourceType: 'Organization', id: 'bulk-org', name: 'Bệnh viện Nhân dân 115' }];
