@@ -27,7 +27,9 @@ lt_stop
 lt_start --export-file-resources 1000
 out=$(node "$client/bulk-export.mjs" --poll "$LT_URL/\$export-status/$job") || fail "the job after a restart"
 echo "after restart: $out"
-grep -q '"Patient":60' <<<"$out" && grep -q '"Observation":2400' <<<"$out" || fail "counts after restart: $out"
+if ! grep -q '"Patient":60' <<<"$out" || ! grep -q '"Observation":2400' <<<"$out"; then
+	fail "counts after restart: $out"
+fi
 grep -q "job $job resumes\|job $job starts" "$LT_TMP/server.log" || fail "the job did not run after the restart"
 [ ! -d "$LT_DATA/export/$job" ] || fail "DELETE left the job's directory"
 lt_stop || fail "unclean stop"
