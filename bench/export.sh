@@ -58,42 +58,20 @@ out="$bench/out/export-$stamp"
 mkdir -p "$out"
 say "output in ${out#"$root"/}"
 
-server_pid=
-drain_pid=
+# The integration tests' harness starts and stops the server (port 0, waits
+# for the listening line; log in $LT_TMP/server.log).
+export LIENTHONG="$bin"
+# shellcheck source=tests/integration/lib.sh.inc
+. "$root/tests/integration/lib.sh.inc"
+export LT_DATA=$data	# lt_start serves this store
 sampler_pid=
 cleanup() {
-	local pid
-	for pid in "$sampler_pid" "$server_pid" "$drain_pid"; do
-		if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-	done
+	if [ -n "$sampler_pid" ]; then kill "$sampler_pid" 2>/dev/null || true; fi
+	cp "$LT_TMP/server.log" "$out/server.log" 2>/dev/null || true
+	lt_cleanup
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-start_server() {
-	local fifo="$out/server.fifo" line
-	rm -f "$fifo"
-	mkfifo "$fifo"
-	"$bin" serve --data "$data" --listen 127.0.0.1:0 "$@" >"$fifo" 2>>"$out/server.log" &
-	server_pid=$!
-	exec 9<"$fifo"
-	IFS= read -r -t 60 line <&9 || { tail "$out/server.log" >&2; die "server printed no listening line within 60 s"; }
-	cat <&9 >>"$out/server.log" &
-	drain_pid=$!
-	exec 9<&-
-	rm -f "$fifo"
-	case "$line" in "listening http="*) ;; *) die "unexpected first line: $line" ;; esac
-	line=${line#listening http=}
-	base="http://127.0.0.1:${line##*:}/fhir"
-}
-
-stop_server() {
-	kill -TERM "$server_pid"
-	wait "$server_pid" || die "server exited with an error on SIGTERM"
-	server_pid=
-	wait "$drain_pid" 2>/dev/null || true
-	drain_pid=
-}
 
 kib() { awk -v k="$1" '/^'"$1"':/ { print $2 }' "/proc/$server_pid/status"; }
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print int(($12 + $13) * 1000 / hz) }' "/proc/$server_pid/stat"; }
@@ -102,7 +80,10 @@ log_ms() { python3 -c 'import sys,datetime; t=datetime.datetime.strptime(sys.arg
 
 # ---------------------------------------------------------------- exports
 
-start_server --export-file-resources 100000
+lt_start --export-file-resources 100000
+server_pid=$LT_PID
+base=$LT_URL
+log="$LT_TMP/server.log"
 say "lienthong pid $server_pid on $base"
 rss0=$(kib VmRSS)
 anon0=$(kib RssAnon)
@@ -146,8 +127,8 @@ for s in "${scenarios[@]}"; do
 	cpu1=$(cpu_ms)
 	kill "$sampler_pid"; wait "$sampler_pid" 2>/dev/null || true; sampler_pid=
 	[ "$code" = 200 ] || die "$name: status $code: $(cat "$out/manifest-$name.json")"
-	started=$(grep "job $job \(starts\|resumes\)" "$out/server.log" | tail -1 | cut -d' ' -f1)
-	done_line=$(grep "job $job done" "$out/server.log" | tail -1)
+	started=$(grep "job $job \(starts\|resumes\)" "$log" | tail -1 | cut -d' ' -f1)
+	done_line=$(grep "job $job done" "$log" | tail -1)
 	run_ms=$(($(log_ms "${done_line%% *}") - $(log_ms "$started")))
 	# Download every file (curl, one at a time) and count its lines.
 	n_files=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["output"]))' "$out/manifest-$name.json")
@@ -178,7 +159,7 @@ done
 rss1=$(kib VmRSS)
 anon1=$(kib RssAnon)
 hwm=$(kib VmHWM)
-stop_server
+lt_stop || die "the server did not stop cleanly"
 
 # ---------------------------------------------------------------- report
 
