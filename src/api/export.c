@@ -422,6 +422,7 @@ struct export_run {
 	struct export_out out[EXPORT_MAX_TYPES];
 	int last_type;			/* cache of the previous row's type */
 	const char *last_name;
+	int64_t written;		/* this page's rows; added to job->written under the lock */
 	struct err err;
 };
 
@@ -502,7 +503,7 @@ static int on_row(void *arg, const struct store_scan_row *row)
 			       "export: cannot write an output file: %s", strerror(errno));
 	f->count++;
 	f->bytes += (int64_t)row->json.n + 1;
-	r->job->written++;
+	r->written++;
 	if (f->count >= r->x->file_resources)
 		return out_close(r, t, 0);	/* full; synced at the next checkpoint */
 	return 0;
@@ -673,6 +674,8 @@ static void run_job(struct export_jobs *x, struct export_job *j)
 		pthread_mutex_lock(&x->lock);
 		j->after_rid = s.last_rid;
 		j->max_rid = s.max_rid;
+		j->written += r->written;
+		r->written = 0;
 		cancelled = j->cancelled;
 		stopping = x->stopping;
 		pthread_mutex_unlock(&x->lock);
