@@ -319,7 +319,7 @@ static struct export_job *state_read(const struct buf *b, const char *id)
 	if (json_parse(b->p, b->n, 8, &o, &e) || !json_object_is_type(o, json_type_object) ||
 	    !(j = calloc(1, sizeof(*j))))
 		goto out;
-	snprintf(j->id, sizeof(j->id), "%s", id);
+	snprintf(j->id, sizeof(j->id), "%.*s", UUID_STR_LEN, id);	/* checked: a UUID */
 	s = json_get_str(o, "status");
 	for (j->status = 0; s && j->status < 4 && strcmp(s, status_names[j->status]); j->status++)
 		;
