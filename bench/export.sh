@@ -121,7 +121,7 @@ for s in "${scenarios[@]}"; do
 	code=202
 	while [ "$code" = 202 ]; do
 		code=$(curl -s -o "$out/manifest-$name.json" -w '%{http_code}' "$status_url")
-		[ "$code" = 202 ] && sleep 0.2
+		if [ "$code" = 202 ]; then sleep 0.2; fi
 	done
 	t1=$(now_us)
 	cpu1=$(cpu_ms)

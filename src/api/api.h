@@ -38,6 +38,7 @@ struct api_config {
 	int export_threads;		/* 0: 1 */
 	int64_t export_expire_s;	/* 0: 24 h */
 	int64_t export_file_resources;	/* resources per output file; 0: 100,000 */
+	int export_page_rows;		/* resources per store page; 0: 4096 (tests: small) */
 };
 
 struct api;

@@ -100,6 +100,7 @@ struct export_jobs {
 	char *dir;
 	int64_t expire_ms;
 	int64_t file_resources;
+	int page_rows;			/* resources per store_scan call */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct export_job *head;
@@ -664,13 +665,18 @@ static void run_job(struct export_jobs *x, struct export_job *j)
 		s.comp_ids_json = j->has_members ? members.p : NULL;
 	}
 	s.after_rid = j->after_rid;
-	s.limit = EXPORT_PAGE_ROWS;
+	s.limit = x->page_rows;
 	log_info("export: job %s %s (%s level)", j->id, j->after_rid ? "resumes" : "starts",
 		 level_names[j->level]);
 	while (!rc && (s.types == NULL || s.n_types > 0)) {
 		rc = store_scan(x->st, &s, on_row, r, &r->err);
 		if (rc)
 			break;
+		if (!s.done && s.last_rid <= s.after_rid) {	/* a scan that does not move on */
+			rc = err_set(&r->err, ERR_INTERNAL, NULL, "export: the scan did not advance");
+			break;
+		}
+		s.after_rid = s.last_rid;
 		pthread_mutex_lock(&x->lock);
 		j->after_rid = s.last_rid;
 		j->max_rid = s.max_rid;
@@ -710,6 +716,15 @@ finish:
 			rc = checkpoint(r);	/* the last full parts are synced */
 		pthread_mutex_lock(&x->lock);
 		if (rc) {
+			/* Its files help no one and may be what filled the disk. */
+			for (size_t i = 0; i < j->n_files; i++) {
+				char name[96], path[EXPORT_PATH_MAX];
+
+				file_name(&j->files[i], name, sizeof(name));
+				if (!job_path(x, j->id, name, path, sizeof(path)))
+					unlink(path);
+			}
+			j->n_files = 0;
 			j->status = EXPORT_FAILED;
 			j->err_code = rc;
 			snprintf(j->error, sizeof(j->error), "%s",
@@ -855,6 +870,7 @@ int api_exports_open(struct api *api, struct err *e)
 	x->tenant = api->tenant;
 	x->expire_ms = (cfg->export_expire_s > 0 ? cfg->export_expire_s : 86400) * 1000;
 	x->file_resources = cfg->export_file_resources > 0 ? cfg->export_file_resources : 100000;
+	x->page_rows = cfg->export_page_rows > 0 ? cfg->export_page_rows : EXPORT_PAGE_ROWS;
 	x->dir = strdup(cfg->export_dir);
 	if (!x->dir || patient_compartment(x))
 		return err_set(e, ERR_NOMEM, NULL, "out of memory");

@@ -18,6 +18,7 @@
 #include "base/json.h"
 
 #define FILE_RESOURCES 3	/* resources per output file: small, to see the split */
+#define PAGE_ROWS 2		/* resources per store page: many pages per job */
 
 static char dir[64], export_dir[96];
 static struct store *st;
@@ -27,7 +28,8 @@ static void api_start(void)
 {
 	struct api_config ac = { .limits = { .max_body_bytes = 65536, .max_url_bytes = 4096,
 					     .max_json_depth = 32 },
-				 .export_dir = export_dir, .export_file_resources = FILE_RESOURCES };
+				 .export_dir = export_dir, .export_file_resources = FILE_RESOURCES,
+				 .export_page_rows = PAGE_ROWS };
 	struct err e = { 0 };
 
 	assert_int_equal(api_new(&ac, st, &api, &e), 0);
