@@ -147,7 +147,7 @@ for s in "${scenarios[@]}"; do
 	curl -s -o /dev/null -X DELETE "$status_url"
 	peak=$(awk '{ for (i = 1; i < NF; i += 2) if ($(i + 1) > m[$i]) m[$i] = $(i + 1) } END { printf "%d %d %d", m["VmRSS:"], m["RssAnon:"], m["RssFile:"] }' "$out/rss-$name.txt")
 	read -r peak_rss peak_anon peak_file <<<"$peak"
-	rate=$(awk -v n="$lines" -v ms="$run_ms" 'BEGIN { printf "%d", ms > 0 ? n * 1000 / ms : 0 }')
+	rate=$(awk -v n="$lines" -v ms="$run_ms" 'BEGIN { printf "%d", (ms > 0 ? n * 1000 / ms : 0) }')
 	dl_rate=$(awk -v b="$bytes" -v us="$((d1 - d0))" 'BEGIN { printf "%.0f", b / us }')
 	say "  $(fmt_int "$lines") resources in $n_files files; job $run_ms ms: $(fmt_int "$rate") resources/s; kick-off to manifest $(((t1 - t0) / 1000)) ms; CPU $((cpu1 - cpu0)) ms; peak RSS $((peak_rss / 1024)) MiB (anon $((peak_anon / 1024)), file $((peak_file / 1024))); download $(awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 1048576 }') MiB at $dl_rate MB/s"
 	# shellcheck disable=SC2016 # the backquotes are Markdown

@@ -58,8 +58,10 @@ static int scan_sql(const struct store_scan *s, struct buf *sql)
 	if (!rc && s->comp_type) {
 		rc = buf_printf(sql, " AND ((+r.type = ?5%s%s)", ids ? " AND r.id" : "", ids ? ids : "");
 		if (!rc && s->n_params) {
+			/* +x.param: seek the resource's rows (a few) once, not
+			 * once per parameter of the list. */
 			rc = buf_puts(sql, " OR EXISTS (SELECT 1 FROM ix_reference x WHERE x.rid = r.rid"
-					   " AND x.param IN (");
+					   " AND +x.param IN (");
 			for (size_t i = 0; !rc && i < s->n_params; i++)
 				rc = buf_printf(sql, "%s%u", i ? "," : "", s->params[i]);
 			if (!rc)
