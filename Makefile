@@ -7,6 +7,7 @@
 #               once, about 15 min, then kept in bench/out/), figures to bench/RESULTS.md
 #   make bench-ingest  transactions (8 clients) and `lienthong import` of 1,000,000
 #               Synthea-shaped resources (INGEST_RESOURCES=N), figures to bench/RESULTS.md
+#   make bench-export  Bulk Data $export of the same store: resources/s, RSS, download
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -14,7 +15,7 @@ JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 DATA       ?= data/demo
 
-.PHONY: all run check bench bench-search bench-ingest lint crash-test fuzz deps deps-test deps-bench build build-asan test-deps clean
+.PHONY: all run check bench bench-search bench-ingest bench-export lint crash-test fuzz deps deps-test deps-bench build build-asan test-deps clean
 
 all: build
 
@@ -53,6 +54,8 @@ bench-search: build deps-bench
 
 bench-ingest: build deps-bench
 	@bench/ingest.sh $(BUILD)/lienthong
+bench-export: build deps-bench
+	@bench/export.sh $(BUILD)/lienthong
 
 # SIGKILL during mixed writes, ROUNDS times; 0 lost and 0 corrupted or it fails.
 ROUNDS ?= 200

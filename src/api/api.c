@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include "../base/json.h"
 #include "../base/log.h"
 #include "../base/rand.h"
@@ -19,6 +20,7 @@
 #define FHIR_JSON "application/fhir+json; charset=utf-8"
 #define PLAIN_JSON "application/json; charset=utf-8"
 #define API_PATH_SEGMENTS 6
+#define API_HEADERS_MAX_BYTES 8192	/* api_response.headers */
 
 enum route_kind {
 	ROUTE_SYSTEM,		/* /fhir */
@@ -79,25 +81,13 @@ static const struct api_operation {
 	api_handler_fn fn;
 } operations[] = {
 	{ "import", API_OP_SYSTEM, NULL, "POST", api_import },
+	/* Bulk Data export (export.c): kick-off, its status URL, its files. */
+	{ "export", API_OP_SYSTEM, NULL, "GET POST", api_export_kickoff },
+	{ "export", API_OP_TYPE, "Patient", "GET POST", api_export_kickoff },
+	{ "export", API_OP_INSTANCE, "Group", "GET POST", api_export_kickoff },
+	{ "export-status", API_OP_SYSTEM, NULL, "GET DELETE", api_export_status },
+	{ "export-file", API_OP_SYSTEM, NULL, "GET", api_export_file },
 };
-
-struct json_object *api_operation_list(void)
-{
-	struct json_object *arr = json_object_new_array();
-
-	for (size_t i = 0; arr && i < sizeof(operations) / sizeof(operations[0]); i++) {
-		struct json_object *o = json_object_new_object();
-		char def[128];
-
-		snprintf(def, sizeof(def), "http://lienthong.vn/fhir/OperationDefinition/%s%s%s",
-			 operations[i].type ? operations[i].type : "", operations[i].type ? "-" : "",
-			 operations[i].name);
-		json_object_object_add(o, "name", json_object_new_string(operations[i].name));
-		json_object_object_add(o, "definition", json_object_new_string(def));
-		json_object_array_add(arr, o);
-	}
-	return arr;
-}
 
 static int api_operation(struct api_ctx *c)
 {
@@ -141,12 +131,26 @@ void api_response_init(struct api_response *res)
 	memset(res, 0, sizeof(*res));
 	buf_init(&res->location, 4096);
 	buf_init(&res->body, 0);
+	buf_init(&res->headers, API_HEADERS_MAX_BYTES);
+	res->file_fd = -1;
 }
 
 void api_response_release(struct api_response *res)
 {
 	buf_release(&res->location);
 	buf_release(&res->body);
+	buf_release(&res->headers);
+	if (res->has_file && res->file_fd >= 0)
+		close(res->file_fd);
+	res->has_file = 0;
+	res->file_fd = -1;
+}
+
+int api_response_add_header(struct api_response *res, const char *name, const char *value)
+{
+	int rc = buf_append(&res->headers, name, strlen(name) + 1);
+
+	return rc ? rc : buf_append(&res->headers, value, strlen(value) + 1);
 }
 
 const char *api_param(const struct api_ctx *c, const char *name)
@@ -271,7 +275,10 @@ static int negotiate(struct api_ctx *c)
 	/* Acceptable when any listed type is JSON or a wildcard. */
 	for (const char *p = accept; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
 		media_type(p, mt, sizeof(mt));
-		if (media_is_json(mt) || !strcmp(mt, "*/*") || !strcmp(mt, "application/*")) {
+		/* NDJSON: the files of a bulk export (bulk clients ask for them
+		 * by type; any other answer is JSON, as for a wildcard). */
+		if (media_is_json(mt) || !strcmp(mt, "*/*") || !strcmp(mt, "application/*") ||
+		    !strcmp(mt, "application/fhir+ndjson") || !strcmp(mt, "application/ndjson")) {
 			c->plain_json = !strcmp(mt, "application/json") && !strstr(accept, "fhir+json");
 			return 0;
 		}
@@ -633,6 +640,10 @@ int api_handle(struct api *api, const struct api_request *req, struct api_respon
 		res->last_modified[0] = '\0';
 		buf_clear(&res->location);
 		buf_clear(&res->body);
+		if (res->has_file)
+			close(res->file_fd);
+		res->has_file = 0;
+		res->file_fd = -1;
 		if (fhir_outcome_write(&res->body, &c->err, 0))
 			buf_clear(&res->body);
 		if (res->status >= 500 && code != ERR_NOT_SUPPORTED)
@@ -684,6 +695,8 @@ int api_new(const struct api_config *cfg, struct store *st, struct api **out, st
 	rc = api_capability_build(api, e);
 	if (!rc)
 		rc = api_index_check(api, e);
+	if (!rc)
+		rc = api_exports_open(api, e);
 	if (rc) {
 		api_free(api);
 		return rc;
@@ -696,6 +709,7 @@ void api_free(struct api *api)
 {
 	if (!api)
 		return;
+	api_exports_close(api);
 	buf_release(&api->capability);
 	free(api->base_url);
 	free(api);

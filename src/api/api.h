@@ -7,7 +7,9 @@
  *
  * api_handle() may block while a write is made durable (group commit).
  * It is thread-safe: any number of threads may call it at once on one
- * struct api. Request and response are owned by the caller.
+ * struct api. Request and response are owned by the caller. With an
+ * export_dir, api_new starts the $export workers (background threads that
+ * read the store) and api_free stops them.
  */
 #ifndef LT_API_API_H
 #define LT_API_API_H
@@ -31,6 +33,14 @@ struct api_config {
 	const char *base_url;		/* fixed public base, e.g. https://emr.example.vn/fhir; NULL: from Host */
 	int delete_multiple;		/* a conditional delete may delete several (else 412) */
 	size_t max_bundle_entries;	/* larger Bundles: 413; 0: no limit */
+	/* Bulk Data $export (export.c): jobs live in export_dir (NULL: $export
+	 * answers 501), run on export_threads background threads, and are
+	 * deleted export_expire_s after they finish. */
+	const char *export_dir;
+	int export_threads;		/* 0: 1 */
+	int64_t export_expire_s;	/* 0: 24 h */
+	int64_t export_file_resources;	/* resources per output file; 0: 100,000 */
+	int export_page_rows;		/* resources per store page; 0: 4096 (tests: small) */
 };
 
 struct api;
@@ -68,10 +78,19 @@ struct api_response {
 	struct buf location;		/* Location header, empty when none */
 	struct buf body;
 	const char *allow;		/* Allow header for 405 */
+	struct buf headers;		/* other headers: "name\0value\0" pairs */
+	/* A body too large to hold in memory: an open file, sent from disk by
+	 * the transport, which then owns (and closes) file_fd. */
+	int has_file;
+	int file_fd;
+	uint64_t file_size;
 };
 
 void api_response_init(struct api_response *res);
-void api_response_release(struct api_response *res);
+void api_response_release(struct api_response *res);	/* closes file_fd if still held */
+/* Adds a header (Content-Location, Retry-After, ...); copies both strings. */
+int api_response_add_header(struct api_response *res, const char *name,
+			    const char *value) LT_MUST_CHECK;
 
 int api_new(const struct api_config *cfg, struct store *st, struct api **out, struct err *e) LT_MUST_CHECK;
 void api_free(struct api *api);

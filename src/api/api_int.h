@@ -1,6 +1,6 @@
 /*
  * api_int.h — private to src/api: the per-request context shared by the
- * router (api.c), the interactions (rest.c, history.c) and capability.c.
+ * router (api.c), the interactions (rest.c, history.c, export.c) and capability.c.
  */
 #ifndef LT_API_API_INT_H
 #define LT_API_API_INT_H
@@ -21,6 +21,7 @@ struct api {
 	struct buf capability;		/* CapabilityStatement, compact bytes */
 	int64_t tenant;			/* the one tenant until multi-tenancy */
 	int index_stale;		/* the store's index was made with another table */
+	struct export_jobs *exports;	/* $export jobs and their workers; NULL: disabled */
 };
 
 enum api_return { RETURN_REPRESENTATION, RETURN_MINIMAL, RETURN_OUTCOME };
@@ -69,9 +70,6 @@ int api_put_query_value(struct buf *b, const char *v) LT_MUST_CHECK;
 int api_bundle_start(struct api_ctx *c, const char *type) LT_MUST_CHECK;
 /* Appends a Bundle.link object {"relation": relation, "url": url}. */
 int api_put_link(struct buf *b, const char *relation, const char *url) LT_MUST_CHECK;
-
-/* api.c: the operations (CapabilityStatement.rest.operation). */
-struct json_object *api_operation_list(void);
 
 /* tx.c: the write engine (see there). */
 enum tx_method { TX_GET = 1, TX_POST, TX_PUT, TX_PATCH, TX_DELETE };
@@ -157,6 +155,13 @@ int api_index_stale(struct api *api);
 
 /* history.c */
 int api_history(struct api_ctx *c);
+
+/* export.c: Bulk Data $export, its status URL and its files */
+int api_exports_open(struct api *api, struct err *e);	/* starts the workers, resumes jobs */
+void api_exports_close(struct api *api);		/* running jobs pause, to resume */
+int api_export_kickoff(struct api_ctx *c);
+int api_export_status(struct api_ctx *c);
+int api_export_file(struct api_ctx *c);
 
 /* capability.c */
 int api_capability_build(struct api *api, struct err *e);

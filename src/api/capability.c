@@ -77,6 +77,31 @@ static void add_search(struct json_object *r, const char *type)
 	json_object_object_add(r, "searchParam", params);
 }
 
+/* Bulk Data $export (export.c): Patient and Group level, on those types. */
+#define BULK_DATA_OPS "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"
+
+static struct json_object *operation(const char *name, const char *definition)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "definition", json_object_new_string(definition));
+	return o;
+}
+
+static void add_export(struct json_object *r, const char *type)
+{
+	struct json_object *ops;
+
+	if (strcmp(type, "Patient") && strcmp(type, "Group"))
+		return;
+	ops = json_object_new_array();
+	json_object_array_add(ops, operation("export", !strcmp(type, "Patient")
+						      ? BULK_DATA_OPS "patient-export"
+						      : BULK_DATA_OPS "group-export"));
+	json_object_object_add(r, "operation", ops);
+}
+
 static struct json_object *codes(const char *key, const char *const *list, size_t n)
 {
 	struct json_object *arr = json_object_new_array();
@@ -116,6 +141,12 @@ int api_capability_build(struct api *api, struct err *e)
 	json_object_object_add(cs, "date", json_object_new_string(now));
 	json_object_object_add(cs, "publisher", json_object_new_string("lienthong"));
 	json_object_object_add(cs, "kind", json_object_new_string("instance"));
+	if (api->cfg.export_dir) {
+		o = json_object_new_array();
+		json_object_array_add(o, json_object_new_string(
+			"http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"));
+		json_object_object_add(cs, "instantiates", o);
+	}
 	o = json_object_new_object();
 	json_object_object_add(o, "name", json_object_new_string("lienthong"));
 	json_object_object_add(o, "version", json_object_new_string(LT_VERSION));
@@ -147,13 +178,14 @@ int api_capability_build(struct api *api, struct err *e)
 		json_object_object_add(r, "conditionalDelete",
 				       json_object_new_string(api->cfg.delete_multiple ? "multiple" : "single"));
 		add_search(r, fhir_resource_type_name(i));
+		if (api->cfg.export_dir)
+			add_export(r, fhir_resource_type_name(i));
 		json_object_array_add(resources, r);
 	}
 	rest = json_object_new_object();
 	json_object_object_add(rest, "mode", json_object_new_string("server"));
 	json_object_object_add(rest, "resource", resources);
 	json_object_object_add(rest, "interaction", codes("code", system_interactions, 4));
-	json_object_object_add(rest, "operation", api_operation_list());
 	{
 		static const char *const sys_params[][3] = {
 			{ "_id", "Resource-id", "token" },
@@ -177,6 +209,12 @@ int api_capability_build(struct api *api, struct err *e)
 		}
 		json_object_object_add(rest, "searchParam", arr);
 	}
+	o = json_object_new_array();
+	/* $import: an NDJSON body, loaded synchronously (load.c, decision 0010). */
+	json_object_array_add(o, operation("import", "https://lienthong.vn/fhir/OperationDefinition/import"));
+	if (api->cfg.export_dir)
+		json_object_array_add(o, operation("export", BULK_DATA_OPS "export"));
+	json_object_object_add(rest, "operation", o);
 	o = json_object_new_array();
 	json_object_array_add(o, rest);
 	json_object_object_add(cs, "rest", o);

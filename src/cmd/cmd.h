@@ -25,6 +25,9 @@ struct config {
 	long idle_timeout;
 	char *conditional_delete;
 	long max_bundle_entries;
+	long export_threads;
+	long export_expire;
+	long export_file_resources;
 };
 
 /* Fills cfg from defaults, the config file, the environment and argv (in

@@ -42,6 +42,9 @@ static const struct setting {
 	S(conditional_delete, "single", "DELETE [type]?search matching several: 'single' refuses (412), "
 					"'multiple' deletes them all (at most 1000)"),
 	L(max_bundle_entries, 100000, 1, 10000000, "most entries in a batch or transaction Bundle (413 beyond)"),
+	L(export_threads, 1, 1, 64, "background threads that run Bulk Data $export jobs"),
+	L(export_expire, 86400, 60, 31536000, "seconds a finished $export job and its files are kept"),
+	L(export_file_resources, 100000, 1, 100000000, "resources per $export output file (more: several files)"),
 #undef S
 #undef L
 };

@@ -148,7 +148,7 @@ int cmd_serve(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct err e = { 0 };
 	sigset_t sigs;
-	char host[256];
+	char host[256], export_dir[PATH_MAX];
 	int port, sig, rc, level;
 
 	if ((rc = config_load(&cfg, argc, argv)))
@@ -174,6 +174,12 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (snprintf(export_dir, sizeof(export_dir), "%s/export", cfg.data_dir) >=
+	    (int)sizeof(export_dir)) {
+		fprintf(stderr, "lienthong: the data directory's path is too long\n");
+		rc = 2;
+		goto out;
+	}
 	{
 		struct store_config sc = { .backend = "sqlite", .data_dir = cfg.data_dir };
 		struct api_config ac;
@@ -189,6 +195,10 @@ int cmd_serve(int argc, char **argv)
 		};
 
 		config_api(&cfg, &ac);
+		ac.export_dir = export_dir;
+		ac.export_threads = (int)cfg.export_threads;
+		ac.export_expire_s = cfg.export_expire;
+		ac.export_file_resources = cfg.export_file_resources;
 		if (store_open(&sc, &st, &e) || api_new(&ac, st, &api, &e)) {
 			fprintf(stderr, "lienthong: %s\n", e.n_issues ? e.issue[0].diagnostics : err_message(e.code));
 			rc = 1;

@@ -167,12 +167,28 @@ static enum MHD_Result send_response(struct http_req *hr)
 	if (hr->responded)
 		return MHD_YES;
 	hr->responded = 1;
-	body = buf_detach(&res->body, &n);
+	if (res->has_file) {
+		/* Sent from disk (sendfile where it can): memory stays flat
+		 * whatever the file's size. libmicrohttpd closes the fd. */
+		n = (size_t)res->file_size;
+		r = MHD_create_response_from_fd64(res->file_size, res->file_fd);
+		if (!r)
+			return MHD_NO;	/* api_response_release closes it */
+		res->has_file = 0;
+		res->file_fd = -1;
+	} else {
+		body = buf_detach(&res->body, &n);
+		r = MHD_create_response_from_buffer_with_free_callback(n, body, free);
+		if (!r) {
+			free(body);
+			return MHD_NO;
+		}
+	}
+	for (size_t at = 0; at < res->headers.n;) {
+		const char *name = res->headers.p + at, *value = name + strlen(name) + 1;
 
-	r = MHD_create_response_from_buffer_with_free_callback(n, body, free);
-	if (!r) {
-		free(body);
-		return MHD_NO;
+		MHD_add_response_header(r, name, value);
+		at = (size_t)(value + strlen(value) + 1 - res->headers.p);
 	}
 	if (res->content_type && n)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);

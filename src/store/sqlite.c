@@ -745,4 +745,5 @@ const struct store_ops store_sqlite_ops = {
 	.txn_apply = sqlite_txn_apply,
 	.batch_commit = sqlite_batch_commit,
 	.batch_rollback = sqlite_batch_rollback,
+	.scan = sqlite_scan,
 };

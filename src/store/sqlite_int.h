@@ -1,6 +1,6 @@
 /*
  * sqlite_int.h — private to the SQLite backend (sqlite.c: schema, reads,
- * writes; sqlite_query.c: search).
+ * writes; sqlite_query.c: search; sqlite_scan.c: bulk scans).
  */
 #ifndef LT_STORE_SQLITE_INT_H
 #define LT_STORE_SQLITE_INT_H
@@ -20,5 +20,7 @@ int sqlite_fail(sqlite3 *db, int src, struct err *e, const char *what);
 int sqlite_row_to_version(sqlite3_stmt *s, int first_col, struct store_version *out);
 
 int sqlite_search(void *conn, struct store_search *s, store_row_fn fn, void *ctx, struct err *e);
+/* sqlite_scan.c */
+int sqlite_scan(void *conn, struct store_scan *s, store_scan_fn fn, void *ctx, struct err *e);
 
 #endif

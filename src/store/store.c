@@ -331,6 +331,21 @@ int store_search(struct store *st, struct store_search *s, store_row_fn fn, void
 	return rc;
 }
 
+int store_scan(struct store *st, struct store_scan *s, store_scan_fn fn, void *ctx,
+	       struct err *e)
+{
+	void *conn;
+	int rc;
+
+	if (!st->ops->scan)
+		return err_set(e, ERR_NOT_SUPPORTED, NULL, "the %s store cannot scan", st->ops->name);
+	if ((rc = pool_get(st, &conn, e)))
+		return rc;
+	rc = st->ops->scan(conn, s, fn, ctx, e);
+	pool_put(st, conn);
+	return rc;
+}
+
 /* ---- index rows ---- */
 
 void store_ix_rows_init(struct store_ix_rows *r)

@@ -125,6 +125,45 @@ struct store_history_query {
  * returned by the query. v is valid only during the call. */
 typedef int (*store_row_fn)(void *ctx, const struct store_version *v);
 
+/*
+ * A bulk scan (the $export of src/api/export.c): the live resources of tenant
+ * as they were at as_of_ms, in rid order, one page per call. Each page is a
+ * short read, so a long export never pins one snapshot; rid is fixed for a
+ * resource's life, so every resource is seen exactly once even while it
+ * changes. A resource changed after as_of_ms is given as it was at as_of_ms
+ * (from its history), and left out if it did not exist or was deleted then.
+ */
+struct store_scan {
+	int64_t tenant;
+	const char *const *types;	/* only these types (n_types of them); NULL: every type */
+	size_t n_types;
+	int64_t since_ms;		/* only versions with last_updated > since_ms; INT64_MIN: all */
+	int64_t as_of_ms;		/* the version current at this instant; INT64_MAX: now */
+	/* A compartment: resources of comp_type itself, and those that refer
+	 * to one through any of the reference parameters params[]. */
+	const char *comp_type;		/* NULL: no compartment */
+	const uint32_t *params;
+	size_t n_params;
+	const char *comp_ids_json;	/* JSON array of the comp_type ids it is limited to; NULL: any */
+	int64_t after_rid;		/* keyset: rows after this rid (0: from the start) */
+	int limit;			/* rows examined per call */
+	/* Results. */
+	int64_t last_rid;		/* the last row examined: the next call's after_rid */
+	int64_t max_rid;		/* the highest rid of the store now, for progress */
+	int done;			/* nothing after last_rid */
+};
+
+/* One resource of a scan; every pointer is valid only during the call. */
+struct store_scan_row {
+	int64_t rid;
+	const char *type;
+	const char *id;
+	int64_t last_updated_ms;
+	struct str json;		/* the stored bytes */
+};
+
+typedef int (*store_scan_fn)(void *ctx, const struct store_scan_row *r);
+
 /* The backend's table of functions. conn/wconn are backend objects. */
 struct store_ops {
 	int version;			/* of this struct: 1 */
@@ -150,6 +189,8 @@ struct store_ops {
 	int (*txn_apply)(void *wconn, const struct store_txn *txn, struct err *e);	/* atomic */
 	int (*batch_commit)(void *wconn, struct err *e);
 	void (*batch_rollback)(void *wconn);
+	/* One page of a bulk scan (struct store_scan); results through fn. */
+	int (*scan)(void *conn, struct store_scan *s, store_scan_fn fn, void *ctx, struct err *e);
 };
 
 extern const struct store_ops store_sqlite_ops;
@@ -166,6 +207,9 @@ int store_meta_get(struct store *st, const char *key, struct buf *out,
 		   struct err *e) LT_MUST_CHECK;
 int store_search(struct store *st, struct store_search *s, store_row_fn fn, void *ctx,
 		 struct err *e) LT_MUST_CHECK;
+/* One page of a bulk scan; ERR_NOT_SUPPORTED when the backend has none. */
+int store_scan(struct store *st, struct store_scan *s, store_scan_fn fn, void *ctx,
+	       struct err *e) LT_MUST_CHECK;
 /* Blocks until txn is durable (0) or failed (ERR_CONFLICT, ERR_DISK_FULL, ...). */
 int store_commit(struct store *st, const struct store_txn *txn, struct err *e) LT_MUST_CHECK;
 /* Commits n independent txns (each all-or-nothing on its own), usually in
