@@ -85,7 +85,7 @@ static const struct api_operation {
 	const char *methods;		/* "GET POST" */
 	api_handler_fn fn;
 } operations[] = {
-	{ "placeholder-for-operations", 0, NULL, "", NULL },
+	{ "everything", API_OP_TYPE | API_OP_INSTANCE, "Patient", "GET POST", api_everything },
 };
 
 static int api_operation(struct api_ctx *c)
