@@ -5,6 +5,8 @@
 #   make bench  read/create benchmark against nginx, figures to bench/RESULTS.md
 #   make bench-search  search on a generated store of 1,000,000 resources (built
 #               once, about 15 min, then kept in bench/out/), figures to bench/RESULTS.md
+#   make bench-everything  Patient/$everything of a 1,000-resource record among
+#               100,000 resources (store built once, about 2 min), figures to bench/RESULTS.md
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -12,7 +14,7 @@ JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 DATA       ?= data/demo
 
-.PHONY: all run check bench bench-search lint crash-test fuzz deps deps-test deps-bench build build-asan test-deps clean
+.PHONY: all run check bench bench-search bench-everything lint crash-test fuzz deps deps-test deps-bench build build-asan test-deps clean
 
 all: build
 
@@ -48,6 +50,9 @@ bench: build deps-bench
 
 bench-search: build deps-bench
 	@bench/search.sh $(BUILD)/lienthong
+
+bench-everything: build deps-bench
+	@bench/everything.sh $(BUILD)/lienthong
 
 # SIGKILL during mixed writes, ROUNDS times; 0 lost and 0 corrupted or it fails.
 ROUNDS ?= 200
