@@ -158,6 +158,7 @@ struct ctx {
 	int64_t tenant;
 	const char *col;		/* prefix of index columns in value_cond: "" or "d." */
 	uint32_t param;			/* the parameter whose values value_cond writes */
+	int64_t after_rid;		/* > 0: the page starts after this rid (rid order) */
 	char colbuf[2][24];
 };
 
@@ -457,6 +458,16 @@ static void sql_bind_url(struct ctx *x, const struct store_qcompartment *k, cons
 		sql_add(&x->sql, "||%s.id", ref);
 }
 
+/* A later page of a query in rid order: the set need not hold the rids
+ * before it (one range per parameter on ix_reference_value). */
+static void after_rid(struct ctx *x)
+{
+	if (x->after_rid > 0) {
+		sql_add(&x->sql, " AND rid>");
+		bind_int(&x->sql, x->after_rid);
+	}
+}
+
 /* The compartment parameters: "?1, ?2, ..." */
 static void bind_params(struct ctx *x, const struct store_qcompartment *k)
 {
@@ -470,8 +481,9 @@ static void bind_params(struct ctx *x, const struct store_qcompartment *k)
  * A compartment. Of one owner, the referrers are a few seeks on
  * ix_reference(tenant, param, id, type), one per parameter, and the resource
  * rows are read in rid order from that set (the set is sorted: no sort of
- * the page). `+url` keeps SQLite from reading every local reference of the
- * parameters through ix_reference_url instead. Of every owner (id NULL),
+ * the page; a later page leaves out the rids before its cursor). `+url`
+ * keeps SQLite from reading every local reference of the parameters
+ * through ix_reference_url instead. Of every owner (id NULL),
  * each resource is tested on its own references (ix_reference_rid) and the
  * owner must be live: the resources come in rid order, so a page stops
  * after count rows.
@@ -499,6 +511,7 @@ static void compartment_cond(struct ctx *x, const struct store_qcompartment *k, 
 		sql_add(q, " AND +url IN ('', ");
 		sql_bind_url(x, k, NULL);
 		sql_add(q, ")");
+		after_rid(x);
 		if (k->with_owner) {
 			sql_add(q, " UNION ALL SELECT rid FROM resource WHERE tenant=");
 			bind_int(q, x->tenant);
@@ -506,6 +519,7 @@ static void compartment_cond(struct ctx *x, const struct store_qcompartment *k, 
 			bind_text(q, k->type, strlen(k->type));
 			sql_add(q, " AND id=");
 			bind_text(q, k->id, strlen(k->id));
+			after_rid(x);
 		}
 		sql_add(q, ")");
 		return;
@@ -1302,7 +1316,10 @@ int sqlite_search(void *conn, struct store_search *s, store_row_fn fn, void *arg
 			sort_expr(&x, &qq->sort[i]);
 		}
 		sql_add(&x.sql, ", r.rid FROM resource r JOIN resource_version v ON v.seq=r.seq WHERE ");
+		if (s->cursor && !qq->n_sort)
+			x.after_rid = cur.rid;
 		where_query(&x, qq, "r");
+		x.after_rid = 0;
 		if (s->cursor)
 			after_cursor(&x, qq, &cur);
 		sql_add(&x.sql, " ORDER BY ");
