@@ -14,7 +14,8 @@ checks that each starts with what the server logged (the log cuts lines at
 1 KiB, so only the start can be compared: a mismatch is printed and makes the
 exit status 1). When sqlite_query.c changes, this file must change with it.
 Then it prints, in Markdown, EXPLAIN QUERY PLAN of each statement and the
-best of 5 runs. A plan line that scans a table is marked `<-- SCAN`.
+best of 5 runs after a warm-up one, on a connection with the pragmas of the
+server's readers (mmap, cache). A plan line that scans a table is marked `<-- SCAN`.
 Python 3 standard library only; the database is opened read-only.
 """
 import calendar
@@ -134,14 +135,16 @@ def page_sql(params, pid, base, count, types=None, since=None):
 def include_sql(rids, outside, since=None):
     q = Sql()
     q.add("SELECT " + HIT + " FROM resource r JOIN resource_version v ON v.seq=r.seq"
-          " WHERE r.rid IN (SELECT t.rid FROM ix_reference x JOIN resource t"
-          " ON t.tenant=x.tenant AND t.type=x.type AND t.id=x.id WHERE +x.url='' AND +x.tenant=")
+          " WHERE r.rid IN (SELECT t.rid FROM (SELECT DISTINCT x.type, x.id FROM ix_reference x"
+          " WHERE +x.url='' AND +x.tenant=")
     q.bind(TENANT)
     q.add(" AND x.type IN (")
     q.binds(outside)
     q.add(") AND x.rid IN (")
     q.binds(rids, ",", anon=True)
-    q.add(")) AND +r.tenant=")
+    q.add(")) d JOIN resource t ON t.tenant=")
+    q.bind(TENANT)
+    q.add(" AND t.type=d.type AND t.id=d.id) AND +r.tenant=")
     q.bind(TENANT)
     q.add(" AND r.deleted=0")
     if since:
@@ -159,7 +162,7 @@ def plan(db, q):
         depth[node] = depth.get(parent, 0) + 1
         lines.append("  " * depth[node] + text + ("   <-- SCAN" if text.startswith("SCAN") and
                                                   "CONSTANT" not in text else ""))
-    best, rows = None, []
+    best, rows = None, db.execute(q.text, q.values).fetchall()	# warm-up
     for _ in range(5):
         t0 = time.perf_counter()
         rows = db.execute(q.text, q.values).fetchall()
@@ -171,6 +174,8 @@ def plan(db, q):
 def main():
     db_path, table_path, log_path, base = sys.argv[1:5]
     db = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True)
+    for pragma in ("query_only=1", "mmap_size=1073741824", "cache_size=-16384"):  # as the server's readers
+        db.execute("PRAGMA " + pragma)
     types, params, in_comp = read_tables(table_path)
     outside = [t for t in types if t not in in_comp and t != "Patient"]
     logged, name, path = {}, None, None

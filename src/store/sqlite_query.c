@@ -1121,15 +1121,16 @@ static void include_sql(struct ctx *x, const struct store_qinclude *inc, const i
 	struct sql *q = &x->sql;
 
 	if (inc->param == STORE_PARAM_EACH) {
-		/* Whatever the page refers to. The targets are gathered as rids
-		 * first, so that each is read once (DISTINCT over the hit columns
-		 * would compare the JSON of every reference); '+' makes the page's
-		 * rids drive (ix_reference_rid), not the tenant's local references
-		 * (ix_reference_url). The filter's types also prune the references
-		 * before their targets are looked up. */
+		/* Whatever the page refers to. The distinct targets are gathered
+		 * first and each is looked up and read once: a page of 1,000
+		 * refers to a few dozen Practitioners thousands of times, and
+		 * DISTINCT over the hit columns would compare the JSON of every
+		 * reference. '+' makes the page's rids drive (ix_reference_rid),
+		 * not the tenant's local references (ix_reference_url). The
+		 * filter's types also prune the references before the lookup. */
 		sql_add(q, "SELECT " HIT_COLUMNS " FROM resource r JOIN resource_version v ON v.seq=r.seq"
-			" WHERE r.rid IN (SELECT t.rid FROM ix_reference x JOIN resource t"
-			" ON t.tenant=x.tenant AND t.type=x.type AND t.id=x.id WHERE +x.url='' AND +x.tenant=");
+			" WHERE r.rid IN (SELECT t.rid FROM (SELECT DISTINCT x.type, x.id FROM ix_reference x"
+			" WHERE +x.url='' AND +x.tenant=");
 		bind_int(q, x->tenant);
 		for (size_t i = 0; inc->filter && i < inc->filter->n; i++)
 			if (inc->filter->c[i].n && inc->filter->c[i].v[0].op == STORE_Q_TYPE &&
@@ -1143,7 +1144,9 @@ static void include_sql(struct ctx *x, const struct store_qinclude *inc, const i
 		}
 		sql_add(q, " AND x.rid IN (");
 		bind_rids(q, page, n);
-		sql_add(q, ")) AND ");
+		sql_add(q, ")) d JOIN resource t ON t.tenant=");
+		bind_int(q, x->tenant);
+		sql_add(q, " AND t.type=d.type AND t.id=d.id) AND ");
 		if (inc->filter)
 			where_query(x, inc->filter, "r");
 		else
