@@ -15,7 +15,10 @@ checks that each starts with what the server logged (the log cuts lines at
 exit status 1). When sqlite_query.c changes, this file must change with it.
 Then it prints, in Markdown, EXPLAIN QUERY PLAN of each statement and the
 best of 5 runs after a warm-up one, on a connection with the pragmas of the
-server's readers (mmap, cache). A plan line that scans a table is marked `<-- SCAN`.
+server's readers (mmap, cache). A plan line that scans a table is marked
+`<-- SCAN`: the walk of every patient's records in rid order (it stops after
+a page) and anything else, which would be a defect. `SCAN d` is the small
+set of a page's distinct targets.
 Python 3 standard library only; the database is opened read-only.
 """
 import calendar
@@ -142,7 +145,7 @@ def include_sql(rids, outside, since=None):
     q.binds(outside)
     q.add(") AND x.rid IN (")
     q.binds(rids, ",", anon=True)
-    q.add(")) d JOIN resource t ON t.tenant=")
+    q.add(")) d CROSS JOIN resource t ON t.tenant=")
     q.bind(TENANT)
     q.add(" AND t.type=d.type AND t.id=d.id) AND +r.tenant=")
     q.bind(TENANT)
@@ -160,8 +163,12 @@ def plan(db, q):
     lines, depth = [], {0: 0}
     for node, parent, _, text in db.execute("EXPLAIN QUERY PLAN " + q.text, q.values):
         depth[node] = depth.get(parent, 0) + 1
-        lines.append("  " * depth[node] + text + ("   <-- SCAN" if text.startswith("SCAN") and
-                                                  "CONSTANT" not in text else ""))
+        mark = ""
+        if text == "SCAN r":
+            mark = "   <-- SCAN in rid order, stopped by LIMIT after a page"
+        elif text.startswith("SCAN") and text != "SCAN d" and "CONSTANT" not in text:
+            mark = "   <-- SCAN"
+        lines.append("  " * depth[node] + text + mark)
     best, rows = None, db.execute(q.text, q.values).fetchall()	# warm-up
     for _ in range(5):
         t0 = time.perf_counter()

@@ -1126,8 +1126,10 @@ static void include_sql(struct ctx *x, const struct store_qinclude *inc, const i
 		 * refers to a few dozen Practitioners thousands of times, and
 		 * DISTINCT over the hit columns would compare the JSON of every
 		 * reference. '+' makes the page's rids drive (ix_reference_rid),
-		 * not the tenant's local references (ix_reference_url). The
-		 * filter's types also prune the references before the lookup. */
+		 * not the tenant's local references (ix_reference_url); CROSS
+		 * JOIN keeps the targets the outer loop (for a small page SQLite
+		 * otherwise read every resource of the tenant and probed the
+		 * targets). The filter's types prune the references first. */
 		sql_add(q, "SELECT " HIT_COLUMNS " FROM resource r JOIN resource_version v ON v.seq=r.seq"
 			" WHERE r.rid IN (SELECT t.rid FROM (SELECT DISTINCT x.type, x.id FROM ix_reference x"
 			" WHERE +x.url='' AND +x.tenant=");
@@ -1144,7 +1146,7 @@ static void include_sql(struct ctx *x, const struct store_qinclude *inc, const i
 		}
 		sql_add(q, " AND x.rid IN (");
 		bind_rids(q, page, n);
-		sql_add(q, ")) d JOIN resource t ON t.tenant=");
+		sql_add(q, ")) d CROSS JOIN resource t ON t.tenant=");
 		bind_int(q, x->tenant);
 		sql_add(q, " AND t.type=d.type AND t.id=d.id) AND ");
 		if (inc->filter)
