@@ -17,8 +17,8 @@ Then it prints, in Markdown, EXPLAIN QUERY PLAN of each statement and the
 best of 5 runs after a warm-up one, on a connection with the pragmas of the
 server's readers (mmap, cache). A plan line that scans a table is marked
 `<-- SCAN`: the walk of every patient's records in rid order (it stops after
-a page) and anything else, which would be a defect. `SCAN d` is the small
-set of a page's distinct targets.
+a page) and anything else, which is a defect and makes the exit status 1.
+`SCAN d` is the small set of a page's distinct targets.
 Python 3 standard library only; the database is opened read-only.
 """
 import calendar
@@ -28,6 +28,7 @@ import sys
 import time
 
 TENANT = 1
+FLAGGED = []
 HIT = ("r.rid, r.type, r.id, v.version, v.last_updated, v.deleted, v.json, v.seq,"
        " v.interaction")
 
@@ -168,6 +169,8 @@ def plan(db, q):
             mark = "   <-- SCAN in rid order, stopped by LIMIT after a page"
         elif text.startswith("SCAN") and text != "SCAN d" and "CONSTANT" not in text:
             mark = "   <-- SCAN"
+            print("FLAGGED a scan: %s" % text, file=sys.stderr)
+            FLAGGED.append(text)
         lines.append("  " * depth[node] + text + mark)
     best, rows = None, db.execute(q.text, q.values).fetchall()	# warm-up
     for _ in range(5):
@@ -231,7 +234,7 @@ def main():
             print("MISMATCH %s: the server ran %d statements, this script wrote %d" %
                   (name, len(sqls), len(statements)), file=sys.stderr)
             status = 1
-    return status
+    return 1 if FLAGGED else status
 
 
 if __name__ == "__main__":
