@@ -49,6 +49,8 @@ fmt_int() { sed ':a; s/\B[0-9]\{3\}\>/,&/; ta' <<<"$1"; }
 ms() { awk -v us="$1" 'BEGIN { printf (us < 10000 ? "%.2f" : "%.1f"), us / 1000 }'; }
 rate() { awk -v n="$1" -v us="$2" 'BEGIN { r = n * 1e6 / us; printf (r < 10 ? "%.1f" : "%d"), r }'; }
 sha() { sha256sum "$@" | sha256sum | cut -c1-12; }
+# user + system CPU time of a process, in µs
+cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000000 / hz }' "/proc/$1/stat"; }
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="$bench/out/everything-$stamp"
@@ -181,7 +183,9 @@ rows=()
 for i in "${!names[@]}"; do
 	printf '# %s\n# %s\n%s\n' "${what[$i]}" "${paths[$i]}" "${paths[$i]}" >"$out/${names[$i]}.txt"
 	run warm-up wrk -t1 -c1 -d2s --timeout 30s -s "$bench/search.lua" "$base" -- "$out/${names[$i]}.txt" >/dev/null
+	c0=$(cpu_us "$server_pid")
 	r1=$(run "${names[$i]}" wrk -t1 -c1 -d"${seconds}s" --timeout 30s -s "$bench/search.lua" "$base" -- "$out/${names[$i]}.txt")
+	cpu=$(awk -v a="$c0" -v b="$(cpu_us "$server_pid")" -v n="$(field "$r1" requests)" 'BEGIN { printf "%d", (b - a) / n }')
 	rn=$(run "${names[$i]} x$clients" wrk -t1 -c"$clients" -d"${seconds}s" --timeout 30s -s "$bench/search.lua" "$base" -- "$out/${names[$i]}.txt")
 	for r in "$r1" "$rn"; do
 		bad=$(($(field "$r" status_errors) + $(field "$r" connect_errors) + $(field "$r" read_errors) + $(field "$r" timeouts)))
@@ -190,10 +194,10 @@ for i in "${!names[@]}"; do
 	per=$(awk -v r="$(field "$r1" requests)" -v m="$(field "$r1" matches)" -v i="$(field "$r1" includes)" \
 		'BEGIN { printf "%d + %d", m / r, i / r }')
 	kib=$(awk -v b="$(field "$r1" bytes)" -v r="$(field "$r1" requests)" 'BEGIN { printf "%d", b / r / 1024 }')
-	say "${names[$i]}: p50 $(ms "$(field "$r1" p50_us)") ms, p99 $(ms "$(field "$r1" p99_us)") ms; $clients clients: $(rate "$(field "$rn" requests)" "$(field "$rn" duration_us)") req/s"
+	say "${names[$i]}: p50 $(ms "$(field "$r1" p50_us)") ms, p99 $(ms "$(field "$r1" p99_us)") ms, server CPU $(ms "$cpu") ms a request; $clients clients: $(rate "$(field "$rn" requests)" "$(field "$rn" duration_us)") req/s"
 	# shellcheck disable=SC2016 # the backquotes are Markdown
-	rows+=("$(printf '| %s | `%s` | %s | %s | %s | %s | %s | %s | %s |' "${names[$i]}" "${paths[$i]}" \
-		"$(ms "$(field "$r1" p50_us)")" "$(ms "$(field "$r1" p99_us)")" \
+	rows+=("$(printf '| %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s |' "${names[$i]}" "${paths[$i]}" \
+		"$(ms "$(field "$r1" p50_us)")" "$(ms "$(field "$r1" p99_us)")" "$(ms "$cpu")" \
 		"$(fmt_int "$(rate "$(field "$r1" requests)" "$(field "$r1" duration_us)")")" \
 		"$(fmt_int "$(rate "$(field "$rn" requests)" "$(field "$rn" duration_us)")")" \
 		"$(ms "$(field "$rn" p99_us)")" "$per" "$(fmt_int "$kib")")")
@@ -221,10 +225,10 @@ Machine: $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/c
 
 Store: $(fmt_int "$resources") resources (\`bench/everything-gen.py $args\`), $(awk -v b="$db_bytes" 'BEGIN { printf "%.0f MiB", b / 1048576 }') on disk, loaded $load_when through PUT at $(fmt_int "$load_rate") resources/s. Patient/big's record: $(fmt_int "$record") resources (the Patient and $(fmt_int "$((record - 1))") in its compartment, written in a random order among the others' resources), referring to $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["big"]["referenced"])' "$gen/manifest.json") Practitioners, Organizations, Locations and Medications.
 
-One client: wrk -c1, ${seconds} s, after a 2 s warm-up; $clients clients: wrk -c$clients, ${seconds} s. "entries": matches + included resources per answer.
+One client: wrk -c1, ${seconds} s, after a 2 s warm-up; $clients clients: wrk -c$clients, ${seconds} s. "CPU ms": the server's user + system CPU time per request during the one-client run (less sensitive than latency to other work on the machine). "entries": matches + included resources per answer.
 
-| request | path | p50 ms | p99 ms | req/s, 1 client | req/s, $clients clients | p99 ms, $clients clients | entries | KiB |
-|---|---|---:|---:|---:|---:|---:|---|---:|
+| request | path | p50 ms | p99 ms | CPU ms | req/s, 1 client | req/s, $clients clients | p99 ms, $clients clients | entries | KiB |
+|---|---|---:|---:|---:|---:|---:|---:|---|---:|
 $(printf '%s\n' "${rows[@]}")
 
 The whole record page by page, following the next links on one keep-alive connection (bench/everything-walk.py, ${seconds} s; Python's own time is included: compare "page p50" with wrk's):
