@@ -8,6 +8,8 @@
 #   make bench-ingest  transactions (8 clients) and `lienthong import` of 1,000,000
 #               Synthea-shaped resources (INGEST_RESOURCES=N), figures to bench/RESULTS.md
 #   make bench-export  Bulk Data $export of the same store: resources/s, RSS, download
+#   make bench-everything  Patient/$everything of a 1,000-resource record among
+#               100,000 resources (store built once, about 2 min), figures to bench/RESULTS.md
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -15,7 +17,7 @@ JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 DATA       ?= data/demo
 
-.PHONY: all run check bench bench-search bench-ingest bench-export lint crash-test fuzz deps deps-test deps-bench build build-asan test-deps clean
+.PHONY: all run check bench bench-search bench-ingest bench-export bench-everything lint crash-test fuzz deps deps-test deps-bench build build-asan test-deps clean
 
 all: build
 
@@ -56,6 +58,8 @@ bench-ingest: build deps-bench
 	@bench/ingest.sh $(BUILD)/lienthong
 bench-export: build deps-bench
 	@bench/export.sh $(BUILD)/lienthong
+bench-everything: build deps-bench
+	@bench/everything.sh $(BUILD)/lienthong
 
 # SIGKILL during mixed writes, ROUNDS times; 0 lost and 0 corrupted or it fails.
 ROUNDS ?= 200

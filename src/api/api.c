@@ -87,6 +87,7 @@ static const struct api_operation {
 	{ "export", API_OP_INSTANCE, "Group", "GET POST", api_export_kickoff },
 	{ "export-status", API_OP_SYSTEM, NULL, "GET DELETE", api_export_status },
 	{ "export-file", API_OP_SYSTEM, NULL, "GET", api_export_file },
+	{ "everything", API_OP_TYPE | API_OP_INSTANCE, "Patient", "GET POST", api_everything },
 };
 
 static int api_operation(struct api_ctx *c)

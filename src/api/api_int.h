@@ -1,6 +1,8 @@
 /*
  * api_int.h — private to src/api: the per-request context shared by the
- * router (api.c), the interactions (rest.c, history.c, export.c) and capability.c.
+ * router (api.c), the interactions (rest.c, history.c, search.c), the
+ * operations (everything.c, export.c, load.c), the write engine (tx.c)
+ * and capability.c.
  */
 #ifndef LT_API_API_INT_H
 #define LT_API_API_INT_H
@@ -148,6 +150,9 @@ int api_patch(struct api_ctx *c);
 
 /* search.c */
 int api_search(struct api_ctx *c);
+
+/* everything.c */
+int api_everything(struct api_ctx *c);
 
 /* reindex.c */
 int api_index_check(struct api *api, struct err *e);

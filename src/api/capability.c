@@ -3,7 +3,7 @@
  *
  * It must tell the truth: it lists only the interactions and search
  * parameters this build implements. When a later change adds transactions
- * or operations, it adds them here in the same commit.
+ * or operations, it adds them here in the same commit (type_operations).
  */
 #include "api_int.h"
 
@@ -17,6 +17,37 @@ static const char *const type_interactions[] = {
 	"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
 	"search-type",
 };
+
+/* The operations this build answers at type or instance level (api.c's
+ * operation table), with their official definitions. */
+static const struct type_operation {
+	const char *type, *name, *definition;
+} type_operations[] = {
+	{ "Patient", "everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything" },
+};
+
+/* CapabilityStatement.rest.resource.operation of type, when it has any. */
+static void add_operations(struct json_object *r, const char *type)
+{
+	struct json_object *ops = NULL;
+
+	json_object_object_get_ex(r, "operation", &ops);	/* $export's, when enabled */
+	for (size_t i = 0; i < sizeof(type_operations) / sizeof(type_operations[0]); i++) {
+		struct json_object *o;
+
+		if (strcmp(type_operations[i].type, type))
+			continue;
+		if (!ops)
+			ops = json_object_new_array();
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(type_operations[i].name));
+		json_object_object_add(o, "definition",
+				       json_object_new_string(type_operations[i].definition));
+		json_object_array_add(ops, o);
+	}
+	if (ops && !json_object_object_get_ex(r, "operation", NULL))
+		json_object_object_add(r, "operation", ops);
+}
 
 /* Whether this build answers searches on p (search_query.c refuses the rest). */
 static int param_supported(const struct fhir_search_param *p)
@@ -180,6 +211,7 @@ int api_capability_build(struct api *api, struct err *e)
 		add_search(r, fhir_resource_type_name(i));
 		if (api->cfg.export_dir)
 			add_export(r, fhir_resource_type_name(i));
+		add_operations(r, fhir_resource_type_name(i));
 		json_object_array_add(resources, r);
 	}
 	rest = json_object_new_object();

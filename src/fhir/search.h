@@ -438,6 +438,21 @@ struct fhir_search_request {
 int fhir_search_compartment(struct fhir_search_request *out, const char *compartment,
 			    const char *id, struct arena *a, struct err *e) LT_MUST_CHECK;
 
+/*
+ * Patient/[id]/$everything: restricts a parsed search across types (type
+ * NULL) to the compartment of compartment/id and the owner itself (id NULL:
+ * of every live resource of type compartment), and includes with each page
+ * what its resources refer to, through any parameter, one level, when its
+ * type is outside every such compartment (Practitioner, Organization,
+ * Location, Medication...). The request's _type and other clauses
+ * (_lastUpdated) apply to both. A local reference is a relative one or the
+ * absolute URL on base (NULL: relative only). ERR_BAD_REQUEST when out is
+ * not across types or compartment is not a compartment.
+ */
+int fhir_search_everything(struct fhir_search_request *out, const char *compartment,
+			   const char *id, const char *base, struct arena *a,
+			   struct err *e) LT_MUST_CHECK;
+
 /* Names of the parameters fhir_search_parse handles itself (result
  * shaping); the caller may add its own (_format, _pretty). */
 int fhir_search_is_control(const char *name);

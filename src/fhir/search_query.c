@@ -1227,3 +1227,106 @@ int fhir_search_compartment(struct fhir_search_request *out, const char *compart
 	out->q.n++;
 	return 0;
 }
+
+/* 1 when resources of type can be in a compartment of this kind. */
+static int compartment_has_type(const char *compartment, const char *type)
+{
+	for (size_t i = 0; i < fhir_compartment_row_count; i++) {
+		const struct fhir_compartment_row *r = &fhir_compartment_rows[i];
+
+		if (!strcmp(r->compartment, compartment) && !strcmp(r->resource_type, type))
+			return 1;
+	}
+	return 0;
+}
+
+/* The _type clause of a search across types, or NULL. */
+static const struct store_qclause *type_clause(const struct store_query *q)
+{
+	for (size_t i = 0; i < q->n; i++)
+		if (q->c[i].n && q->c[i].v[0].op == STORE_Q_TYPE)
+			return &q->c[i];
+	return NULL;
+}
+
+static int type_listed(const struct store_qclause *types, const char *type)
+{
+	for (size_t i = 0; types && i < types->n; i++)
+		if (str_eq(types->v[i].s[0], type))
+			return 1;
+	return 0;
+}
+
+/* The include of $everything: what the page refers to through any parameter,
+ * of the types outside the compartment (and in _type when given), under
+ * the request's other clauses (_lastUpdated). None when no type is left. */
+static int everything_include(struct fhir_search_request *out, const char *compartment,
+			      struct arena *a, struct err *e)
+{
+	const struct store_qclause *types = type_clause(&out->q);
+	struct store_query *f = arena_alloc(a, sizeof(*f));
+	struct store_qclause *c = arena_alloc(a, (out->q.n + 1) * sizeof(*c));
+	struct store_qvalue *v = arena_alloc(a, FHIR_RESOURCE_TYPE_COUNT * sizeof(*v));
+	size_t nv = 0;
+
+	if (!f || !c || !v)
+		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	for (int i = 0; i < FHIR_RESOURCE_TYPE_COUNT; i++) {
+		const char *t = fhir_resource_type_name(i);
+
+		if (compartment_has_type(compartment, t) || !strcmp(t, compartment) ||
+		    (types && !type_listed(types, t)))
+			continue;
+		v[nv].op = STORE_Q_TYPE;
+		v[nv++].s[0] = cstr(t);
+	}
+	if (!nv)
+		return 0;
+	f->tenant = out->q.tenant;
+	f->c = c;
+	for (size_t i = 0; i < out->q.n; i++)
+		if (&out->q.c[i] != types && !(out->q.c[i].n && out->q.c[i].v[0].op == STORE_Q_COMPARTMENT))
+			c[f->n++] = out->q.c[i];
+	c[f->n++] = (struct store_qclause){ .v = v, .n = nv };
+	if (out->n_inc == STORE_SEARCH_MAX_INCLUDE)
+		return err_set(e, ERR_BAD_REQUEST, NULL, "more than %d includes", STORE_SEARCH_MAX_INCLUDE);
+	out->inc[out->n_inc++] = (struct store_qinclude){ .param = STORE_PARAM_EACH, .filter = f };
+	return 0;
+}
+
+int fhir_search_everything(struct fhir_search_request *out, const char *compartment,
+			   const char *id, const char *base, struct arena *a, struct err *e)
+{
+	struct store_qcompartment *k = arena_alloc(a, sizeof(*k));
+	uint32_t *params = arena_alloc(a, fhir_compartment_row_count * sizeof(*params));
+	struct store_qvalue *v = arena_alloc(a, sizeof(*v));
+	struct store_qclause *c;
+
+	if (!k || !params || !v)
+		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	if (out->q.type)
+		return err_set(e, ERR_BAD_REQUEST, NULL, "$everything searches across types");
+	for (size_t i = 0; i < fhir_compartment_row_count; i++) {
+		const struct fhir_compartment_row *r = &fhir_compartment_rows[i];
+		const struct fhir_search_param *sp;
+
+		if (strcmp(r->compartment, compartment))
+			continue;
+		sp = fhir_search_param_find(r->resource_type, r->param);
+		if (sp && sp->type == FHIR_SEARCH_REFERENCE)
+			params[k->n_params++] = fhir_search_param_key(sp, FHIR_SEARCH_SUB_VALUE);
+	}
+	if (!k->n_params)
+		return err_set(e, ERR_BAD_REQUEST, NULL, "'%s' is not a compartment", compartment);
+	k->type = compartment;
+	k->id = id;
+	k->base = base ? cstr(base) : (struct str){ "", 0 };
+	k->params = params;
+	k->with_owner = 1;
+	v->op = STORE_Q_COMPARTMENT;
+	v->comp = k;
+	/* fhir_search_parse left room for two more clauses (_type, a compartment). */
+	c = &out->q.c[out->q.n++];
+	*c = (struct store_qclause){ .v = v, .n = 1 };
+	return everything_include(out, compartment, a, e);
+}

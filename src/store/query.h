@@ -83,7 +83,8 @@ enum store_q_op {
 	STORE_Q_LAST_UPDATED,	/* cmp over the resource's lastUpdated [lo, hi] */
 	STORE_Q_HAS,		/* a resource of sub's type matching sub refers to this
 				 * one through param has_param */
-	STORE_Q_TYPE		/* system search: the resource's type is s0 */
+	STORE_Q_TYPE,		/* system search: the resource's type is s0 */
+	STORE_Q_COMPARTMENT	/* the resource is in the compartment comp (one value) */
 };
 
 /* The FHIR prefixes of number, date and quantity. */
@@ -100,6 +101,24 @@ enum store_cmp {
 };
 
 struct store_query;
+
+/*
+ * A compartment as one clause (STORE_Q_COMPARTMENT): the resources that
+ * refer to the owner, a resource of `type` with `id`, through one of
+ * params[] by a local reference (a relative one, or the absolute URL
+ * `base` + "/" + type + "/" + id), and the owner itself when with_owner.
+ * id NULL: the compartments of every live resource of the type (and, with
+ * with_owner, every such resource). The parameters may be of any types: a
+ * row's parameter key names its type.
+ */
+struct store_qcompartment {
+	const char *type;		/* "Patient" */
+	const char *id;			/* NULL: any live owner */
+	struct str base;		/* this server's base URL; empty: relative references only */
+	const uint32_t *params;		/* reference parameters, of any resource types */
+	size_t n_params;
+	uint8_t with_owner;
+};
 
 struct store_qvalue {
 	uint8_t op;			/* enum store_q_op */
@@ -119,6 +138,7 @@ struct store_qvalue {
 	const struct store_qvalue *and_also;	/* DATE, NUMBER: the same row must also
 						 * match this (a range: ge X and lt Y) */
 	const struct store_query *sub;	/* chain target / _has referrer */
+	const struct store_qcompartment *comp;	/* STORE_Q_COMPARTMENT */
 };
 
 /* Values OR'ed; a clause on one parameter of one table. With param
@@ -166,10 +186,14 @@ enum store_hit_mode { STORE_HIT_MATCH = 1, STORE_HIT_INCLUDE = 2 };
 /* What to include with a page: resources referred to by (include) or
  * referring to (revinclude) the page's resources through param. */
 struct store_qinclude {
-	uint32_t param;			/* reference parameter of the referring type */
+	uint32_t param;			/* reference parameter of the referring type;
+					 * STORE_PARAM_EACH (include only): any parameter */
 	const char *from_type;		/* include: the page's type; revinclude: the referrer's */
 	const char *target_type;	/* only this target type (`:Patient`), or NULL */
 	uint8_t rev, iterate;
+	const struct store_query *filter;	/* NULL, or only the included resources that
+						 * also match it (same tenant; e.g. _type and
+						 * _lastUpdated clauses) */
 };
 
 #define STORE_SEARCH_MAX_INCLUDE 16

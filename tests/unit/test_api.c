@@ -369,6 +369,7 @@ static void format_pretty_strict_and_not_yet(void **state)
 	assert_int_equal(call((struct call){ "GET", "/fhir/$no-such-operation" }, &res), 501);
 	assert_outcome(&res, "not-supported");
 	assert_int_equal(call((struct call){ "TRACE", "/fhir/Patient" }, &res), 405);
+	assert_int_equal(call((struct call){ "GET", "/fhir/Patient/1/$no-such-operation" }, &res), 501);
 	api_response_release(&res);
 }
 
