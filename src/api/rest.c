@@ -96,6 +96,9 @@ static int entry_from_request(struct api_ctx *c, struct tx_entry *e, enum tx_met
 
 	e->method = m;
 	e->type = c->type;
+	/* Parameters are a conditional write's search; otherwise none are taken. */
+	if ((c->id[0] || m == TX_POST) && (rc = api_check_params(c, NULL)))
+		return rc;
 	if ((rc = api_parse_if_match(c, &e->if_match)))
 		return rc;
 	if (c->id[0]) {
@@ -116,8 +119,6 @@ int api_create(struct api_ctx *c)
 	struct buf q;
 	int rc;
 
-	if ((rc = api_check_params(c, NULL)))
-		return rc;
 	api_tx_entry_init(&e);
 	buf_init(&q, 0);
 	rc = entry_from_request(c, &e, TX_POST, &q);
@@ -186,9 +187,7 @@ int api_update(struct api_ctx *c)
 
 	api_tx_entry_init(&e);
 	buf_init(&q, 0);
-	rc = c->id[0] ? api_check_params(c, NULL) : 0;
-	if (!rc)
-		rc = entry_from_request(c, &e, TX_PUT, &q);
+	rc = entry_from_request(c, &e, TX_PUT, &q);
 	if (!rc)
 		rc = api_parse_body(c, &e.body);
 	e.if_none_match = inm && strchr(inm, '*');
@@ -210,9 +209,7 @@ int api_delete(struct api_ctx *c)
 
 	api_tx_entry_init(&e);
 	buf_init(&q, 0);
-	rc = c->id[0] ? api_check_params(c, NULL) : 0;
-	if (!rc)
-		rc = entry_from_request(c, &e, TX_DELETE, &q);
+	rc = entry_from_request(c, &e, TX_DELETE, &q);
 	if (!rc)
 		rc = run_one(c, &e);
 	if (!rc && e.noop && !e.version)
@@ -241,15 +238,13 @@ int api_patch(struct api_ctx *c)
 
 	api_tx_entry_init(&e);
 	buf_init(&q, 0);
-	rc = c->id[0] ? api_check_params(c, NULL) : 0;
+	rc = entry_from_request(c, &e, TX_PATCH, &q);
 	if (!rc && (!ct || strncasecmp(ct, "application/json-patch+json", 27) != 0))
 		rc = err_set(&c->err, ERR_MEDIA_TYPE, NULL,
 			     "PATCH takes a JSON Patch (Content-Type: application/json-patch+json); "
 			     "FHIRPath Patch is not supported yet");
 	if (!rc && (!c->req->body || !c->req->body_len))
 		rc = err_set(&c->err, ERR_BAD_REQUEST, NULL, "the request has no body");
-	if (!rc)
-		rc = entry_from_request(c, &e, TX_PATCH, &q);
 	if (!rc)
 		rc = json_parse(c->req->body, c->req->body_len, c->api->cfg.limits.max_json_depth,
 				&e.body, &c->err);

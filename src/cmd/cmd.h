@@ -40,6 +40,14 @@ void config_usage(const char *command);	/* the options table, for help */
 struct api_config;
 void config_api(const struct config *cfg, struct api_config *ac);
 
+/* Loads the NDJSON and Bundle files in paths through api as `lienthong
+ * import` does (import.c): bad lines reported as FILE:LINE on stderr.
+ * Returns 0 when every line loaded, else 1. *loaded (may be NULL: then the
+ * summary is printed) gets the count. */
+struct api;
+int import_paths(struct api *api, char **paths, size_t n, int all_or_nothing, size_t batch,
+		 int threads, int tty, size_t *loaded);
+
 int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);

@@ -455,6 +455,52 @@ static int run_pass(struct import *im, const struct files *f, int threads)
 
 /* ---- the command ---------------------------------------------------------- */
 
+int import_paths(struct api *api, char **paths, size_t n, int all_or_nothing, size_t batch,
+		 int threads, int tty, size_t *loaded)
+{
+	struct files f = { paths, n, n };
+	struct import im;
+	struct stat sb;
+	int rc = 0;
+
+	memset(&im, 0, sizeof(im));
+	im.api = api;
+	im.batch = batch;
+	im.tty = tty;
+	pthread_mutex_init(&im.lock, NULL);
+	pthread_cond_init(&im.cond, NULL);
+	for (size_t i = 0; i < n; i++)
+		if (!stat(paths[i], &sb))
+			im.bytes_total += sb.st_size;
+	if (all_or_nothing) {
+		im.dry_run = 1;
+		run_pass(&im, &f, threads);
+		if (im.failed) {
+			fprintf(stderr, "import: %zu resources would fail; nothing was loaded "
+				"(--all-or-nothing)\n", im.failed);
+			rc = 1;
+		}
+		im.dry_run = 0;
+	}
+	if (!rc) {
+		double s;
+
+		run_pass(&im, &f, threads);
+		s = (double)(time_monotonic_ms() - im.t0) / 1000.0;
+		if (tty || !loaded)
+			fprintf(stderr, "import: %zu files, %zu resources loaded%s, %zu failed, "
+				"%.1f s, %.0f resources/s\n", n, im.loaded,
+				im.bundles ? " (Bundles included)" : "", im.failed, s,
+				s > 0 ? (double)im.loaded / s : 0.0);
+		rc = im.failed ? 1 : 0;
+	}
+	if (loaded)
+		*loaded = im.loaded;
+	pthread_mutex_destroy(&im.lock);
+	pthread_cond_destroy(&im.cond);
+	return rc;
+}
+
 int cmd_import(int argc, char **argv)
 {
 	struct config cfg;
@@ -462,12 +508,10 @@ int cmd_import(int argc, char **argv)
 	struct api *api = NULL;
 	struct err e = { 0 };
 	struct files f = { 0 };
-	struct import im;
 	char **rest = calloc((size_t)argc + 1, sizeof(char *));
 	int nrest = 0, all_or_nothing = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), rc = 0;
 	long batch = 1000;
 
-	memset(&im, 0, sizeof(im));
 	if (!rest)
 		return 1;
 	rest[nrest++] = argv[0];
@@ -514,41 +558,9 @@ int cmd_import(int argc, char **argv)
 			rc = 1;
 		}
 	}
-	if (!rc) {
-		struct stat sb;
-
-		im.api = api;
-		im.batch = (size_t)batch;
-		im.tty = isatty(2);
-		pthread_mutex_init(&im.lock, NULL);
-		pthread_cond_init(&im.cond, NULL);
-		for (size_t i = 0; i < f.n; i++)
-			if (!stat(f.path[i], &sb))
-				im.bytes_total += sb.st_size;
-		if (all_or_nothing) {
-			im.dry_run = 1;
-			run_pass(&im, &f, threads);
-			if (im.failed) {
-				fprintf(stderr, "import: %zu resources would fail; nothing was loaded "
-					"(--all-or-nothing)\n", im.failed);
-				rc = 1;
-			}
-			im.dry_run = 0;
-		}
-		if (!rc) {
-			double s;
-
-			run_pass(&im, &f, threads);
-			s = (double)(time_monotonic_ms() - im.t0) / 1000.0;
-			fprintf(stderr, "import: %zu files, %zu resources loaded%s, %zu failed, "
-				"%.1f s, %.0f resources/s\n", f.n, im.loaded,
-				im.bundles ? " (Bundles included)" : "", im.failed, s,
-				s > 0 ? (double)im.loaded / s : 0.0);
-			rc = im.failed ? 1 : 0;
-		}
-		pthread_mutex_destroy(&im.lock);
-		pthread_cond_destroy(&im.cond);
-	}
+	if (!rc)
+		rc = import_paths(api, f.path, f.n, all_or_nothing, (size_t)batch, threads, isatty(2),
+				  NULL);
 	api_free(api);
 	store_close(st);
 	config_release(&cfg);

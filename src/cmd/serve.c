@@ -61,82 +61,15 @@ static int store_is_empty(struct store *st, struct err *e)
 	return n == 0;
 }
 
-struct seed_fail {
-	const char *path;
-	const long *line;
-	int failed;
-};
-
-static void seed_fail(void *arg, size_t i, const struct err *e)
-{
-	struct seed_fail *f = arg;
-
-	fprintf(stderr, "lienthong: %s:%ld: %s\n", f->path, f->line[i],
-		e->n_issues ? e->issue[0].diagnostics : err_message(e->code));
-	f->failed++;
-}
-
 /* Loads an NDJSON file of resources (demo data) as `lienthong import` does:
  * a resource with an id keeps it, so that references in demo data hold. */
-static int seed(struct api *api, const char *path)
+static int seed(struct api *api, char *path)
 {
-	FILE *f = fopen(path, "r");
-	struct api_load_item *items = NULL;
-	long *lines = NULL;
-	char **text = NULL;
-	size_t n = 0, cap = 0, cap_line = 0, loaded = 0;
-	ssize_t len;
-	long lineno = 0;
-	char *line = NULL;
-	int rc = 0;
+	size_t loaded = 0;
+	int rc = import_paths(api, &path, 1, 0, 1000, 1, 0, &loaded);
 
-	if (!f) {
-		fprintf(stderr, "lienthong: cannot read seed file %s: %s\n", path, strerror(errno));
-		return 1;
-	}
-	while (!rc && (len = getline(&line, &cap_line, f)) >= 0) {
-		lineno++;
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (len == 0)
-			continue;
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 256;
-			void *a = realloc(items, nc * sizeof(*items)), *b = NULL, *c = NULL;
-
-			if (a)
-				items = a;
-			if (a && (b = realloc(lines, nc * sizeof(*lines))))
-				lines = b;
-			if (b && (c = realloc(text, nc * sizeof(*text))))
-				text = c;
-			if (!c) {
-				rc = 1;
-				break;
-			}
-			cap = nc;
-		}
-		if (!(text[n] = strdup(line))) {
-			rc = 1;
-			break;
-		}
-		items[n] = (struct api_load_item){ text[n], (size_t)len };
-		lines[n++] = lineno;
-	}
-	if (!rc) {
-		struct seed_fail sf = { path, lines, 0 };
-
-		rc = api_load(api, items, n, 0, seed_fail, &sf, &loaded) || sf.failed;
-	}
 	if (!rc)
 		log_info("seeded %zu resources from %s", loaded, path);
-	for (size_t i = 0; i < n; i++)
-		free(text[i]);
-	free(text);
-	free(items);
-	free(lines);
-	free(line);
-	fclose(f);
 	return rc;
 }
 
