@@ -176,6 +176,18 @@ static int input_take(struct input *in, char **lines, size_t *lens, int max)
 	return n;
 }
 
+/* Adds the thread CPU time since *t to cpu[phase] (when timing). */
+static void lap(double *cpu, enum phase phase, double *t)
+{
+	double now;
+
+	if (!cpu)
+		return;
+	now = cpu_s();
+	cpu[phase] += now - *t;
+	*t = now;
+}
+
 /* rest.c's prepare(): resourceType, id, meta (versionId, lastUpdated, the
  * client's meta), the rest in order; validate; index rows; compact JSON. */
 static int prepare(const char *text, size_t len, int64_t now_ms, struct store_write *w,
@@ -185,7 +197,7 @@ static int prepare(const char *text, size_t len, int64_t now_ms, struct store_wr
 	struct json_object *in = NULL, *o = NULL, *meta, *old_meta;
 	const char *rt, *rid;
 	char when[TIME_INSTANT_LEN + 1];
-	double t = cpu ? cpu_s() : 0, t2;
+	double t = cpu ? cpu_s() : 0;
 	int rc;
 
 	if ((rc = json_parse(text, len, JSON_DEFAULT_MAX_DEPTH, &in, e)))
@@ -217,26 +229,14 @@ static int prepare(const char *text, size_t len, int64_t now_ms, struct store_wr
 		if (strcmp(k, "resourceType") && strcmp(k, "id") && strcmp(k, "meta"))
 			json_object_object_add(o, k, json_object_get(v));
 	}
-	if (cpu) {
-		t2 = cpu_s();
-		cpu[PH_PARSE] += t2 - t;
-		t = t2;
-	}
+	lap(cpu, PH_PARSE, &t);
 	rc = fhir_validate(o, e);
-	if (cpu) {
-		t2 = cpu_s();
-		cpu[PH_VALIDATE] += t2 - t;
-		t = t2;
-	}
+	lap(cpu, PH_VALIDATE, &t);
 	if (rc)
 		goto out;
 	store_ix_rows_clear(ix);
 	rc = fhir_index_rows(o, ix, e);
-	if (cpu) {
-		t2 = cpu_s();
-		cpu[PH_INDEX] += t2 - t;
-		t = t2;
-	}
+	lap(cpu, PH_INDEX, &t);
 	if (rc)
 		goto out;
 	buf_clear(out);
@@ -244,8 +244,7 @@ static int prepare(const char *text, size_t len, int64_t now_ms, struct store_wr
 		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
 		goto out;
 	}
-	if (cpu)
-		cpu[PH_SERIALIZE] += cpu_s() - t;
+	lap(cpu, PH_SERIALIZE, &t);
 	*w = (struct store_write){
 		.tenant = STORE_DEFAULT_TENANT,
 		.type = type,
