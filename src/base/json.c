@@ -17,6 +17,7 @@
 #include "json.h"
 #include "utf8.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -425,22 +426,47 @@ int json_parse(const char *p, size_t n, int max_depth, struct json_object **out,
 	return 0;
 }
 
-/* A string literal as json-c writes it (NOSLASHESCAPE): runs of plain
- * bytes are copied at once. */
+static int must_escape(unsigned char ch)
+{
+	return ch < 0x20 || ch == '"' || ch == '\\';
+}
+
+/* The first byte at or after i that must be escaped, or n. Eight bytes at
+ * a time: a word is skipped when none of its bytes is below 0x20, '"' or
+ * '\\' (the test may flag a clean word, never miss a byte; a flagged word
+ * is then read byte by byte). */
+static size_t next_escape(const char *s, size_t i, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+
+	while (i + 8 <= n) {
+		uint64_t w, q, bs;
+
+		memcpy(&w, s + i, 8);
+		q = w ^ (ones * '"');
+		bs = w ^ (ones * '\\');
+		if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high)
+			break;
+		i += 8;
+	}
+	while (i < n && !must_escape((unsigned char)s[i]))
+		i++;
+	return i;
+}
+
+/* A string literal as json-c writes it (NOSLASHESCAPE): the runs between
+ * escapes are copied at once. */
 static int write_escaped(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t run = 0;
+	size_t run = 0, i;
 	int rc = buf_putc(b, '"');
 
-	for (size_t i = 0; !rc && i < n; i++) {
+	while (!rc && (i = next_escape(s, run, n)) < n) {
 		unsigned char ch = (unsigned char)s[i];
-		char esc[6];
+		char esc[6] = { '\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 0xf] };
 		size_t k = 2;
 
-		if (ch >= 0x20 && ch != '"' && ch != '\\')
-			continue;
-		esc[0] = '\\';
 		switch (ch) {
 		case '\b': esc[1] = 'b'; break;
 		case '\n': esc[1] = 'n'; break;
@@ -449,11 +475,7 @@ static int write_escaped(struct buf *b, const char *s, size_t n)
 		case '\f': esc[1] = 'f'; break;
 		case '"': esc[1] = '"'; break;
 		case '\\': esc[1] = '\\'; break;
-		default:
-			memcpy(esc + 1, "u00", 3);
-			esc[4] = hex[ch >> 4];
-			esc[5] = hex[ch & 0xf];
-			k = 6;
+		default: k = 6;
 		}
 		rc = buf_append(b, s + run, i - run) || buf_append(b, esc, k);
 		run = i + 1;
