@@ -149,8 +149,7 @@ enum stmt_id {
 	STMT_META_SET,
 	STMT_DATE_SPAN,
 	STMT_IX_DELETE,		/* + table: one per index table */
-	STMT_IX_INSERT = STMT_IX_DELETE + STORE_IX__COUNT,
-	STMT__COUNT = STMT_IX_INSERT + STORE_IX__COUNT
+	STMT__COUNT = STMT_IX_DELETE + STORE_IX__COUNT
 };
 
 static const char *const stmt_sql[STMT__COUNT] = {
@@ -183,19 +182,24 @@ static const char *const stmt_sql[STMT__COUNT] = {
 	[STMT_IX_DELETE + STORE_IX_REFERENCE] = "DELETE FROM ix_reference WHERE rid=?1",
 	[STMT_IX_DELETE + STORE_IX_URI] = "DELETE FROM ix_uri WHERE rid=?1",
 	[STMT_IX_DELETE + STORE_IX_COMPOSITE] = "DELETE FROM ix_composite WHERE rid=?1",
-	[STMT_IX_INSERT + STORE_IX_TOKEN] =
-		"INSERT INTO ix_token VALUES (?1, ?2, ?3, ?4, ?5)",
-	[STMT_IX_INSERT + STORE_IX_STRING] =
-		"INSERT INTO ix_string VALUES (?1, ?2, ?3, ?4, ?5)",
-	[STMT_IX_INSERT + STORE_IX_DATE] =
-		"INSERT INTO ix_date VALUES (?1, ?2, ?3, ?8, ?9)",
-	[STMT_IX_INSERT + STORE_IX_NUMBER] =
-		"INSERT INTO ix_number VALUES (?1, ?2, ?3, ?10, ?11, ?4, ?5, ?6)",
-	[STMT_IX_INSERT + STORE_IX_REFERENCE] =
-		"INSERT INTO ix_reference VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[STMT_IX_INSERT + STORE_IX_URI] = "INSERT INTO ix_uri VALUES (?1, ?2, ?3, ?4)",
-	[STMT_IX_INSERT + STORE_IX_COMPOSITE] =
-		"INSERT INTO ix_composite VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?11, ?12, ?13)",
+};
+
+/* Index rows are inserted several at a time: one INSERT of up to
+ * IX_ROWS_MAX rows per table and resource, which pays a statement's fixed
+ * cost (run, halt, reset) once for them all. The columns of each table, as
+ * the parameter slots of a row (1 rid, 2 tenant, 3 param, 4-7 s[0..3],
+ * 8-9 lo hi, 10-11 dlo dhi, 12-13 elo ehi); row j's slots are offset by
+ * IX_SLOTS * j. */
+#define IX_ROWS_MAX 8
+#define IX_SLOTS 13
+static const unsigned char ix_slots[STORE_IX__COUNT][IX_SLOTS + 1] = {
+	[STORE_IX_TOKEN] = { 1, 2, 3, 4, 5 },
+	[STORE_IX_STRING] = { 1, 2, 3, 4, 5 },
+	[STORE_IX_DATE] = { 1, 2, 3, 8, 9 },
+	[STORE_IX_NUMBER] = { 1, 2, 3, 10, 11, 4, 5, 6 },
+	[STORE_IX_REFERENCE] = { 1, 2, 3, 4, 5, 6, 7 },
+	[STORE_IX_URI] = { 1, 2, 3, 4 },
+	[STORE_IX_COMPOSITE] = { 1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13 },
 };
 
 struct sqlite_backend {
@@ -214,6 +218,8 @@ struct sqlite_backend {
 struct sqlite_conn {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[STMT__COUNT];
+	/* Writer: INSERT of k + 1 rows into table t, prepared on first use. */
+	sqlite3_stmt *ix_insert[STORE_IX__COUNT][IX_ROWS_MAX];
 	/* Writer: the span last written per parameter key (tenant 1), so that
 	 * ix_date_span is written only when it grows. Cleared on rollback. */
 	int64_t *span_seen;		/* SPAN_CACHE entries; NULL on readers */
@@ -431,6 +437,9 @@ static void sqlite_conn_close(void *conn)
 		return;
 	for (int i = 0; i < STMT__COUNT; i++)
 		sqlite3_finalize(c->stmt[i]);
+	for (int t = 0; t < STORE_IX__COUNT; t++)
+		for (int k = 0; k < IX_ROWS_MAX; k++)
+			sqlite3_finalize(c->ix_insert[t][k]);
 	sqlite3_close(c->db);
 	free(c->span_seen);
 	free(c);
@@ -667,11 +676,102 @@ static int note_span(struct sqlite_conn *c, int64_t tenant, const struct store_i
 	return 0;
 }
 
+/* The INSERT of n rows (1..IX_ROWS_MAX) into table t. */
+static int ix_insert_stmt(struct sqlite_conn *c, int t, int n, sqlite3_stmt **out, struct err *e)
+{
+	struct buf sql;
+	int rc = 0, src;
+
+	*out = c->ix_insert[t][n - 1];
+	if (*out)
+		return 0;
+	buf_init(&sql, 0);
+	rc = buf_printf(&sql, "INSERT INTO %s VALUES ", sqlite_ix_table[t]);
+	for (int j = 0; !rc && j < n; j++) {
+		rc = buf_puts(&sql, j ? ",(" : "(");
+		for (int k = 0; !rc && ix_slots[t][k]; k++)
+			rc = buf_printf(&sql, "%s?%d", k ? "," : "", ix_slots[t][k] + IX_SLOTS * j);
+		if (!rc)
+			rc = buf_putc(&sql, ')');
+	}
+	if (rc) {
+		buf_release(&sql);
+		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	}
+	src = sqlite3_prepare_v3(c->db, sql.p, (int)sql.n, SQLITE_PREPARE_PERSISTENT,
+				 &c->ix_insert[t][n - 1], NULL);
+	buf_release(&sql);
+	if (src != SQLITE_OK)
+		return sqlite_fail(c->db, src, e, "preparing an index insert");
+	*out = c->ix_insert[t][n - 1];
+	return 0;
+}
+
+/* Binds row r as row j of an index insert into its table. */
+static void bind_ix_row(sqlite3_stmt *s, int j, int64_t rid, int64_t tenant,
+			const struct store_ix_rows *ix, const struct store_ix_row *r)
+{
+	int o = IX_SLOTS * j;
+
+	for (int k = 0; ix_slots[r->table][k]; k++) {
+		int slot = ix_slots[r->table][k], i = slot - 4;
+
+		switch (slot) {
+		case 1: sqlite3_bind_int64(s, o + 1, rid); break;
+		case 2: sqlite3_bind_int64(s, o + 2, tenant); break;
+		case 3: sqlite3_bind_int64(s, o + 3, r->param); break;
+		case 4: case 5: case 6: case 7:
+			sqlite3_bind_text(s, o + slot, ix->text.p ? ix->text.p + r->s[i] : "",
+					  (int)r->n[i], SQLITE_STATIC);
+			break;
+		case 8: sqlite3_bind_int64(s, o + 8, r->lo); break;
+		case 9: sqlite3_bind_int64(s, o + 9, r->hi); break;
+		/* NaN binds as NULL: an absent part of a composite. */
+		case 10: sqlite3_bind_double(s, o + 10, r->dlo); break;
+		case 11: sqlite3_bind_double(s, o + 11, r->dhi); break;
+		case 12: sqlite3_bind_double(s, o + 12, r->elo); break;
+		case 13: sqlite3_bind_double(s, o + 13, r->ehi); break;
+		}
+	}
+}
+
+/* Inserts the rows of table t among ix's, IX_ROWS_MAX per statement. */
+static int insert_ix_table(struct sqlite_conn *c, const struct store_write *w, int64_t rid,
+			   int t, struct err *e)
+{
+	const struct store_ix_rows *ix = w->index;
+	const struct store_ix_row *chunk[IX_ROWS_MAX];
+	int n = 0, rc = 0;
+
+	for (size_t i = 0; !rc && i <= ix->n; i++) {
+		sqlite3_stmt *s;
+
+		if (i < ix->n) {
+			if (ix->row[i].table != t)
+				continue;
+			chunk[n++] = &ix->row[i];
+			if (!rc && t == STORE_IX_DATE)
+				rc = note_span(c, w->tenant, &ix->row[i], e);
+			if (n < IX_ROWS_MAX)
+				continue;
+		}
+		if (rc || n == 0)
+			break;
+		if ((rc = ix_insert_stmt(c, t, n, &s, e)))
+			break;
+		for (int j = 0; j < n; j++)
+			bind_ix_row(s, j, rid, w->tenant, ix, chunk[j]);
+		rc = step_bound(c, s, e, "writing index rows");
+		n = 0;
+	}
+	return rc;
+}
+
 /* Replaces the index rows of rid by w->index (none for a deletion). */
 static int write_index(struct sqlite_conn *c, const struct store_write *w, int64_t rid,
 		       int fresh, struct err *e)
 {
-	const struct store_ix_rows *ix = w->index;
+	unsigned present = 0;
 	int rc = 0;
 
 	for (int t = 0; !fresh && !rc && t < STORE_IX__COUNT; t++) {
@@ -680,38 +780,12 @@ static int write_index(struct sqlite_conn *c, const struct store_write *w, int64
 		sqlite3_bind_int64(s, 1, rid);
 		rc = step_bound(c, s, e, "replacing index rows");
 	}
-	for (size_t i = 0; !rc && ix && i < ix->n; i++) {
-		const struct store_ix_row *r = &ix->row[i];
-		sqlite3_stmt *s;
-		int np;
-
-		if (r->table >= STORE_IX__COUNT)
-			continue;
-		s = c->stmt[STMT_IX_INSERT + r->table];
-		np = sqlite3_bind_parameter_count(s);
-		sqlite3_bind_int64(s, 1, rid);
-		sqlite3_bind_int64(s, 2, w->tenant);
-		sqlite3_bind_int64(s, 3, r->param);
-		for (int k = 0; k < 4 && 4 + k <= np; k++)
-			sqlite3_bind_text(s, 4 + k, ix->text.p ? ix->text.p + r->s[k] : "", (int)r->n[k],
-					  SQLITE_STATIC);
-		if (np >= 9) {
-			sqlite3_bind_int64(s, 8, r->lo);
-			sqlite3_bind_int64(s, 9, r->hi);
-		}
-		if (np >= 11) {
-			/* NaN binds as NULL: an absent part of a composite. */
-			sqlite3_bind_double(s, 10, r->dlo);
-			sqlite3_bind_double(s, 11, r->dhi);
-		}
-		if (np >= 13) {
-			sqlite3_bind_double(s, 12, r->elo);
-			sqlite3_bind_double(s, 13, r->ehi);
-		}
-		rc = step_bound(c, s, e, "writing index rows");
-		if (!rc && r->table == STORE_IX_DATE)
-			rc = note_span(c, w->tenant, r, e);
-	}
+	for (size_t i = 0; w->index && i < w->index->n; i++)
+		if (w->index->row[i].table < STORE_IX__COUNT)
+			present |= 1u << w->index->row[i].table;
+	for (int t = 0; !rc && t < STORE_IX__COUNT; t++)
+		if (present & (1u << t))
+			rc = insert_ix_table(c, w, rid, t, e);
 	return rc;
 }
 
