@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "../base/log.h"
 
 /* A txn waiting for the writer; lives on the committing thread's stack. */
@@ -35,9 +34,6 @@ struct store {
 	pthread_mutex_t queue_lock;
 	pthread_cond_t queue_cond;
 	struct pending *head, *tail;
-	int n_queued;
-	int last_batch;			/* txns in the writer's last batch */
-	int64_t last_batch_ns;		/* and how long it took */
 	int stopping;
 	pthread_t writer;
 	int writer_started;
@@ -107,53 +103,17 @@ static void writer_run_batch(struct store *st, struct pending *batch)
 	pthread_mutex_unlock(&st->queue_lock);
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Called with the queue locked and not empty. When the last batch had
- * several txns, the committers are concurrent: wait a little for as many
- * to have queued again before starting, up to GATHER_FRACTION of the last
- * batch's time and at most GATHER_MAX_NS. Every commit writes each page it
- * dirtied to the WAL, so one commit of 8 txns writes far fewer pages than
- * four of 2 (decision 0009). A lone writer never waits. */
-#define GATHER_FRACTION 4		/* a quarter of the last batch's time */
-#define GATHER_MAX_NS 50000000		/* 50 ms */
-static void writer_gather(struct store *st)
-{
-	int64_t wait = st->last_batch_ns / GATHER_FRACTION;
-	struct timespec deadline;
-
-	if (st->last_batch < 2 || st->n_queued >= st->last_batch)
-		return;
-	if (wait > GATHER_MAX_NS)
-		wait = GATHER_MAX_NS;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += (deadline.tv_nsec + wait) / 1000000000;
-	deadline.tv_nsec = (deadline.tv_nsec + wait) % 1000000000;
-	while (st->n_queued < st->last_batch && !st->stopping)
-		if (pthread_cond_timedwait(&st->queue_cond, &st->queue_lock, &deadline) != 0)
-			break;
-}
-
 static void *writer_main(void *arg)
 {
 	struct store *st = arg;
 
 	for (;;) {
 		struct pending *batch, *last;
-		int64_t t0;
 		int n = 1;
 
 		pthread_mutex_lock(&st->queue_lock);
 		while (!st->head && !st->stopping)
 			pthread_cond_wait(&st->queue_cond, &st->queue_lock);
-		if (st->head)
-			writer_gather(st);
 		if (!st->head) {	/* stopping and drained */
 			pthread_mutex_unlock(&st->queue_lock);
 			return NULL;
@@ -167,12 +127,8 @@ static void *writer_main(void *arg)
 		if (!st->head)
 			st->tail = NULL;
 		last->next = NULL;
-		st->n_queued -= n;
 		pthread_mutex_unlock(&st->queue_lock);
-		t0 = mono_ns();
 		writer_run_batch(st, batch);
-		st->last_batch = n;	/* the writer's own: read only by this thread */
-		st->last_batch_ns = mono_ns() - t0;
 	}
 }
 
@@ -196,7 +152,6 @@ int store_commit(struct store *st, const struct store_txn *txn, struct err *e)
 	else
 		st->head = &p;	/* cppcheck-suppress autoVariables */
 	st->tail = &p;		/* cppcheck-suppress autoVariables */
-	st->n_queued++;
 	pthread_cond_signal(&st->queue_cond);
 	while (!p.done)
 		pthread_cond_wait(&p.cond, &st->queue_lock);
@@ -369,14 +324,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct err *e
 	pthread_mutex_init(&st->pool_lock, NULL);
 	pthread_cond_init(&st->pool_cond, NULL);
 	pthread_mutex_init(&st->queue_lock, NULL);
-	{	/* the writer's gathering wait is timed on the monotonic clock */
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&st->queue_cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	pthread_cond_init(&st->queue_cond, NULL);
 	if (!st->idle) {
 		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
 		goto fail;
