@@ -17,6 +17,7 @@
 #include "json.h"
 #include "utf8.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -425,14 +426,141 @@ int json_parse(const char *p, size_t n, int max_depth, struct json_object **out,
 	return 0;
 }
 
+static int must_escape(unsigned char ch)
+{
+	return ch < 0x20 || ch == '"' || ch == '\\';
+}
+
+/* The first byte at or after i that must be escaped, or n. Eight bytes at
+ * a time: a word is skipped when none of its bytes is below 0x20, '"' or
+ * '\\' (the test may flag a clean word, never miss a byte; a flagged word
+ * is then read byte by byte). */
+static size_t next_escape(const char *s, size_t i, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+
+	while (i + 8 <= n) {
+		uint64_t w, q, bs;
+
+		memcpy(&w, s + i, 8);
+		q = w ^ (ones * '"');
+		bs = w ^ (ones * '\\');
+		if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high)
+			break;
+		i += 8;
+	}
+	while (i < n && !must_escape((unsigned char)s[i]))
+		i++;
+	return i;
+}
+
+/* A string literal as json-c writes it (NOSLASHESCAPE): the runs between
+ * escapes are copied at once. */
+static int write_escaped(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0, i;
+	int rc = buf_putc(b, '"');
+
+	while (!rc && (i = next_escape(s, run, n)) < n) {
+		unsigned char ch = (unsigned char)s[i];
+		char esc[6] = { '\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 0xf] };
+		size_t k = 2;
+
+		switch (ch) {
+		case '\b': esc[1] = 'b'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		default: k = 6;
+		}
+		rc = buf_append(b, s + run, i - run) || buf_append(b, esc, k);
+		run = i + 1;
+	}
+	if (!rc)
+		rc = buf_append(b, s + run, n - run);
+	return rc ? ERR_NOMEM : buf_putc(b, '"');
+}
+
+/* Compact JSON of o, byte for byte what json-c writes with
+ * JSON_C_TO_STRING_PLAIN | NOSLASHESCAPE, but straight into b: no
+ * intermediate printbuf per node, no copy. Depth is bounded by the parse
+ * limit (trees are built from parsed text), and so is the recursion. */
+static int write_compact(struct buf *b, struct json_object *o)
+{
+	int rc = 0;
+
+	switch (json_object_get_type(o)) {
+	case json_type_null:
+		return buf_append(b, "null", 4);
+	case json_type_boolean:
+		return json_object_get_boolean(o) ? buf_append(b, "true", 4) : buf_append(b, "false", 5);
+	case json_type_int: {
+		int64_t v = json_object_get_int64(o);
+
+		if (v == INT64_MAX)
+			return buf_printf(b, "%llu", (unsigned long long)json_object_get_uint64(o));
+		return buf_printf(b, "%lld", (long long)v);
+	}
+	case json_type_double: {
+		/* A parsed number keeps its text (1.50 stays 1.50) as userdata. */
+		const char *text = json_object_get_userdata(o);
+		size_t len;
+
+		if (!text)
+			text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+		return text ? buf_puts(b, text) : ERR_NOMEM;
+	}
+	case json_type_string:
+		return write_escaped(b, json_object_get_string(o), (size_t)json_object_get_string_len(o));
+	case json_type_array: {
+		size_t n = json_object_array_length(o);
+
+		rc = buf_putc(b, '[');
+		for (size_t i = 0; !rc && i < n; i++) {
+			if (i)
+				rc = buf_putc(b, ',');
+			if (!rc)
+				rc = write_compact(b, json_object_array_get_idx(o, i));
+		}
+		return rc ? rc : buf_putc(b, ']');
+	}
+	case json_type_object: {
+		int first = 1;
+
+		rc = buf_putc(b, '{');
+		json_object_object_foreach(o, k, v) {
+			if (rc)
+				break;
+			if (!first)
+				rc = buf_putc(b, ',');
+			first = 0;
+			if (!rc)
+				rc = write_escaped(b, k, strlen(k));
+			if (!rc)
+				rc = buf_putc(b, ':');
+			if (!rc)
+				rc = write_compact(b, v);
+		}
+		return rc ? rc : buf_putc(b, '}');
+	}
+	}
+	return ERR_INTERNAL;
+}
+
 int json_write(struct buf *b, struct json_object *o, int pretty)
 {
 	size_t len;
-	const char *s = json_object_to_json_string_length(
-		o, (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN) |
-			   JSON_C_TO_STRING_NOSLASHESCAPE,
-		&len);
+	const char *s;
 
+	if (!pretty)
+		return write_compact(b, o) ? ERR_NOMEM : 0;
+	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							 JSON_C_TO_STRING_NOSLASHESCAPE,
+					      &len);
 	if (!s)
 		return ERR_NOMEM;
 	return buf_append(b, s, len);

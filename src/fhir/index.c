@@ -1177,9 +1177,15 @@ static int index_composite(struct ix *ix, const struct fhir_search_param *p,
 	for (size_t i = 0; !rc && i < n; i++) {
 		struct fhirpath_value focus = ix->fp.item[first + i];
 
+		int empty = 0;
+
 		for (size_t k = 0; k < n_parts; k++)
 			parts[k].n = 0;
-		for (size_t k = 0; !rc && k < n_parts; k++) {
+		/* Last component first: it is the value (value.as(Quantity),
+		 * value.as(CodeableConcept)...), which most foci lack, and a
+		 * composite with an empty part has no entry, so the code part
+		 * need not be extracted then. */
+		for (size_t k = n_parts; !rc && !empty && k-- > 0;) {
 			const struct fhirpath_expr *cx = fhir_search_component_expr(p, k);
 			const struct fhir_search_param *cp = fhir_search_component_param(p, k, NULL);
 			size_t cf, cn;
@@ -1196,8 +1202,9 @@ static int index_composite(struct ix *ix, const struct fhir_search_param *p,
 			}
 			ix->collect = NULL;
 			ix->fp.n = cf;
+			empty = parts[k].n == 0;
 		}
-		if (!rc)
+		if (!rc && !empty)
 			rc = emit_combinations(ix, p, parts, n_parts);
 	}
 	ix->fp.n = first;

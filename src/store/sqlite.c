@@ -8,12 +8,19 @@
  * WAL is fsync'ed: an acknowledged write survives a crash or power loss.
  * Readers are query_only, memory-mapped, and never block the writer (WAL).
  * Each connection caches its prepared statements.
+ *
+ * Bulk load: a txn whose store_meta entry is "bulk_load" = "on" drops the
+ * value indexes of the search tables (sqlite_value_index) in that txn;
+ * "off" builds them again, by sorting, before it commits. In between, index
+ * rows are appended at a fraction of the cost, and searches stay correct
+ * but scan. If the load never ends, the next open builds the indexes.
  */
 #include "sqlite_int.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,24 +60,18 @@ static const char *const sqlite_schema =
 	" seq INTEGER NOT NULL);"		/* resource_version row of the current version */
 	"CREATE UNIQUE INDEX IF NOT EXISTS resource_key ON resource(tenant, type, id);"
 	"CREATE INDEX IF NOT EXISTS resource_updated ON resource(tenant, type, last_updated);"
-	/* Search index rows of live resources (query.h). The value indexes
-	 * end with rid so that they cover the searches; (rid, param) serves
-	 * replacing a resource's rows, _include and sorting. */
+	/* Search index rows of live resources (query.h); their value indexes
+	 * are in sqlite_value_index. (rid, param) serves replacing a
+	 * resource's rows, _include and sorting. */
 	"CREATE TABLE IF NOT EXISTS ix_token (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
 	" param INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL);"
-	/* rid before system: a code's rows come in rid order whatever their
-	 * systems, so pages and counts stream without a sort. */
 	"DROP INDEX IF EXISTS ix_token_value;"
-	"CREATE INDEX IF NOT EXISTS ix_token_code ON ix_token(tenant, param, code, rid, system);"
 	"CREATE INDEX IF NOT EXISTS ix_token_rid ON ix_token(rid, param);"
 	"CREATE TABLE IF NOT EXISTS ix_string (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
 	" param INTEGER NOT NULL, folded TEXT NOT NULL, exact TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS ix_string_value ON ix_string(tenant, param, folded, exact, rid);"
 	"CREATE INDEX IF NOT EXISTS ix_string_rid ON ix_string(rid, param);"
 	"CREATE TABLE IF NOT EXISTS ix_date (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
 	" param INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS ix_date_lo ON ix_date(tenant, param, lo, hi, rid);"
-	"CREATE INDEX IF NOT EXISTS ix_date_hi ON ix_date(tenant, param, hi, lo, rid);"
 	"CREATE INDEX IF NOT EXISTS ix_date_rid ON ix_date(rid, param);"
 	/* The longest interval of each date parameter (ms): a row with hi >= B
 	 * then has lo >= B - span, which bounds a date range's index scan from
@@ -80,23 +81,42 @@ static const char *const sqlite_schema =
 	"CREATE TABLE IF NOT EXISTS ix_number (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
 	" param INTEGER NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL, system TEXT NOT NULL,"
 	" code TEXT NOT NULL, unit TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS ix_number_value ON ix_number(tenant, param, lo, hi, rid);"
 	"CREATE INDEX IF NOT EXISTS ix_number_rid ON ix_number(rid, param);"
 	"CREATE TABLE IF NOT EXISTS ix_reference (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
 	" param INTEGER NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL, url TEXT NOT NULL,"
 	" version TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS ix_reference_value ON ix_reference(tenant, param, id, type, rid);"
-	"CREATE INDEX IF NOT EXISTS ix_reference_url ON ix_reference(tenant, param, url, rid);"
 	"CREATE INDEX IF NOT EXISTS ix_reference_rid ON ix_reference(rid, param);"
 	"CREATE TABLE IF NOT EXISTS ix_uri (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
 	" param INTEGER NOT NULL, uri TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS ix_uri_value ON ix_uri(tenant, param, uri, rid);"
 	"CREATE INDEX IF NOT EXISTS ix_uri_rid ON ix_uri(rid, param);"
 	"CREATE TABLE IF NOT EXISTS ix_composite (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
 	" param INTEGER NOT NULL, a0 TEXT NOT NULL, a1 TEXT NOT NULL, b0 TEXT NOT NULL,"
 	" b1 TEXT NOT NULL, blo REAL, bhi REAL, clo REAL, chi REAL);"
-	"CREATE INDEX IF NOT EXISTS ix_composite_value ON ix_composite(tenant, param, a1, a0, rid);"
 	"CREATE INDEX IF NOT EXISTS ix_composite_rid ON ix_composite(rid, param);";
+
+/* The value indexes of the index tables, which searches read; they end
+ * with rid so that they cover the searches. Their keys are values (codes,
+ * names, ids, dates), so each new row lands on a random page: a bulk load
+ * drops them and builds each once at its end, by sorting (decision 0009).
+ * The (rid, param) indexes and those of the resource tables stay: rows
+ * arrive in rid order, and writes read them. Created after sqlite_schema. */
+static const char *const sqlite_value_index[][2] = {
+	/* rid before system: a code's rows come in rid order whatever their
+	 * systems, so pages and counts stream without a sort. */
+	{ "ix_token_code", "ix_token(tenant, param, code, rid, system)" },
+	{ "ix_string_value", "ix_string(tenant, param, folded, exact, rid)" },
+	{ "ix_date_lo", "ix_date(tenant, param, lo, hi, rid)" },
+	{ "ix_date_hi", "ix_date(tenant, param, hi, lo, rid)" },
+	{ "ix_number_value", "ix_number(tenant, param, lo, hi, rid)" },
+	{ "ix_reference_value", "ix_reference(tenant, param, id, type, rid)" },
+	{ "ix_reference_url", "ix_reference(tenant, param, url, rid)" },
+	{ "ix_uri_value", "ix_uri(tenant, param, uri, rid)" },
+	{ "ix_composite_value", "ix_composite(tenant, param, a1, a0, rid)" },
+};
+#define VALUE_INDEX_COUNT (sizeof(sqlite_value_index) / sizeof(sqlite_value_index[0]))
+
+/* store_meta key of a bulk load in progress (its value indexes dropped). */
+#define BULK_META_KEY "bulk_load"
 
 /* Schema 1 had no resource table: fill it from the versions. The index is
  * then empty until `lienthong reindex` builds it. */
@@ -129,8 +149,7 @@ enum stmt_id {
 	STMT_META_SET,
 	STMT_DATE_SPAN,
 	STMT_IX_DELETE,		/* + table: one per index table */
-	STMT_IX_INSERT = STMT_IX_DELETE + STORE_IX__COUNT,
-	STMT__COUNT = STMT_IX_INSERT + STORE_IX__COUNT
+	STMT__COUNT = STMT_IX_DELETE + STORE_IX__COUNT
 };
 
 static const char *const stmt_sql[STMT__COUNT] = {
@@ -163,30 +182,44 @@ static const char *const stmt_sql[STMT__COUNT] = {
 	[STMT_IX_DELETE + STORE_IX_REFERENCE] = "DELETE FROM ix_reference WHERE rid=?1",
 	[STMT_IX_DELETE + STORE_IX_URI] = "DELETE FROM ix_uri WHERE rid=?1",
 	[STMT_IX_DELETE + STORE_IX_COMPOSITE] = "DELETE FROM ix_composite WHERE rid=?1",
-	[STMT_IX_INSERT + STORE_IX_TOKEN] =
-		"INSERT INTO ix_token VALUES (?1, ?2, ?3, ?4, ?5)",
-	[STMT_IX_INSERT + STORE_IX_STRING] =
-		"INSERT INTO ix_string VALUES (?1, ?2, ?3, ?4, ?5)",
-	[STMT_IX_INSERT + STORE_IX_DATE] =
-		"INSERT INTO ix_date VALUES (?1, ?2, ?3, ?8, ?9)",
-	[STMT_IX_INSERT + STORE_IX_NUMBER] =
-		"INSERT INTO ix_number VALUES (?1, ?2, ?3, ?10, ?11, ?4, ?5, ?6)",
-	[STMT_IX_INSERT + STORE_IX_REFERENCE] =
-		"INSERT INTO ix_reference VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[STMT_IX_INSERT + STORE_IX_URI] = "INSERT INTO ix_uri VALUES (?1, ?2, ?3, ?4)",
-	[STMT_IX_INSERT + STORE_IX_COMPOSITE] =
-		"INSERT INTO ix_composite VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?11, ?12, ?13)",
+};
+
+/* Index rows are inserted several at a time: one INSERT of up to
+ * IX_ROWS_MAX rows per table and resource, which pays a statement's fixed
+ * cost (run, halt, reset) once for them all. The columns of each table, as
+ * the parameter slots of a row (1 rid, 2 tenant, 3 param, 4-7 s[0..3],
+ * 8-9 lo hi, 10-11 dlo dhi, 12-13 elo ehi); row j's slots are offset by
+ * IX_SLOTS * j. */
+#define IX_ROWS_MAX 8
+#define IX_SLOTS 13
+static const unsigned char ix_slots[STORE_IX__COUNT][IX_SLOTS + 1] = {
+	[STORE_IX_TOKEN] = { 1, 2, 3, 4, 5 },
+	[STORE_IX_STRING] = { 1, 2, 3, 4, 5 },
+	[STORE_IX_DATE] = { 1, 2, 3, 8, 9 },
+	[STORE_IX_NUMBER] = { 1, 2, 3, 10, 11, 4, 5, 6 },
+	[STORE_IX_REFERENCE] = { 1, 2, 3, 4, 5, 6, 7 },
+	[STORE_IX_URI] = { 1, 2, 3, 4 },
+	[STORE_IX_COMPOSITE] = { 1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13 },
 };
 
 struct sqlite_backend {
 	char *path;
 };
 
+/* The writer's page cache. Index inserts land on random pages of large
+ * b-trees; what is not cached is read back for each insert (decision 0009). */
+#define WRITER_CACHE_KIB 262144
+/* WAL pages before an automatic checkpoint: a page rewritten by several
+ * group commits is copied to the database once per checkpoint. */
+#define WRITER_AUTOCHECKPOINT_PAGES 16384
+
 #define SPAN_CACHE 16384		/* parameter keys whose date span the writer remembers */
 
 struct sqlite_conn {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[STMT__COUNT];
+	/* Writer: INSERT of k + 1 rows into table t, prepared on first use. */
+	sqlite3_stmt *ix_insert[STORE_IX__COUNT][IX_ROWS_MAX];
 	/* Writer: the span last written per parameter key (tenant 1), so that
 	 * ix_date_span is written only when it grows. Cleared on rollback. */
 	int64_t *span_seen;		/* SPAN_CACHE entries; NULL on readers */
@@ -247,6 +280,51 @@ static int make_dirs(const char *path)
 	return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* Builds (create) or drops the value indexes. Building reads each table
+ * once and sorts: much cheaper than as many random inserts. */
+static int value_indexes(sqlite3 *db, int create, struct err *e)
+{
+	char sql[160];
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < VALUE_INDEX_COUNT; i++) {
+		if (create)
+			snprintf(sql, sizeof(sql), "CREATE INDEX IF NOT EXISTS %s ON %s",
+				 sqlite_value_index[i][0], sqlite_value_index[i][1]);
+		else
+			snprintf(sql, sizeof(sql), "DROP INDEX IF EXISTS %s", sqlite_value_index[i][0]);
+		rc = sqlite_exec(db, sql, e);
+	}
+	return rc;
+}
+
+/* At open: creates the value indexes of a new store, and builds those a
+ * bulk load dropped if it never ended (a crash or a kill mid-load), so that
+ * the store is whole again. */
+static int ensure_value_indexes(sqlite3 *db, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int pending = 0, rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM store_meta WHERE key='" BULK_META_KEY "'", -1, &s,
+			       NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		pending = 1;
+	sqlite3_finalize(s);
+	if (pending)
+		log_warn("store: a bulk load did not finish; building its search indexes now");
+	if ((rc = sqlite_exec(db, "BEGIN IMMEDIATE", e)))
+		return rc;
+	rc = value_indexes(db, 1, e);
+	if (!rc && pending)
+		rc = sqlite_exec(db, "DELETE FROM store_meta WHERE key='" BULK_META_KEY "'", e);
+	if (!rc)
+		rc = sqlite_exec(db, "COMMIT", e);
+	if (rc)
+		sqlite_exec(db, "ROLLBACK", NULL);
+	return rc;
+}
+
 /* Brings an older database up to SQLITE_SCHEMA_VERSION, in one transaction. */
 static int migrate(sqlite3 *db, struct err *e)
 {
@@ -283,14 +361,25 @@ static int migrate(sqlite3 *db, struct err *e)
 	return rc;
 }
 
+/* Process-wide library settings, before the first connection. Memory
+ * statistics cost a global mutex around every allocation of every
+ * connection; nothing reads them. (A no-op if SQLite was initialised
+ * already, by another user of the library in this process.) */
+static void sqlite_configure_once(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sqlite_open_backend(const struct store_config *cfg, void **out, struct err *e)
 {
+	static pthread_once_t configured = PTHREAD_ONCE_INIT;
 	struct sqlite_backend *b;
 	sqlite3 *db = NULL;
 	size_t len;
 	int rc;
 
 	*out = NULL;
+	pthread_once(&configured, sqlite_configure_once);
 	if (!cfg->data_dir || !*cfg->data_dir)
 		return err_set(e, ERR_CONFIG, NULL, "no data directory given");
 	if (make_dirs(cfg->data_dir) != 0)
@@ -315,7 +404,7 @@ static int sqlite_open_backend(const struct store_config *cfg, void **out, struc
 	if ((rc = sqlite_exec(db, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL;", e)) ||
 	    (rc = sqlite_exec(db, sqlite_schema, e)))
 		goto fail;
-	if ((rc = migrate(db, e)))
+	if ((rc = migrate(db, e)) || (rc = ensure_value_indexes(db, e)))
 		goto fail;
 	/* A store indexed before ix_date_span existed: measure its spans once. */
 	if ((rc = sqlite_exec(db, "INSERT INTO ix_date_span SELECT tenant, param, max(hi - lo)"
@@ -348,6 +437,9 @@ static void sqlite_conn_close(void *conn)
 		return;
 	for (int i = 0; i < STMT__COUNT; i++)
 		sqlite3_finalize(c->stmt[i]);
+	for (int t = 0; t < STORE_IX__COUNT; t++)
+		for (int k = 0; k < IX_ROWS_MAX; k++)
+			sqlite3_finalize(c->ix_insert[t][k]);
 	sqlite3_close(c->db);
 	free(c->span_seen);
 	free(c);
@@ -376,10 +468,18 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 		goto fail;
 	}
 	sqlite3_busy_timeout(c->db, 10000);
-	rc = sqlite_exec(c->db,
-			 writer ? "PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;"
-				: "PRAGMA query_only=1; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-16384;",
-			 e);
+	if (writer) {
+		char sql[160];
+
+		snprintf(sql, sizeof(sql),
+			 "PRAGMA synchronous=FULL; PRAGMA cache_size=-%d; PRAGMA wal_autocheckpoint=%d;"
+			 " PRAGMA threads=2;",
+			 WRITER_CACHE_KIB, WRITER_AUTOCHECKPOINT_PAGES);
+		rc = sqlite_exec(c->db, sql, e);
+	} else {
+		rc = sqlite_exec(c->db, "PRAGMA query_only=1; PRAGMA mmap_size=1073741824;"
+				 " PRAGMA cache_size=-16384;", e);
+	}
 	if (rc)
 		goto fail;
 	for (int i = 0; i < STMT__COUNT; i++) {
@@ -576,11 +676,102 @@ static int note_span(struct sqlite_conn *c, int64_t tenant, const struct store_i
 	return 0;
 }
 
+/* The INSERT of n rows (1..IX_ROWS_MAX) into table t. */
+static int ix_insert_stmt(struct sqlite_conn *c, int t, int n, sqlite3_stmt **out, struct err *e)
+{
+	struct buf sql;
+	int rc = 0, src;
+
+	*out = c->ix_insert[t][n - 1];
+	if (*out)
+		return 0;
+	buf_init(&sql, 0);
+	rc = buf_printf(&sql, "INSERT INTO %s VALUES ", sqlite_ix_table[t]);
+	for (int j = 0; !rc && j < n; j++) {
+		rc = buf_puts(&sql, j ? ",(" : "(");
+		for (int k = 0; !rc && ix_slots[t][k]; k++)
+			rc = buf_printf(&sql, "%s?%d", k ? "," : "", ix_slots[t][k] + IX_SLOTS * j);
+		if (!rc)
+			rc = buf_putc(&sql, ')');
+	}
+	if (rc) {
+		buf_release(&sql);
+		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	}
+	src = sqlite3_prepare_v3(c->db, sql.p, (int)sql.n, SQLITE_PREPARE_PERSISTENT,
+				 &c->ix_insert[t][n - 1], NULL);
+	buf_release(&sql);
+	if (src != SQLITE_OK)
+		return sqlite_fail(c->db, src, e, "preparing an index insert");
+	*out = c->ix_insert[t][n - 1];
+	return 0;
+}
+
+/* Binds row r as row j of an index insert into its table. */
+static void bind_ix_row(sqlite3_stmt *s, int j, int64_t rid, int64_t tenant,
+			const struct store_ix_rows *ix, const struct store_ix_row *r)
+{
+	int o = IX_SLOTS * j;
+
+	for (int k = 0; ix_slots[r->table][k]; k++) {
+		int slot = ix_slots[r->table][k], i = slot - 4;
+
+		switch (slot) {
+		case 1: sqlite3_bind_int64(s, o + 1, rid); break;
+		case 2: sqlite3_bind_int64(s, o + 2, tenant); break;
+		case 3: sqlite3_bind_int64(s, o + 3, r->param); break;
+		case 4: case 5: case 6: case 7:
+			sqlite3_bind_text(s, o + slot, ix->text.p ? ix->text.p + r->s[i] : "",
+					  (int)r->n[i], SQLITE_STATIC);
+			break;
+		case 8: sqlite3_bind_int64(s, o + 8, r->lo); break;
+		case 9: sqlite3_bind_int64(s, o + 9, r->hi); break;
+		/* NaN binds as NULL: an absent part of a composite. */
+		case 10: sqlite3_bind_double(s, o + 10, r->dlo); break;
+		case 11: sqlite3_bind_double(s, o + 11, r->dhi); break;
+		case 12: sqlite3_bind_double(s, o + 12, r->elo); break;
+		case 13: sqlite3_bind_double(s, o + 13, r->ehi); break;
+		}
+	}
+}
+
+/* Inserts the rows of table t among ix's, IX_ROWS_MAX per statement. */
+static int insert_ix_table(struct sqlite_conn *c, const struct store_write *w, int64_t rid,
+			   int t, struct err *e)
+{
+	const struct store_ix_rows *ix = w->index;
+	const struct store_ix_row *chunk[IX_ROWS_MAX];
+	int n = 0, rc = 0;
+
+	for (size_t i = 0; !rc && i <= ix->n; i++) {
+		sqlite3_stmt *s;
+
+		if (i < ix->n) {
+			if (ix->row[i].table != t)
+				continue;
+			chunk[n++] = &ix->row[i];
+			if (!rc && t == STORE_IX_DATE)
+				rc = note_span(c, w->tenant, &ix->row[i], e);
+			if (n < IX_ROWS_MAX)
+				continue;
+		}
+		if (rc || n == 0)
+			break;
+		if ((rc = ix_insert_stmt(c, t, n, &s, e)))
+			break;
+		for (int j = 0; j < n; j++)
+			bind_ix_row(s, j, rid, w->tenant, ix, chunk[j]);
+		rc = step_bound(c, s, e, "writing index rows");
+		n = 0;
+	}
+	return rc;
+}
+
 /* Replaces the index rows of rid by w->index (none for a deletion). */
 static int write_index(struct sqlite_conn *c, const struct store_write *w, int64_t rid,
 		       int fresh, struct err *e)
 {
-	const struct store_ix_rows *ix = w->index;
+	unsigned present = 0;
 	int rc = 0;
 
 	for (int t = 0; !fresh && !rc && t < STORE_IX__COUNT; t++) {
@@ -589,38 +780,12 @@ static int write_index(struct sqlite_conn *c, const struct store_write *w, int64
 		sqlite3_bind_int64(s, 1, rid);
 		rc = step_bound(c, s, e, "replacing index rows");
 	}
-	for (size_t i = 0; !rc && ix && i < ix->n; i++) {
-		const struct store_ix_row *r = &ix->row[i];
-		sqlite3_stmt *s;
-		int np;
-
-		if (r->table >= STORE_IX__COUNT)
-			continue;
-		s = c->stmt[STMT_IX_INSERT + r->table];
-		np = sqlite3_bind_parameter_count(s);
-		sqlite3_bind_int64(s, 1, rid);
-		sqlite3_bind_int64(s, 2, w->tenant);
-		sqlite3_bind_int64(s, 3, r->param);
-		for (int k = 0; k < 4 && 4 + k <= np; k++)
-			sqlite3_bind_text(s, 4 + k, ix->text.p ? ix->text.p + r->s[k] : "", (int)r->n[k],
-					  SQLITE_STATIC);
-		if (np >= 9) {
-			sqlite3_bind_int64(s, 8, r->lo);
-			sqlite3_bind_int64(s, 9, r->hi);
-		}
-		if (np >= 11) {
-			/* NaN binds as NULL: an absent part of a composite. */
-			sqlite3_bind_double(s, 10, r->dlo);
-			sqlite3_bind_double(s, 11, r->dhi);
-		}
-		if (np >= 13) {
-			sqlite3_bind_double(s, 12, r->elo);
-			sqlite3_bind_double(s, 13, r->ehi);
-		}
-		rc = step_bound(c, s, e, "writing index rows");
-		if (!rc && r->table == STORE_IX_DATE)
-			rc = note_span(c, w->tenant, r, e);
-	}
+	for (size_t i = 0; w->index && i < w->index->n; i++)
+		if (w->index->row[i].table < STORE_IX__COUNT)
+			present |= 1u << w->index->row[i].table;
+	for (int t = 0; !rc && t < STORE_IX__COUNT; t++)
+		if (present & (1u << t))
+			rc = insert_ix_table(c, w, rid, t, e);
 	return rc;
 }
 
@@ -711,6 +876,27 @@ static int sqlite_meta_get(void *conn, const char *key, struct buf *out, struct 
 	return rc;
 }
 
+/* The txn's store_meta entry. BULK_META_KEY is a command to the writer:
+ * "on" drops the value indexes (a bulk load follows), "off" builds them
+ * again and removes the entry; a txn that carries it commits only once
+ * that is done. */
+static int apply_meta(struct sqlite_conn *c, const struct store_txn *txn, struct err *e)
+{
+	int rc;
+
+	if (strcmp(txn->meta_key, BULK_META_KEY) != 0)
+		return set_meta(c, txn->meta_key, txn->meta_value, e);
+	if (txn->meta_value && !strcmp(txn->meta_value, "on")) {
+		rc = value_indexes(c->db, 0, e);
+		return rc ? rc : set_meta(c, BULK_META_KEY, "on", e);
+	}
+	if (txn->meta_value && !strcmp(txn->meta_value, "off")) {
+		rc = value_indexes(c->db, 1, e);
+		return rc ? rc : sqlite_exec(c->db, "DELETE FROM store_meta WHERE key='" BULK_META_KEY "'", e);
+	}
+	return err_set(e, ERR_INTERNAL, NULL, "store: %s must be 'on' or 'off'", BULK_META_KEY);
+}
+
 static int sqlite_txn_apply(void *wconn, const struct store_txn *txn, struct err *e)
 {
 	struct sqlite_conn *c = wconn;
@@ -719,7 +905,7 @@ static int sqlite_txn_apply(void *wconn, const struct store_txn *txn, struct err
 	for (size_t i = 0; !rc && i < txn->n_writes; i++)
 		rc = apply_write(c, &txn->writes[i], e);
 	if (!rc && txn->meta_key)
-		rc = set_meta(c, txn->meta_key, txn->meta_value, e);
+		rc = apply_meta(c, txn, e);
 	if (rc) {
 		step_simple(c, STMT_ROLLBACK_TO, NULL);
 		if (c->span_seen)

@@ -4,7 +4,12 @@
 #include <stddef.h>
 #include <string.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include "base/json.h"
+#include "testdata.h"
 
 static int check(const char *s) { struct err e = { 0 }; return json_check(s, strlen(s), 64, &e); }
 
@@ -112,6 +117,67 @@ static void buffer_limit_is_enforced(void **state)
 	buf_release(&b);
 }
 
+/* json_write's compact form is its own writer: it must give json-c's
+ * bytes exactly (stored resources did, and must stay comparable). */
+static void assert_same_as_json_c(struct json_object *o)
+{
+	const char *want = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							      JSON_C_TO_STRING_NOSLASHESCAPE);
+	struct buf b;
+
+	buf_init(&b, 0);
+	assert_int_equal(json_write(&b, o, 0), 0);
+	assert_string_equal(b.p, want);
+	buf_release(&b);
+}
+
+static void compact_writer_matches_json_c(void **state)
+{
+	const char *in = "{\"s\":\"a\\\"b\\\\c\\/d\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f \xc3\xa9 \\u00e9\","
+			 "\"k\\\"ey\\n\":[],\"e\":{},\"n\":[1.50,-0,-0.0,1e400,0,-9223372036854775808,"
+			 "9223372036854775807,2E-3],\"b\":[true,false,null],\"x\":[[[{\"a\":[{}]}]]]}";
+	struct json_object *o, *built;
+	struct err e = { 0 };
+	const char *shared = getenv("LT_SHARED_DIR");
+	char dir[4096];
+	DIR *d;
+	struct dirent *de;
+	int files = 0;
+
+	assert_int_equal(json_parse(in, strlen(in), 64, &o, &e), 0);
+	assert_same_as_json_c(o);
+	json_object_put(o);
+	/* Built in memory rather than parsed: doubles without their text, uint64. */
+	built = json_object_new_object();
+	json_object_object_add(built, "d", json_object_new_double(0.1));
+	json_object_object_add(built, "u", json_object_new_uint64(UINT64_MAX));
+	json_object_object_add(built, "i", json_object_new_int64(INT64_MAX));
+	json_object_object_add(built, "null", NULL);
+	assert_same_as_json_c(built);
+	json_object_put(built);
+	/* Every Synthea bundle, when ../shared is there. */
+	if (!shared || td_join(dir, sizeof(dir), shared, "/data/synthea") || !(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		char path[8192];
+		size_t n = 0;
+		char *text;
+
+		if (!strstr(de->d_name, ".json"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		text = td_slurp(path, &n);
+		assert_non_null(text);
+		assert_int_equal(json_parse(text, n, 64, &o, &e), 0);
+		assert_same_as_json_c(o);
+		json_object_put(o);
+		free(text);
+		files++;
+	}
+	closedir(d);
+	assert_true(files > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -122,6 +188,7 @@ int main(void)
 		cmocka_unit_test(writes_escaped_strings),
 		cmocka_unit_test(duplicate_keys_are_named),
 		cmocka_unit_test(buffer_limit_is_enforced),
+		cmocka_unit_test(compact_writer_matches_json_c),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

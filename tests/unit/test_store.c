@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "store/store.h"
 
 static char dir[64];
@@ -161,6 +165,142 @@ static void unknown_backend_is_refused(void **state)
 	assert_null(st);
 }
 
+/* ---- bulk-load mode (decision 0009) ---- */
+
+/* One SQL count on the store's file, from a connection of the test's own. */
+static int64_t sql_count(const char *sql, const char *code)
+{
+	char path[128];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int64_t n = -1;
+
+	snprintf(path, sizeof(path), "%s/lienthong.db", dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	if (code)
+		sqlite3_bind_text(s, 1, code, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return n;
+}
+
+#define VALUE_INDEXES "SELECT count(*) FROM sqlite_master WHERE type='index' AND name IN" \
+	" ('ix_token_code', 'ix_string_value', 'ix_date_lo', 'ix_date_hi', 'ix_number_value'," \
+	" 'ix_reference_value', 'ix_reference_url', 'ix_uri_value', 'ix_composite_value')"
+/* Rows found through the token value index: it exists and holds them. */
+#define TOKEN_ROWS "SELECT count(*) FROM ix_token INDEXED BY ix_token_code" \
+	" WHERE tenant=1 AND param=7 AND code=?1"
+
+static int bulk(struct store *st, const char *value)
+{
+	struct store_txn txn = { .meta_key = "bulk_load", .meta_value = value };
+	struct err e = { 0 };
+
+	return store_commit(st, &txn, &e);
+}
+
+/* Writes Patient id with one token row (param 7, the given code). */
+static int put_indexed(struct store *st, const char *id, const char *code)
+{
+	struct store_ix_rows ix;
+	struct store_ix_row *r;
+	struct err e = { 0 };
+	int rc;
+
+	store_ix_rows_init(&ix);
+	r = store_ix_rows_add(&ix, STORE_IX_TOKEN, 7);
+	assert_non_null(r);
+	assert_int_equal(store_ix_rows_str(&ix, r, 0, "urn:test", 8), 0);
+	assert_int_equal(store_ix_rows_str(&ix, r, 1, code, strlen(code)), 0);
+	{
+		struct store_write w = { .tenant = 1, .type = "Patient", .id = id, .version = 1,
+					 .last_updated_ms = 1000, .interaction = STORE_UPDATE_CREATE,
+					 .json = "{}", .json_len = 2, .index = &ix };
+		struct store_txn txn = { &w, 1 };
+
+		rc = store_commit(st, &txn, &e);
+	}
+	store_ix_rows_release(&ix);
+	return rc;
+}
+
+static void bulk_load_drops_then_builds_value_indexes(void **state)
+{
+	struct store *st = open_store();
+	struct buf v;
+	struct err e = { 0 };
+
+	buf_init(&v, 0);
+	assert_int_equal(sql_count(VALUE_INDEXES, NULL), 9);
+	assert_int_equal(bulk(st, "on"), 0);
+	assert_int_equal(sql_count(VALUE_INDEXES, NULL), 0);
+	assert_int_equal(store_meta_get(st, "bulk_load", &v, &e), 0);
+	assert_int_equal(put_indexed(st, "b1", "bulk-a"), 0);
+	assert_int_equal(bulk(st, "off"), 0);
+	assert_int_equal(sql_count(VALUE_INDEXES, NULL), 9);
+	assert_int_equal(sql_count(TOKEN_ROWS, "bulk-a"), 1);
+	assert_int_equal(store_meta_get(st, "bulk_load", &v, &e), ERR_NOT_FOUND);
+	assert_int_equal(bulk(st, "maybe"), ERR_INTERNAL);	/* and nothing changed */
+	assert_int_equal(sql_count(VALUE_INDEXES, NULL), 9);
+	buf_release(&v);
+	store_close(st);
+}
+
+/* A loader killed mid-load (SIGKILL, after some acknowledged commits):
+ * opening the store builds the indexes; every acknowledged write is there
+ * and found through them. */
+static void bulk_load_killed_midway_is_whole_on_reopen(void **state)
+{
+	int ack[2];
+	pid_t pid;
+	char b;
+	int acked = 0, status;
+
+	assert_int_equal(pipe(ack), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *st = open_store();
+		char id[32];
+
+		close(ack[0]);
+		if (bulk(st, "on"))
+			_exit(1);
+		for (int i = 0;; i++) {
+			snprintf(id, sizeof(id), "k%d", i);
+			if (put_indexed(st, id, "killed") || write(ack[1], "", 1) != 1)
+				_exit(1);
+		}
+	}
+	close(ack[1]);
+	while (acked < 50 && read(ack[0], &b, 1) == 1)
+		acked++;
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	while (read(ack[0], &b, 1) == 1)	/* acknowledged before the kill landed */
+		acked++;
+	close(ack[0]);
+	assert_int_equal(acked >= 50, 1);
+	assert_int_equal(sql_count(VALUE_INDEXES, NULL), 0);	/* the load's state, as left */
+	{
+		struct store *st = open_store();
+		struct buf v;
+		struct err e = { 0 };
+
+		buf_init(&v, 0);
+		assert_int_equal(sql_count(VALUE_INDEXES, NULL), 9);
+		assert_true(sql_count(TOKEN_ROWS, "killed") >= acked);
+		assert_int_equal(store_meta_get(st, "bulk_load", &v, &e), ERR_NOT_FOUND);
+		buf_release(&v);
+		store_close(st);
+	}
+	assert_int_equal(sql_count("SELECT count(*) FROM pragma_integrity_check WHERE integrity_check != 'ok'",
+				   NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -168,6 +308,8 @@ int main(void)
 		cmocka_unit_test(history_newest_first),
 		cmocka_unit_test(group_commit_from_many_threads_then_reopen),
 		cmocka_unit_test(unknown_backend_is_refused),
+		cmocka_unit_test(bulk_load_drops_then_builds_value_indexes),
+		cmocka_unit_test(bulk_load_killed_midway_is_whole_on_reopen),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
