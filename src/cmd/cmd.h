@@ -43,10 +43,20 @@ void config_api(const struct config *cfg, struct api_config *ac);
 /* Loads the NDJSON and Bundle files in paths through api as `lienthong
  * import` does (import.c): bad lines reported as FILE:LINE on stderr.
  * Returns 0 when every line loaded, else 1. *loaded (may be NULL: then the
- * summary is printed) gets the count. */
+ * summary is printed) gets the count. st (the store under api) is needed
+ * only for the bulk-load mode (decision 0011). */
+enum { IMPORT_BULK_AUTO, IMPORT_BULK_ON, IMPORT_BULK_OFF };
+struct import_opts {
+	int all_or_nothing;		/* validate every line first; load only if all pass */
+	size_t batch;			/* lines per chunk (one api_load) */
+	int threads;			/* chunks prepared at once */
+	int tty;			/* progress bar on stderr */
+	int bulk;			/* IMPORT_BULK_*: AUTO = on into an empty store */
+};
 struct api;
-int import_paths(struct api *api, char **paths, size_t n, int all_or_nothing, size_t batch,
-		 int threads, int tty, size_t *loaded);
+struct store;
+int import_paths(struct api *api, struct store *st, char **paths, size_t n,
+		 const struct import_opts *o, size_t *loaded);
 
 int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);

@@ -455,8 +455,35 @@ static int run_pass(struct import *im, const struct files *f, int threads)
 
 /* ---- the command ---------------------------------------------------------- */
 
-int import_paths(struct api *api, char **paths, size_t n, int all_or_nothing, size_t batch,
-		 int threads, int tty, size_t *loaded)
+/* The bulk-load mode (decision 0009): "on" before the first chunk, "off"
+ * (each search value index built by one sort) after the last. */
+static int bulk_mode(struct store *st, int on, int tty)
+{
+	struct store_txn txn = { .meta_key = STORE_META_BULK_LOAD, .meta_value = on ? "on" : "off" };
+	struct err e = { 0 };
+
+	if (!on && tty)
+		fprintf(stderr, "import: building the search indexes\n");
+	if (!store_commit(st, &txn, &e))
+		return 0;
+	fprintf(stderr, "lienthong: import: %s the bulk-load mode: %s\n", on ? "entering" : "leaving",
+		e.n_issues ? e.issue[0].diagnostics : err_message(e.code));
+	return -1;
+}
+
+/* Whether to load in the bulk-load mode: asked, or AUTO into an empty store
+ * (building the indexes sorts the whole store, so it pays for a first load). */
+static int want_bulk(struct store *st, int bulk)
+{
+	struct err e = { 0 };
+
+	if (!st || bulk == IMPORT_BULK_OFF)
+		return 0;
+	return bulk == IMPORT_BULK_ON || store_is_empty(st, STORE_DEFAULT_TENANT, &e) == 1;
+}
+
+int import_paths(struct api *api, struct store *st, char **paths, size_t n,
+		 const struct import_opts *o, size_t *loaded)
 {
 	struct files f = { paths, n, n };
 	struct import im;
@@ -465,16 +492,16 @@ int import_paths(struct api *api, char **paths, size_t n, int all_or_nothing, si
 
 	memset(&im, 0, sizeof(im));
 	im.api = api;
-	im.batch = batch;
-	im.tty = tty;
+	im.batch = o->batch;
+	im.tty = o->tty;
 	pthread_mutex_init(&im.lock, NULL);
 	pthread_cond_init(&im.cond, NULL);
 	for (size_t i = 0; i < n; i++)
 		if (!stat(paths[i], &sb))
 			im.bytes_total += sb.st_size;
-	if (all_or_nothing) {
+	if (o->all_or_nothing) {
 		im.dry_run = 1;
-		run_pass(&im, &f, threads);
+		run_pass(&im, &f, o->threads);
 		if (im.failed) {
 			fprintf(stderr, "import: %zu resources would fail; nothing was loaded "
 				"(--all-or-nothing)\n", im.failed);
@@ -483,16 +510,30 @@ int import_paths(struct api *api, char **paths, size_t n, int all_or_nothing, si
 		im.dry_run = 0;
 	}
 	if (!rc) {
+		int bulk = want_bulk(st, o->bulk);
+		int64_t t_index = 0;
 		double s;
 
-		run_pass(&im, &f, threads);
+		if (bulk && bulk_mode(st, 1, o->tty))
+			rc = 1;
+		if (!rc)
+			run_pass(&im, &f, o->threads);
+		if (!rc && bulk) {
+			t_index = time_monotonic_ms();
+			rc = bulk_mode(st, 0, o->tty) ? 1 : 0;
+			t_index = time_monotonic_ms() - t_index;
+		}
 		s = (double)(time_monotonic_ms() - im.t0) / 1000.0;
-		if (tty || !loaded)
-			fprintf(stderr, "import: %zu files, %zu resources loaded%s, %zu failed, "
-				"%.1f s, %.0f resources/s\n", n, im.loaded,
-				im.bundles ? " (Bundles included)" : "", im.failed, s,
-				s > 0 ? (double)im.loaded / s : 0.0);
-		rc = im.failed ? 1 : 0;
+		if (!rc && (o->tty || !loaded)) {
+			fprintf(stderr, "import: %zu files, %zu resources loaded%s, %zu failed, %.1f s",
+				n, im.loaded, im.bundles ? " (Bundles included)" : "", im.failed, s);
+			if (bulk)
+				fprintf(stderr, " (bulk-load mode; search indexes built in %.1f s)",
+					(double)t_index / 1000.0);
+			fprintf(stderr, ", %.0f resources/s\n", s > 0 ? (double)im.loaded / s : 0.0);
+		}
+		if (!rc)
+			rc = im.failed ? 1 : 0;
 	}
 	if (loaded)
 		*loaded = im.loaded;
@@ -509,15 +550,18 @@ int cmd_import(int argc, char **argv)
 	struct err e = { 0 };
 	struct files f = { 0 };
 	char **rest = calloc((size_t)argc + 1, sizeof(char *));
-	int nrest = 0, all_or_nothing = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), rc = 0;
-	long batch = 1000;
+	struct import_opts o = { .batch = 1000, .threads = (int)sysconf(_SC_NPROCESSORS_ONLN),
+				 .tty = isatty(2), .bulk = IMPORT_BULK_AUTO };
+	int nrest = 0, rc = 0;
 
 	if (!rest)
 		return 1;
 	rest[nrest++] = argv[0];
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--all-or-nothing")) {
-			all_or_nothing = 1;
+			o.all_or_nothing = 1;
+		} else if (!strcmp(argv[i], "--bulk") || !strcmp(argv[i], "--no-bulk")) {
+			o.bulk = argv[i][2] == 'b' ? IMPORT_BULK_ON : IMPORT_BULK_OFF;
 		} else if ((!strcmp(argv[i], "--batch") || !strcmp(argv[i], "--threads")) && i + 1 < argc) {
 			char *end;
 			long v = strtol(argv[i + 1], &end, 10);
@@ -528,9 +572,9 @@ int cmd_import(int argc, char **argv)
 				break;
 			}
 			if (!strcmp(argv[i], "--batch"))
-				batch = v;
+				o.batch = (size_t)v;
 			else
-				threads = (int)v;
+				o.threads = (int)v;
 			i++;
 		} else if (!strncmp(argv[i], "--", 2)) {
 			rest[nrest++] = argv[i];	/* --data, --config, ...: the shared settings */
@@ -543,7 +587,7 @@ int cmd_import(int argc, char **argv)
 	}
 	if (!rc && !f.n) {
 		fprintf(stderr, "usage: lienthong import [--data DIR] [--all-or-nothing] [--batch N] "
-			"[--threads N] FILE|DIR...\n");
+			"[--threads N] [--bulk|--no-bulk] FILE|DIR...\n");
 		rc = 2;
 	}
 	if (rc || (rc = config_load(&cfg, nrest, rest)))
@@ -559,8 +603,7 @@ int cmd_import(int argc, char **argv)
 		}
 	}
 	if (!rc)
-		rc = import_paths(api, f.path, f.n, all_or_nothing, (size_t)batch, threads, isatty(2),
-				  NULL);
+		rc = import_paths(api, st, f.path, f.n, &o, NULL);
 	api_free(api);
 	store_close(st);
 	config_release(&cfg);

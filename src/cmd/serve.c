@@ -45,28 +45,13 @@ static int split_listen(const char *listen, char *host, size_t hostsz, int *port
 	return 0;
 }
 
-static int count_row(void *ctx, const struct store_version *v)
-{
-	(*(int *)ctx)++;
-	return 0;
-}
-
-static int store_is_empty(struct store *st, struct err *e)
-{
-	struct store_history_query q = { .tenant = STORE_DEFAULT_TENANT, .since_ms = INT64_MIN, .limit = 1 };
-	int n = 0;
-
-	if (store_history(st, &q, count_row, &n, e))
-		return -1;
-	return n == 0;
-}
-
 /* Loads an NDJSON file of resources (demo data) as `lienthong import` does:
  * a resource with an id keeps it, so that references in demo data hold. */
 static int seed(struct api *api, char *path)
 {
+	struct import_opts o = { .batch = 1000, .threads = 1, .bulk = IMPORT_BULK_OFF };
 	size_t loaded = 0;
-	int rc = import_paths(api, &path, 1, 0, 1000, 1, 0, &loaded);
+	int rc = import_paths(api, NULL, &path, 1, &o, &loaded);
 
 	if (!rc)
 		log_info("seeded %zu resources from %s", loaded, path);
@@ -137,7 +122,7 @@ int cmd_serve(int argc, char **argv)
 			rc = 1;
 			goto out;
 		}
-		if (cfg.seed && store_is_empty(st, &e) == 1 && seed(api, cfg.seed)) {
+		if (cfg.seed && store_is_empty(st, STORE_DEFAULT_TENANT, &e) == 1 && seed(api, cfg.seed)) {
 			rc = 1;
 			goto out;
 		}

@@ -116,7 +116,7 @@ static const char *const sqlite_value_index[][2] = {
 #define VALUE_INDEX_COUNT (sizeof(sqlite_value_index) / sizeof(sqlite_value_index[0]))
 
 /* store_meta key of a bulk load in progress (its value indexes dropped). */
-#define BULK_META_KEY "bulk_load"
+#define BULK_META_KEY STORE_META_BULK_LOAD
 
 /* Schema 1 had no resource table: fill it from the versions. The index is
  * then empty until `lienthong reindex` builds it. */
@@ -676,7 +676,11 @@ static int note_span(struct sqlite_conn *c, int64_t tenant, const struct store_i
 	return 0;
 }
 
-/* The INSERT of n rows (1..IX_ROWS_MAX) into table t. */
+/* The INSERT of n rows (1..IX_ROWS_MAX) into table t. OR FAIL, not the
+ * default ABORT: an INSERT of several rows that may abort half-way makes
+ * SQLite keep a statement journal, a copy of every page the statement
+ * touches (16 KiB each); the values are never NULL, and a failed txn is
+ * rolled back whole anyway. */
 static int ix_insert_stmt(struct sqlite_conn *c, int t, int n, sqlite3_stmt **out, struct err *e)
 {
 	struct buf sql;
@@ -686,7 +690,7 @@ static int ix_insert_stmt(struct sqlite_conn *c, int t, int n, sqlite3_stmt **ou
 	if (*out)
 		return 0;
 	buf_init(&sql, 0);
-	rc = buf_printf(&sql, "INSERT INTO %s VALUES ", sqlite_ix_table[t]);
+	rc = buf_printf(&sql, "INSERT OR FAIL INTO %s VALUES ", sqlite_ix_table[t]);
 	for (int j = 0; !rc && j < n; j++) {
 		rc = buf_puts(&sql, j ? ",(" : "(");
 		for (int k = 0; !rc && ix_slots[t][k]; k++)
@@ -897,15 +901,20 @@ static int apply_meta(struct sqlite_conn *c, const struct store_txn *txn, struct
 	return err_set(e, ERR_INTERNAL, NULL, "store: %s must be 'on' or 'off'", BULK_META_KEY);
 }
 
-static int sqlite_txn_apply(void *wconn, const struct store_txn *txn, struct err *e)
+/* A savepoint costs more than it seems: SQLite copies every page the txn
+ * touches (16 KiB each) to the sub-journal first, so the writer isolates
+ * txns only when the batch is replayed after a failure (store.c). */
+static int sqlite_txn_apply(void *wconn, const struct store_txn *txn, int isolate, struct err *e)
 {
 	struct sqlite_conn *c = wconn;
-	int rc = step_simple(c, STMT_SAVEPOINT, e);
+	int rc = isolate ? step_simple(c, STMT_SAVEPOINT, e) : 0;
 
 	for (size_t i = 0; !rc && i < txn->n_writes; i++)
 		rc = apply_write(c, &txn->writes[i], e);
 	if (!rc && txn->meta_key)
 		rc = apply_meta(c, txn, e);
+	if (!isolate)
+		return rc;
 	if (rc) {
 		step_simple(c, STMT_ROLLBACK_TO, NULL);
 		if (c->span_seen)

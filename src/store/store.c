@@ -99,6 +99,28 @@ static int check_guards(struct store *st, const struct store_txn *txn, struct er
 	return 0;
 }
 
+/* Applies the batch's txns in one backend transaction begun by the caller.
+ * isolate = 0 (the fast path): no savepoints; returns 1 when a txn failed
+ * after it may have written, so that the caller rolls back and replays the
+ * batch with isolate = 1, where each failed txn leaves no trace. A txn whose
+ * guards fail has written nothing, so it needs no replay. */
+static int apply_batch(struct store *st, struct pending *batch, int isolate, int *any_applied)
+{
+	*any_applied = 0;
+	for (struct pending *p = batch; p; p = p->next) {
+		if (isolate)	/* a replay: forget the first pass's error */
+			err_clear(&p->err);
+		p->rc = check_guards(st, p->txn, &p->err);
+		if (p->rc)
+			continue;
+		p->rc = st->ops->txn_apply(st->wconn, p->txn, isolate, &p->err);
+		if (p->rc && !isolate)
+			return 1;
+		*any_applied |= p->rc == 0;
+	}
+	return 0;
+}
+
 /* Takes every waiting txn (up to max_batch), applies them in one backend
  * transaction, commits once, then wakes each waiter with its own result. */
 static void writer_run_batch(struct store *st, struct pending *batch)
@@ -108,16 +130,15 @@ static void writer_run_batch(struct store *st, struct pending *batch)
 	int rc, any_applied = 0;
 
 	rc = st->ops->batch_begin(st->wconn, &e);
-	for (p = batch; p; p = p->next) {
-		if (rc) {
-			p->rc = rc;
-			p->err = e;
-			continue;
-		}
-		p->rc = check_guards(st, p->txn, &p->err);
-		if (!p->rc)
-			p->rc = st->ops->txn_apply(st->wconn, p->txn, &p->err);
-		any_applied |= p->rc == 0;
+	if (!rc && apply_batch(st, batch, 0, &any_applied)) {
+		st->ops->batch_rollback(st->wconn);
+		rc = st->ops->batch_begin(st->wconn, &e);
+		if (!rc)
+			apply_batch(st, batch, 1, &any_applied);
+	}
+	for (p = batch; rc && p; p = p->next) {
+		p->rc = rc;
+		p->err = e;
 	}
 	if (!rc) {
 		if (any_applied)
@@ -316,6 +337,23 @@ int store_meta_get(struct store *st, const char *key, struct buf *out, struct er
 	rc = st->ops->meta_get(conn, key, out, e);
 	pool_put(st, conn);
 	return rc;
+}
+
+static int count_row(void *ctx, const struct store_version *v)
+{
+	(void)v;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+int store_is_empty(struct store *st, int64_t tenant, struct err *e)
+{
+	struct store_history_query q = { .tenant = tenant, .since_ms = INT64_MIN, .limit = 1 };
+	int n = 0;
+
+	if (store_history(st, &q, count_row, &n, e))
+		return -1;
+	return n == 0;
 }
 
 int store_search(struct store *st, struct store_search *s, store_row_fn fn, void *ctx,

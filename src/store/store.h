@@ -103,6 +103,11 @@ struct store_guard {
 	const char *id;
 };
 
+/* A store_meta key that is a command to the SQLite writer (decision 0009):
+ * "on" drops the search value indexes for a bulk load, "off" builds them
+ * again. Searches stay correct in between, only slower. */
+#define STORE_META_BULK_LOAD "bulk_load"
+
 struct store_txn {
 	struct store_write *writes;
 	size_t n_writes;
@@ -186,7 +191,10 @@ struct store_ops {
 		      struct err *e);
 	/* Writer thread only. */
 	int (*batch_begin)(void *wconn, struct err *e);
-	int (*txn_apply)(void *wconn, const struct store_txn *txn, struct err *e);	/* atomic */
+	/* isolate: a failed txn leaves no trace (a savepoint around it).
+	 * Without, a failure may leave part of the txn applied, and the caller
+	 * rolls back the whole batch. */
+	int (*txn_apply)(void *wconn, const struct store_txn *txn, int isolate, struct err *e);
 	int (*batch_commit)(void *wconn, struct err *e);
 	void (*batch_rollback)(void *wconn);
 	/* One page of a bulk scan (struct store_scan); results through fn. */
@@ -205,6 +213,8 @@ int store_history(struct store *st, const struct store_history_query *q, store_r
 		  void *ctx, struct err *e) LT_MUST_CHECK;
 int store_meta_get(struct store *st, const char *key, struct buf *out,
 		   struct err *e) LT_MUST_CHECK;
+/* 1 when tenant has never had a resource written, 0 when it has, -1 on error (in e). */
+int store_is_empty(struct store *st, int64_t tenant, struct err *e);
 int store_search(struct store *st, struct store_search *s, store_row_fn fn, void *ctx,
 		 struct err *e) LT_MUST_CHECK;
 /* One page of a bulk scan; ERR_NOT_SUPPORTED when the backend has none. */
