@@ -296,6 +296,10 @@ int api_parse_body(struct api_ctx *c, struct json_object **out)
 	int rc;
 
 	*out = NULL;
+	if (c->body_json) {
+		*out = json_object_get(c->body_json);
+		return 0;
+	}
 	if (ct && *ct) {
 		const char *cs = strcasestr(ct, "charset=");
 		media_type(ct, mt, sizeof(mt));

@@ -120,6 +120,22 @@ int api_load(struct api *api, const struct api_load_item *items, size_t n, int d
 
 /* Rebuilds the search index of every current resource of tenant, online
  * (reindex.c). progress, when not NULL, is called after each batch. */
+/*
+ * One HL7 v2 message in (hl7.c): parsed, mapped to FHIR, committed in one
+ * transaction with its message log entry, and answered: ack gets the
+ * acknowledgment to send (unframed; empty: send nothing), built only once
+ * the outcome is durable. Always returns 0: a refusal is an AE/AR answer.
+ */
+struct api_hl7v2_message {
+	const char *raw;		/* the message as received */
+	size_t raw_len;
+	int truncated;			/* raw is only the start of a longer message */
+	const char *peer;		/* where it came from, for the log */
+	int64_t received_ms;		/* 0: now */
+	int64_t replay_mid;		/* processing this log entry again; 0: a new message */
+};
+int api_hl7v2(struct api *api, const struct api_hl7v2_message *msg, struct buf *ack);
+
 typedef void (*api_reindex_progress_fn)(void *arg, int64_t done, int64_t total);
 int api_reindex(struct store *st, int64_t tenant, api_reindex_progress_fn progress, void *arg,
 		struct err *e) LT_MUST_CHECK;

@@ -45,6 +45,9 @@ struct api_ctx {
 	enum api_return ret;
 	char base[API_BASE_MAX];	/* e.g. http://host:8080/fhir */
 	struct store_ix_rows ix;	/* search index rows of the resource being written */
+	/* Set by callers inside the API (hl7.c), not by requests: */
+	struct json_object *body_json;	/* the body, already parsed (api_parse_body uses it) */
+	const struct store_message *message;	/* logged in the transaction's commit */
 };
 
 typedef int (*api_handler_fn)(struct api_ctx *c);

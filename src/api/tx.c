@@ -795,10 +795,11 @@ static int transaction_attempt(struct tx *t, size_t *failed)
 	if (!rc) {
 		struct store_txn txn = {
 			.writes = w, .n_writes = nw, .guards = t->guard, .n_guards = t->n_guard,
+			.message = t->c->message,
 		};
 
 		*failed = 0;
-		rc = nw || t->n_guard ? store_commit(t->c->api->st, &txn, &t->e[0].err) : 0;
+		rc = nw || t->n_guard || txn.message ? store_commit(t->c->api->st, &txn, &t->e[0].err) : 0;
 	}
 	free(w);
 	free(order);

@@ -48,7 +48,8 @@
 	X(ERR_CONFIG,           "configuration error",                     500, "exception") \
 	X(ERR_USAGE,            "usage error",                             400, "invalid") \
 	X(ERR_INTERNAL,         "internal error",                          500, "exception") \
-	X(ERR_UNPROCESSABLE,    "the resource breaks a business rule",     422, "business-rule")
+	X(ERR_UNPROCESSABLE,    "the resource breaks a business rule",     422, "business-rule") \
+	X(ERR_DUPLICATE,        "already received and processed",          409, "duplicate")
 
 enum err_code {
 #define ERR_ENUM(name, msg, http, issue) name,

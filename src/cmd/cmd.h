@@ -44,7 +44,7 @@ void config_api(const struct config *cfg, struct api_config *ac);
  * import` does (import.c): bad lines reported as FILE:LINE on stderr.
  * Returns 0 when every line loaded, else 1. *loaded (may be NULL: then the
  * summary is printed) gets the count. st (the store under api) is needed
- * only for the bulk-load mode (decision 0011). */
+ * only for the bulk-load mode (decision 0009). */
 enum { IMPORT_BULK_AUTO, IMPORT_BULK_ON, IMPORT_BULK_OFF };
 struct import_opts {
 	int all_or_nothing;		/* validate every line first; load only if all pass */

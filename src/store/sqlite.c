@@ -92,7 +92,29 @@ static const char *const sqlite_schema =
 	"CREATE TABLE IF NOT EXISTS ix_composite (rid INTEGER NOT NULL, tenant INTEGER NOT NULL,"
 	" param INTEGER NOT NULL, a0 TEXT NOT NULL, a1 TEXT NOT NULL, b0 TEXT NOT NULL,"
 	" b1 TEXT NOT NULL, blo REAL, bhi REAL, clo REAL, chi REAL);"
-	"CREATE INDEX IF NOT EXISTS ix_composite_rid ON ix_composite(rid, param);";
+	"CREATE INDEX IF NOT EXISTS ix_composite_rid ON ix_composite(rid, param);"
+	/* The message log (struct store_message): interface messages and what
+	 * became of them, in the txn of their writes. */
+	"CREATE TABLE IF NOT EXISTS message_log ("
+	" mid INTEGER PRIMARY KEY,"
+	" tenant INTEGER NOT NULL,"
+	" channel TEXT NOT NULL,"
+	" sender TEXT NOT NULL,"
+	" control_id TEXT NOT NULL,"
+	" peer TEXT NOT NULL,"
+	" received INTEGER NOT NULL,"		/* ms since epoch, UTC */
+	" processed INTEGER NOT NULL,"
+	" status TEXT NOT NULL,"
+	" accepted INTEGER NOT NULL,"
+	" note TEXT NOT NULL,"
+	" patient TEXT NOT NULL,"
+	" resources TEXT NOT NULL,"		/* JSON array */
+	" raw BLOB NOT NULL,"
+	" ack BLOB NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS message_log_control"
+	" ON message_log(tenant, channel, sender, control_id);"
+	"CREATE INDEX IF NOT EXISTS message_log_patient ON message_log(tenant, patient, received);"
+	"CREATE INDEX IF NOT EXISTS message_log_received ON message_log(tenant, received);";
 
 /* The value indexes of the index tables, which searches read; they end
  * with rid so that they cover the searches. Their keys are values (codes,
@@ -148,6 +170,9 @@ enum stmt_id {
 	STMT_META_GET,
 	STMT_META_SET,
 	STMT_DATE_SPAN,
+	STMT_MSG_DUP,
+	STMT_MSG_INSERT,
+	STMT_MSG_UPDATE,
 	STMT_IX_DELETE,		/* + table: one per index table */
 	STMT__COUNT = STMT_IX_DELETE + STORE_IX__COUNT
 };
@@ -175,6 +200,13 @@ static const char *const stmt_sql[STMT__COUNT] = {
 	[STMT_META_SET] = "INSERT OR REPLACE INTO store_meta VALUES (?1, ?2)",
 	[STMT_DATE_SPAN] = "INSERT INTO ix_date_span VALUES (?1, ?2, ?3) ON CONFLICT (tenant, param)"
 			   " DO UPDATE SET span=max(span, excluded.span)",
+	[STMT_MSG_DUP] = "SELECT mid FROM message_log WHERE tenant=?1 AND channel=?2 AND sender=?3"
+			 " AND control_id=?4 AND accepted=1 AND mid!=?5 LIMIT 1",
+	[STMT_MSG_INSERT] = "INSERT INTO message_log(tenant, channel, sender, control_id, peer, received,"
+			    " processed, status, accepted, note, patient, resources, raw, ack)"
+			    " VALUES (?1, ?2, ?3, ?4, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+	[STMT_MSG_UPDATE] = "UPDATE message_log SET processed=?8, status=?9, accepted=?10, note=?11,"
+			    " patient=?12, resources=?13, ack=?15 WHERE mid=?5 AND tenant=?1",
 	[STMT_IX_DELETE + STORE_IX_TOKEN] = "DELETE FROM ix_token WHERE rid=?1",
 	[STMT_IX_DELETE + STORE_IX_STRING] = "DELETE FROM ix_string WHERE rid=?1",
 	[STMT_IX_DELETE + STORE_IX_DATE] = "DELETE FROM ix_date WHERE rid=?1",
@@ -901,6 +933,78 @@ static int apply_meta(struct sqlite_conn *c, const struct store_txn *txn, struct
 	return err_set(e, ERR_INTERNAL, NULL, "store: %s must be 'on' or 'off'", BULK_META_KEY);
 }
 
+/* The txn's message log entry: refused when the same message was accepted
+ * before (ERR_DUPLICATE), its patient and resources taken from the writes. */
+static int apply_message(struct sqlite_conn *c, const struct store_txn *txn, struct err *e)
+{
+	const struct store_message *m = txn->message;
+	sqlite3_stmt *s = c->stmt[STMT_MSG_DUP];
+	struct buf patient, res;
+	int rc = 0, src;
+
+	sqlite3_bind_int64(s, 1, m->tenant);
+	sqlite3_bind_text(s, 2, m->channel, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, m->sender, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, m->control_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, m->mid);
+	src = m->accepted ? sqlite3_step(s) : SQLITE_DONE;
+	sqlite3_reset(s);
+	if (src == SQLITE_ROW)
+		return err_set(e, ERR_DUPLICATE, NULL, "message %.64s from %.64s was accepted before",
+			       m->control_id, m->sender);
+	if (src != SQLITE_DONE)
+		return sqlite_fail(c->db, src, e, "reading the message log");
+	buf_init(&patient, 0);
+	buf_init(&res, 0);
+	rc = buf_putc(&res, '[');
+	for (size_t i = 0; !rc && i < txn->n_writes; i++) {
+		const struct store_write *w = &txn->writes[i];
+
+		if (!patient.n && !strcmp(w->type, "Patient") && !w->deleted)
+			rc = buf_printf(&patient, "Patient/%s", w->id);
+		if (!rc)	/* types and ids are FHIR ids: nothing to escape */
+			rc = buf_printf(&res, "%s\"%s/%s/_history/%lld\"", i ? "," : "", w->type, w->id,
+					(long long)w->version);
+	}
+	if (!rc)
+		rc = buf_putc(&res, ']');
+	if (rc) {
+		buf_release(&patient);
+		buf_release(&res);
+		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	}
+	s = c->stmt[m->mid ? STMT_MSG_UPDATE : STMT_MSG_INSERT];
+	sqlite3_bind_int64(s, 1, m->tenant);
+	if (!m->mid) {
+		sqlite3_bind_text(s, 2, m->channel, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, m->sender, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, m->control_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 6, m->peer ? m->peer : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 7, m->received_ms);
+		sqlite3_bind_blob(s, 14, m->raw ? m->raw : "", (int)m->raw_len, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_int64(s, 5, m->mid);
+	}
+	sqlite3_bind_int64(s, 8, m->processed_ms);
+	sqlite3_bind_text(s, 9, m->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 10, m->accepted != 0);
+	sqlite3_bind_text(s, 11, m->note ? m->note : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 12, patient.p ? patient.p : "", (int)patient.n, SQLITE_STATIC);
+	sqlite3_bind_text(s, 13, res.p, (int)res.n, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 15, m->ack ? m->ack : "", (int)m->ack_len, SQLITE_STATIC);
+	src = sqlite3_step(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (src != SQLITE_DONE)
+		rc = sqlite_fail(c->db, src, e, "writing the message log");
+	else if (m->mid && !sqlite3_changes(c->db))
+		rc = err_set(e, ERR_NOT_FOUND, NULL, "message log entry %lld not found",
+			     (long long)m->mid);
+	buf_release(&patient);
+	buf_release(&res);
+	return rc;
+}
+
 /* A savepoint costs more than it seems: SQLite copies every page the txn
  * touches (16 KiB each) to the sub-journal first, so the writer isolates
  * txns only when the batch is replayed after a failure (store.c). */
@@ -913,6 +1017,8 @@ static int sqlite_txn_apply(void *wconn, const struct store_txn *txn, int isolat
 		rc = apply_write(c, &txn->writes[i], e);
 	if (!rc && txn->meta_key)
 		rc = apply_meta(c, txn, e);
+	if (!rc && txn->message)
+		rc = apply_message(c, txn, e);
 	if (!isolate)
 		return rc;
 	if (rc) {
@@ -941,4 +1047,5 @@ const struct store_ops store_sqlite_ops = {
 	.batch_commit = sqlite_batch_commit,
 	.batch_rollback = sqlite_batch_rollback,
 	.scan = sqlite_scan,
+	.messages = sqlite_messages,
 };

@@ -20,6 +20,9 @@ int sqlite_fail(sqlite3 *db, int src, struct err *e, const char *what);
 int sqlite_row_to_version(sqlite3_stmt *s, int first_col, struct store_version *out);
 
 int sqlite_search(void *conn, struct store_search *s, store_row_fn fn, void *ctx, struct err *e);
+/* sqlite_message.c */
+int sqlite_messages(void *conn, const struct store_message_query *q, store_message_fn fn,
+		    void *ctx, struct err *e);
 /* sqlite_scan.c */
 int sqlite_scan(void *conn, struct store_scan *s, store_scan_fn fn, void *ctx, struct err *e);
 

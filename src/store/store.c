@@ -506,3 +506,19 @@ void store_close(struct store *st)
 	free(st->idle);
 	free(st);
 }
+
+int store_messages(struct store *st, const struct store_message_query *q, store_message_fn fn,
+		   void *ctx, struct err *e)
+{
+	void *conn;
+	int rc;
+
+	if (!st->ops->messages)
+		return err_set(e, ERR_NOT_SUPPORTED, NULL, "the %s store keeps no message log",
+			       st->ops->name);
+	if ((rc = pool_get(st, &conn, e)))
+		return rc;
+	rc = st->ops->messages(conn, q, fn, ctx, e);
+	pool_put(st, conn);
+	return rc;
+}

@@ -108,6 +108,36 @@ struct store_guard {
  * again. Searches stay correct in between, only slower. */
 #define STORE_META_BULK_LOAD "bulk_load"
 
+/*
+ * A message received on an interface (HL7 v2 over MLLP), kept with what
+ * became of it (the message log). It is committed in the txn of the writes
+ * it produced: a message acknowledged AA is in the log exactly when its data
+ * are in the store. The store fills patient and resources from the txn's
+ * writes.
+ */
+struct store_message {
+	int64_t mid;			/* 0: a new entry; else this entry is replaced (a replay) */
+	int64_t tenant;
+	const char *channel;		/* "hl7v2" */
+	const char *sender;		/* who sent it, e.g. "LAB^HOSP" (MSH-3^MSH-4) */
+	const char *control_id;		/* its id at the sender (MSH-10) */
+	const char *peer;		/* where it came from: an address, "file", "replay" */
+	int64_t received_ms;
+	int64_t processed_ms;
+	const char *status;		/* the acknowledgment code: AA, AE, AR, CA, CE, CR */
+	int accepted;			/* its data were committed. A second accepted entry for the
+					 * same tenant, channel, sender and control_id fails the txn
+					 * with ERR_DUPLICATE. */
+	const char *note;		/* why it was refused; "" */
+	const char *raw;		/* the bytes received */
+	size_t raw_len;
+	const char *ack;		/* the answer sent */
+	size_t ack_len;
+	/* Read back only (the store writes them): */
+	const char *patient;		/* "Patient/id" of the txn's first Patient write, or "" */
+	const char *resources;		/* JSON array of "Type/id/_history/version" written */
+};
+
 struct store_txn {
 	struct store_write *writes;
 	size_t n_writes;
@@ -115,7 +145,23 @@ struct store_txn {
 	size_t n_guards;
 	const char *meta_key;		/* also set this store_meta entry, or NULL */
 	const char *meta_value;
+	const struct store_message *message;	/* also log this message, or NULL */
 };
+
+/* Entries of the message log, newest first. NULL/0 fields do not filter. */
+struct store_message_query {
+	int64_t tenant;
+	const char *channel;
+	const char *sender;
+	const char *control_id;
+	const char *patient;		/* "Patient/id" */
+	const char *status;
+	int64_t mid;			/* one entry */
+	int64_t since_ms, until_ms;	/* received in [since, until); 0: unbounded */
+	int accepted_only;
+	int limit;			/* 0: 100 */
+};
+typedef int (*store_message_fn)(void *ctx, const struct store_message *m);
 
 struct store_history_query {
 	int64_t tenant;
@@ -197,6 +243,9 @@ struct store_ops {
 	int (*txn_apply)(void *wconn, const struct store_txn *txn, int isolate, struct err *e);
 	int (*batch_commit)(void *wconn, struct err *e);
 	void (*batch_rollback)(void *wconn);
+	/* The message log (struct store_message_query); entries through fn. */
+	int (*messages)(void *conn, const struct store_message_query *q, store_message_fn fn,
+			void *ctx, struct err *e);
 	/* One page of a bulk scan (struct store_scan); results through fn. */
 	int (*scan)(void *conn, struct store_scan *s, store_scan_fn fn, void *ctx, struct err *e);
 };
@@ -220,6 +269,9 @@ int store_search(struct store *st, struct store_search *s, store_row_fn fn, void
 /* One page of a bulk scan; ERR_NOT_SUPPORTED when the backend has none. */
 int store_scan(struct store *st, struct store_scan *s, store_scan_fn fn, void *ctx,
 	       struct err *e) LT_MUST_CHECK;
+/* Entries of the message log; ERR_NOT_SUPPORTED when the backend has none. */
+int store_messages(struct store *st, const struct store_message_query *q, store_message_fn fn,
+		   void *ctx, struct err *e) LT_MUST_CHECK;
 /* Blocks until txn is durable (0) or failed (ERR_CONFLICT, ERR_DISK_FULL, ...). */
 int store_commit(struct store *st, const struct store_txn *txn, struct err *e) LT_MUST_CHECK;
 /* Commits n independent txns (each all-or-nothing on its own), usually in
