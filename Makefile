@@ -8,6 +8,7 @@
 #   make bench-ingest  transactions (8 clients) and `lienthong import` of 1,000,000
 #               Synthea-shaped resources (INGEST_RESOURCES=N), figures to bench/RESULTS.md
 #   make bench-export  Bulk Data $export of the same store: resources/s, RSS, download
+#   make bench-hl7  ORU^R01 over MLLP from 8 connections: messages/s, ACK latency
 #   make bench-everything  Patient/$everything of a 1,000-resource record among
 #               100,000 resources (store built once, about 2 min), figures to bench/RESULTS.md
 
@@ -15,9 +16,10 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
+MLLP       ?= 127.0.0.1:2575
 DATA       ?= data/demo
 
-.PHONY: all run check bench bench-search bench-ingest bench-export bench-everything lint crash-test fuzz deps deps-test deps-bench build build-asan test-deps clean
+.PHONY: all run check bench bench-search bench-ingest bench-export bench-everything bench-hl7 lint crash-test fuzz deps deps-test deps-bench build build-asan test-deps clean
 
 all: build
 
@@ -37,7 +39,7 @@ build-asan: deps-test
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/lienthong serve --data $(DATA) --listen $(LISTEN) --seed demo/seed.ndjson
+	$(BUILD)/lienthong serve --data $(DATA) --listen $(LISTEN) --mllp $(MLLP) --seed demo/seed.ndjson
 
 test-deps: deps-test
 	@if [ -f tests/client/package-lock.json ]; then \
@@ -58,6 +60,8 @@ bench-ingest: build deps-bench
 	@bench/ingest.sh $(BUILD)/lienthong
 bench-export: build deps-bench
 	@bench/export.sh $(BUILD)/lienthong
+bench-hl7: build deps-bench
+	@bench/hl7.sh $(BUILD)/lienthong
 bench-everything: build deps-bench
 	@bench/everything.sh $(BUILD)/lienthong
 

@@ -28,6 +28,11 @@ struct config {
 	long export_threads;
 	long export_expire;
 	long export_file_resources;
+	char *mllp;
+	long mllp_workers;
+	long mllp_max_message;
+	long mllp_idle_timeout;
+	long mllp_max_connections;
 };
 
 /* Fills cfg from defaults, the config file, the environment and argv (in
@@ -61,5 +66,6 @@ int import_paths(struct api *api, struct store *st, char **paths, size_t n,
 int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);
+int cmd_hl7(int argc, char **argv);
 
 #endif

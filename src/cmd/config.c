@@ -45,6 +45,11 @@ static const struct setting {
 	L(export_threads, 1, 1, 64, "background threads that run Bulk Data $export jobs"),
 	L(export_expire, 86400, 60, 31536000, "seconds a finished $export job and its files are kept"),
 	L(export_file_resources, 100000, 1, 100000000, "resources per $export output file (more: several files)"),
+	S(mllp, NULL, "HOST:PORT (or HOST, port 2575) for HL7 v2 over MLLP; port 0 picks a free port; off when unset"),
+	L(mllp_workers, 32, 1, 4096, "threads that process HL7 v2 messages while they wait for the group commit"),
+	L(mllp_max_message, 16777216, 1024, 1073741824, "longest HL7 v2 message accepted (AR beyond)"),
+	L(mllp_idle_timeout, 600, 1, 86400, "seconds before a silent MLLP connection is closed"),
+	L(mllp_max_connections, 1024, 1, 65536, "most concurrent MLLP connections"),
 #undef S
 #undef L
 };

@@ -14,13 +14,16 @@ static const struct command {
 	const char *usage;
 } commands[] = {
 	{ "serve", cmd_serve, "run the FHIR R4 server",
-	  "lienthong serve [--data DIR] [--listen HOST:PORT] [--config FILE] [options]\n"
+	  "lienthong serve [--data DIR] [--listen HOST:PORT] [--mllp HOST:PORT] [--config FILE] [options]\n"
 	  "\n"
-	  "Serves FHIR R4 (JSON) at http://HOST:PORT/fhir on the embedded SQLite store in DIR.\n"
-	  "When ready it prints one line, 'listening http=HOST:PORT', and flushes it.\n"
+	  "Serves FHIR R4 (JSON) at http://HOST:PORT/fhir on the embedded SQLite store in DIR,\n"
+	  "and with --mllp takes HL7 v2 messages over MLLP (port 2575 when only a host is given).\n"
+	  "When ready it prints one line, 'listening http=HOST:PORT' (+ ' mllp=HOST:PORT'), and\n"
+	  "flushes it.\n"
 	  "SIGINT or SIGTERM stops it after every accepted write has been answered.\n" },
 	{ "import", cmd_import, "bulk-load NDJSON and Bundle files (gzip too) into the store",
-	  "lienthong import [--data DIR] [--all-or-nothing] [--batch N] [--threads N] FILE|DIR...\n"
+	  "lienthong import [--data DIR] [--all-or-nothing] [--batch N] [--threads N]\n"
+	  "                 [--bulk|--no-bulk] FILE|DIR...\n"
 	  "\n"
 	  "Loads every .ndjson / .ndjson.gz file (one resource per line: with an id it is kept,\n"
 	  "without one a new id is given) and every .json / .json.gz Bundle (batch or transaction,\n"
@@ -28,6 +31,8 @@ static const struct command {
 	  "validation and indexing of any write. A bad line is reported as FILE:LINE and the rest\n"
 	  "still load; the exit status is then 1. --all-or-nothing checks every NDJSON line first\n"
 	  "and loads nothing unless all are good. Progress on a terminal; a summary at the end.\n"
+	  "Into an empty store the search indexes are built once at the end (bulk-load mode,\n"
+	  "decision 0009); --bulk asks for that into any store, --no-bulk never.\n"
 	  "Run it with the server stopped, or beside it on the same DIR (SQLite locks).\n" },
 	{ "reindex", cmd_reindex, "rebuild the search index (online: a server may keep running)",
 	  "lienthong reindex [--data DIR] [--config FILE]\n"
@@ -35,6 +40,18 @@ static const struct command {
 	  "Recomputes the search index rows of every current resource in DIR from the\n"
 	  "search-parameter table of this build, in batches, with progress on stderr.\n"
 	  "Needed after an upgrade that changes the table; a running server keeps serving.\n" },
+	{ "hl7", cmd_hl7, "HL7 v2: send messages over MLLP, list the message log, replay",
+	  "lienthong hl7 send FILE... --to HOST:PORT\n"
+	  "lienthong hl7 messages [--data DIR] [--control-id ID] [--sender APP^FACILITY]\n"
+	  "          [--patient Patient/ID] [--status AA|AE|AR] [--since T] [--until T] [--limit N] [--raw]\n"
+	  "lienthong hl7 replay [--data DIR] (the filters of messages | --all)\n"
+	  "\n"
+	  "send: every message of the files (one or several a file, batch files too) over MLLP,\n"
+	  "one at a time, printing each ACK; exit 1 when any is not accepted.\n"
+	  "messages: the messages the server received (newest first): when, ACK code, sender,\n"
+	  "MSH-10, patient, resources written; --raw prints the messages too.\n"
+	  "replay: processes logged messages again, oldest first (after a mapping fix); writes\n"
+	  "are conditional on identifiers, so repeating one changes nothing twice.\n" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -14,7 +14,10 @@
 #include "../base/json.h"
 #include "../base/log.h"
 #include "../http/http.h"
+#include "../mllp/mllp.h"
 #include "../store/store.h"
+
+#define MLLP_DEFAULT_PORT 2575
 
 
 /* Splits HOST:PORT ([v6]:PORT allowed). */
@@ -45,6 +48,35 @@ static int split_listen(const char *listen, char *host, size_t hostsz, int *port
 	return 0;
 }
 
+/* --mllp: HOST:PORT, [v6]:PORT, or a host alone (HOST, v6, [v6]) on port 2575. */
+static int split_mllp(const char *s, char *host, size_t hostsz, int *port)
+{
+	const char *colon = strrchr(s, ':'), *rb = strchr(s, ']');
+	size_t n = strlen(s);
+
+	if (rb ? colon > rb : colon && colon == strchr(s, ':'))
+		return split_listen(s, host, hostsz, port);
+	*port = MLLP_DEFAULT_PORT;
+	if (rb && s[0] == '[' && rb == s + n - 1) {
+		s++;
+		n -= 2;
+	}
+	if (!n || n >= hostsz)
+		return -1;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	return 0;
+}
+
+/* A message from the MLLP listener: processed and answered by the API. */
+static void on_hl7v2(void *arg, const char *msg, size_t n, int truncated, const char *peer,
+		     struct buf *ack)
+{
+	struct api_hl7v2_message m = { .raw = msg, .raw_len = n, .truncated = truncated, .peer = peer };
+
+	api_hl7v2(arg, &m, ack);
+}
+
 /* Loads an NDJSON file of resources (demo data) as `lienthong import` does:
  * a resource with an id keeps it, so that references in demo data hold. */
 static int seed(struct api *api, char *path)
@@ -64,15 +96,21 @@ int cmd_serve(int argc, char **argv)
 	struct store *st = NULL;
 	struct api *api = NULL;
 	struct http_server *srv = NULL;
+	struct mllp_server *mllp = NULL;
 	struct err e = { 0 };
 	sigset_t sigs;
-	char host[256], export_dir[PATH_MAX];
-	int port, sig, rc, level;
+	char host[256], mhost[256], export_dir[PATH_MAX];
+	int port, mport = MLLP_DEFAULT_PORT, sig, rc, level;
 
 	if ((rc = config_load(&cfg, argc, argv)))
 		return rc;
 	if (split_listen(cfg.listen, host, sizeof(host), &port)) {
 		fprintf(stderr, "lienthong: --listen must be HOST:PORT, not '%s'\n", cfg.listen);
+		rc = 2;
+		goto out;
+	}
+	if (cfg.mllp && split_mllp(cfg.mllp, mhost, sizeof(mhost), &mport)) {
+		fprintf(stderr, "lienthong: --mllp must be HOST:PORT or HOST, not '%s'\n", cfg.mllp);
 		rc = 2;
 		goto out;
 	}
@@ -132,8 +170,27 @@ int cmd_serve(int argc, char **argv)
 			goto out;
 		}
 	}
-	printf(strchr(host, ':') ? "listening http=[%s]:%d\n" : "listening http=%s:%d\n", host,
+	if (cfg.mllp) {
+		struct mllp_config mc = {
+			.host = mhost,
+			.port = mport,
+			.workers = (int)cfg.mllp_workers,
+			.max_connections = (unsigned)cfg.mllp_max_connections,
+			.idle_timeout_s = (unsigned)cfg.mllp_idle_timeout,
+			.max_message_bytes = (size_t)cfg.mllp_max_message,
+		};
+
+		if (mllp_start(&mc, on_hl7v2, api, &mllp, &e)) {
+			fprintf(stderr, "lienthong: %s\n", e.n_issues ? e.issue[0].diagnostics : err_message(e.code));
+			rc = 1;
+			goto out;
+		}
+	}
+	printf(strchr(host, ':') ? "listening http=[%s]:%d" : "listening http=%s:%d", host,
 	       http_port(srv));
+	if (mllp)
+		printf(strchr(mhost, ':') ? " mllp=[%s]:%d" : " mllp=%s:%d", mhost, mllp_port(mllp));
+	printf("\n");
 	fflush(stdout);
 	log_info("serving FHIR R4 at /fhir (data in %s)", cfg.data_dir);
 
@@ -144,6 +201,7 @@ int cmd_serve(int argc, char **argv)
 	log_info("%s: finishing accepted writes, then stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	rc = 0;
 out:
+	mllp_stop(mllp);
 	http_stop(srv);
 	api_free(api);
 	store_close(st);
