@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "../store/store.h"
 
 #define SEND_TIMEOUT_S 60
+#define MAYBE_ACK_MS 5000		/* MSH-15 ER or SU: an ACK comes only sometimes */
 
 /* ---- send ------------------------------------------------------------------ */
 
@@ -33,7 +35,7 @@ struct sender {
 	int fd;
 	char *pend;			/* bytes read past the last answer */
 	size_t npend, cap;
-	int sent, accepted, refused;
+	int sent, accepted, refused, unanswered;
 	const char *file;
 };
 
@@ -94,9 +96,29 @@ static void print_ack(struct sender *s, const char *p, size_t n)
 	putchar('\n');
 }
 
+/* What MSH-15 (enhanced mode's accept acknowledgment) asks: 'N' never
+ * (NE), 'M' maybe (ER: on errors, SU: on success), 'A' always. */
+static char ack_expected(const char *p, size_t n)
+{
+	struct hl7v2_msg *m = NULL;
+	struct hl7v2_header h;
+	struct err e = { 0 };
+	char want = 'A';
+
+	if (hl7v2_parse(p, n, NULL, &m, &e, NULL))
+		return 'A';
+	hl7v2_header(m, &h);
+	if (h.accept_ack.p && h.accept_ack.n == 2)
+		want = !memcmp(h.accept_ack.p, "NE", 2) ? 'N'
+		     : !memcmp(h.accept_ack.p, "ER", 2) || !memcmp(h.accept_ack.p, "SU", 2) ? 'M' : 'A';
+	hl7v2_free(m);
+	return want;
+}
+
 static int send_one(void *arg, const char *p, size_t n)
 {
 	struct sender *s = arg;
+	char want = ack_expected(p, n);
 	char head = MLLP_SB, tail[2] = { MLLP_EB, MLLP_CR };
 	struct part {
 		const void *b;
@@ -117,6 +139,7 @@ static int send_one(void *arg, const char *p, size_t n)
 	s->sent++;
 	for (;;) {
 		size_t start, len, used;
+		struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
 		ssize_t r;
 
 		if (mllp_next_frame(s->pend ? s->pend : "", s->npend, &start, &len, &used)) {
@@ -133,6 +156,11 @@ static int send_one(void *arg, const char *p, size_t n)
 				return -1;
 			s->pend = q;
 			s->cap = cap;
+		}
+		if (want != 'A' && poll(&pfd, 1, want == 'N' ? 0 : MAYBE_ACK_MS) == 0) {
+			printf("(no ACK: MSH-15 is %s)\n\n", want == 'N' ? "NE" : "ER or SU");
+			s->unanswered++;
+			return 0;
 		}
 		r = recv(s->fd, s->pend + s->npend, s->cap - s->npend, 0);
 		if (r <= 0) {
@@ -205,7 +233,8 @@ static int hl7_send(int argc, char **argv)
 	}
 	close(s.fd);
 	free(s.pend);
-	fprintf(stderr, "hl7 send: %d sent, %d accepted, %d refused\n", s.sent, s.accepted, s.refused);
+	fprintf(stderr, "hl7 send: %d sent, %d accepted, %d refused, %d not acknowledged as MSH-15 "
+		"asked\n", s.sent, s.accepted, s.refused, s.unanswered);
 	return rc ? rc : s.refused ? 1 : 0;
 }
 
