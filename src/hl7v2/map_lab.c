@@ -50,6 +50,19 @@ static int nomem(struct map *mp)
 	return map_fail(mp, ERR_NOMEM, -1, 0, 0, 207, "out of memory");
 }
 
+static const char *seg_name(struct map *mp, long seg);
+
+/* The message control id, when nothing else names what seg records. */
+static int message_key(struct map *mp, long seg, const char *what)
+{
+	if (mp->control_id)
+		return 0;
+	return map_fail(mp, ERR_INVALID, 0, 10, 0, 101,
+			"MSH-10 message control id is empty, and %s segment %ld has no number "
+			"of its own (%s): what it records cannot be recognised when it is sent "
+			"again", seg_name(mp, seg), seg + 1, what);
+}
+
 static const char *seg_name(struct map *mp, long seg)
 {
 	return hl7v2_segment_name(mp->m, (size_t)seg);
@@ -144,7 +157,10 @@ static int specimen(struct map *mp, long seg, struct key base, char urn[MAP_URN_
 	} else {
 		const char *set = v2_str(mp, seg, 1, 0, 0, 0);
 		char *v = arena_alloc(&mp->a, 256);
+		int rc0 = base.value ? 0 : message_key(mp, seg, "SPM-2");
 
+		if (rc0)
+			return rc0;
 		if (!v)
 			return nomem(mp);
 		snprintf(v, 256, "%s-spm%s", base.value ? base.value : mp->control_id,
@@ -539,6 +555,10 @@ static int observation(struct map *mp, struct walk *w, long obx)
 				"OBX-11 '%s' is not a result status of HL7 table 0085",
 				v2_str(mp, obx, 11, 0, 1, 0));
 	}
+	if (!base.value && (rc = message_key(mp, obx, "no OBR order number before it"))) {
+		json_object_put(code);
+		return rc;
+	}
 	if (!base.value) {
 		base.system = map_system(mp, NULL, NULL, NULL, NULL, "message");
 		base.value = mp->control_id;
@@ -775,6 +795,8 @@ static int order(struct map *mp, struct walk *w, long obr)
 		/* A result without order numbers: the message names it. */
 		char *v = arena_alloc(&mp->a, 200);
 
+		if ((rc = message_key(mp, obr, "OBR-2, OBR-3")))
+			return rc;
 		if (!v)
 			return nomem(mp);
 		snprintf(v, 200, "%s-%s", mp->control_id,
