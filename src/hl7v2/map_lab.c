@@ -82,18 +82,12 @@ static const char *key_query(struct map *mp, const char *type, struct key k)
 	return out;
 }
 
-static json_object *identifier(struct key k, const char *type_code)
+static json_object *identifier(struct map *mp, struct key k, const char *type_code)
 {
 	json_object *id = json_object_new_object();
 
-	if (type_code) {
-		json_object *cc = json_object_new_object(), *c = json_object_new_object();
-
-		jstr(c, "system", "http://terminology.hl7.org/CodeSystem/v2-0203");
-		jstr(c, "code", type_code);
-		jpush(cc, "coding", c);
-		jset(id, "type", cc);
-	}
+	if (type_code)
+		jset(id, "type", map_v2_code(mp, type_code, "0203"));
 	jstr(id, "system", k.system);
 	jstr(id, "value", k.value);
 	return id;
@@ -175,7 +169,7 @@ static int specimen(struct map *mp, long seg, struct key base, char urn[MAP_URN_
 		return rc;
 	sp = json_object_new_object();
 	jstr(sp, "resourceType", "Specimen");
-	jpush(sp, "identifier", identifier(k, NULL));
+	jpush(sp, "identifier", identifier(mp, k, NULL));
 	jset(sp, "type", map_cwe(mp, seg, 4, 0, "http://terminology.hl7.org/CodeSystem/v2-0487"));
 	jset(sp, "subject", jref(mp->patient));
 	jstr(sp, "receivedTime", received);
@@ -231,7 +225,7 @@ static int specimen_obr15(struct map *mp, struct group *g)
 	}
 	sp = json_object_new_object();
 	jstr(sp, "resourceType", "Specimen");
-	jpush(sp, "identifier", identifier(k, NULL));
+	jpush(sp, "identifier", identifier(mp, k, NULL));
 	jset(sp, "type", type);
 	jset(sp, "subject", jref(mp->patient));
 	if (collected) {
@@ -578,7 +572,7 @@ static int observation(struct map *mp, struct walk *w, long obx)
 	k.value = v;
 	o = json_object_new_object();
 	jstr(o, "resourceType", "Observation");
-	jpush(o, "identifier", identifier(k, NULL));
+	jpush(o, "identifier", identifier(mp, k, NULL));
 	jstr(o, "status", status);
 	jset(o, "code", code);
 	jset(o, "subject", jref(mp->patient));
@@ -840,9 +834,9 @@ static int order(struct map *mp, struct walk *w, long obr)
 	sr = json_object_new_object();
 	jstr(sr, "resourceType", "ServiceRequest");
 	if (g->placer.value)
-		jpush(sr, "identifier", identifier(g->placer, "PLAC"));
+		jpush(sr, "identifier", identifier(mp, g->placer, "PLAC"));
 	if (g->filler.value)
-		jpush(sr, "identifier", identifier(g->filler, "FILL"));
+		jpush(sr, "identifier", identifier(mp, g->filler, "FILL"));
 	jstr(sr, "status", request_status(v2_str(mp, g->orc, 5, 0, 1, 0),
 					  v2_str(mp, g->orc, 1, 0, 1, 0)));
 	jstr(sr, "intent", "order");
@@ -867,7 +861,7 @@ static int order(struct map *mp, struct walk *w, long obr)
 		json_object *dr = json_object_new_object(), *cat;
 
 		jstr(dr, "resourceType", "DiagnosticReport");
-		jpush(dr, "identifier", identifier(g->base, g->filler.value ? "FILL" : NULL));
+		jpush(dr, "identifier", identifier(mp, g->base, g->filler.value ? "FILL" : NULL));
 		jstr(dr, "status", report_status(v2_str(mp, obr, 25, 0, 1, 0)));
 		if ((cat = map_v2_code(mp, v2_str(mp, obr, 24, 0, 1, 0), "0074")))
 			jpush(dr, "category", cat);

@@ -545,6 +545,8 @@ static int each_message(void *arg, const char *p, size_t n)
 	rc = hl7v2_parse(p, n, NULL, &m, &e, &at);
 	if (!rc)
 		rc = hl7v2_map(m, &o, &b, &e, &at);
+	if (!rc && getenv("LT_DUMP"))
+		printf("BUNDLE %s %s\n", ea->file, json_object_to_json_string(b));
 	if (!rc && commit(b, why, sizeof(why)) < 0)
 		rc = -1;
 	if (!rc) {
