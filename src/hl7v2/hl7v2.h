@@ -113,7 +113,7 @@ int hl7v2_ack(const struct hl7v2_msg *m, const char *raw, size_t raw_n, enum hl7
 /* ---- mapping to FHIR (map*.c) --------------------------------------------- */
 
 /* How identifiers and codes are named when the message does not say
- * (decision 0012). */
+ * (decision 0013). */
 struct hl7v2_map_opts {
 	const char *facility;		/* our facility code, for identifier systems; may be NULL */
 };

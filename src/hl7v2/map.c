@@ -291,10 +291,6 @@ int hl7v2_map(const struct hl7v2_msg *m, const struct hl7v2_map_opts *o, json_ob
 			      "hospital's");
 		goto out;
 	}
-	if (!mp.control_id) {
-		rc = map_fail(&mp, ERR_INVALID, 0, 10, 0, 101, "MSH-10 message control id is empty");
-		goto out;
-	}
 	mp.kind = events[i].kind;
 	mp.bundle = json_object_new_object();
 	mp.entries = json_object_new_array();

@@ -50,6 +50,19 @@ static int nomem(struct map *mp)
 	return map_fail(mp, ERR_NOMEM, -1, 0, 0, 207, "out of memory");
 }
 
+static const char *seg_name(struct map *mp, long seg);
+
+/* The message control id, when nothing else names what seg records. */
+static int message_key(struct map *mp, long seg, const char *what)
+{
+	if (mp->control_id)
+		return 0;
+	return map_fail(mp, ERR_INVALID, 0, 10, 0, 101,
+			"MSH-10 message control id is empty, and %s segment %ld has no number "
+			"of its own (%s): what it records cannot be recognised when it is sent "
+			"again", seg_name(mp, seg), seg + 1, what);
+}
+
 static const char *seg_name(struct map *mp, long seg)
 {
 	return hl7v2_segment_name(mp->m, (size_t)seg);
@@ -69,18 +82,12 @@ static const char *key_query(struct map *mp, const char *type, struct key k)
 	return out;
 }
 
-static json_object *identifier(struct key k, const char *type_code)
+static json_object *identifier(struct map *mp, struct key k, const char *type_code)
 {
 	json_object *id = json_object_new_object();
 
-	if (type_code) {
-		json_object *cc = json_object_new_object(), *c = json_object_new_object();
-
-		jstr(c, "system", "http://terminology.hl7.org/CodeSystem/v2-0203");
-		jstr(c, "code", type_code);
-		jpush(cc, "coding", c);
-		jset(id, "type", cc);
-	}
+	if (type_code)
+		jset(id, "type", map_v2_code(mp, type_code, "0203"));
 	jstr(id, "system", k.system);
 	jstr(id, "value", k.value);
 	return id;
@@ -144,7 +151,10 @@ static int specimen(struct map *mp, long seg, struct key base, char urn[MAP_URN_
 	} else {
 		const char *set = v2_str(mp, seg, 1, 0, 0, 0);
 		char *v = arena_alloc(&mp->a, 256);
+		int rc0 = base.value ? 0 : message_key(mp, seg, "SPM-2");
 
+		if (rc0)
+			return rc0;
 		if (!v)
 			return nomem(mp);
 		snprintf(v, 256, "%s-spm%s", base.value ? base.value : mp->control_id,
@@ -159,7 +169,7 @@ static int specimen(struct map *mp, long seg, struct key base, char urn[MAP_URN_
 		return rc;
 	sp = json_object_new_object();
 	jstr(sp, "resourceType", "Specimen");
-	jpush(sp, "identifier", identifier(k, NULL));
+	jpush(sp, "identifier", identifier(mp, k, NULL));
 	jset(sp, "type", map_cwe(mp, seg, 4, 0, "http://terminology.hl7.org/CodeSystem/v2-0487"));
 	jset(sp, "subject", jref(mp->patient));
 	jstr(sp, "receivedTime", received);
@@ -215,7 +225,7 @@ static int specimen_obr15(struct map *mp, struct group *g)
 	}
 	sp = json_object_new_object();
 	jstr(sp, "resourceType", "Specimen");
-	jpush(sp, "identifier", identifier(k, NULL));
+	jpush(sp, "identifier", identifier(mp, k, NULL));
 	jset(sp, "type", type);
 	jset(sp, "subject", jref(mp->patient));
 	if (collected) {
@@ -539,6 +549,10 @@ static int observation(struct map *mp, struct walk *w, long obx)
 				"OBX-11 '%s' is not a result status of HL7 table 0085",
 				v2_str(mp, obx, 11, 0, 1, 0));
 	}
+	if (!base.value && (rc = message_key(mp, obx, "no OBR order number before it"))) {
+		json_object_put(code);
+		return rc;
+	}
 	if (!base.value) {
 		base.system = map_system(mp, NULL, NULL, NULL, NULL, "message");
 		base.value = mp->control_id;
@@ -558,7 +572,7 @@ static int observation(struct map *mp, struct walk *w, long obx)
 	k.value = v;
 	o = json_object_new_object();
 	jstr(o, "resourceType", "Observation");
-	jpush(o, "identifier", identifier(k, NULL));
+	jpush(o, "identifier", identifier(mp, k, NULL));
 	jstr(o, "status", status);
 	jset(o, "code", code);
 	jset(o, "subject", jref(mp->patient));
@@ -775,6 +789,8 @@ static int order(struct map *mp, struct walk *w, long obr)
 		/* A result without order numbers: the message names it. */
 		char *v = arena_alloc(&mp->a, 200);
 
+		if ((rc = message_key(mp, obr, "OBR-2, OBR-3")))
+			return rc;
 		if (!v)
 			return nomem(mp);
 		snprintf(v, 200, "%s-%s", mp->control_id,
@@ -818,9 +834,9 @@ static int order(struct map *mp, struct walk *w, long obr)
 	sr = json_object_new_object();
 	jstr(sr, "resourceType", "ServiceRequest");
 	if (g->placer.value)
-		jpush(sr, "identifier", identifier(g->placer, "PLAC"));
+		jpush(sr, "identifier", identifier(mp, g->placer, "PLAC"));
 	if (g->filler.value)
-		jpush(sr, "identifier", identifier(g->filler, "FILL"));
+		jpush(sr, "identifier", identifier(mp, g->filler, "FILL"));
 	jstr(sr, "status", request_status(v2_str(mp, g->orc, 5, 0, 1, 0),
 					  v2_str(mp, g->orc, 1, 0, 1, 0)));
 	jstr(sr, "intent", "order");
@@ -845,7 +861,7 @@ static int order(struct map *mp, struct walk *w, long obr)
 		json_object *dr = json_object_new_object(), *cat;
 
 		jstr(dr, "resourceType", "DiagnosticReport");
-		jpush(dr, "identifier", identifier(g->base, g->filler.value ? "FILL" : NULL));
+		jpush(dr, "identifier", identifier(mp, g->base, g->filler.value ? "FILL" : NULL));
 		jstr(dr, "status", report_status(v2_str(mp, obr, 25, 0, 1, 0)));
 		if ((cat = map_v2_code(mp, v2_str(mp, obr, 24, 0, 1, 0), "0074")))
 			jpush(dr, "category", cat);
