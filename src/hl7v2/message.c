@@ -551,7 +551,7 @@ static struct str raw_charset(const unsigned char *p, size_t n, const struct hl7
 
 static int choose_charset(struct parser *ps)
 {
-	struct str name = raw_charset(ps->p, ps->n, &ps->m->enc);
+	struct str name = raw_charset(ps->p + ps->i, ps->n - ps->i, &ps->m->enc);
 	char quoted[40];
 
 	ps->cs = CS_UTF8;

@@ -277,6 +277,12 @@ static void charsets(void **state)
 	expect(m, 1, 3, 0, 0, 0, "\xC3\xA9t\xC3\xA9");
 	expect(m, 1, 4, 0, 0, 0, "\xC3\xA9");
 	hl7v2_free(m);
+	/* after a BOM too (found by fuzz_hl7v2: MSH-17 was read instead) */
+	m = parse("\xEF\xBB\xBFMSH|^~\\&|A||||||ADT^A01|1|P|2.5||||||8859/1\rPID|1||\xE9\r");
+	expect(m, 1, 3, 0, 0, 0, "\xC3\xA9");
+	hl7v2_free(m);
+	REFUSE("\xEF\xBB\xBFMSH|^~\\&|A||||||ADT^A01|1|P|2.5|||||8859/1|\rPID|1||\xE9\r", ERR_INVALID,
+	       "PID", 2, 3, 102);
 	m = parse("MSH|^~\\&|A||||||ADT^A01|1|P|2.5|||||| iso ir100 ~ISO IR87\rPID|1||\xFC\r");
 	expect(m, 1, 3, 0, 0, 0, "\xC3\xBC");
 	hl7v2_free(m);
