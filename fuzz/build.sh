@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets into build-fuzz/ (or $LT_FUZZ_BUILD) with clang,
 # AddressSanitizer and UndefinedBehaviorSanitizer, straight from the sources:
-# the library modules a target needs (base, fhir, store, api — not http, not
+# the library modules a target needs (base, fhir, store, api, hl7v2 — not http, not
 # cmd) are compiled once with coverage instrumentation and linked into each
 # target. json-c and SQLite are the system libraries (not instrumented).
 #
@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 out=${LT_FUZZ_BUILD:-$root/build-fuzz}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_json fuzz_validate fuzz_jsonpatch fuzz_api)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_json fuzz_validate fuzz_jsonpatch fuzz_api fuzz_hl7v2)
 
 CC=${CC:-clang}
 if ! "$CC" --version 2>/dev/null | grep -q clang; then
@@ -23,7 +23,7 @@ if ! "$CC" --version 2>/dev/null | grep -q clang; then
 	done
 fi
 "$CC" --version 2>/dev/null | grep -q clang || { echo "build.sh: clang is needed for libFuzzer" >&2; exit 2; }
-for pkg in json-c sqlite3; do
+for pkg in json-c sqlite3 libcrypto; do
 	pkg-config --exists "$pkg" || { echo "build.sh: pkg-config cannot find $pkg" >&2; exit 2; }
 done
 
@@ -32,14 +32,15 @@ sanitize=("-fsanitize=address,undefined" -fno-sanitize-recover=all -fno-omit-fra
 # shellcheck disable=SC2207
 cflags=(-std=c17 -D_GNU_SOURCE "-DLT_VERSION=\"${version:-0}\"" -g -O1 "${sanitize[@]}"
 	-Wall -Wextra -Wno-unused-parameter -I"$root/src" -I"$here"
-	$(pkg-config --cflags json-c sqlite3))
+	$(pkg-config --cflags json-c sqlite3 libcrypto))
 # shellcheck disable=SC2207
-libs=($(pkg-config --libs json-c sqlite3) -lpthread -lm)
+libs=($(pkg-config --libs json-c sqlite3 libcrypto) -lpthread -lm)
 
 mkdir -p "$out/obj" "$out/crashes"
 objs=()
 jobs=()
-for src in "$root"/src/base/*.c "$root"/src/fhir/*.c "$root"/src/store/*.c "$root"/src/api/*.c; do
+for src in "$root"/src/base/*.c "$root"/src/fhir/*.c "$root"/src/store/*.c "$root"/src/api/*.c \
+	   "$root"/src/hl7v2/*.c; do
 	rel=${src#"$root"/src/}
 	obj="$out/obj/${rel//\//_}"
 	obj=${obj%.c}.o

@@ -10,7 +10,11 @@ Sources, all in or next to the repository:
   - the FHIR JSON Patch tests (../shared/data/fhirpath/json-patch-tests-r4.json),
     one seed per test case;
   - hand-written edge cases (below).
+  - fuzz_hl7v2: hand-written HL7 v2 messages (below) and the messages written
+    in tests/unit/test_hl7v2.c.
 Keeps the whole corpus under 2 MB. Run from anywhere: fuzz/make_corpus.py
+(fuzz/make_corpus.py fuzz_hl7v2 rewrites that target's seeds only: they need
+nothing outside the repository).
 """
 import json
 import os
@@ -242,7 +246,48 @@ def search_seeds(limit):
     return out
 
 
+HL7V2_SEEDS = {
+    "oru-cr": b"MSH|^~\\&|LAB|HOSP|EMR|HOSP|20240102030405||ORU^R01^ORU_R01|C1|P|2.5.1|||AL|NE||UNICODE UTF-8\r"
+              b"PID|1||123^^^HOSP^MR~456^^^NATION^NI||DOE^JOHN^Q||19700101|M\r"
+              b"OBR|1|ORD1|FIL1|24331-1^Lipid panel^LN\r"
+              b"OBX|1|NM|2093-3^Cholesterol^LN||190|mg/dL^^UCUM|<200||||F\r"
+              b"NTE|1||line one\\.br\\line two \\F\\ \\S\\ \\T\\ \\R\\ \\E\\ \\X41\\\r",
+    "adt-lf-bom": b"\xef\xbb\xbfMSH|^~\\&|ADT|H|||202401011200||ADT^A01|A1|P|2.3\nEVN|A01\nPID|1||9^^^H||NGUY\xe1\xbb\x84N^AN\nZPI|x|y\n",
+    "latin1": b"MSH|^~\\&|A|B|||||ADT^A08|L1|P|2.4||||||8859/1\r\nPID|1||1||M\xfcller^J\xe9r\xf4me|\\XE9\\\r\n",
+    "v27-trunc": b"MSH|^~\\&#|A|B|||||ORU^R01^ORU_R01|T1|P|2.7\rOBX|1|ST|x||long#|\\P\\\r",
+    "odd-delims": b"MSH#$%@!#A#B####ADT$A04#D1#P#2.2\rPID#1##a$b%c!d#@F@@S@@Zx@\r",
+    "three-delims": b"MSH|^~}|ADMISSION|ADT1|RADIOLOGY|MIR1|19930502184808||BAR^P01|58|P|2.1\rPID||^^|4^1^M10}F}\r",
+    "batch": b"FHS|^~\\&|A\rBHS|^~\\&|A\rMSH|^~\\&|A||||||ADT^A04|B1|P|2.5\rPID|1\rMSH|^~\\&|A||||||ADT^A04|B2|P|2.5\rPID|2\rBTS|2\rFTS|1\r",
+    "formatting": b"MSH|^~\\&|A||||||ORU^R01|F1|P|2.5\rOBX|1|FT|x||\\.sp 2\\\\.in+4\\a\\.ti-2\\b\\.sk 3\\\\.fi\\\\.nf\\\\.ce\\c\\H\\d\\N\\\\Cxxyy\\\\XC3A9\\\r",
+    "bad-start": b"PID|1||X\r",
+    "ack": b"MSH|^~\\&|R|F|S|F|2024||ACK^R01^ACK|9|P|2.5\rMSA|AE|C1\rERR||PID^1^3|102^Data type error^HL70357|E||||text\r",
+}
+
+
+def c_literal_messages():
+    """The HL7 v2 texts written in tests/unit/test_hl7v2.c."""
+    path = os.path.join(ROOT, "tests/unit/test_hl7v2.c")
+    out = []
+    for lit in c_string_literals(path):
+        body = lit[3:] if lit.startswith(b"\xef\xbb\xbf") else lit
+        if body[:3] in (b"MSH", b"FHS", b"BHS") and len(lit) > 8:
+            out.append(lit)
+    return out
+
+
+def write_hl7v2():
+    for name, data in HL7V2_SEEDS.items():
+        write("fuzz_hl7v2", name, data)
+    for i, data in enumerate(c_literal_messages()):
+        write("fuzz_hl7v2", "unit-%03d" % i, data)
+
+
 def main():
+    if sys.argv[1:] == ["fuzz_hl7v2"]:
+        shutil.rmtree(os.path.join(CORPUS, "fuzz_hl7v2"), ignore_errors=True)
+        write_hl7v2()
+        print("fuzz_hl7v2 %d files" % len(os.listdir(os.path.join(CORPUS, "fuzz_hl7v2"))))
+        return
     if os.path.isdir(CORPUS):
         shutil.rmtree(CORPUS)
     counts = {}
@@ -317,6 +362,9 @@ def main():
     # fuzz_api: searches, from the hand-written search suite (the first 80 cases)
     for name, data in search_seeds(80):
         write("fuzz_api", "search-" + name, data)
+
+    # fuzz_hl7v2: HL7 v2 messages
+    write_hl7v2()
 
     total = 0
     for t in sorted(os.listdir(CORPUS)):

@@ -45,6 +45,8 @@ struct str str_from(const char *s);
 int str_eq(struct str a, const char *s);		/* exact, s NUL-terminated */
 int str_ieq(struct str a, const char *s);		/* ASCII case-insensitive */
 int str_has_prefix(struct str a, const char *prefix);
+/* The value of a hexadecimal digit (either case), or -1. */
+int str_hex_digit(char c);
 /* Copies into dst (size dstsz), NUL-terminated; returns 0 or ERR_TOO_LARGE. */
 int str_copy(char *dst, size_t dstsz, struct str s) LT_MUST_CHECK;
 

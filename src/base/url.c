@@ -2,17 +2,7 @@
  * url.c — percent-decoding.
  */
 #include "url.h"
-
-static int hex_value(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
+#include "buf.h"
 
 size_t url_unescape(char *s, int plus_is_space)
 {
@@ -21,7 +11,7 @@ size_t url_unescape(char *s, int plus_is_space)
 	for (const char *in = s; *in; in++) {
 		int hi, lo;
 
-		if (*in == '%' && (hi = hex_value(in[1])) >= 0 && (lo = hex_value(in[2])) >= 0 &&
+		if (*in == '%' && (hi = str_hex_digit(in[1])) >= 0 && (lo = str_hex_digit(in[2])) >= 0 &&
 		    (hi || lo)) {
 			*out++ = (char)(hi * 16 + lo);
 			in += 2;

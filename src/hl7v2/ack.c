@@ -379,7 +379,15 @@ static void put_now(struct writer *w)
 	for (k = 0; k < sizeof(from) / sizeof(from[0]); k++)
 		dtm[k] = iso[from[k]];
 	memcpy(dtm + k, "+0000", 6);
-	w_str(w, dtm);
+	put_text(w, dtm, strlen(dtm));	/* '.' or '+' may be a delimiter */
+}
+
+/* Whether the ACK can use the message's delimiters: it needs an escape
+ * character, and MSH-18 must be able to say UNICODE UTF-8. */
+static int usable_delimiters(const struct hl7v2_enc *enc)
+{
+	return enc->comp && enc->rep && enc->esc && enc->field != '-' && enc->comp != '-' &&
+	       enc->rep != '-' && enc->esc != '-' && enc->sub != '-' && enc->trunc != '-';
 }
 
 int hl7v2_ack(const struct hl7v2_msg *m, const char *raw, size_t raw_n, enum hl7v2_ack_code code,
@@ -400,7 +408,7 @@ int hl7v2_ack(const struct hl7v2_msg *m, const char *raw, size_t raw_n, enum hl7
 	buf_init(&ack, 0);
 	w.out = &ack;
 	w.rc = 0;
-	w.enc = m && m->enc.comp && m->enc.rep && m->enc.esc ? m->enc : standard;
+	w.enc = m && usable_delimiters(&m->enc) ? m->enc : standard;
 	if (m)
 		version = hl7v2_get(m, 0, 12, 0, 1, 0);
 	if (!version.p || !version.n)

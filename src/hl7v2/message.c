@@ -280,17 +280,6 @@ static int put_plain(struct parser *ps, size_t to)
 	return 0;
 }
 
-static int hex_val(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* \Xhhhh\: the bytes, in the message's character set. 0, or -1 when they
  * are not text (odd or bad digits, NUL, not UTF-8): then the caller keeps
  * the sequence as it came. */
@@ -302,10 +291,10 @@ static int put_hex(struct parser *ps, const unsigned char *h, size_t len)
 	if (len == 0 || len % 2)
 		return -1;
 	for (size_t k = 0; k < len; k++)
-		if (hex_val(h[k]) < 0)
+		if (str_hex_digit((char)h[k]) < 0)
 			return -1;
 	for (size_t k = 0; k < len; k += 2) {
-		unsigned c = (unsigned)(hex_val(h[k]) << 4 | hex_val(h[k + 1]));
+		unsigned c = (unsigned)(str_hex_digit((char)h[k]) << 4 | str_hex_digit((char)h[k + 1]));
 
 		if (c == 0 || (c >= 0x80 && ps->cs == CS_TABLE && ps->map.len[c - 0x80] == 0))
 			goto undo;
@@ -551,7 +540,7 @@ static struct str raw_charset(const unsigned char *p, size_t n, const struct hl7
 
 static int choose_charset(struct parser *ps)
 {
-	struct str name = raw_charset(ps->p, ps->n, &ps->m->enc);
+	struct str name = raw_charset(ps->p + ps->i, ps->n - ps->i, &ps->m->enc);
 	char quoted[40];
 
 	ps->cs = CS_UTF8;

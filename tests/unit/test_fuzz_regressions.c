@@ -26,6 +26,7 @@ int fz_failures;
 #include "../../fuzz/fuzz_validate.c"
 #include "../../fuzz/fuzz_jsonpatch.c"
 #include "../../fuzz/fuzz_api.c"
+#include "../../fuzz/fuzz_hl7v2.c"
 
 typedef int (*fuzz_one_fn)(const uint8_t *data, size_t size);
 
@@ -88,6 +89,11 @@ static int replay_dir(const char *target, fuzz_one_fn fn)
 static void json_regressions(void **state)
 {
 	assert_int_equal(replay_dir("fuzz_json", fuzz_json_one), 0);
+}
+
+static void hl7v2_regressions(void **state)
+{
+	assert_int_equal(replay_dir("fuzz_hl7v2", fuzz_hl7v2_one), 0);
 }
 
 static void validate_regressions(void **state)
@@ -161,6 +167,7 @@ int main(void)
 		cmocka_unit_test(jsonpatch_regressions),
 		cmocka_unit_test(jsonpatch_null_members),
 		cmocka_unit_test(api_regressions),
+		cmocka_unit_test(hl7v2_regressions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

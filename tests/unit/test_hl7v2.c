@@ -271,12 +271,17 @@ static void encoding_characters(void **state)
 static void charsets(void **state)
 {
 	struct hl7v2_msg *m;
-	struct err e = { 0 };
 
 	m = parse("MSH|^~\\&|A||||||ADT^A01|1|P|2.5|||||VN|8859/1\rPID|1||\xE9t\xE9|\\XE9\\\r");
 	expect(m, 1, 3, 0, 0, 0, "\xC3\xA9t\xC3\xA9");
 	expect(m, 1, 4, 0, 0, 0, "\xC3\xA9");
 	hl7v2_free(m);
+	/* after a BOM too (found by fuzz_hl7v2: MSH-17 was read instead) */
+	m = parse("\xEF\xBB\xBFMSH|^~\\&|A||||||ADT^A01|1|P|2.5||||||8859/1\rPID|1||\xE9\r");
+	expect(m, 1, 3, 0, 0, 0, "\xC3\xA9");
+	hl7v2_free(m);
+	REFUSE("\xEF\xBB\xBFMSH|^~\\&|A||||||ADT^A01|1|P|2.5|||||8859/1|\rPID|1||\xE9\r", ERR_INVALID,
+	       "PID", 2, 3, 102);
 	m = parse("MSH|^~\\&|A||||||ADT^A01|1|P|2.5|||||| iso ir100 ~ISO IR87\rPID|1||\xFC\r");
 	expect(m, 1, 3, 0, 0, 0, "\xC3\xBC");
 	hl7v2_free(m);
@@ -304,7 +309,6 @@ static void charsets(void **state)
 	/* a byte that 8859/3 leaves undefined */
 	REFUSE("MSH|^~\\&|A||||||ADT^A01|1|P|2.5||||||8859/3\rPID|1|\xA5\r", ERR_INVALID, "PID", 2,
 	       2, 102);
-	(void)e;
 }
 
 static void refusals(void **state)
@@ -569,6 +573,27 @@ static void ack_delimiters(void **state)
 	assert_int_equal(hl7v2_ack(m, NULL, 0, HL7V2_AA, NULL, NULL, "X", &b), 0);
 	assert_memory_equal(b.p, "MSH|^~\\&|", 9);
 	hl7v2_free(parse_ack(&b, "AA", "I"));
+	buf_release(&b);
+	hl7v2_free(m);
+
+	/* '-' as a delimiter would cut "UNICODE UTF-8" (found by fuzz_hl7v2):
+	 * the standard ones; '.' as one: the time in MSH-7 is escaped */
+	m = parse("MSH|^-\\&|A|\xC3\xA9|||||ADT^A01|I-J|P|2.5\r");
+	buf_init(&b, 0);
+	assert_int_equal(hl7v2_ack(m, NULL, 0, HL7V2_AA, NULL, NULL, "X", &b), 0);
+	assert_memory_equal(b.p, "MSH|^~\\&|", 9);
+	a = parse_ack(&b, "AA", "I");
+	expect(a, 0, 18, 0, 0, 0, "UNICODE UTF-8");
+	assert_int_equal(hl7v2_reps(a, 1, 2), 1);	/* MSH-10 does not repeat: the first one */
+	hl7v2_free(a);
+	buf_release(&b);
+	hl7v2_free(m);
+	m = parse("MSH|.~\\&|A||||||ADT.A01|I|P|2.5\r");
+	buf_init(&b, 0);
+	assert_int_equal(hl7v2_ack(m, NULL, 0, HL7V2_AA, NULL, NULL, "X", &b), 0);
+	a = parse_ack(&b, "AA", "I");
+	assert_int_equal(hl7v2_get(a, 0, 7, 0, 1, 0).n, 23);
+	hl7v2_free(a);
 	buf_release(&b);
 	hl7v2_free(m);
 
