@@ -39,7 +39,7 @@ if [ -d "$shared" ]; then
 	for f in "$shared"/*.hl7 "$shared"/*.txt; do
 		[ -f "$f" ] || continue
 		out=$("$LIENTHONG" hl7 send "$f" --to "$LT_MLLP" 2>&1) || true
-		grep -q 'no ACK\|cannot connect' <<<"$out" && fail "$f: $out"
+		grep -q '^lienthong: hl7 send' <<<"$out" && fail "$f: $out"
 		sent=$((sent + $(grep -c '^MSA|' <<<"$out" || true)))
 	done
 	echo "shared hl7v2 messages answered: $sent"
