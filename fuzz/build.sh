@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 out=${LT_FUZZ_BUILD:-$root/build-fuzz}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_json fuzz_validate fuzz_jsonpatch fuzz_api fuzz_hl7v2)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_json fuzz_validate fuzz_jsonpatch fuzz_api fuzz_hl7v2 fuzz_mllp)
 
 CC=${CC:-clang}
 if ! "$CC" --version 2>/dev/null | grep -q clang; then
@@ -40,7 +40,7 @@ mkdir -p "$out/obj" "$out/crashes"
 objs=()
 jobs=()
 for src in "$root"/src/base/*.c "$root"/src/fhir/*.c "$root"/src/store/*.c "$root"/src/api/*.c \
-	   "$root"/src/hl7v2/*.c; do
+	   "$root"/src/hl7v2/*.c "$root"/src/mllp/*.c; do
 	rel=${src#"$root"/src/}
 	obj="$out/obj/${rel//\//_}"
 	obj=${obj%.c}.o

@@ -27,6 +27,7 @@ int fz_failures;
 #include "../../fuzz/fuzz_jsonpatch.c"
 #include "../../fuzz/fuzz_api.c"
 #include "../../fuzz/fuzz_hl7v2.c"
+#include "../../fuzz/fuzz_mllp.c"
 
 typedef int (*fuzz_one_fn)(const uint8_t *data, size_t size);
 
@@ -94,6 +95,11 @@ static void json_regressions(void **state)
 static void hl7v2_regressions(void **state)
 {
 	assert_int_equal(replay_dir("fuzz_hl7v2", fuzz_hl7v2_one), 0);
+}
+
+static void mllp_regressions(void **state)
+{
+	assert_int_equal(replay_dir("fuzz_mllp", fuzz_mllp_one), 0);
 }
 
 static void validate_regressions(void **state)
@@ -168,6 +174,7 @@ int main(void)
 		cmocka_unit_test(jsonpatch_null_members),
 		cmocka_unit_test(api_regressions),
 		cmocka_unit_test(hl7v2_regressions),
+		cmocka_unit_test(mllp_regressions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
