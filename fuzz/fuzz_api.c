@@ -72,17 +72,6 @@ static char *fz_keep(struct fz_request *r, char *s)
 	return s;
 }
 
-static int fz_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes n bytes (invalid escapes are kept as they are, like
  * libmicrohttpd); a decoded NUL ends the string. */
 static char *fz_decode(const char *p, size_t n, int plus_is_space)
@@ -95,8 +84,8 @@ static char *fz_decode(const char *p, size_t n, int plus_is_space)
 	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
 
-		if (c == '%' && i + 2 < n && fz_hex(p[i + 1]) >= 0 && fz_hex(p[i + 2]) >= 0) {
-			c = (char)(fz_hex(p[i + 1]) * 16 + fz_hex(p[i + 2]));
+		if (c == '%' && i + 2 < n && str_hex_digit(p[i + 1]) >= 0 && str_hex_digit(p[i + 2]) >= 0) {
+			c = (char)(str_hex_digit(p[i + 1]) * 16 + str_hex_digit(p[i + 2]));
 			i += 2;
 		} else if (c == '+' && plus_is_space) {
 			c = ' ';
