@@ -147,11 +147,12 @@ static int commit(struct hl7_in *in, struct json_object *bundle, const struct st
 	api_response_init(&res);
 	c->api = in->api;
 	c->req = &post;
-	c->res = &res;
+	c->res = &res;		/* cppcheck-suppress autoVariables ; cleared below */
 	c->body_json = bundle;
 	c->message = log;
 	snprintf(c->base, sizeof(c->base), "%s", in->api->base_url ? in->api->base_url : "");
 	rc = api_bundle(c);
+	c->res = NULL;
 	api_response_release(&res);
 	return rc;
 }

@@ -229,7 +229,7 @@ int map_entry(struct map *mp, json_object *res, const char *method, const char *
 		return map_fail(mp, ERR_NOMEM, -1, 0, 0, 207, "out of memory");
 	}
 	jstr(entry, "fullUrl", full);
-	if (!strcmp(method, "PUT") && url)
+	if (!strcmp(method, "PUT"))
 		url = derived_id_url(mp, res, url);
 	jset(entry, "resource", res);
 	jstr(req, "method", method);
