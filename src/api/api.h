@@ -124,7 +124,9 @@ int api_load(struct api *api, const struct api_load_item *items, size_t n, int d
  * One HL7 v2 message in (hl7.c): parsed, mapped to FHIR, committed in one
  * transaction with its message log entry, and answered: ack gets the
  * acknowledgment to send (unframed; empty: send nothing), built only once
- * the outcome is durable. Always returns 0: a refusal is an AE/AR answer.
+ * the outcome is durable. Returns 1 when the message is accepted (its data
+ * are stored, now or when it came before), 0 when it is refused (AE/AR, or
+ * no answer when MSH-15 asks for none).
  */
 struct api_hl7v2_message {
 	const char *raw;		/* the message as received */

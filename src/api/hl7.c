@@ -169,7 +169,7 @@ int api_hl7v2(struct api *api, const struct api_hl7v2_message *msg, struct buf *
 	struct api_ctx *c = NULL;
 	struct err e = { 0 };
 	char text[ERR_DIAG_MAX + ERR_EXPR_MAX + 64];
-	int rc, reject = 0;
+	int rc, reject = 0, accepted = 0;
 
 	log.sender = in.sender;
 	log.control_id = in.control_id;
@@ -198,7 +198,7 @@ int api_hl7v2(struct api *api, const struct api_hl7v2_message *msg, struct buf *
 		log_info("hl7: message %s from %s: accepted before; the same ACK is sent again",
 			 in.control_id, in.sender);
 		hl7v2_free(in.m);
-		return 0;
+		return 1;
 	}
 	if (hl7v2_map(in.m, NULL, &bundle, &e, &at)) {
 		snprintf(text, sizeof(text), "%s", e.n_issues ? e.issue[0].diagnostics : err_message(e.code));
@@ -219,11 +219,13 @@ int api_hl7v2(struct api *api, const struct api_hl7v2_message *msg, struct buf *
 		log_info("hl7: message %s from %s (%.*s^%.*s): %s", in.control_id, in.sender,
 			 (int)in.h.message_code.n, in.h.message_code.p ? in.h.message_code.p : "",
 			 (int)in.h.trigger.n, in.h.trigger.p ? in.h.trigger.p : "", log.status);
+		accepted = 1;
 		goto out;
 	}
 	if (c->err.code == ERR_DUPLICATE && earlier_ack(&in, ack)) {
 		log_info("hl7: message %s from %s: accepted at the same time on another connection; "
 			 "the same ACK is sent", in.control_id, in.sender);
+		accepted = 1;
 		goto out;
 	}
 	/* The data were not stored: say why, naming where in the Bundle the
@@ -243,5 +245,5 @@ out:
 	json_object_put(bundle);
 	free(c);
 	hl7v2_free(in.m);
-	return 0;
+	return accepted;
 }

@@ -75,17 +75,32 @@ static int dial(const char *to)
 	return fd;
 }
 
+/* MSA-1 of an ACK ("AA", "CE", ...), read with our parser; "--" when it has none. */
+static void ack_code(const char *p, size_t n, char out[3])
+{
+	struct hl7v2_msg *m = NULL;
+	struct err e = { 0 };
+	long i;
+
+	snprintf(out, 3, "--");
+	if (hl7v2_parse(p, n, NULL, &m, &e, NULL))
+		return;
+	if ((i = hl7v2_find(m, "MSA", 0)) >= 0) {
+		struct hl7v2_str c = hl7v2_get(m, (size_t)i, 1, 0, 1, 0);
+
+		if (c.p && c.n == 2)
+			snprintf(out, 3, "%.2s", c.p);
+	}
+	hl7v2_free(m);
+}
+
 /* Prints an ACK one segment a line, and counts it by MSA-1. */
 static void print_ack(struct sender *s, const char *p, size_t n)
 {
-	const char *msa = NULL;
+	char code[3];
 
-	for (size_t i = 0; i + 4 < n; i++)
-		if ((i == 0 || p[i - 1] == '\r' || p[i - 1] == '\n') && !memcmp(p + i, "MSA", 3)) {
-			msa = p + i + 4;
-			break;
-		}
-	if (msa && msa + 1 < p + n && msa[0] && (msa[1] == 'A') && (msa[0] == 'A' || msa[0] == 'C'))
+	ack_code(p, n, code);
+	if (code[1] == 'A' && (code[0] == 'A' || code[0] == 'C'))
 		s->accepted++;
 	else
 		s->refused++;
@@ -441,13 +456,15 @@ static int hl7_replay(int argc, char **argv)
 		struct replay_item *it = &l.it[k];
 		struct api_hl7v2_message m = { .raw = it->raw, .raw_len = it->raw_len, .peer = "replay",
 					       .received_ms = it->received_ms, .replay_mid = it->mid };
-		const char *msa;
+		char code[3];
+		int accepted;
 
 		buf_clear(&ack);
-		api_hl7v2(api, &m, &ack);
-		msa = ack.p ? strstr(ack.p, "MSA|") : NULL;
-		printf("message %lld: %s -> %.2s\n", (long long)it->mid, it->old, msa ? msa + 4 : "--");
-		if (!msa || (msa[4] != 'A' && msa[4] != 'C') || msa[5] != 'A')
+		accepted = api_hl7v2(api, &m, &ack);
+		ack_code(ack.p ? ack.p : "", ack.n, code);
+		printf("message %lld: %s -> %s%s\n", (long long)it->mid, it->old, code,
+		       accepted ? "" : " (not accepted)");
+		if (!accepted)
 			refused++;
 	}
 	fprintf(stderr, "hl7 replay: %zu messages, %d not accepted\n", l.n, refused);
