@@ -5,8 +5,8 @@
 # tests/client/package-lock.json and installed by `make check`.
 set -euo pipefail
 
-build_pkgs=(build-essential cmake pkg-config libjson-c-dev libmicrohttpd-dev libsqlite3-dev libssl-dev zlib1g-dev)
-test_pkgs=(libcmocka-dev curl nodejs npm python3 sqlite3)
+build_pkgs=(build-essential cmake pkg-config libjson-c-dev libmicrohttpd-dev libsqlite3-dev libssl-dev zlib1g-dev libsodium-dev)
+test_pkgs=(libcmocka-dev curl nodejs npm python3 sqlite3 openssl)
 bench_pkgs=(wrk nginx-light)
 lint_pkgs=(cppcheck)
 fuzz_pkgs=(clang libclang-rt-14-dev)

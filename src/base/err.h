@@ -49,7 +49,10 @@
 	X(ERR_USAGE,            "usage error",                             400, "invalid") \
 	X(ERR_INTERNAL,         "internal error",                          500, "exception") \
 	X(ERR_UNPROCESSABLE,    "the resource breaks a business rule",     422, "business-rule") \
-	X(ERR_DUPLICATE,        "already received and processed",          409, "duplicate")
+	X(ERR_DUPLICATE,        "already received and processed",          409, "duplicate") \
+	X(ERR_UNAUTHORIZED,     "authentication is required",              401, "login") \
+	X(ERR_FORBIDDEN,        "not allowed for this credential",         403, "forbidden") \
+	X(ERR_TOO_MANY,         "too many requests; slow down",            429, "throttled")
 
 enum err_code {
 #define ERR_ENUM(name, msg, http, issue) name,

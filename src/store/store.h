@@ -163,6 +163,57 @@ struct store_message_query {
 };
 typedef int (*store_message_fn)(void *ctx, const struct store_message *m);
 
+/*
+ * The audit trail (issue 6, decision 0016): one record per request that
+ * touched health data, reads and searches included. Append-only and
+ * tamper-evident: records are numbered 1, 2, 3... in the order the writer
+ * appended them, and each carries hash = HMAC-SHA-256(audit key, previous
+ * record's hash || the record's canonical bytes); the key lives outside the
+ * database (DATA/keys/audit.key, mode 0600), so a person who can edit the
+ * database cannot rewrite the chain to hide a change. The newest (seq,
+ * hash) is also kept in store_meta, so cutting records off the end shows.
+ * Strings are never health data beyond the patient reference and the
+ * entity named.
+ */
+#define STORE_AUDIT_BREAK_GLASS 1u	/* emergency access outside normal scope: review it */
+
+struct store_audit {
+	int64_t seq;			/* read back: its place in the chain */
+	int64_t tenant;			/* the tenant acted in; 0: none (a failed login) */
+	int64_t at_ms;
+	const char *agent;		/* who: "user/NAME", "client/ID", "anonymous" */
+	const char *action;		/* AuditEvent.action: "C" "R" "U" "D" "E" */
+	const char *subtype;		/* the interaction or operation: "read", "search-type",
+					 * "create", "transaction", "$everything", "login"... */
+	const char *entity;		/* what: "Patient/1", "Observation?code=...", "Bundle" */
+	const char *patient;		/* "Patient/id" the access concerned, "" when none known */
+	const char *source;		/* from where: the peer address */
+	int outcome;			/* the HTTP status answered */
+	const char *purpose;		/* purpose of use: "TREAT", "ETREAT" (break-glass), ... */
+	unsigned flags;			/* STORE_AUDIT_* */
+	const char *detail;		/* why refused, break-glass reason; never health data */
+	char hash[65];			/* read back: hex */
+};
+
+/* Records of the trail, newest first. 0/NULL fields do not filter. */
+struct store_audit_query {
+	int64_t tenant;
+	const char *patient;		/* "Patient/id" */
+	const char *agent;
+	int64_t since_ms, until_ms;	/* at in [since, until) */
+	int64_t before_seq;		/* keyset paging: only seq < before_seq; 0: from the newest */
+	unsigned flags;			/* only records with all these flags */
+	int limit;			/* 0: 100 */
+};
+typedef int (*store_audit_fn)(void *ctx, const struct store_audit *a);
+
+/* What `lienthong audit verify` found wrong, one call per problem. */
+struct store_audit_problem {
+	int64_t seq;			/* the first record at fault */
+	const char *what;		/* "altered", "deleted", "reordered", "truncated", ... with detail */
+};
+typedef int (*store_audit_problem_fn)(void *ctx, const struct store_audit_problem *p);
+
 struct store_history_query {
 	int64_t tenant;
 	const char *type;		/* NULL: system level */
@@ -272,6 +323,23 @@ int store_scan(struct store *st, struct store_scan *s, store_scan_fn fn, void *c
 /* Entries of the message log; ERR_NOT_SUPPORTED when the backend has none. */
 int store_messages(struct store *st, const struct store_message_query *q, store_message_fn fn,
 		   void *ctx, struct err *e) LT_MUST_CHECK;
+/*
+ * The audit trail. store_audit queues a record and returns at once: the
+ * writer appends queued records in its next commit (with the writes
+ * waiting then, or on its own within audit_flush_ms), so auditing a read
+ * costs no fsync. store_audit_flush blocks until everything queued before
+ * it is durable; store_close flushes. ERR_NOT_SUPPORTED when the backend
+ * keeps no trail.
+ */
+int store_audit(struct store *st, const struct store_audit *a, struct err *e) LT_MUST_CHECK;
+int store_audit_flush(struct store *st, struct err *e) LT_MUST_CHECK;
+int store_audits(struct store *st, const struct store_audit_query *q, store_audit_fn fn,
+		 void *ctx, struct err *e) LT_MUST_CHECK;
+/* Walks the whole chain; every problem goes to fn. *checked gets the
+ * number of records read. Returns 0 when it could walk (problems or not). */
+int store_audit_verify(struct store *st, store_audit_problem_fn fn, void *ctx, int64_t *checked,
+		       struct err *e) LT_MUST_CHECK;
+
 /* Blocks until txn is durable (0) or failed (ERR_CONFLICT, ERR_DISK_FULL, ...). */
 int store_commit(struct store *st, const struct store_txn *txn, struct err *e) LT_MUST_CHECK;
 /* Commits n independent txns (each all-or-nothing on its own), usually in

@@ -1,0 +1,174 @@
+/*
+ * auth.h — the security primitives: JSON Web Tokens signed with ES256 or
+ * EdDSA, passwords (argon2id), TOTP, random secrets, constant-time
+ * comparison and SMART on FHIR v2 scopes. No store, no HTTP, no threads of
+ * its own: src/api and src/cmd put these together (decision 0015).
+ *
+ * Crypto comes from OpenSSL (signatures, HMAC, SHA-256, random) and
+ * libsodium (argon2id); nothing is hand-rolled but the encodings.
+ * Every function is thread-safe; a struct auth_key may be shared by
+ * threads once made.
+ */
+#ifndef LT_AUTH_AUTH_H
+#define LT_AUTH_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../base/buf.h"
+#include "../base/err.h"
+
+struct json_object;
+
+/* base64url without padding (RFC 7515 §2); decode refuses padding,
+ * whitespace and any character outside the alphabet (ERR_BAD_REQUEST). */
+int auth_b64url_encode(const void *p, size_t n, struct buf *out) LT_MUST_CHECK;
+int auth_b64url_decode(const char *s, size_t n, struct buf *out, struct err *e) LT_MUST_CHECK;
+
+/* ---- Keys -------------------------------------------------------------- */
+
+enum auth_alg { AUTH_ES256 = 1, AUTH_EDDSA = 2 };	/* JWS "ES256", "EdDSA" (Ed25519) */
+
+struct auth_key;			/* an EVP_PKEY, its alg and kid */
+
+#define AUTH_KID_MAX 64
+
+/* A new private key. kid NULL: the RFC 7638 thumbprint of its public JWK. */
+int auth_key_generate(enum auth_alg alg, const char *kid, struct auth_key **out,
+		      struct err *e) LT_MUST_CHECK;
+/* A private or public key from PEM; the alg follows from the key (P-256 →
+ * ES256, Ed25519 → EdDSA; anything else ERR_NOT_SUPPORTED). kid as above. */
+int auth_key_from_pem(const char *pem, size_t n, const char *kid, struct auth_key **out,
+		      struct err *e) LT_MUST_CHECK;
+/* The private key as unencrypted PKCS#8 PEM (ERR_USAGE for a public key). */
+int auth_key_private_pem(const struct auth_key *k, struct buf *out, struct err *e) LT_MUST_CHECK;
+/* The public JWK as a JSON object text: kty, crv, x (, y), kid, alg, use "sig". */
+int auth_key_public_jwk(const struct auth_key *k, struct buf *out, struct err *e) LT_MUST_CHECK;
+/* The keys of a JWKS document ({"keys": [...]}); keys without a supported
+ * kty/crv are skipped; none at all is ERR_BAD_REQUEST. *keys is malloc'ed. */
+int auth_jwks_parse(const char *json, size_t n, struct auth_key ***keys, size_t *n_keys,
+		    struct err *e) LT_MUST_CHECK;
+const char *auth_key_kid(const struct auth_key *k);
+enum auth_alg auth_key_alg(const struct auth_key *k);
+int auth_key_is_private(const struct auth_key *k);
+void auth_key_free(struct auth_key *k);
+void auth_keys_free(struct auth_key **keys, size_t n);	/* and the array */
+
+/* ---- JWT (RFC 7519, compact JWS) ---------------------------------------- */
+
+/* header {"alg": k's alg, "typ": "JWT", "kid": k's kid}; claims is a JSON
+ * object text, signed as given. ES256 signatures are the raw r||s form. */
+int auth_jwt_sign(const struct auth_key *k, const char *claims_json, struct buf *out,
+		  struct err *e) LT_MUST_CHECK;
+
+/*
+ * Checks a compact JWS against keys: the header's kid must name one of
+ * them (or, without kid, exactly one key of the header's alg must exist),
+ * and the header's alg must be that key's alg — so "none", HS256 and any
+ * alg the key was not made for are refused. Only then are the claims
+ * parsed and checked: exp (required) > now_s - leeway_s, nbf and iat (when
+ * present) <= now_s + leeway_s; aud (string or array) must contain
+ * audience when audience is not NULL; iss must equal issuer when issuer is
+ * not NULL. *claims (owned by the caller, json_object_put) on success.
+ * Every refusal is ERR_UNAUTHORIZED with a message that names the check
+ * (never the token).
+ */
+struct auth_jwt_check {
+	const char *audience;
+	const char *issuer;
+	int64_t now_s;
+	int64_t leeway_s;
+};
+int auth_jwt_verify(const char *token, size_t n, struct auth_key *const *keys, size_t n_keys,
+		    const struct auth_jwt_check *chk, struct json_object **claims,
+		    struct err *e) LT_MUST_CHECK;
+
+/* ---- Passwords ----------------------------------------------------------- */
+
+#define AUTH_HASH_MAX 128		/* crypto_pwhash_STRBYTES */
+
+/* argon2id (libsodium crypto_pwhash_str, interactive limits). */
+int auth_password_hash(const char *password, char out[AUTH_HASH_MAX], struct err *e) LT_MUST_CHECK;
+/* 1 when password matches hash, 0 when not (or hash is not ours). Takes the
+ * same time whether or not a user exists when given auth_dummy_hash(). */
+int auth_password_verify(const char *hash, const char *password);
+const char *auth_dummy_hash(void);
+/* The password policy (VIETNAM.md §6, level 3): at least 12 characters
+ * (UTF-8 code points), letters and digits, not containing the user name.
+ * ERR_BAD_REQUEST with a message saying which rule fails. */
+int auth_password_policy(const char *password, const char *user_name, struct err *e) LT_MUST_CHECK;
+
+/* ---- TOTP (RFC 6238: HMAC-SHA1, 30 s steps, 6 digits) --------------------- */
+
+#define AUTH_TOTP_SECRET_MAX 40		/* base32 text of 20 random bytes, NUL included */
+
+int auth_totp_secret_new(char out[AUTH_TOTP_SECRET_MAX]) LT_MUST_CHECK;
+/* The code for the step containing unix_s; ERR_BAD_REQUEST for bad base32. */
+int auth_totp_code(const char *secret_b32, int64_t unix_s, char out[7], struct err *e) LT_MUST_CHECK;
+/*
+ * 1 when code is right for now_s's step or the one before or after, and
+ * that step is later than *last_step (a code is accepted once); then
+ * *last_step becomes its step. 0 otherwise. Compared in constant time.
+ */
+int auth_totp_check(const char *secret_b32, const char *code, int64_t now_s, int64_t *last_step);
+/* otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=ISSUER for authenticator apps. */
+int auth_totp_uri(const char *secret_b32, const char *issuer, const char *account,
+		  struct buf *out) LT_MUST_CHECK;
+
+/* ---- Secrets ------------------------------------------------------------- */
+
+/* n random bytes (OpenSSL RAND_bytes) as base64url text. */
+int auth_random_token(size_t n_bytes, struct buf *out, struct err *e) LT_MUST_CHECK;
+/* 1 when equal; time depends only on the lengths. */
+int auth_ct_equal(const void *a, size_t an, const void *b, size_t bn);
+/* SHA-256 of p as 64 lowercase hex digits (and NUL). */
+void auth_sha256_hex(const void *p, size_t n, char out[65]);
+
+/* ---- SMART on FHIR v2 scopes --------------------------------------------- */
+
+/*
+ * A scope string ("patient/Observation.rs user/*.cruds system/*.read
+ * launch/patient openid fhirUser offline_access") parsed. Resource scopes
+ * are CONTEXT/TYPE.PERMS: CONTEXT patient, user or system; TYPE a resource
+ * type or '*'; PERMS SMART v2 letters in the order c r u d s (a subset), or
+ * the v1 forms read (= rs), write (= cud) and '*' (= cruds). A v2 scope may
+ * carry a query (patient/Observation.rs?category=laboratory): kept, and
+ * enforced by the caller on search. Other tokens are kept as they are.
+ */
+#define AUTH_MAX_SCOPES 64
+#define AUTH_PERM_C 1u
+#define AUTH_PERM_R 2u
+#define AUTH_PERM_U 4u
+#define AUTH_PERM_D 8u
+#define AUTH_PERM_S 16u
+
+enum auth_context { AUTH_CTX_PATIENT = 1, AUTH_CTX_USER = 2, AUTH_CTX_SYSTEM = 3 };
+
+struct auth_scope {
+	enum auth_context context;	/* 0: not a resource scope */
+	char type[64];			/* resource type, or "*" */
+	unsigned perms;			/* AUTH_PERM_* */
+	char query[128];		/* v2 ?query, "" when none */
+	char text[256];			/* the token as given */
+};
+
+struct auth_scopes {
+	struct auth_scope s[AUTH_MAX_SCOPES];
+	int n;
+};
+
+/* ERR_BAD_REQUEST for a malformed resource scope (unknown context, empty
+ * or misordered permissions, more than AUTH_MAX_SCOPES tokens). */
+int auth_scopes_parse(const char *text, struct auth_scopes *out, struct err *e) LT_MUST_CHECK;
+/* 1 when some resource scope of context grants every perm of perms on
+ * type (an exact type or '*'). */
+int auth_scopes_allow(const struct auth_scopes *s, enum auth_context context, const char *type,
+		      unsigned perms);
+/* 1 when the scopes include token exactly (e.g. "launch/patient"). */
+int auth_scopes_has(const struct auth_scopes *s, const char *token);
+/* The scopes of requested that granted allows (each requested resource
+ * scope narrowed to what granted gives; others kept only when granted has
+ * them), as a space-separated string: what a token may carry. */
+int auth_scopes_narrow(const struct auth_scopes *requested, const struct auth_scopes *granted,
+		       struct buf *out) LT_MUST_CHECK;
+
+#endif
