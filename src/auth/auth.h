@@ -92,7 +92,7 @@ int auth_password_hash(const char *password, char out[AUTH_HASH_MAX], struct err
  * same time whether or not a user exists when given auth_dummy_hash(). */
 int auth_password_verify(const char *hash, const char *password);
 const char *auth_dummy_hash(void);
-/* The password policy (VIETNAM.md §6, level 3): at least 12 characters
+/* The password policy (VIETNAM.md §6, level 3): at least 14 characters
  * (UTF-8 code points), letters and digits, not containing the user name.
  * ERR_BAD_REQUEST with a message saying which rule fails. */
 int auth_password_policy(const char *password, const char *user_name, struct err *e) LT_MUST_CHECK;

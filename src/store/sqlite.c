@@ -114,7 +114,30 @@ static const char *const sqlite_schema =
 	"CREATE INDEX IF NOT EXISTS message_log_control"
 	" ON message_log(tenant, channel, sender, control_id);"
 	"CREATE INDEX IF NOT EXISTS message_log_patient ON message_log(tenant, patient, received);"
-	"CREATE INDEX IF NOT EXISTS message_log_received ON message_log(tenant, received);";
+	"CREATE INDEX IF NOT EXISTS message_log_received ON message_log(tenant, received);"
+	/* Facilities and who may act in them (sqlite_directory.c). */
+	"CREATE TABLE IF NOT EXISTS tenant ("
+	" id INTEGER PRIMARY KEY,"
+	" code TEXT NOT NULL UNIQUE,"
+	" name TEXT NOT NULL,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS principal ("
+	" id INTEGER PRIMARY KEY,"
+	" tenant INTEGER NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" secret TEXT NOT NULL,"
+	" totp TEXT NOT NULL,"
+	" totp_step INTEGER NOT NULL,"
+	" roles TEXT NOT NULL,"
+	" scopes TEXT NOT NULL,"
+	" patient TEXT NOT NULL,"
+	" failures INTEGER NOT NULL,"
+	" locked_until INTEGER NOT NULL,"
+	" last_used INTEGER NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" disabled INTEGER NOT NULL,"
+	" UNIQUE (kind, name));";
 
 /* The value indexes of the index tables, which searches read; they end
  * with rid so that they cover the searches. Their keys are values (codes,
@@ -451,6 +474,11 @@ fail:
 	free(b->path);
 	free(b);
 	return rc;
+}
+
+const char *sqlite_backend_path(void *backend)
+{
+	return ((struct sqlite_backend *)backend)->path;
 }
 
 static void sqlite_close_backend(void *backend)
@@ -1048,4 +1076,11 @@ const struct store_ops store_sqlite_ops = {
 	.batch_rollback = sqlite_batch_rollback,
 	.scan = sqlite_scan,
 	.messages = sqlite_messages,
+	.tenant_add = sqlite_tenant_add,
+	.tenant_get = sqlite_tenant_get,
+	.tenants = sqlite_tenants,
+	.principal_put = sqlite_principal_put,
+	.principal_get = sqlite_principal_get,
+	.principals = sqlite_principals,
+	.principal_login = sqlite_principal_login,
 };

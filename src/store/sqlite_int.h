@@ -23,6 +23,20 @@ int sqlite_search(void *conn, struct store_search *s, store_row_fn fn, void *ctx
 /* sqlite_message.c */
 int sqlite_messages(void *conn, const struct store_message_query *q, store_message_fn fn,
 		    void *ctx, struct err *e);
+/* The database file of a backend. */
+const char *sqlite_backend_path(void *backend);
+/* sqlite_directory.c: tenants and principals (store.h) */
+int sqlite_tenant_add(void *backend, struct store_tenant *t, struct err *e);
+int sqlite_tenant_get(void *conn, const char *code, int64_t id, struct store_tenant *out,
+		      struct err *e);
+int sqlite_tenants(void *conn, store_tenant_fn fn, void *ctx, struct err *e);
+int sqlite_principal_put(void *backend, struct store_principal *p, struct err *e);
+int sqlite_principal_get(void *conn, const char *kind, const char *name,
+			 struct store_principal *out, struct err *e);
+int sqlite_principals(void *conn, int64_t tenant, store_principal_fn fn, void *ctx,
+		      struct err *e);
+int sqlite_principal_login(void *backend, int64_t id, int ok, int64_t now_ms, int max_failures,
+			   int64_t lock_ms, int64_t totp_step, struct err *e);
 /* sqlite_scan.c */
 int sqlite_scan(void *conn, struct store_scan *s, store_scan_fn fn, void *ctx, struct err *e);
 

@@ -522,3 +522,68 @@ int store_messages(struct store *st, const struct store_message_query *q, store_
 	pool_put(st, conn);
 	return rc;
 }
+
+/* Tenants and principals: reads on a pooled connection, writes on the
+ * backend (each its own short transaction; see store.h). */
+#define DIRECTORY_READ(call)                                                               \
+	do {                                                                               \
+		void *conn;                                                                \
+		int rc_;                                                                   \
+		if (!st->ops->tenant_get)                                                  \
+			return err_set(e, ERR_NOT_SUPPORTED, NULL,                         \
+				       "the %s store keeps no tenants", st->ops->name);    \
+		if ((rc_ = pool_get(st, &conn, e)))                                        \
+			return rc_;                                                        \
+		rc_ = (call);                                                              \
+		pool_put(st, conn);                                                        \
+		return rc_;                                                                \
+	} while (0)
+
+int store_tenant_add(struct store *st, struct store_tenant *t, struct err *e)
+{
+	if (!st->ops->tenant_add)
+		return err_set(e, ERR_NOT_SUPPORTED, NULL, "the %s store keeps no tenants",
+			       st->ops->name);
+	return st->ops->tenant_add(st->backend, t, e);
+}
+
+int store_tenant_get(struct store *st, const char *code, int64_t id, struct store_tenant *out,
+		     struct err *e)
+{
+	DIRECTORY_READ(st->ops->tenant_get(conn, code, id, out, e));
+}
+
+int store_tenants(struct store *st, store_tenant_fn fn, void *ctx, struct err *e)
+{
+	DIRECTORY_READ(st->ops->tenants(conn, fn, ctx, e));
+}
+
+int store_principal_put(struct store *st, struct store_principal *p, struct err *e)
+{
+	if (!st->ops->principal_put)
+		return err_set(e, ERR_NOT_SUPPORTED, NULL, "the %s store keeps no principals",
+			       st->ops->name);
+	return st->ops->principal_put(st->backend, p, e);
+}
+
+int store_principal_get(struct store *st, const char *kind, const char *name,
+			struct store_principal *out, struct err *e)
+{
+	DIRECTORY_READ(st->ops->principal_get(conn, kind, name, out, e));
+}
+
+int store_principals(struct store *st, int64_t tenant, store_principal_fn fn, void *ctx,
+		     struct err *e)
+{
+	DIRECTORY_READ(st->ops->principals(conn, tenant, fn, ctx, e));
+}
+
+int store_principal_login(struct store *st, int64_t id, int ok, int64_t now_ms, int max_failures,
+			  int64_t lock_ms, int64_t totp_step, struct err *e)
+{
+	if (!st->ops->principal_login)
+		return err_set(e, ERR_NOT_SUPPORTED, NULL, "the %s store keeps no principals",
+			       st->ops->name);
+	return st->ops->principal_login(st->backend, id, ok, now_ms, max_failures, lock_ms,
+					totp_step, e);
+}

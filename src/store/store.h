@@ -214,6 +214,45 @@ struct store_audit_problem {
 };
 typedef int (*store_audit_problem_fn)(void *ctx, const struct store_audit_problem *p);
 
+/*
+ * Facilities as tenants, and who may act in them (issue 6, decision 0018).
+ * A tenant is a facility, keyed by its 5-character facility code; every
+ * resource, index row, history row, message and audit record carries its
+ * id. A principal is a user (a person, with a password) or a client (a
+ * system: LIS, another server, a script, with a secret). These rows are
+ * written rarely (by an administrator, or a login's counters), so they do
+ * not go through the writer's queue: each write is its own short
+ * transaction on a connection of its own.
+ */
+#define STORE_TENANT_CODE_MAX 16
+
+struct store_tenant {
+	int64_t id;			/* assigned by store_tenant_add: 1, 2, ... */
+	char code[STORE_TENANT_CODE_MAX + 1];	/* the facility code, e.g. "79001" */
+	char name[256];
+	int64_t created_ms;
+};
+typedef int (*store_tenant_fn)(void *ctx, const struct store_tenant *t);
+
+struct store_principal {
+	int64_t id;			/* 0: a new one (store_principal_put assigns it) */
+	int64_t tenant;			/* the tenant it acts in; 0: none (warehouse role only) */
+	char kind[8];			/* "user" or "client" */
+	char name[128];			/* the login, or the client_id; unique per kind */
+	char secret[128];		/* user: argon2id of the password; client: "sha256:HEX" */
+	char totp[40];			/* base32 TOTP secret; "" when not enrolled */
+	int64_t totp_step;		/* the last TOTP step accepted (a code works once) */
+	char roles[128];		/* space-separated: admin clinician staff warehouse patient */
+	char scopes[1024];		/* the most a token of it may carry (SMART scopes) */
+	char patient[80];		/* a patient's own account: "Patient/id"; "" */
+	int failures;			/* failed logins in a row */
+	int64_t locked_until_ms;	/* refused until then after too many failures */
+	int64_t last_used_ms;		/* last successful login; 0: never */
+	int64_t created_ms;
+	int disabled;
+};
+typedef int (*store_principal_fn)(void *ctx, const struct store_principal *p);
+
 struct store_history_query {
 	int64_t tenant;
 	const char *type;		/* NULL: system level */
@@ -299,6 +338,19 @@ struct store_ops {
 			void *ctx, struct err *e);
 	/* One page of a bulk scan (struct store_scan); results through fn. */
 	int (*scan)(void *conn, struct store_scan *s, store_scan_fn fn, void *ctx, struct err *e);
+	/* Tenants and principals. The writes take the backend: each is a short
+	 * transaction of its own, outside the writer's queue. */
+	int (*tenant_add)(void *backend, struct store_tenant *t, struct err *e);
+	int (*tenant_get)(void *conn, const char *code, int64_t id, struct store_tenant *out,
+			  struct err *e);
+	int (*tenants)(void *conn, store_tenant_fn fn, void *ctx, struct err *e);
+	int (*principal_put)(void *backend, struct store_principal *p, struct err *e);
+	int (*principal_get)(void *conn, const char *kind, const char *name,
+			     struct store_principal *out, struct err *e);
+	int (*principals)(void *conn, int64_t tenant, store_principal_fn fn, void *ctx,
+			  struct err *e);
+	int (*principal_login)(void *backend, int64_t id, int ok, int64_t now_ms, int max_failures,
+			       int64_t lock_ms, int64_t totp_step, struct err *e);
 };
 
 extern const struct store_ops store_sqlite_ops;
@@ -339,6 +391,29 @@ int store_audits(struct store *st, const struct store_audit_query *q, store_audi
  * number of records read. Returns 0 when it could walk (problems or not). */
 int store_audit_verify(struct store *st, store_audit_problem_fn fn, void *ctx, int64_t *checked,
 		       struct err *e) LT_MUST_CHECK;
+
+/* Tenants: add (t->id and created_ms assigned; ERR_DUPLICATE when the code
+ * exists), get by code (or by id when code is NULL; ERR_NOT_FOUND), list. */
+int store_tenant_add(struct store *st, struct store_tenant *t, struct err *e) LT_MUST_CHECK;
+int store_tenant_get(struct store *st, const char *code, int64_t id, struct store_tenant *out,
+		     struct err *e) LT_MUST_CHECK;
+int store_tenants(struct store *st, store_tenant_fn fn, void *ctx, struct err *e) LT_MUST_CHECK;
+/* Principals: put inserts (p->id 0: assigned; ERR_DUPLICATE when kind and
+ * name exist) or replaces the row p->id; get by kind and name
+ * (ERR_NOT_FOUND); list a tenant's (0: all). */
+int store_principal_put(struct store *st, struct store_principal *p, struct err *e) LT_MUST_CHECK;
+int store_principal_get(struct store *st, const char *kind, const char *name,
+			struct store_principal *out, struct err *e) LT_MUST_CHECK;
+int store_principals(struct store *st, int64_t tenant, store_principal_fn fn, void *ctx,
+		     struct err *e) LT_MUST_CHECK;
+/*
+ * A login's outcome, counted in one statement (so logins racing on one
+ * account cannot lose a failure): ok resets failures and sets last_used_ms
+ * (and totp_step when not 0); a failure adds one, and the max_failures-th
+ * in a row locks the account until now_ms + lock_ms.
+ */
+int store_principal_login(struct store *st, int64_t id, int ok, int64_t now_ms, int max_failures,
+			  int64_t lock_ms, int64_t totp_step, struct err *e) LT_MUST_CHECK;
 
 /* Blocks until txn is durable (0) or failed (ERR_CONFLICT, ERR_DISK_FULL, ...). */
 int store_commit(struct store *st, const struct store_txn *txn, struct err *e) LT_MUST_CHECK;

@@ -1,0 +1,321 @@
+/*
+ * sqlite_directory.c — tenants and principals (store.h). Reads use a pooled
+ * reader connection; each write is one short transaction on a connection
+ * of its own (these rows change rarely: an administrator's command, or a
+ * login's counters), so they never wait in the writer's queue.
+ */
+#include "sqlite_int.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include "../base/time.h"
+
+static const char *text(sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	return t ? (const char *)t : "";
+}
+
+static void copy(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src);
+}
+
+/* Runs one write statement in its own transaction. bind fills the statement. */
+typedef void (*bind_fn)(sqlite3_stmt *s, const void *arg);
+
+static int write_one(void *backend, const char *sql, bind_fn bind, const void *arg,
+		     int64_t *rowid, int *changes, struct err *e)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int src, rc = 0;
+
+	src = sqlite3_open_v2(sqlite_backend_path(backend), &db, SQLITE_OPEN_READWRITE, NULL);
+	if (src != SQLITE_OK) {
+		rc = sqlite_fail(db, src, e, "opening a connection");
+		goto out;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	src = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+	if (src != SQLITE_OK) {
+		rc = sqlite_fail(db, src, e, "preparing a directory write");
+		goto out;
+	}
+	bind(s, arg);
+	src = sqlite3_step(s);
+	if (src == SQLITE_CONSTRAINT || (src & 0xff) == SQLITE_CONSTRAINT) {
+		rc = err_set(e, ERR_DUPLICATE, NULL, "it exists already");
+		goto out;
+	}
+	if (src != SQLITE_DONE) {
+		rc = sqlite_fail(db, src, e, "writing the directory");
+		goto out;
+	}
+	if (rowid)
+		*rowid = sqlite3_last_insert_rowid(db);
+	if (changes)
+		*changes = sqlite3_changes(db);
+out:
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return rc;
+}
+
+static void bind_tenant(sqlite3_stmt *s, const void *arg)
+{
+	const struct store_tenant *t = arg;
+
+	sqlite3_bind_text(s, 1, t->code, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, t->created_ms);
+}
+
+int sqlite_tenant_add(void *backend, struct store_tenant *t, struct err *e)
+{
+	int rc;
+
+	t->created_ms = time_now_ms();
+	rc = write_one(backend, "INSERT INTO tenant (code, name, created) VALUES (?1, ?2, ?3)",
+		       bind_tenant, t, &t->id, NULL, e);
+	if (rc == ERR_DUPLICATE) {
+		err_clear(e);
+		return err_set(e, ERR_DUPLICATE, NULL, "a tenant with code %s exists already",
+			       t->code);
+	}
+	return rc;
+}
+
+/* Runs a query of the directory (?1 bound to i, ?2 and ?3 to the
+ * strings), one call of row per row. */
+static int query(void *conn, const char *sql, int64_t i, const char *str, const char *str2,
+		 int (*row)(sqlite3_stmt *s, void *ctx), void *ctx, struct err *e)
+{
+	sqlite3 *db = sqlite_conn_db(conn);
+	sqlite3_stmt *s = NULL;
+	int src, rc = 0;
+
+	src = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+	if (src != SQLITE_OK)
+		return sqlite_fail(db, src, e, "preparing a directory query");
+	sqlite3_bind_int64(s, 1, i);
+	sqlite3_bind_text(s, 2, str, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, str2, -1, SQLITE_STATIC);
+	while (!rc && (src = sqlite3_step(s)) == SQLITE_ROW)
+		rc = row(s, ctx);
+	if (!rc && src != SQLITE_DONE)
+		rc = sqlite_fail(db, src, e, "reading the directory");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+#define TENANT_COLS "SELECT id, code, name, created FROM tenant"
+
+static void tenant_from(sqlite3_stmt *s, struct store_tenant *t)
+{
+	t->id = sqlite3_column_int64(s, 0);
+	copy(t->code, sizeof(t->code), text(s, 1));
+	copy(t->name, sizeof(t->name), text(s, 2));
+	t->created_ms = sqlite3_column_int64(s, 3);
+}
+
+struct one {
+	void *out;
+	int found;
+};
+
+static int tenant_one(sqlite3_stmt *s, void *ctx)
+{
+	struct one *o = ctx;
+
+	tenant_from(s, o->out);
+	o->found = 1;
+	return 0;
+}
+
+int sqlite_tenant_get(void *conn, const char *code, int64_t id, struct store_tenant *out,
+		      struct err *e)
+{
+	struct one o = { out, 0 };
+	int rc = code ? query(conn, TENANT_COLS " WHERE code=?2", 0, code, NULL, tenant_one, &o, e)
+		      : query(conn, TENANT_COLS " WHERE id=?1", id, NULL, NULL, tenant_one, &o, e);
+
+	if (!rc && !o.found)
+		rc = code ? err_set(e, ERR_NOT_FOUND, NULL, "no tenant with code %.32s", code)
+			  : err_set(e, ERR_NOT_FOUND, NULL, "no tenant %lld", (long long)id);
+	return rc;
+}
+
+struct tenant_walk {
+	store_tenant_fn fn;
+	void *ctx;
+};
+
+static int tenant_each(sqlite3_stmt *s, void *ctx)
+{
+	struct tenant_walk *w = ctx;
+	struct store_tenant t;
+
+	tenant_from(s, &t);
+	return w->fn(w->ctx, &t);
+}
+
+int sqlite_tenants(void *conn, store_tenant_fn fn, void *ctx, struct err *e)
+{
+	struct tenant_walk w = { fn, ctx };
+
+	return query(conn, TENANT_COLS " ORDER BY id", 0, NULL, NULL, tenant_each, &w, e);
+}
+
+#define PRINCIPAL_COLS                                                                      \
+	"SELECT id, tenant, kind, name, secret, totp, totp_step, roles, scopes, patient,"   \
+	" failures, locked_until, last_used, created, disabled FROM principal"
+
+static void principal_from(sqlite3_stmt *s, struct store_principal *p)
+{
+	p->id = sqlite3_column_int64(s, 0);
+	p->tenant = sqlite3_column_int64(s, 1);
+	copy(p->kind, sizeof(p->kind), text(s, 2));
+	copy(p->name, sizeof(p->name), text(s, 3));
+	copy(p->secret, sizeof(p->secret), text(s, 4));
+	copy(p->totp, sizeof(p->totp), text(s, 5));
+	p->totp_step = sqlite3_column_int64(s, 6);
+	copy(p->roles, sizeof(p->roles), text(s, 7));
+	copy(p->scopes, sizeof(p->scopes), text(s, 8));
+	copy(p->patient, sizeof(p->patient), text(s, 9));
+	p->failures = sqlite3_column_int(s, 10);
+	p->locked_until_ms = sqlite3_column_int64(s, 11);
+	p->last_used_ms = sqlite3_column_int64(s, 12);
+	p->created_ms = sqlite3_column_int64(s, 13);
+	p->disabled = sqlite3_column_int(s, 14);
+}
+
+static void bind_principal(sqlite3_stmt *s, const void *arg)
+{
+	const struct store_principal *p = arg;
+
+	sqlite3_bind_int64(s, 1, p->tenant);
+	sqlite3_bind_text(s, 2, p->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, p->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, p->secret, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, p->totp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, p->totp_step);
+	sqlite3_bind_text(s, 7, p->roles, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, p->scopes, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 9, p->patient, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 10, p->failures);
+	sqlite3_bind_int64(s, 11, p->locked_until_ms);
+	sqlite3_bind_int64(s, 12, p->last_used_ms);
+	sqlite3_bind_int64(s, 13, p->created_ms);
+	sqlite3_bind_int(s, 14, p->disabled);
+	if (p->id)
+		sqlite3_bind_int64(s, 15, p->id);
+}
+
+int sqlite_principal_put(void *backend, struct store_principal *p, struct err *e)
+{
+	int changes = 0, rc;
+
+	if (!p->id) {
+		if (!p->created_ms)
+			p->created_ms = time_now_ms();
+		rc = write_one(backend,
+			       "INSERT INTO principal (tenant, kind, name, secret, totp, totp_step,"
+			       " roles, scopes, patient, failures, locked_until, last_used, created,"
+			       " disabled) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+			       bind_principal, p, &p->id, NULL, e);
+		if (rc == ERR_DUPLICATE) {
+			err_clear(e);
+			return err_set(e, ERR_DUPLICATE, NULL, "a %s named %.64s exists already",
+				       p->kind, p->name);
+		}
+		return rc;
+	}
+	rc = write_one(backend,
+		       "UPDATE principal SET tenant=?1, kind=?2, name=?3, secret=?4, totp=?5,"
+		       " totp_step=?6, roles=?7, scopes=?8, patient=?9, failures=?10,"
+		       " locked_until=?11, last_used=?12, created=?13, disabled=?14 WHERE id=?15",
+		       bind_principal, p, NULL, &changes, e);
+	if (!rc && !changes)
+		rc = err_set(e, ERR_NOT_FOUND, NULL, "no %s named %.64s", p->kind, p->name);
+	return rc;
+}
+
+static int principal_one(sqlite3_stmt *s, void *ctx)
+{
+	struct one *o = ctx;
+
+	principal_from(s, o->out);
+	o->found = 1;
+	return 0;
+}
+
+int sqlite_principal_get(void *conn, const char *kind, const char *name,
+			 struct store_principal *out, struct err *e)
+{
+	struct one o = { out, 0 };
+	int rc = query(conn, PRINCIPAL_COLS " WHERE kind=?3 AND name=?2", 0, name, kind,
+		       principal_one, &o, e);
+
+	if (!rc && !o.found)
+		rc = err_set(e, ERR_NOT_FOUND, NULL, "no such %s", kind);
+	return rc;
+}
+
+struct principal_walk {
+	store_principal_fn fn;
+	void *ctx;
+};
+
+static int principal_each(sqlite3_stmt *s, void *ctx)
+{
+	struct principal_walk *w = ctx;
+	struct store_principal p;
+
+	principal_from(s, &p);
+	return w->fn(w->ctx, &p);
+}
+
+int sqlite_principals(void *conn, int64_t tenant, store_principal_fn fn, void *ctx,
+		      struct err *e)
+{
+	struct principal_walk w = { fn, ctx };
+
+	return query(conn, PRINCIPAL_COLS " WHERE ?1=0 OR tenant=?1 ORDER BY kind, name", tenant,
+		     NULL, NULL, principal_each, &w, e);
+}
+
+struct login {
+	int64_t id, now_ms, lock_ms, totp_step;
+	int ok, max_failures;
+};
+
+static void bind_login(sqlite3_stmt *s, const void *arg)
+{
+	const struct login *l = arg;
+
+	sqlite3_bind_int64(s, 1, l->id);
+	sqlite3_bind_int(s, 2, l->ok);
+	sqlite3_bind_int64(s, 3, l->now_ms);
+	sqlite3_bind_int(s, 4, l->max_failures);
+	sqlite3_bind_int64(s, 5, l->lock_ms);
+	sqlite3_bind_int64(s, 6, l->totp_step);
+}
+
+int sqlite_principal_login(void *backend, int64_t id, int ok, int64_t now_ms, int max_failures,
+			   int64_t lock_ms, int64_t totp_step, struct err *e)
+{
+	struct login l = { id, now_ms, lock_ms, totp_step, ok, max_failures };
+
+	return write_one(backend,
+			 "UPDATE principal SET"
+			 " locked_until = CASE WHEN ?2 THEN locked_until"
+			 "  WHEN failures + 1 >= ?4 THEN ?3 + ?5 ELSE locked_until END,"
+			 " failures = CASE WHEN ?2 THEN 0 ELSE failures + 1 END,"
+			 " last_used = CASE WHEN ?2 THEN ?3 ELSE last_used END,"
+			 " totp_step = CASE WHEN ?2 AND ?6 > totp_step THEN ?6 ELSE totp_step END"
+			 " WHERE id=?1",
+			 bind_login, &l, NULL, NULL, e);
+}
