@@ -39,39 +39,53 @@ enum route_kind {
 
 static int api_operation(struct api_ctx *c);
 
-/* What each route answers to; anything else is 405 with the Allow list. */
+/*
+ * What each route answers to; anything else is 405 with the Allow list.
+ * perms: what the token's scopes must allow on the type (every type for
+ * system routes; AUTH_PERM_*); interaction and action name the request in
+ * the audit trail (AuditEvent.subtype and .action).
+ */
+#define C_ AUTH_PERM_C
+#define R_ AUTH_PERM_R
+#define U_ AUTH_PERM_U
+#define D_ AUTH_PERM_D
+#define S_ AUTH_PERM_S
 static const struct route_handler {
 	enum route_kind route;
 	const char *method;
 	api_handler_fn fn;
+	unsigned perms;
+	const char *interaction;
+	const char *action;
 } route_handlers[] = {
-	{ ROUTE_METADATA, "GET", api_metadata },
-	{ ROUTE_SYSTEM_HISTORY, "GET", api_history },
-	{ ROUTE_TYPE, "POST", api_create },
-	{ ROUTE_TYPE_HISTORY, "GET", api_history },
-	{ ROUTE_INSTANCE, "GET", api_read },
-	{ ROUTE_INSTANCE, "PUT", api_update },
-	{ ROUTE_INSTANCE, "DELETE", api_delete },
-	{ ROUTE_INSTANCE, "PATCH", api_patch },
-	{ ROUTE_INSTANCE_HISTORY, "GET", api_history },
-	{ ROUTE_VREAD, "GET", api_vread },
-	{ ROUTE_SYSTEM, "POST", api_bundle },
-	{ ROUTE_SYSTEM, "GET", api_search },
-	{ ROUTE_TYPE, "GET", api_search },
-	{ ROUTE_TYPE_SEARCH, "POST", api_search },
-	{ ROUTE_TYPE, "PUT", api_update },		/* conditional update */
-	{ ROUTE_TYPE, "DELETE", api_delete },		/* conditional delete */
-	{ ROUTE_TYPE, "PATCH", api_patch },		/* conditional patch */
-	{ ROUTE_COMPARTMENT, "GET", api_search },
-	{ ROUTE_OPERATION, "GET", api_operation },
-	{ ROUTE_OPERATION, "POST", api_operation },
-	{ ROUTE_OPERATION, "DELETE", api_operation },
+	{ ROUTE_METADATA, "GET", api_metadata, 0, "capabilities", "R" },
+	{ ROUTE_SYSTEM_HISTORY, "GET", api_history, R_ | S_, "history-system", "R" },
+	{ ROUTE_TYPE, "POST", api_create, C_, "create", "C" },
+	{ ROUTE_TYPE_HISTORY, "GET", api_history, R_ | S_, "history-type", "R" },
+	{ ROUTE_INSTANCE, "GET", api_read, R_, "read", "R" },
+	{ ROUTE_INSTANCE, "PUT", api_update, U_, "update", "U" },
+	{ ROUTE_INSTANCE, "DELETE", api_delete, D_, "delete", "D" },
+	{ ROUTE_INSTANCE, "PATCH", api_patch, U_, "patch", "U" },
+	{ ROUTE_INSTANCE_HISTORY, "GET", api_history, R_, "history-instance", "R" },
+	{ ROUTE_VREAD, "GET", api_vread, R_, "vread", "R" },
+	{ ROUTE_SYSTEM, "POST", api_bundle, 0, "transaction", "E" },	/* per entry: bundle.c */
+	{ ROUTE_SYSTEM, "GET", api_search, S_, "search-system", "E" },
+	{ ROUTE_TYPE, "GET", api_search, S_, "search-type", "E" },
+	{ ROUTE_TYPE_SEARCH, "POST", api_search, S_, "search-type", "E" },
+	{ ROUTE_TYPE, "PUT", api_update, U_ | S_, "update", "U" },	/* conditional update */
+	{ ROUTE_TYPE, "DELETE", api_delete, D_ | S_, "delete", "D" },	/* conditional delete */
+	{ ROUTE_TYPE, "PATCH", api_patch, U_ | S_, "patch", "U" },	/* conditional patch */
+	{ ROUTE_COMPARTMENT, "GET", api_search, S_, "search-type", "E" },
+	{ ROUTE_OPERATION, "GET", api_operation, 0, "operation", "E" },
+	{ ROUTE_OPERATION, "POST", api_operation, 0, "operation", "E" },
+	{ ROUTE_OPERATION, "DELETE", api_operation, 0, "operation", "E" },
 };
 
 /*
  * The operations, by name and level. An operation's handler sees c->type
  * (type and instance level) and c->id (instance level); path segments after
- * the operation name are in c->op_rest ("" when none).
+ * the operation name are in c->op_rest ("" when none). perms are needed on
+ * every type: an operation reads or writes across types.
  */
 static const struct api_operation {
 	const char *name;		/* without the '$' */
@@ -79,15 +93,17 @@ static const struct api_operation {
 	const char *type;		/* type and instance level: only this type; NULL: any */
 	const char *methods;		/* "GET POST" */
 	api_handler_fn fn;
+	unsigned perms;
 } operations[] = {
-	{ "import", API_OP_SYSTEM, NULL, "POST", api_import },
+	{ "import", API_OP_SYSTEM, NULL, "POST", api_import, C_ | U_ },
 	/* Bulk Data export (export.c): kick-off, its status URL, its files. */
-	{ "export", API_OP_SYSTEM, NULL, "GET POST", api_export_kickoff },
-	{ "export", API_OP_TYPE, "Patient", "GET POST", api_export_kickoff },
-	{ "export", API_OP_INSTANCE, "Group", "GET POST", api_export_kickoff },
-	{ "export-status", API_OP_SYSTEM, NULL, "GET DELETE", api_export_status },
-	{ "export-file", API_OP_SYSTEM, NULL, "GET", api_export_file },
-	{ "everything", API_OP_TYPE | API_OP_INSTANCE, "Patient", "GET POST", api_everything },
+	{ "export", API_OP_SYSTEM, NULL, "GET POST", api_export_kickoff, R_ | S_ },
+	{ "export", API_OP_TYPE, "Patient", "GET POST", api_export_kickoff, R_ | S_ },
+	{ "export", API_OP_INSTANCE, "Group", "GET POST", api_export_kickoff, R_ | S_ },
+	{ "export-status", API_OP_SYSTEM, NULL, "GET DELETE", api_export_status, R_ | S_ },
+	{ "export-file", API_OP_SYSTEM, NULL, "GET", api_export_file, R_ | S_ },
+	{ "everything", API_OP_TYPE | API_OP_INSTANCE, "Patient", "GET POST", api_everything,
+	  R_ | S_ },
 };
 
 static int api_operation(struct api_ctx *c)
@@ -106,6 +122,13 @@ static int api_operation(struct api_ctx *c)
 			return err_set(&c->err, ERR_METHOD, NULL, "$%s does not take %s", c->op,
 				       c->req->method);
 		}
+		if (api_allow(c, NULL, op->perms))
+			return c->err.code;
+		/* A patient's token: their own record only. */
+		if (c->patient_only && (strcmp(op->name, "everything") || !c->id[0] ||
+					strcmp(c->id, c->who.patient)))
+			return err_set(&c->err, ERR_FORBIDDEN, NULL,
+				       "a patient's token reaches only that patient's record");
 		return op->fn(c);
 	}
 	return err_set(&c->err, ERR_NOT_SUPPORTED, NULL,
@@ -576,6 +599,38 @@ static int route(struct api_ctx *c, enum route_kind *kind)
 	return err_set(&c->err, ERR_NOT_FOUND, NULL, "no FHIR endpoint at this path");
 }
 
+/*
+ * Where a patient's token (allowed only through patient/ scopes) may search:
+ * its own compartment. A type search becomes the compartment search
+ * Patient/[own id]/[type] (a Patient search is filtered to the patient by
+ * api_may_see); across types, or another compartment, is refused.
+ */
+static int patient_scope(struct api_ctx *c, enum route_kind kind)
+{
+	switch (kind) {
+	case ROUTE_INSTANCE:
+	case ROUTE_VREAD:
+	case ROUTE_INSTANCE_HISTORY:
+	case ROUTE_OPERATION:
+		return 0;	/* checked on the answer, or by the operation */
+	case ROUTE_TYPE:
+	case ROUTE_TYPE_SEARCH:
+		if (strcmp(c->type, "Patient")) {
+			c->compartment = "Patient";
+			snprintf(c->id, sizeof(c->id), "%s", c->who.patient);
+		}
+		return 0;
+	case ROUTE_COMPARTMENT:
+		if (!strcmp(c->compartment, "Patient") && !strcmp(c->id, c->who.patient))
+			return 0;
+		break;
+	default:
+		break;
+	}
+	return err_set(&c->err, ERR_FORBIDDEN, NULL,
+		       "a patient's token reaches only that patient's record");
+}
+
 static int dispatch(struct api_ctx *c)
 {
 	const struct api_request *req = c->req;
@@ -595,9 +650,31 @@ static int dispatch(struct api_ctx *c)
 			       lim->max_body_bytes);
 	if ((rc = negotiate(c)) || (rc = route(c, &kind)))
 		return rc;
-	for (size_t i = 0; i < sizeof(route_handlers) / sizeof(route_handlers[0]); i++)
-		if (route_handlers[i].route == kind && !strcmp(route_handlers[i].method, method))
-			return route_handlers[i].fn(c);
+	for (size_t i = 0; i < sizeof(route_handlers) / sizeof(route_handlers[0]); i++) {
+		const struct route_handler *h = &route_handlers[i];
+
+		if (h->route != kind || strcmp(h->method, method))
+			continue;
+		c->audit_interaction = h->interaction;
+		c->audit_action = h->action;
+		if (h->perms && api_allow(c, kind == ROUTE_SYSTEM || kind == ROUTE_SYSTEM_HISTORY
+						     ? NULL : c->type, h->perms))
+			return c->err.code;
+		if (c->patient_only && (rc = patient_scope(c, kind)))
+			return rc;
+		if ((rc = h->fn(c)))
+			return rc;
+		/* A patient's token reads one resource: it must be theirs. */
+		if (c->patient_only && c->res->status == 200 &&
+		    (kind == ROUTE_INSTANCE || kind == ROUTE_VREAD || kind == ROUTE_INSTANCE_HISTORY) &&
+		    !api_may_see(c, c->type, c->id, c->res->body.p, c->res->body.n)) {
+			buf_clear(&c->res->body);
+			c->res->etag[0] = c->res->last_modified[0] = '\0';
+			return err_set(&c->err, ERR_FORBIDDEN, NULL,
+				       "a patient's token reaches only that patient's record");
+		}
+		return 0;
+	}
 	c->res->allow = route_allow[kind];
 	return err_set(&c->err, ERR_METHOD, NULL, "%s is not allowed here (allowed: %s)", req->method,
 		       route_allow[kind]);
@@ -621,10 +698,93 @@ static void prettify(struct api_ctx *c)
 	json_object_put(o);
 }
 
+/* The entity of an audit record: the path under the base, and the names
+ * (not the values: they may be health data) of the query parameters. */
+static void audit_entity(const struct api_ctx *c, char *out, size_t n)
+{
+	const char *p = c->req->path;
+	size_t at;
+
+	if (!strncmp(p, "/fhir", 5))
+		p += p[5] == '/' ? 6 : 5;
+	at = (size_t)snprintf(out, n, "%s", *p ? p : "/");
+	for (int i = 0; i < c->req->n_params && at < n; i++)
+		at += (size_t)snprintf(out + at, n - at, "%c%s", i ? ',' : '?', c->req->params[i].name);
+}
+
+/* The patient an access concerned, when one is known. */
+static void audit_patient(const struct api_ctx *c, char *out, size_t n)
+{
+	static const char *const params[] = { "patient", "subject", "_id" };
+	const char *v;
+
+	out[0] = '\0';
+	if (c->compartment && !strcmp(c->compartment, "Patient") && c->id[0]) {
+		snprintf(out, n, "Patient/%s", c->id);
+		return;
+	}
+	if (c->type && !strcmp(c->type, "Patient") && c->id[0]) {
+		snprintf(out, n, "Patient/%s", c->id);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
+		if ((v = api_param(c, params[i])) && *v && !strchr(v, ',') &&
+		    (i < 2 || (c->type && !strcmp(c->type, "Patient")))) {
+			if (!strncmp(v, "Patient/", 8))
+				v += 8;
+			if (!strchr(v, '/')) {
+				snprintf(out, n, "Patient/%.64s", v);
+				return;
+			}
+		}
+	if (c->res->status < 300 && c->res->body.n && c->type && c->id[0]) {
+		char id[FHIR_ID_MAX + 1];
+
+		if (api_resource_patient(c->type, c->id, c->res->body.p, c->res->body.n, id, sizeof(id)))
+			snprintf(out, n, "Patient/%s", id);
+	}
+}
+
+/* Records the request in the audit trail (queued: the writer appends it). */
+static void audit(struct api_ctx *c, int status)
+{
+	struct store_audit a = { 0 };
+	char entity[512], patient[FHIR_ID_MAX + 16], subtype[80];
+	struct err e = { 0 };
+
+	if (!c->api->cfg.audit || !c->audit_interaction ||
+	    !strcmp(c->audit_interaction, "capabilities"))
+		return;
+	audit_entity(c, entity, sizeof(entity));
+	audit_patient(c, patient, sizeof(patient));
+	if (c->audit_subtype)
+		snprintf(subtype, sizeof(subtype), "%s", c->audit_subtype);
+	else if (c->op[0])
+		snprintf(subtype, sizeof(subtype), "$%s", c->op);
+	else
+		snprintf(subtype, sizeof(subtype), "%s", c->audit_interaction);
+	a.tenant = c->tenant;
+	a.at_ms = time_now_ms();
+	a.agent = c->who.agent[0] ? c->who.agent : "anonymous";
+	a.action = c->audit_action ? c->audit_action : "E";
+	a.subtype = subtype;
+	a.entity = entity;
+	a.patient = patient;
+	a.source = c->req->peer ? c->req->peer : "";
+	a.outcome = status;
+	a.flags = c->audit_flags;
+	a.purpose = a.flags & STORE_AUDIT_BREAK_GLASS ? "ETREAT" : "TREAT";
+	a.detail = a.flags & STORE_AUDIT_BREAK_GLASS ? c->req->break_glass
+		   : c->audit_outcome_detail ? c->audit_outcome_detail
+		   : c->err.code ? c->err.issue[0].diagnostics : "";
+	if (store_audit(c->api->st, &a, &e))
+		log_error("audit: cannot record a request: %s", e.issue[0].diagnostics);
+}
+
 int api_handle(struct api *api, const struct api_request *req, struct api_response *res)
 {
 	struct api_ctx *c = calloc(1, sizeof(*c));
-	int status;
+	int status, handled = 0;
 
 	if (!c) {
 		res->status = 503;
@@ -636,7 +796,16 @@ int api_handle(struct api *api, const struct api_request *req, struct api_respon
 	store_ix_rows_init(&c->ix);
 	res->status = 200;
 	set_base(c);
-	if (dispatch(c) || c->err.code) {
+	c->break_glass = req->break_glass && *req->break_glass;
+	if (api_public(c, &handled) || handled) {
+		c->audit_interaction = c->audit_subtype;	/* a login is audited; keys are not */
+		c->audit_action = "E";
+	} else if (strcmp(req->path, "/fhir/metadata") && api_authenticate(c)) {
+		c->audit_interaction = "access";
+		c->audit_action = "E";
+	} else
+		dispatch(c);
+	if (c->err.code) {
 		int code = c->err.code ? c->err.code : ERR_INTERNAL;
 
 		res->status = err_http_status(code);
@@ -657,6 +826,7 @@ int api_handle(struct api *api, const struct api_request *req, struct api_respon
 	if (c->pretty)
 		prettify(c);
 	status = res->status;
+	audit(c, status);
 	store_ix_rows_release(&c->ix);
 	free(c);
 	return status;
@@ -699,6 +869,8 @@ int api_new(const struct api_config *cfg, struct store *st, struct api **out, st
 	api->cfg.base_url = api->base_url;
 	rc = api_capability_build(api, e);
 	if (!rc)
+		rc = api_auth_open(api, e);
+	if (!rc)
 		rc = api_index_check(api, e);
 	if (!rc)
 		rc = api_exports_open(api, e);
@@ -715,6 +887,7 @@ void api_free(struct api *api)
 	if (!api)
 		return;
 	api_exports_close(api);
+	api_auth_close(api);
 	buf_release(&api->capability);
 	free(api->base_url);
 	free(api);

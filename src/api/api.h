@@ -41,6 +41,20 @@ struct api_config {
 	int64_t export_expire_s;	/* 0: 24 h */
 	int64_t export_file_resources;	/* resources per output file; 0: 100,000 */
 	int export_page_rows;		/* resources per store page; 0: 4096 (tests: small) */
+	/* Security (auth.c, decision 0018). keys_dir NULL: no authentication,
+	 * every request may do everything (in-process callers; a loopback
+	 * server started with --no-auth). */
+	const char *keys_dir;		/* the token-signing keys (DATA/keys/signing) */
+	const char *issuer;		/* iss of the tokens issued; NULL: "lienthong" */
+	const char *audience;		/* aud of the tokens issued and required; NULL: issuer */
+	int64_t token_ttl_s;		/* access token lifetime; 0: 900 */
+	int max_failures;		/* failed logins in a row that lock an account; 0: 5 */
+	int64_t lock_s;			/* how long; 0: 900 */
+	int64_t inactive_days;		/* a user unused this long is refused; 0: 45 */
+	const char *oidc_issuer;	/* an external OpenID Connect provider whose tokens */
+	const char *oidc_jwks_file;	/* (iss, and signed by a key of this JWKS file) */
+	const char *oidc_audience;	/* are accepted too, for users of our directory */
+	int audit;			/* record every request for health data in the audit trail */
 };
 
 struct api;
@@ -66,6 +80,10 @@ struct api_request {
 	const char *if_none_match;
 	const char *if_none_exist;
 	const char *prefer;
+	const char *authorization;
+	const char *tenant;		/* X-Lienthong-Tenant: the facility code to act in */
+	const char *break_glass;	/* X-Break-Glass: the reason for an emergency access */
+	const char *peer;		/* the client's address, for the audit trail; NULL: unknown */
 	const char *body;		/* NULL or body_len bytes */
 	size_t body_len;
 };
@@ -141,6 +159,22 @@ int api_hl7v2(struct api *api, const struct api_hl7v2_message *msg, struct buf *
 typedef void (*api_reindex_progress_fn)(void *arg, int64_t done, int64_t total);
 int api_reindex(struct store *st, int64_t tenant, api_reindex_progress_fn progress, void *arg,
 		struct err *e) LT_MUST_CHECK;
+
+/*
+ * Security (auth.c). api_token_issue signs an access token for p: scope
+ * NULL or "" asks for all p may have; what was granted goes to granted;
+ * patient sets the patient context (a patient's own account has theirs).
+ * Used by /auth/token and `lienthong token`. A client's secret is stored
+ * as api_client_secret_hash gives it ("sha256:HEX").
+ */
+int api_token_issue(struct api *api, const struct store_principal *p, const char *scope,
+		    const char *patient, struct buf *token, struct buf *granted,
+		    struct err *e) LT_MUST_CHECK;
+#define API_SECRET_HASH_MAX 72
+/* Roles (bits) from "admin clinician ..."; *unknown points at the first
+ * word that is not a role, or is NULL. */
+unsigned api_roles_parse(const char *s, const char **unknown);
+void api_client_secret_hash(const char *secret, char out[API_SECRET_HASH_MAX]);
 
 /* Fills res with an OperationOutcome for code, for errors a transport meets
  * before it can call api_handle (e.g. the server is shutting down). */

@@ -9,6 +9,7 @@
 
 #include <json-c/json.h>
 #include "api.h"
+#include "../auth/auth.h"
 #include "../fhir/fhir.h"
 
 struct arena;
@@ -21,12 +22,30 @@ struct api {
 	char *base_url;			/* owned copy of cfg.base_url, or NULL */
 	struct store *st;
 	struct buf capability;		/* CapabilityStatement, compact bytes */
-	int64_t tenant;			/* the one tenant until multi-tenancy */
+	int64_t tenant;			/* requests of in-process callers (HL7, import) act in it */
+	struct api_auth *auth;		/* keys and verified tokens (auth.c); NULL: no authentication */
 	int index_stale;		/* the store's index was made with another table */
 	struct export_jobs *exports;	/* $export jobs and their workers; NULL: disabled */
 };
 
 enum api_return { RETURN_REPRESENTATION, RETURN_MINIMAL, RETURN_OUTCOME };
+
+#define API_ROLE_ADMIN 1u
+#define API_ROLE_CLINICIAN 2u
+#define API_ROLE_STAFF 4u
+#define API_ROLE_WAREHOUSE 8u
+#define API_ROLE_PATIENT 16u
+
+/* Who is asking (auth.c), from a verified token. */
+struct api_who {
+	int all;			/* authentication is off: everything allowed */
+	char agent[160];		/* "user/NAME", "client/ID", "anonymous", "local" */
+	int64_t principal;
+	int64_t tenant;			/* the token's tenant; 0: none */
+	unsigned roles;			/* API_ROLE_* */
+	char scope[1024];		/* granted SMART scopes */
+	char patient[FHIR_ID_MAX + 1];	/* the patient in context; "" */
+};
 
 struct api_ctx {
 	struct api *api;
@@ -48,6 +67,18 @@ struct api_ctx {
 	/* Set by callers inside the API (hl7.c), not by requests: */
 	struct json_object *body_json;	/* the body, already parsed (api_parse_body uses it) */
 	const struct store_message *message;	/* logged in the transaction's commit */
+	/* Security (auth.c). */
+	int64_t tenant;			/* the tenant this request acts in */
+	struct api_who who;
+	struct auth_scopes scopes;	/* who.scope parsed */
+	int read_only;			/* a warehouse reading another tenant */
+	int patient_only;		/* allowed only by patient/ scopes: the patient's compartment */
+	int break_glass;		/* an emergency access was asked for */
+	unsigned audit_flags;		/* STORE_AUDIT_* */
+	const char *audit_interaction;	/* the route's interaction; NULL: not audited */
+	const char *audit_action;	/* "C" "R" "U" "D" "E" */
+	const char *audit_subtype;	/* overrides the interaction name in the audit record */
+	const char *audit_outcome_detail;
 };
 
 typedef int (*api_handler_fn)(struct api_ctx *c);
@@ -170,6 +201,23 @@ void api_exports_close(struct api *api);		/* running jobs pause, to resume */
 int api_export_kickoff(struct api_ctx *c);
 int api_export_status(struct api_ctx *c);
 int api_export_file(struct api_ctx *c);
+
+/* auth.c */
+int api_auth_open(struct api *api, struct err *e);
+void api_auth_close(struct api *api);
+/* Fills c->who, c->scopes and c->tenant from the request's token; 401 without one. */
+int api_authenticate(struct api_ctx *c);
+/* 0 when c may do perms (AUTH_PERM_*) on type (NULL: every type), else 403. */
+int api_allow(struct api_ctx *c, const char *type, unsigned perms);
+/* The public endpoints: /auth/token, /.well-known/...; *handled 0 for others. */
+int api_public(struct api_ctx *c, int *handled);
+/* The patient (id) a stored resource concerns; 1 when found. */
+int api_resource_patient(const char *type, const char *id, const char *json, size_t n,
+			 char *out, size_t outsz);
+/* 0 when c may not see this resource (its type is not readable, or a
+ * patient's token meets another patient's data). */
+int api_may_see(const struct api_ctx *c, const char *type, const char *id, const char *json,
+		size_t n);
 
 /* capability.c */
 int api_capability_build(struct api *api, struct err *e);

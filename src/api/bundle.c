@@ -240,6 +240,11 @@ static int run_get(struct api_ctx *c, struct bentry *b, struct api_response *out
 	r.url_len = strlen(b->url);
 	r.host = c->req->host;
 	r.prefer = c->req->prefer;
+	/* The same credentials: the entry is authorized and audited on its own. */
+	r.authorization = c->req->authorization;
+	r.tenant = c->req->tenant;
+	r.break_glass = c->req->break_glass;
+	r.peer = c->req->peer;
 	api_handle(c->api, &r, out);
 	arena_release(&a);
 	return 0;
@@ -388,6 +393,14 @@ int api_bundle(struct api_ctx *c)
 		api_tx_entry_init(&tx[i]);
 		n_init = i + 1;
 		b[i].ok = parse_entry(c, json_object_array_get_idx(entries, i), &b[i]) == 0;
+		/* A GET entry is a request of its own (run_get), checked there. */
+		if (b[i].ok && tx[i].method != TX_GET &&
+		    api_allow(c, tx[i].type, tx[i].method == TX_POST ? AUTH_PERM_C
+					     : tx[i].method == TX_DELETE ? AUTH_PERM_D : AUTH_PERM_U)) {
+			tx[i].err = c->err;
+			err_clear(&c->err);
+			b[i].ok = 0;
+		}
 		if (!b[i].ok) {
 			tx[i].state = TX_FAILED;	/* a batch goes on without it */
 			if (atomic) {

@@ -275,7 +275,7 @@ static int check_owner(struct api_ctx *c)
 	int rc;
 
 	store_version_init(&v);
-	rc = store_read(c->api->st, c->api->tenant, c->type, c->id, 0, &v, &c->err);
+	rc = store_read(c->api->st, c->tenant, c->type, c->id, 0, &v, &c->err);
 	if (rc == ERR_NOT_FOUND)
 		rc = err_set(&c->err, ERR_NOT_FOUND, NULL, "%s/%s is not known", c->type, c->id);
 	else if (!rc && v.deleted)
@@ -325,7 +325,7 @@ int api_everything(struct api_ctx *c)
 		rc = err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
 		goto out;
 	}
-	if ((rc = fhir_search_parse(NULL, c->api->tenant, args, n, 1, c->base, &a, req, &c->err)) ||
+	if ((rc = fhir_search_parse(NULL, c->tenant, args, n, 1, c->base, &a, req, &c->err)) ||
 	    (rc = fhir_search_everything(req, c->type, c->id[0] ? c->id : NULL, c->base, &a,
 					 &c->err)))
 		goto out;

@@ -85,6 +85,8 @@ struct export_job {
 	int64_t tx_ms;			/* transactionTime */
 	int64_t finished_ms;
 	char *request;			/* the kick-off URL */
+	int64_t tenant;			/* exported from, and seen only from, this tenant */
+	char owner[160];		/* who asked (api_who.agent): only they see it */
 	int err_code;
 	char error[ERR_DIAG_MAX];
 	/* Progress. */
@@ -96,7 +98,6 @@ struct export_job {
 
 struct export_jobs {
 	struct store *st;
-	int64_t tenant;
 	char *dir;
 	int64_t expire_ms;
 	int64_t file_resources;
@@ -240,6 +241,10 @@ static int state_write(const struct export_job *j, struct buf *b)
 	if (!rc)
 		rc = json_write_string(b, j->error);
 	if (!rc)
+		rc = buf_printf(b, ",\"tenant\":%lld,\"owner\":", (long long)j->tenant);
+	if (!rc)
+		rc = json_write_string(b, j->owner);
+	if (!rc)
 		rc = buf_puts(b, ",\"request\":");
 	if (!rc)
 		rc = json_write_string(b, j->request ? j->request : "");
@@ -338,6 +343,8 @@ static struct export_job *state_read(const struct buf *b, const char *id)
 	j->written = get_int(o, "written", 0);
 	j->err_code = (int)get_int(o, "err_code", 0);
 	snprintf(j->error, sizeof(j->error), "%s", json_get_str(o, "error") ? json_get_str(o, "error") : "");
+	j->tenant = get_int(o, "tenant", STORE_DEFAULT_TENANT);
+	snprintf(j->owner, sizeof(j->owner), "%s", json_get_str(o, "owner") ? json_get_str(o, "owner") : "");
 	j->request = strdup(json_get_str(o, "request") ? json_get_str(o, "request") : "");
 	if (!j->request)
 		goto out;
@@ -371,11 +378,13 @@ out:
 
 /* ---- the job list ---------------------------------------------------------- */
 
-/* Under x->lock. */
-static struct export_job *job_find(struct export_jobs *x, const char *id)
+/* Under x->lock. A job of another tenant or another requester is not
+ * found: its id says nothing to them. */
+static struct export_job *job_find(struct export_jobs *x, const char *id, const struct api_ctx *c)
 {
 	for (struct export_job *j = x->head; j; j = j->next)
-		if (!strcmp(j->id, id) && !j->cancelled)
+		if (!strcmp(j->id, id) && !j->cancelled && j->tenant == c->tenant &&
+		    (c->who.all || !strcmp(j->owner, c->who.agent)))
 			return j;
 	return NULL;
 }
@@ -653,7 +662,7 @@ static void run_job(struct export_jobs *x, struct export_job *j)
 		resume_files(r);
 	if (j->has_members && (rc = load_members(x, j, &members, &r->err)))
 		goto finish;
-	s.tenant = x->tenant;
+	s.tenant = j->tenant;
 	s.n_types = scan_types(x, j, types);
 	s.types = j->all_types && j->level == LEVEL_SYSTEM ? NULL : types;
 	s.since_ms = j->since_ms;
@@ -867,7 +876,6 @@ int api_exports_open(struct api *api, struct err *e)
 	pthread_cond_init(&x->cond, NULL);
 	api->exports = x;
 	x->st = api->st;
-	x->tenant = api->tenant;
 	x->expire_ms = (cfg->export_expire_s > 0 ? cfg->export_expire_s : 86400) * 1000;
 	x->file_resources = cfg->export_file_resources > 0 ? cfg->export_file_resources : 100000;
 	x->page_rows = cfg->export_page_rows > 0 ? cfg->export_page_rows : EXPORT_PAGE_ROWS;
@@ -1086,7 +1094,7 @@ static int group_members(struct api_ctx *c, struct buf *out)
 	int rc;
 
 	store_version_init(&v);
-	rc = store_read(c->api->st, c->api->tenant, "Group", c->id, 0, &v, &c->err);
+	rc = store_read(c->api->st, c->tenant, "Group", c->id, 0, &v, &c->err);
 	if (rc == ERR_NOT_FOUND)
 		rc = err_set(&c->err, ERR_NOT_FOUND, NULL, "Group/%s is not known", c->id);
 	else if (!rc && v.deleted)
@@ -1204,6 +1212,8 @@ int api_export_kickoff(struct api_ctx *c)
 		goto out;
 	}
 	j->level = c->id[0] ? LEVEL_GROUP : c->type ? LEVEL_PATIENT : LEVEL_SYSTEM;
+	j->tenant = c->tenant;
+	snprintf(j->owner, sizeof(j->owner), "%s", c->who.agent);
 	j->all_types = 1;
 	j->since_ms = INT64_MIN;
 	r.job = j;
@@ -1348,7 +1358,7 @@ int api_export_status(struct api_ctx *c)
 	buf_init(&manifest, EXPORT_STATE_MAX_BYTES);
 	pthread_mutex_lock(&x->lock);
 	sweep(x, time_now_ms());
-	j = job_find(x, id);
+	j = job_find(x, id, c);
 	if (!j) {
 		pthread_mutex_unlock(&x->lock);
 		buf_release(&manifest);
@@ -1414,7 +1424,7 @@ int api_export_file(struct api_ctx *c)
 	if ((rc = parse_rest(c, id, &file)) || (rc = api_check_params(c, NULL)))
 		return rc;
 	pthread_mutex_lock(&x->lock);
-	j = job_find(x, id);
+	j = job_find(x, id, c);
 	for (size_t i = 0; j && file && j->status == EXPORT_DONE && fd < 0 && i < j->n_files; i++) {
 		file_name(&j->files[i], name, sizeof(name));
 		if (!strcmp(name, file) && !job_path(x, id, name, path, sizeof(path)))

@@ -147,7 +147,7 @@ int api_history(struct api_ctx *c)
 
 	if ((rc = api_check_params(c, history_params)) || (rc = parse_count(c, &count)))
 		return rc;
-	q.tenant = c->api->tenant;
+	q.tenant = c->tenant;
 	q.type = c->type;
 	q.id = c->id[0] ? c->id : NULL;
 	q.since_ms = INT64_MIN;

@@ -146,6 +146,9 @@ static int commit(struct hl7_in *in, struct json_object *bundle, const struct st
 
 	api_response_init(&res);
 	c->api = in->api;
+	c->tenant = in->api->tenant;
+	c->who.all = 1;		/* the interface itself; MLLP has no credentials yet */
+	snprintf(c->who.agent, sizeof(c->who.agent), "hl7/%.150s", in->sender);
 	c->req = &post;
 	c->res = &res;		/* cppcheck-suppress autoVariables ; cleared below */
 	c->body_json = bundle;

@@ -64,6 +64,8 @@ int api_load(struct api *api, const struct api_load_item *items, size_t n, int d
 		return ERR_NOMEM;
 	}
 	c->api = api;
+	c->tenant = api->tenant;
+	c->who.all = 1;
 	snprintf(c->base, sizeof(c->base), "%s", api->base_url ? api->base_url : "");
 	for (size_t i = 0; i < n; i++) {
 		struct tx_entry *x = &e[m];

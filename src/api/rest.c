@@ -163,7 +163,7 @@ static int read_version(struct api_ctx *c, int64_t version)
 	if ((rc = api_check_params(c, read_params)))
 		return rc;
 	store_version_init(&v);
-	rc = store_read(c->api->st, c->api->tenant, c->type, c->id, version, &v, &c->err);
+	rc = store_read(c->api->st, c->tenant, c->type, c->id, version, &v, &c->err);
 	if (rc == ERR_NOT_FOUND && version)
 		err_set(&c->err, ERR_NOT_FOUND, NULL, "%s/%s has no version %lld", c->type, c->id,
 			(long long)version);

@@ -134,6 +134,8 @@ static int on_hit(void *arg, const struct store_version *v)
 	struct buf *b = &o->entries;
 	int rc;
 
+	if (!api_may_see(c, v->type, v->id, v->json.p, v->json.n))
+		return 0;	/* not this credential's to see: left out */
 	rc = buf_puts(b, o->n_match + o->n_include ? ",{" : "{");
 	if (!rc)
 		rc = buf_printf(b, "\"fullUrl\":\"%s/%s/%s\",\"resource\":", c->base, v->type, v->id);
@@ -314,7 +316,7 @@ int api_search(struct api_ctx *c)
 		rc = err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
 		goto out;
 	}
-	if ((rc = fhir_search_parse(c->type, c->api->tenant, args, n_args, c->strict, c->base, &a,
+	if ((rc = fhir_search_parse(c->type, c->tenant, args, n_args, c->strict, c->base, &a,
 				    req, &c->err)))
 		goto out;
 	if (c->compartment &&

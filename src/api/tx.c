@@ -155,7 +155,7 @@ static int cond_search(struct tx *t, struct tx_entry *e, const char *type, const
 			return err_set(&e->err, ERR_BAD_REQUEST, NULL,
 				       "'%.64s' does not select resources; a conditional "
 				       "search takes search parameters only", args[i].name);
-	if ((rc = fhir_search_parse(type, t->c->api->tenant, args, n_args, 1, t->c->base, &t->a,
+	if ((rc = fhir_search_parse(type, t->c->tenant, args, n_args, 1, t->c->base, &t->a,
 				    req, &e->err)))
 		return rc;
 	s.q = &req->q;
@@ -585,7 +585,7 @@ static int plan_entry(struct tx *t, struct tx_entry *e, int64_t now)
 		return api_prepare(e->type, e->body, e->out_id, 1, now, &e->ix, &e->stored, &e->err);
 	}
 	store_version_init(&cur);
-	rc = store_read(t->c->api->st, t->c->api->tenant, e->type, e->out_id, 0, &cur, &e->err);
+	rc = store_read(t->c->api->st, t->c->tenant, e->type, e->out_id, 0, &cur, &e->err);
 	if (rc && rc != ERR_NOT_FOUND)
 		goto out;
 	err_clear(&e->err);
@@ -652,12 +652,12 @@ out:
 	return rc;
 }
 
-static void fill_write(struct store_write *w, struct api *api, const struct tx_entry *e)
+static void fill_write(struct store_write *w, int64_t tenant, const struct tx_entry *e)
 {
 	int deleted = e->interaction == STORE_DELETE;
 
 	*w = (struct store_write){
-		.tenant = api->tenant,
+		.tenant = tenant,
 		.type = e->type,
 		.id = e->out_id,
 		.expect_version = e->expect,
@@ -686,13 +686,13 @@ static size_t entry_writes(struct tx *t, struct tx_entry *e, struct store_write 
 			d.last_updated_ms = now <= e->del[i].last_updated_ms
 						    ? e->del[i].last_updated_ms + 1 : now;
 			d.interaction = STORE_DELETE;
-			fill_write(&w[i], t->c->api, &d);
+			fill_write(&w[i], t->c->tenant, &d);
 			w[i].id = e->del[i].id;
 		}
 		e->status = 200;
 		return e->n_del;
 	}
-	fill_write(w, t->c->api, e);
+	fill_write(w, t->c->tenant, e);
 	return 1;
 }
 

@@ -126,7 +126,7 @@ void auth_sha256_hex(const void *p, size_t n, char out[65]);
 /* ---- SMART on FHIR v2 scopes --------------------------------------------- */
 
 /*
- * A scope string ("patient/Observation.rs user/*.cruds system/*.read
+ * A scope string ("patient/Observation.rs user/[*].cruds system/[*].read
  * launch/patient openid fhirUser offline_access") parsed. Resource scopes
  * are CONTEXT/TYPE.PERMS: CONTEXT patient, user or system; TYPE a resource
  * type or '*'; PERMS SMART v2 letters in the order c r u d s (a subset), or

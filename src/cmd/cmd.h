@@ -33,6 +33,16 @@ struct config {
 	long mllp_max_message;
 	long mllp_idle_timeout;
 	long mllp_max_connections;
+	char *auth;
+	char *audit;
+	char *issuer;
+	char *audience;
+	long token_ttl;
+	long max_login_failures;
+	long lockout;
+	char *oidc_issuer;
+	char *oidc_jwks;
+	char *oidc_audience;
 };
 
 /* Fills cfg from defaults, the config file, the environment and argv (in
@@ -44,6 +54,8 @@ void config_usage(const char *command);	/* the options table, for help */
 /* The API's settings from cfg (cfg must outlive ac). */
 struct api_config;
 void config_api(const struct config *cfg, struct api_config *ac);
+/* Where the token-signing keys live: DATA/keys/signing. */
+void config_keys_dir(const struct config *cfg, char *out, size_t n);
 
 /* Loads the NDJSON and Bundle files in paths through api as `lienthong
  * import` does (import.c): bad lines reported as FILE:LINE on stderr.
@@ -67,5 +79,10 @@ int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);
 int cmd_hl7(int argc, char **argv);
+int cmd_tenant(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_client(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_key(int argc, char **argv);
 
 #endif

@@ -50,6 +50,19 @@ static const struct setting {
 	L(mllp_max_message, 16777216, 1024, 1073741824, "longest HL7 v2 message accepted (AR beyond)"),
 	L(mllp_idle_timeout, 600, 1, 86400, "seconds before a silent MLLP connection is closed"),
 	L(mllp_max_connections, 1024, 1, 65536, "most concurrent MLLP connections"),
+	/* Security (decision 0018). */
+	S(auth, "on", "'on': every request for health data needs a bearer token; 'off' serves anyone "
+		      "(loopback only, for benchmarks)"),
+	S(audit, "on", "'on': every request for health data is recorded in the audit trail; 'off' only "
+		       "with auth off"),
+	S(issuer, "lienthong", "iss of the tokens this server issues (their aud too, unless audience is set)"),
+	S(audience, NULL, "aud of the tokens issued and required (default: issuer)"),
+	L(token_ttl, 900, 60, 86400, "seconds an access token lives"),
+	L(max_login_failures, 5, 1, 100, "failed logins in a row that lock an account"),
+	L(lockout, 900, 1, 604800, "seconds an account stays locked"),
+	S(oidc_issuer, NULL, "an external OpenID Connect provider whose tokens are accepted (its iss)"),
+	S(oidc_jwks, NULL, "that provider's keys: a JWKS file"),
+	S(oidc_audience, NULL, "the aud its tokens must carry"),
 #undef S
 #undef L
 };
@@ -228,11 +241,39 @@ void config_api(const struct config *cfg, struct api_config *ac)
 		.base_url = cfg->base_url,
 		.delete_multiple = cfg->conditional_delete && !strcmp(cfg->conditional_delete, "multiple"),
 		.max_bundle_entries = (size_t)cfg->max_bundle_entries,
+		.issuer = cfg->issuer,
+		.audience = cfg->audience,
+		.token_ttl_s = cfg->token_ttl,
+		.max_failures = (int)cfg->max_login_failures,
+		.lock_s = cfg->lockout,
+		.oidc_issuer = cfg->oidc_issuer,
+		.oidc_jwks_file = cfg->oidc_jwks,
+		.oidc_audience = cfg->oidc_audience,
 	};
+}
+
+void config_keys_dir(const struct config *cfg, char *out, size_t n)
+{
+	snprintf(out, n, "%s/keys/signing", cfg->data_dir);
+}
+
+static int on_off(const char *key, const char *v)
+{
+	if (v && strcmp(v, "on") && strcmp(v, "off")) {
+		fprintf(stderr, "lienthong: %s is 'on' or 'off', not '%s'\n", key, v);
+		return 2;
+	}
+	return 0;
 }
 
 static int check(const struct config *cfg)
 {
+	if (on_off("auth", cfg->auth) || on_off("audit", cfg->audit))
+		return 2;
+	if (cfg->auth && cfg->audit && !strcmp(cfg->audit, "off") && strcmp(cfg->auth, "off")) {
+		fprintf(stderr, "lienthong: audit=off is allowed only with auth=off (benchmarks)\n");
+		return 2;
+	}
 	if (cfg->conditional_delete && strcmp(cfg->conditional_delete, "single") &&
 	    strcmp(cfg->conditional_delete, "multiple")) {
 		fprintf(stderr, "lienthong: conditional_delete is 'single' or 'multiple', not '%s'\n",

@@ -52,6 +52,40 @@ static const struct command {
 	  "MSH-10, patient, resources written; --raw prints the messages too.\n"
 	  "replay: processes logged messages again, oldest first (after a mapping fix); writes\n"
 	  "are conditional on identifiers, so repeating one changes nothing twice.\n" },
+	{ "tenant", cmd_tenant, "facilities hosted by this server (tenants)",
+	  "lienthong tenant add --code CODE --name NAME [--data DIR]\n"
+	  "lienthong tenant list [--data DIR]\n"
+	  "\n"
+	  "A tenant is a facility, keyed by its facility code (e.g. 79001). Each resource,\n"
+	  "history row, message and audit record belongs to one; no request sees another's.\n"
+	  "The first tenant added owns the data of a store that had none (tenant 1).\n" },
+	{ "user", cmd_user, "people who sign in: clinicians, staff, administrators, patients",
+	  "lienthong user add NAME --tenant CODE --role ROLES [--scope S] [--patient Patient/ID]\n"
+	  "                   --password-stdin\n"
+	  "lienthong user passwd NAME --password-stdin | totp NAME | disable NAME | enable NAME\n"
+	  "lienthong user list [--tenant CODE]\n"
+	  "\n"
+	  "ROLES: admin, clinician, staff, warehouse, patient (comma- or space-separated).\n"
+	  "Passwords: 14 characters or more, letters and digits, stored as argon2id.\n"
+	  "Administrators get a TOTP secret (shown once) and need a code to sign in.\n"
+	  "enable also ends a lockout. Unused for 45 days, a user is refused until enabled.\n" },
+	{ "client", cmd_client, "systems that call the API: LIS, other servers, scripts",
+	  "lienthong client add ID --tenant CODE [--scope SCOPES] [--role ROLES]\n"
+	  "lienthong client secret ID | disable ID | enable ID | list [--tenant CODE]\n"
+	  "\n"
+	  "add and secret print a new client secret once. SCOPES are SMART v2 (default\n"
+	  "system/*.rs); a client gets tokens at POST /auth/token (client_credentials).\n" },
+	{ "token", cmd_token, "print a bearer token (for scripts and tests)",
+	  "lienthong token (--client ID | --user NAME) [--scope SCOPES] [--patient ID] [--data DIR]\n"
+	  "\n"
+	  "Signs an access token with the server's key, as /auth/token would, for an account\n"
+	  "of the directory (no secret needed: whoever can read DIR holds the keys anyway).\n" },
+	{ "key", cmd_key, "the token-signing keys",
+	  "lienthong key rotate [--alg ES256|EdDSA] [--data DIR]\n"
+	  "lienthong key list [--data DIR]\n"
+	  "\n"
+	  "rotate adds a key that signs from the next start on; older keys still verify the\n"
+	  "tokens they signed until their files (DIR/keys/signing/KID.pem) are removed.\n" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

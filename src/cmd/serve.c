@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../api/api.h"
+#include "../auth/auth.h"
 #include "../base/json.h"
 #include "../base/log.h"
 #include "../http/http.h"
@@ -90,6 +91,50 @@ static int seed(struct api *api, char *path)
 	return rc;
 }
 
+/* 1 for a loopback listen address: 127.0.0.0/8, ::1, localhost. */
+static int is_loopback(const char *host)
+{
+	return !strncmp(host, "127.", 4) || !strcmp(host, "::1") || !strcmp(host, "localhost");
+}
+
+/*
+ * The demo (serve --seed into a store without tenants): the seeded data
+ * belong to tenant 1, made here as facility 79999, with a client "demo"
+ * allowed everything in it, so that `make run` can be tried at once. Its
+ * secret is random, never shown; a token comes from `lienthong token`.
+ */
+static int demo_access(struct store *st, const struct config *cfg)
+{
+	struct store_tenant t = { .code = "79999", .name = "Phòng khám mẫu (demo)" };
+	struct store_principal p = { .kind = "client", .name = "demo", .roles = "admin",
+				     .scopes = "system/*.cruds" };
+	struct buf secret;
+	struct err e = { 0 };
+	int rc;
+
+	if (store_tenant_get(st, NULL, STORE_DEFAULT_TENANT, &t, &e) == 0)
+		goto hint;
+	err_clear(&e);
+	buf_init(&secret, 0);
+	rc = store_tenant_add(st, &t, &e);
+	p.tenant = t.id;
+	if (!rc && !(rc = auth_random_token(32, &secret, &e))) {
+		api_client_secret_hash(secret.p, p.secret);
+		explicit_bzero(secret.p, secret.n);
+		rc = store_principal_put(st, &p, &e);
+	}
+	buf_release(&secret);
+	if (rc) {
+		fprintf(stderr, "lienthong: demo access: %s\n", e.issue[0].diagnostics);
+		return rc;
+	}
+hint:
+	log_info("demo: a token for the demo facility: TOKEN=$(lienthong token --data %s --client demo)",
+		 cfg->data_dir);
+	log_info("demo: then curl -H \"Authorization: Bearer $TOKEN\" http://%s/fhir/Patient", cfg->listen);
+	return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	struct config cfg;
@@ -99,7 +144,7 @@ int cmd_serve(int argc, char **argv)
 	struct mllp_server *mllp = NULL;
 	struct err e = { 0 };
 	sigset_t sigs;
-	char host[256], mhost[256], export_dir[PATH_MAX];
+	char host[256], mhost[256], export_dir[PATH_MAX], keys_dir[PATH_MAX];
 	int port, mport = MLLP_DEFAULT_PORT, sig, rc, level;
 
 	if ((rc = config_load(&cfg, argc, argv)))
@@ -111,6 +156,12 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (cfg.mllp && split_mllp(cfg.mllp, mhost, sizeof(mhost), &mport)) {
 		fprintf(stderr, "lienthong: --mllp must be HOST:PORT or HOST, not '%s'\n", cfg.mllp);
+		rc = 2;
+		goto out;
+	}
+	if (!strcmp(cfg.auth, "off") && !is_loopback(host)) {
+		fprintf(stderr, "lienthong: auth=off serves health data to anyone: allowed only on a "
+				"loopback address, not %s\n", host);
 		rc = 2;
 		goto out;
 	}
@@ -151,6 +202,12 @@ int cmd_serve(int argc, char **argv)
 		};
 
 		config_api(&cfg, &ac);
+		if (strcmp(cfg.auth, "off")) {
+			config_keys_dir(&cfg, keys_dir, sizeof(keys_dir));
+			ac.keys_dir = keys_dir;
+		} else
+			log_warn("auth=off: anyone who can reach %s reads and writes every record", cfg.listen);
+		ac.audit = strcmp(cfg.audit, "off") != 0;
 		ac.export_dir = export_dir;
 		ac.export_threads = (int)cfg.export_threads;
 		ac.export_expire_s = cfg.export_expire;
@@ -161,6 +218,10 @@ int cmd_serve(int argc, char **argv)
 			goto out;
 		}
 		if (cfg.seed && store_is_empty(st, STORE_DEFAULT_TENANT, &e) == 1 && seed(api, cfg.seed)) {
+			rc = 1;
+			goto out;
+		}
+		if (cfg.seed && ac.keys_dir && demo_access(st, &cfg)) {
 			rc = 1;
 			goto out;
 		}

@@ -1,0 +1,820 @@
+/*
+ * auth.c — who is asking, and may they (decision 0018).
+ *
+ * Every request outside the public endpoints (metadata, the .well-known documents,
+ * /auth/token) carries "Authorization: Bearer JWT". The token is checked
+ * once (signature by kid, alg, exp, aud, iss) and remembered by its SHA-256
+ * in a small cache until it expires, so a keep-alive client pays for one
+ * signature check, not one per request. The account behind it is looked up
+ * again every API_AUTH_RECHECK_MS, so disabling or locking an account ends
+ * its tokens within that time.
+ *
+ * The token names the tenant (facility code) its requests act in. Only a
+ * principal with the warehouse role may name another one, per request
+ * (X-Lienthong-Tenant), and then only to read.
+ *
+ * Scopes are SMART on FHIR v2. A grant that comes only from patient/ scopes
+ * limits the request to the token's patient's compartment.
+ */
+#include "api_int.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include "../auth/keyring.h"
+#include "../base/arena.h"
+#include "../base/json.h"
+#include "../base/log.h"
+#include "../base/time.h"
+#include "../base/url.h"
+#include "../fhir/search.h"
+
+#define API_AUTH_CACHE 1024		/* verified tokens remembered (a power of two) */
+#define API_AUTH_RECHECK_MS 2000	/* the account is looked up again after this */
+#define API_AUTH_LEEWAY_S 30		/* clock skew allowed on exp/nbf/iat */
+#define API_TOKEN_MAX 8192
+
+struct token_slot {
+	unsigned char key[32];		/* SHA-256 of the token; all zero: empty */
+	int64_t exp_s;
+	int64_t checked_ms;		/* when the account was last looked up */
+	struct api_who who;
+};
+
+struct api_auth {
+	struct auth_keyring *keys;
+	struct auth_key **oidc_keys;	/* an external identity provider's keys */
+	size_t n_oidc_keys;
+	struct buf jwks;		/* /.well-known/jwks.json, made once */
+	pthread_mutex_t lock;
+	struct token_slot slot[API_AUTH_CACHE];
+};
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} role_names[] = {
+	{ "admin", API_ROLE_ADMIN },
+	{ "clinician", API_ROLE_CLINICIAN },
+	{ "staff", API_ROLE_STAFF },
+	{ "warehouse", API_ROLE_WAREHOUSE },
+	{ "patient", API_ROLE_PATIENT },
+};
+
+unsigned api_roles_parse(const char *s, const char **unknown)
+{
+	unsigned roles = 0;
+
+	*unknown = NULL;
+	while (s && *s) {
+		size_t n = strcspn(s, " ,");
+		size_t i;
+
+		for (i = 0; i < sizeof(role_names) / sizeof(role_names[0]); i++)
+			if (strlen(role_names[i].name) == n && !strncmp(role_names[i].name, s, n))
+				break;
+		if (n && i == sizeof(role_names) / sizeof(role_names[0]) && !*unknown)
+			*unknown = s;
+		else if (n)
+			roles |= role_names[i].bit;
+		s += n;
+		s += strspn(s, " ,");
+	}
+	return roles;
+}
+
+static int read_whole(const char *path, struct buf *out, struct err *e)
+{
+	FILE *f = fopen(path, "rb");
+	char chunk[4096];
+	size_t got;
+	int rc = 0;
+
+	if (!f)
+		return err_set(e, ERR_CONFIG, NULL, "cannot read %s", path);
+	while (!rc && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		rc = buf_append(out, chunk, got);
+	fclose(f);
+	return rc ? err_set(e, ERR_CONFIG, NULL, "%s is too large", path) : 0;
+}
+
+int api_auth_open(struct api *api, struct err *e)
+{
+	const struct api_config *cfg = &api->cfg;
+	struct api_auth *a;
+	int rc;
+
+	if (!cfg->keys_dir)
+		return 0;
+	if (!(a = calloc(1, sizeof(*a))))
+		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	pthread_mutex_init(&a->lock, NULL);
+	buf_init(&a->jwks, 0);
+	api->auth = a;
+	if ((rc = auth_keyring_open(cfg->keys_dir, 1, &a->keys, e)) ||
+	    (rc = auth_keyring_jwks(a->keys, &a->jwks, e)))
+		return rc;
+	if (cfg->oidc_jwks_file) {
+		struct buf doc;
+
+		buf_init(&doc, 1024 * 1024);
+		rc = read_whole(cfg->oidc_jwks_file, &doc, e);
+		if (!rc)
+			rc = auth_jwks_parse(doc.p, doc.n, &a->oidc_keys, &a->n_oidc_keys, e);
+		buf_release(&doc);
+		if (rc)
+			return rc;
+		if (!cfg->oidc_issuer)
+			return err_set(e, ERR_CONFIG, NULL, "oidc_jwks is set but not oidc_issuer");
+	}
+	return 0;
+}
+
+void api_auth_close(struct api *api)
+{
+	struct api_auth *a = api->auth;
+
+	if (!a)
+		return;
+	auth_keyring_free(a->keys);
+	auth_keys_free(a->oidc_keys, a->n_oidc_keys);
+	buf_release(&a->jwks);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+	api->auth = NULL;
+}
+
+/* ---- Issuing tokens ------------------------------------------------------ */
+
+static int64_t ttl_s(const struct api *api)
+{
+	return api->cfg.token_ttl_s > 0 ? api->cfg.token_ttl_s : 900;
+}
+
+static const char *audience(const struct api *api)
+{
+	return api->cfg.audience ? api->cfg.audience : api->cfg.issuer ? api->cfg.issuer : "lienthong";
+}
+
+static const char *issuer(const struct api *api)
+{
+	return api->cfg.issuer ? api->cfg.issuer : "lienthong";
+}
+
+/* Why an account may not have a token now, or NULL. */
+static const char *account_refusal(const struct api *api, const struct store_principal *p,
+				   int64_t now_ms)
+{
+	int64_t idle_ms = (api->cfg.inactive_days > 0 ? api->cfg.inactive_days : 45) * 86400000LL;
+	int64_t last = p->last_used_ms ? p->last_used_ms : p->created_ms;
+
+	if (p->disabled)
+		return "the account is disabled";
+	if (p->locked_until_ms > now_ms)
+		return "the account is locked after repeated failed logins";
+	if (!strcmp(p->kind, "user") && now_ms - last > idle_ms)
+		return "the account was not used for too long and is disabled";
+	return NULL;
+}
+
+int api_token_issue(struct api *api, const struct store_principal *p, const char *scope,
+		    const char *patient, struct buf *token, struct buf *granted, struct err *e)
+{
+	struct auth_scopes *want = NULL, *have = NULL;
+	struct store_tenant t = { 0 };
+	struct json_object *claims = NULL;
+	struct buf jti, body;
+	int64_t now = time_now_ms() / 1000;
+	const char *why;
+	int rc;
+
+	buf_init(&jti, 0);
+	buf_init(&body, 0);
+	if (!api->auth)
+		return err_set(e, ERR_CONFIG, NULL, "authentication is off: no tokens to issue");
+	if ((why = account_refusal(api, p, now * 1000)))
+		return err_set(e, ERR_UNAUTHORIZED, NULL, "%s", why);
+	if (!(want = malloc(sizeof(*want))) || !(have = malloc(sizeof(*have)))) {
+		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
+		goto out;
+	}
+	if ((rc = auth_scopes_parse(scope && *scope ? scope : p->scopes, want, e)) ||
+	    (rc = auth_scopes_parse(p->scopes, have, e)))
+		goto out;
+	buf_clear(granted);
+	if ((rc = auth_scopes_narrow(want, have, granted))) {
+		rc = err_set(e, rc, NULL, "out of memory");
+		goto out;
+	}
+	if (!granted->n) {
+		rc = err_set(e, ERR_FORBIDDEN, NULL, "none of the scopes asked for is granted to %s",
+			     p->kind);
+		goto out;
+	}
+	if (p->tenant && (rc = store_tenant_get(api->st, NULL, p->tenant, &t, e)))
+		goto out;
+	if ((rc = auth_random_token(16, &jti, e)))
+		goto out;
+	if (!(claims = json_object_new_object())) {
+		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
+		goto out;
+	}
+	{
+		char sub[160];
+
+		snprintf(sub, sizeof(sub), "%s/%s", p->kind, p->name);
+		json_object_object_add(claims, "iss", json_object_new_string(issuer(api)));
+		json_object_object_add(claims, "aud", json_object_new_string(audience(api)));
+		json_object_object_add(claims, "sub", json_object_new_string(sub));
+		json_object_object_add(claims, "iat", json_object_new_int64(now));
+		json_object_object_add(claims, "exp", json_object_new_int64(now + ttl_s(api)));
+		json_object_object_add(claims, "jti", json_object_new_string(jti.p));
+		json_object_object_add(claims, "scope", json_object_new_string(granted->p));
+		if (t.id)
+			json_object_object_add(claims, "tenant", json_object_new_string(t.code));
+		if (p->roles[0])
+			json_object_object_add(claims, "roles", json_object_new_string(p->roles));
+		/* A patient's own account is in their context; else the one asked for. */
+		if (p->patient[0] && !strncmp(p->patient, "Patient/", 8))
+			patient = p->patient + 8;
+		if (patient && *patient)
+			json_object_object_add(claims, "patient", json_object_new_string(patient));
+	}
+	if ((rc = json_write(&body, claims, 0))) {
+		rc = err_set(e, rc, NULL, "out of memory");
+		goto out;
+	}
+	buf_clear(token);
+	rc = auth_jwt_sign(auth_keyring_signer(api->auth->keys), body.p, token, e);
+out:
+	json_object_put(claims);
+	free(want);
+	free(have);
+	buf_release(&jti);
+	buf_release(&body);
+	return rc;
+}
+
+/* ---- Checking tokens ----------------------------------------------------- */
+
+static const char *claim_str(struct json_object *claims, const char *name)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(claims, name, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* The account named by sub ("user/NAME" or "client/ID"), looked up now. */
+static int lookup_account(struct api *api, const char *sub, struct store_principal *p,
+			  struct err *e)
+{
+	const char *slash = sub ? strchr(sub, '/') : NULL;
+	char kind[8];
+
+	if (!slash || (size_t)(slash - sub) >= sizeof(kind))
+		return err_set(e, ERR_UNAUTHORIZED, NULL, "the token's subject is not an account");
+	snprintf(kind, sizeof(kind), "%.*s", (int)(slash - sub), sub);
+	if (strcmp(kind, "user") && strcmp(kind, "client"))
+		return err_set(e, ERR_UNAUTHORIZED, NULL, "the token's subject is not an account");
+	if (store_principal_get(api->st, kind, slash + 1, p, e)) {
+		err_clear(e);
+		return err_set(e, ERR_UNAUTHORIZED, NULL, "the token's account does not exist");
+	}
+	return 0;
+}
+
+/* who from verified claims (and the account behind them). */
+static int who_from_claims(struct api *api, struct json_object *claims, int external,
+			   struct api_who *who, struct err *e)
+{
+	const char *sub = claim_str(claims, "sub"), *scope = claim_str(claims, "scope");
+	const char *tenant = claim_str(claims, "tenant"), *patient = claim_str(claims, "patient");
+	const char *unknown;
+	struct store_principal p;
+	struct store_tenant t;
+	int rc;
+
+	memset(who, 0, sizeof(*who));
+	if (external) {
+		/* The city's identity provider says who; our directory says what
+		 * they may do: the person must be a user here. */
+		char name[200];
+
+		snprintf(name, sizeof(name), "user/%s", sub ? sub : "");
+		if ((rc = lookup_account(api, name, &p, e)))
+			return rc;
+		scope = scope ? scope : p.scopes;
+		tenant = NULL;
+	} else if ((rc = lookup_account(api, sub, &p, e)))
+		return rc;
+	snprintf(who->agent, sizeof(who->agent), "%s/%s", p.kind, p.name);
+	who->principal = p.id;
+	who->roles = api_roles_parse(p.roles, &unknown);
+	snprintf(who->scope, sizeof(who->scope), "%s", scope ? scope : "");
+	if (patient)
+		snprintf(who->patient, sizeof(who->patient), "%s", patient);
+	else if (!strncmp(p.patient, "Patient/", 8))
+		snprintf(who->patient, sizeof(who->patient), "%.64s", p.patient + 8);
+	if (tenant) {
+		if (store_tenant_get(api->st, tenant, 0, &t, e)) {
+			err_clear(e);
+			return err_set(e, ERR_UNAUTHORIZED, NULL, "the token's tenant does not exist");
+		}
+		if (p.tenant && t.id != p.tenant)
+			return err_set(e, ERR_UNAUTHORIZED, NULL,
+				       "the token's tenant is not its account's");
+		who->tenant = t.id;
+	} else
+		who->tenant = p.tenant;
+	return 0;
+}
+
+static int account_ok(struct api *api, const struct api_who *who, struct err *e)
+{
+	struct store_principal p;
+	const char *why;
+	int rc;
+
+	if ((rc = lookup_account(api, who->agent, &p, e)))
+		return rc;
+	if ((why = account_refusal(api, &p, time_now_ms())))
+		return err_set(e, ERR_UNAUTHORIZED, NULL, "%s", why);
+	return 0;
+}
+
+/* Verifies token (cached by its hash) into who. */
+static int check_token(struct api *api, const char *token, size_t n, struct api_who *who,
+		       struct err *e)
+{
+	struct api_auth *a = api->auth;
+	unsigned char key[32];
+	char hex[65];
+	struct token_slot *slot;
+	struct json_object *claims = NULL;
+	struct auth_jwt_check chk = { .audience = audience(api), .issuer = issuer(api),
+				      .leeway_s = API_AUTH_LEEWAY_S };
+	int64_t now_ms = time_now_ms();
+	size_t n_keys;
+	struct auth_key *const *keys;
+	int rc, external = 0;
+
+	auth_sha256_hex(token, n, hex);
+	for (int i = 0; i < 32; i++)
+		key[i] = (unsigned char)(str_hex_digit(hex[2 * i]) << 4 | str_hex_digit(hex[2 * i + 1]));
+	slot = &a->slot[(key[0] | key[1] << 8) & (API_AUTH_CACHE - 1)];
+	pthread_mutex_lock(&a->lock);
+	if (!memcmp(slot->key, key, 32) && slot->exp_s + API_AUTH_LEEWAY_S > now_ms / 1000) {
+		int fresh = now_ms - slot->checked_ms < API_AUTH_RECHECK_MS;
+
+		*who = slot->who;
+		pthread_mutex_unlock(&a->lock);
+		if (fresh)
+			return 0;
+		if ((rc = account_ok(api, who, e)))
+			return rc;
+		pthread_mutex_lock(&a->lock);
+		if (!memcmp(slot->key, key, 32))
+			slot->checked_ms = now_ms;
+		pthread_mutex_unlock(&a->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&a->lock);
+
+	chk.now_s = now_ms / 1000;
+	keys = auth_keyring_keys(a->keys, &n_keys);
+	rc = auth_jwt_verify(token, n, keys, n_keys, &chk, &claims, e);
+	if (rc && a->n_oidc_keys) {
+		struct auth_jwt_check ext = { .audience = api->cfg.oidc_audience,
+					      .issuer = api->cfg.oidc_issuer, .now_s = chk.now_s,
+					      .leeway_s = API_AUTH_LEEWAY_S };
+		struct err e2 = { 0 };
+
+		if (!auth_jwt_verify(token, n, a->oidc_keys, a->n_oidc_keys, &ext, &claims, &e2)) {
+			err_clear(e);
+			rc = 0;
+			external = 1;
+		}
+	}
+	if (rc)
+		return rc;
+	rc = who_from_claims(api, claims, external, who, e);
+	if (!rc)
+		rc = account_ok(api, who, e);
+	if (!rc) {
+		struct json_object *exp;
+
+		pthread_mutex_lock(&a->lock);
+		memcpy(slot->key, key, 32);
+		slot->exp_s = json_object_object_get_ex(claims, "exp", &exp) ? json_object_get_int64(exp) : 0;
+		slot->checked_ms = now_ms;
+		slot->who = *who;
+		pthread_mutex_unlock(&a->lock);
+	}
+	json_object_put(claims);
+	return rc;
+}
+
+static int unauthorized(struct api_ctx *c, const char *error)
+{
+	char v[160];
+
+	snprintf(v, sizeof(v), "Bearer realm=\"lienthong\"%s%s%s", error ? ", error=\"" : "",
+		 error ? error : "", error ? "\"" : "");
+	if (api_response_add_header(c->res, "WWW-Authenticate", v))
+		return err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
+	return c->err.code;
+}
+
+int api_authenticate(struct api_ctx *c)
+{
+	struct api *api = c->api;
+	const char *h = c->req->authorization, *tenant = c->req->tenant;
+	struct store_tenant t;
+	int rc;
+
+	c->tenant = api->tenant;
+	if (!api->auth) {
+		/* Authentication is off (in-process callers, or a loopback server
+		 * started with --no-auth for benchmarks): everything is allowed. */
+		c->who.all = 1;
+		snprintf(c->who.agent, sizeof(c->who.agent), "local");
+		c->who.tenant = api->tenant;
+		goto tenant;
+	}
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+		snprintf(c->who.agent, sizeof(c->who.agent), "anonymous");
+		err_set(&c->err, ERR_UNAUTHORIZED, NULL,
+			"a bearer token is required (POST /auth/token, see /.well-known/smart-configuration)");
+		return unauthorized(c, NULL);
+	}
+	h += 7;
+	while (*h == ' ')
+		h++;
+	snprintf(c->who.agent, sizeof(c->who.agent), "anonymous");
+	if (strlen(h) > API_TOKEN_MAX) {
+		err_set(&c->err, ERR_UNAUTHORIZED, NULL, "the bearer token is too long");
+		return unauthorized(c, "invalid_token");
+	}
+	if ((rc = check_token(api, h, strlen(h), &c->who, &c->err)))
+		return unauthorized(c, "invalid_token");
+	if (auth_scopes_parse(c->who.scope, &c->scopes, &c->err))
+		return unauthorized(c, "invalid_token");
+	c->tenant = c->who.tenant;
+tenant:
+	if (tenant && *tenant) {
+		if (store_tenant_get(api->st, tenant, 0, &t, &c->err)) {
+			if (c->err.code == ERR_NOT_FOUND) {
+				err_clear(&c->err);
+				return err_set(&c->err, ERR_FORBIDDEN, NULL, "no such tenant");
+			}
+			return c->err.code;
+		}
+		if (t.id != c->tenant && !c->who.all && !(c->who.roles & API_ROLE_WAREHOUSE))
+			return err_set(&c->err, ERR_FORBIDDEN, NULL,
+				       "this credential acts only in its own facility");
+		if (t.id != c->who.tenant && !c->who.all)
+			c->read_only = 1;	/* the warehouse reads across tenants, never writes */
+		c->tenant = t.id;
+	}
+	if (!c->tenant)
+		return err_set(&c->err, ERR_FORBIDDEN, NULL,
+			       "this credential belongs to no facility: name one with X-Lienthong-Tenant");
+	return 0;
+}
+
+/* ---- Permissions ------------------------------------------------------- */
+
+static const char *perm_names(unsigned perms, char out[8])
+{
+	static const char letters[] = "cruds";
+	int n = 0;
+
+	for (int i = 0; i < 5; i++)
+		if (perms & (1u << i))
+			out[n++] = letters[i];
+	out[n] = '\0';
+	return out;
+}
+
+int api_allow(struct api_ctx *c, const char *type, unsigned perms)
+{
+	char p[8];
+	const char *t = type ? type : "*";
+
+	if (c->who.all)
+		return 0;
+	if (c->read_only && (perms & (AUTH_PERM_C | AUTH_PERM_U | AUTH_PERM_D)))
+		return err_set(&c->err, ERR_FORBIDDEN, NULL,
+			       "the warehouse role reads other facilities' data, it does not change it");
+	if (auth_scopes_allow(&c->scopes, AUTH_CTX_SYSTEM, t, perms) ||
+	    auth_scopes_allow(&c->scopes, AUTH_CTX_USER, t, perms))
+		return 0;
+	if (c->who.patient[0] && auth_scopes_allow(&c->scopes, AUTH_CTX_PATIENT, t, perms)) {
+		/* What a patient's token may do is read their own record. */
+		if (perms & (AUTH_PERM_C | AUTH_PERM_U | AUTH_PERM_D))
+			return err_set(&c->err, ERR_FORBIDDEN, NULL,
+				       "a patient's token reads; it does not change records here");
+		c->patient_only = 1;
+		return 0;
+	}
+	if (c->break_glass && (c->who.roles & API_ROLE_CLINICIAN) && !(perms & ~(AUTH_PERM_R | AUTH_PERM_S))) {
+		c->audit_flags |= STORE_AUDIT_BREAK_GLASS;
+		return 0;
+	}
+	return err_set(&c->err, ERR_FORBIDDEN, NULL, "the token's scopes do not allow %s on %s",
+		       perm_names(perms, p), t);
+}
+
+/*
+ * The patient a resource's stored bytes concern: itself for a Patient, else
+ * the first reference to a Patient. Our stored JSON is compact, written by
+ * us, so a byte search is exact about what it looks for.
+ */
+int api_resource_patient(const char *type, const char *id, const char *json, size_t n,
+			 char *out, size_t outsz)
+{
+	static const char needle[] = "\"reference\":\"Patient/";
+	const char *p = json ? memmem(json, n, needle, sizeof(needle) - 1) : NULL;
+	size_t len;
+
+	out[0] = '\0';
+	if (type && !strcmp(type, "Patient") && id && *id) {
+		snprintf(out, outsz, "%s", id);
+		return 1;
+	}
+	if (!p)
+		return 0;
+	p += sizeof(needle) - 1;
+	len = strcspn(p, "\"/");
+	if (!len || len >= outsz || p + len > json + n)
+		return 0;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return 1;
+}
+
+/* Whether c may see a resource found by a search, history or include: its
+ * type readable by the scopes, and, for a patient's token, its own Patient
+ * or a resource that refers to it. */
+int api_may_see(const struct api_ctx *c, const char *type, const char *id, const char *json,
+		size_t n)
+{
+	char needle[FHIR_ID_MAX + 40];
+
+	if (c->who.all)
+		return 1;
+	if (!c->patient_only) {
+		for (int ctx = AUTH_CTX_USER; ctx <= AUTH_CTX_SYSTEM; ctx++)
+			if (auth_scopes_allow(&c->scopes, ctx, type, AUTH_PERM_R) ||
+			    auth_scopes_allow(&c->scopes, ctx, type, AUTH_PERM_S))
+				return 1;
+		return (c->audit_flags & STORE_AUDIT_BREAK_GLASS) != 0;
+	}
+	if (!auth_scopes_allow(&c->scopes, AUTH_CTX_PATIENT, type, AUTH_PERM_R) &&
+	    !auth_scopes_allow(&c->scopes, AUTH_CTX_PATIENT, type, AUTH_PERM_S))
+		return 0;
+	if (!strcmp(type, "Patient"))
+		return id && !strcmp(id, c->who.patient);
+	snprintf(needle, sizeof(needle), "\"reference\":\"Patient/%s\"", c->who.patient);
+	return json && memmem(json, n, needle, strlen(needle)) != NULL;
+}
+
+/* ---- The public endpoints ------------------------------------------------ */
+
+static int set_json(struct api_ctx *c, int status, const char *json)
+{
+	c->res->status = status;
+	c->res->content_type = "application/json";
+	buf_clear(&c->res->body);
+	return buf_puts(&c->res->body, json) ? err_set(&c->err, ERR_NOMEM, NULL, "out of memory") : 0;
+}
+
+/* RFC 6749 §5.2 error body. */
+static int oauth_error(struct api_ctx *c, int status, const char *error, const char *desc)
+{
+	struct json_object *o = json_object_new_object();
+	struct buf b;
+	int rc;
+
+	buf_init(&b, 0);
+	json_object_object_add(o, "error", json_object_new_string(error));
+	json_object_object_add(o, "error_description", json_object_new_string(desc));
+	rc = json_write(&b, o, 0);
+	json_object_put(o);
+	if (!rc)
+		rc = set_json(c, status, b.p);
+	buf_release(&b);
+	if (!rc && status == 401)
+		rc = api_response_add_header(c->res, "WWW-Authenticate", "Basic realm=\"lienthong\"");
+	c->audit_outcome_detail = desc;
+	return rc;
+}
+
+static const char *form_value(const struct fhir_search_arg *args, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(args[i].name, name))
+			return args[i].value;
+	return NULL;
+}
+
+/* client_id and client_secret from HTTP Basic (RFC 6749 §2.3.1), in a. */
+static int basic_credentials(struct api_ctx *c, struct arena *a, const char **id,
+			     const char **secret)
+{
+	const char *h = c->req->authorization;
+	char *s, *colon;
+	size_t len;
+	int got;
+
+	*id = *secret = NULL;
+	if (!h || strncasecmp(h, "Basic ", 6) != 0)
+		return 0;
+	h += 6;
+	while (*h == ' ')
+		h++;
+	len = strlen(h);
+	if (!len || len % 4 || len > 4096 || !(s = arena_alloc(a, len)))
+		return -1;
+	got = EVP_DecodeBlock((unsigned char *)s, (const unsigned char *)h, (int)len);
+	if (got < 0)
+		return -1;
+	got -= (h[len - 1] == '=') + (h[len - 2] == '=');
+	s[got] = '\0';
+	if ((size_t)got != strlen(s) || !(colon = strchr(s, ':')))
+		return -1;
+	*colon = '\0';
+	url_unescape(s, 1);
+	url_unescape(colon + 1, 1);
+	*id = s;
+	*secret = colon + 1;
+	return 0;
+}
+
+/* A client secret as stored: "sha256:HEX" (secrets are 256 random bits, so
+ * a fast hash is enough; passwords of people get argon2id). */
+void api_client_secret_hash(const char *secret, char out[API_SECRET_HASH_MAX])
+{
+	char hex[65];
+
+	auth_sha256_hex(secret, strlen(secret), hex);
+	snprintf(out, API_SECRET_HASH_MAX, "sha256:%s", hex);
+}
+
+static int token_client_credentials(struct api_ctx *c, const struct fhir_search_arg *args,
+				    size_t n, struct arena *a)
+{
+	const char *id = NULL, *secret = NULL, *scope = form_value(args, n, "scope");
+	struct store_principal p;
+	struct buf token, granted;
+	char hashed[API_SECRET_HASH_MAX];
+	int ok, rc;
+
+	if (basic_credentials(c, a, &id, &secret))
+		return oauth_error(c, 400, "invalid_request", "malformed Basic credentials");
+	if (!id) {
+		id = form_value(args, n, "client_id");
+		secret = form_value(args, n, "client_secret");
+	}
+	if (!id || !secret || !*id)
+		return oauth_error(c, 401, "invalid_client", "client credentials are required");
+	snprintf(c->who.agent, sizeof(c->who.agent), "client/%.100s", id);
+	if (store_principal_get(c->api->st, "client", id, &p, &c->err)) {
+		if (c->err.code != ERR_NOT_FOUND)
+			return c->err.code;
+		err_clear(&c->err);
+		return oauth_error(c, 401, "invalid_client", "unknown client or wrong secret");
+	}
+	api_client_secret_hash(secret, hashed);
+	ok = auth_ct_equal(hashed, strlen(hashed), p.secret, strlen(p.secret));
+	if (!ok || account_refusal(c->api, &p, time_now_ms())) {
+		const char *why = ok ? account_refusal(c->api, &p, time_now_ms()) : NULL;
+
+		if (store_principal_login(c->api->st, p.id, 0, time_now_ms(), c->api->cfg.max_failures > 0
+					  ? c->api->cfg.max_failures : 5,
+					  (c->api->cfg.lock_s > 0 ? c->api->cfg.lock_s : 900) * 1000, 0,
+					  &c->err))
+			return c->err.code;
+		return oauth_error(c, 401, "invalid_client",
+				   why ? why : "unknown client or wrong secret");
+	}
+	c->tenant = p.tenant;
+	buf_init(&token, 0);
+	buf_init(&granted, 0);
+	rc = api_token_issue(c->api, &p, scope, NULL, &token, &granted, &c->err);
+	if (rc == ERR_FORBIDDEN || rc == ERR_BAD_REQUEST) {
+		const char *d = c->err.issue[0].diagnostics;
+
+		err_clear(&c->err);
+		rc = oauth_error(c, 400, "invalid_scope", d);
+	} else if (!rc && !(rc = store_principal_login(c->api->st, p.id, 1, time_now_ms(), 0, 0, 0,
+						      &c->err))) {
+		struct json_object *o = json_object_new_object();
+		struct buf b;
+
+		buf_init(&b, 0);
+		json_object_object_add(o, "access_token", json_object_new_string(token.p));
+		json_object_object_add(o, "token_type", json_object_new_string("Bearer"));
+		json_object_object_add(o, "expires_in", json_object_new_int64(ttl_s(c->api)));
+		json_object_object_add(o, "scope", json_object_new_string(granted.p));
+		rc = json_write(&b, o, 0);
+		json_object_put(o);
+		if (!rc)
+			rc = set_json(c, 200, b.p);
+		buf_release(&b);
+	}
+	buf_release(&token);
+	buf_release(&granted);
+	return rc;
+}
+
+static int token_endpoint(struct api_ctx *c)
+{
+	struct fhir_search_arg args[32];
+	size_t n = 0;
+	struct arena a;
+	const char *grant;
+	int rc;
+
+	c->audit_subtype = "login";
+	if (strcmp(c->req->method, "POST")) {
+		c->res->allow = "POST";
+		return err_set(&c->err, ERR_METHOD, NULL, "the token endpoint takes POST");
+	}
+	if (!c->req->content_type ||
+	    strncasecmp(c->req->content_type, "application/x-www-form-urlencoded", 33))
+		return oauth_error(c, 400, "invalid_request",
+				   "the body must be application/x-www-form-urlencoded");
+	arena_init(&a, 0);
+	rc = api_parse_form(&a, c->req->body, c->req->body_len, 1, args, &n, 32, &c->err);
+	if (rc) {
+		const char *d = c->err.issue[0].diagnostics;
+
+		err_clear(&c->err);
+		rc = oauth_error(c, 400, "invalid_request", d);
+	} else if (!(grant = form_value(args, n, "grant_type")))
+		rc = oauth_error(c, 400, "invalid_request", "grant_type is required");
+	else if (!strcmp(grant, "client_credentials"))
+		rc = token_client_credentials(c, args, n, &a);
+	else
+		rc = oauth_error(c, 400, "unsupported_grant_type",
+				 "this server grants client_credentials");
+	arena_release(&a);
+	return rc;
+}
+
+static int smart_configuration(struct api_ctx *c)
+{
+	char root[API_BASE_MAX];
+	struct buf b;
+	int rc;
+	size_t n = strlen(c->base);
+
+	/* The server root: the FHIR base without its "/fhir". */
+	snprintf(root, sizeof(root), "%.*s", (int)(n >= 5 ? n - 5 : n), c->base);
+	buf_init(&b, 0);
+	rc = buf_printf(&b,
+			"{\"issuer\":\"%s\",\"jwks_uri\":\"%s/.well-known/jwks.json\","
+			"\"token_endpoint\":\"%s/auth/token\","
+			"\"token_endpoint_auth_methods_supported\":[\"client_secret_basic\","
+			"\"client_secret_post\"],"
+			"\"grant_types_supported\":[\"client_credentials\"],"
+			"\"scopes_supported\":[\"system/*.cruds\",\"user/*.cruds\",\"patient/*.rs\"],"
+			"\"response_types_supported\":[\"token\"],"
+			"\"capabilities\":[\"client-confidential-symmetric\","
+			"\"permission-v2\",\"permission-v1\",\"context-standalone-patient\"],"
+			"\"code_challenge_methods_supported\":[\"S256\"]}",
+			issuer(c->api), root, root);
+	if (!rc)
+		rc = set_json(c, 200, b.p);
+	buf_release(&b);
+	return rc ? err_set(&c->err, ERR_NOMEM, NULL, "out of memory") : 0;
+}
+
+int api_public(struct api_ctx *c, int *handled)
+{
+	const char *path = c->req->path;
+
+	*handled = 1;
+	if (!strcmp(path, "/.well-known/smart-configuration") ||
+	    !strcmp(path, "/fhir/.well-known/smart-configuration"))
+		return smart_configuration(c);
+	if (!strcmp(path, "/.well-known/jwks.json")) {
+		if (!c->api->auth)
+			return err_set(&c->err, ERR_NOT_FOUND, NULL, "authentication is off");
+		return set_json(c, 200, c->api->auth->jwks.p);
+	}
+	if (!strcmp(path, "/auth/token")) {
+		if (!c->api->auth)
+			return err_set(&c->err, ERR_NOT_FOUND, NULL, "authentication is off");
+		return token_endpoint(c);
+	}
+	*handled = 0;
+	return 0;
+}

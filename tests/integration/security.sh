@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Security by default (issue 6): tenants, accounts and tokens made with the
+# CLI, then the server as it runs by default (authentication and audit on)
+# is driven by tests/client/security.test.mjs over real HTTP: the negative
+# matrix (no token, expired, wrong signature, alg none, wrong audience,
+# wrong scope, wrong tenant through every query path, a patient's token
+# reaching another patient, disabled and locked accounts), the positive
+# paths with fhir-kit-client and a bearer token, and then the audit trail:
+# every refusal is in it, and `lienthong audit verify` passes.
+# Needs node and tests/client/node_modules (`npm ci --prefix tests/client`).
+. "$(dirname "$0")/lib.sh.inc"
+: "${LT_SOURCE_DIR:?set LT_SOURCE_DIR to the repository root}"
+client="$LT_SOURCE_DIR/tests/client"
+
+command -v node >/dev/null || lt_skip "node is not installed"
+[ -d "$client/node_modules/fhir-kit-client" ] ||
+	lt_skip "tests/client/node_modules is missing: run 'npm ci --prefix tests/client' first"
+
+lt() { "$LIENTHONG" "$@" --data "$LT_DATA"; }
+secret_of() { sed -n 's/^client_secret: //p'; }
+
+# Bad input to the CLI: a clear message and a non-zero exit, nothing made.
+if lt tenant add --code "7 9" --name X 2>/dev/null; then echo "bad tenant code accepted" >&2; exit 1; fi
+lt tenant add --code 79001 --name "Bệnh viện A" >/dev/null
+lt tenant add --code 79002 --name "Phòng khám B" >/dev/null
+if lt tenant add --code 79001 --name again 2>/dev/null; then echo "duplicate tenant accepted" >&2; exit 1; fi
+if echo "short1" | lt user add weak --tenant 79001 --role clinician --password-stdin 2>/dev/null; then
+	echo "a weak password was accepted" >&2; exit 1
+fi
+
+LT_SECRET_A=$(lt client add lis-a --tenant 79001 --scope "system/*.cruds" | secret_of)
+LT_SECRET_READER=$(lt client add reader-a --tenant 79001 --scope "system/Patient.rs" | secret_of)
+LT_SECRET_B=$(lt client add lis-b --tenant 79002 --scope "system/*.cruds" | secret_of)
+LT_SECRET_LOCK=$(lt client add lock-me --tenant 79001 --scope "system/*.rs" | secret_of)
+LT_SECRET_WH=$(lt client add warehouse --role warehouse --scope "system/*.rs" | secret_of)
+echo "Mật khẩu dài 2026 ok" | lt user add bn-p1 --tenant 79001 --role patient --patient Patient/p1 \
+	--password-stdin >/dev/null
+echo "Clinician password 42" | lt user add bs-lan --tenant 79001 --role clinician \
+	--scope "user/Observation.rs" --password-stdin >/dev/null
+export LT_SECRET_A LT_SECRET_READER LT_SECRET_B LT_SECRET_LOCK LT_SECRET_WH
+
+LT_AUTH=on lt_start
+LT_TOKEN_PATIENT=$(lt token --user bn-p1 2>/dev/null)
+LT_TOKEN_CLINICIAN=$(lt token --user bs-lan 2>/dev/null)
+LT_KEY_FILE=$(ls "$LT_DATA"/keys/signing/*.pem | tail -n 1)
+export LT_TOKEN_PATIENT LT_TOKEN_CLINICIAN LT_KEY_FILE LT_DATA LIENTHONG
+
+node --test --test-reporter=spec "$client/security.test.mjs" || {
+	rc=$?
+	echo "--- server log (last 50 lines) ---" >&2
+	tail -n 50 "$LT_TMP/server.log" >&2
+	exit "$rc"
+}
+lt_stop || { tail -n 50 "$LT_TMP/server.log" >&2; exit 1; }
+
+# Every refusal is in the audit trail (the server flushed it on stop), and
+# no record carries a token or a secret.
+lt audit list --limit 100000 >"$LT_TMP/audit.txt"
+for outcome in 401 403; do
+	n=$(grep -c " $outcome " "$LT_TMP/audit.txt" || true)
+	[ "$n" -gt 0 ] || { echo "no audit record with outcome $outcome" >&2; exit 1; }
+done
+grep -q "eyJ" "$LT_TMP/audit.txt" && { echo "a token reached the audit trail" >&2; exit 1; }
+grep -q "$LT_SECRET_A" "$LT_TMP/audit.txt" && { echo "a secret reached the audit trail" >&2; exit 1; }
+grep -q "eyJ\|$LT_SECRET_A" "$LT_TMP/server.log" && { echo "a secret reached the log" >&2; exit 1; }
+lt audit verify
+echo "security: ok"
