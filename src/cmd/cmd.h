@@ -33,6 +33,11 @@ struct config {
 	long mllp_max_message;
 	long mllp_idle_timeout;
 	long mllp_max_connections;
+	/* HTTPS (decision 0017): PEM files; without them HTTP is plain and,
+	 * unless allow_plain_http, only on a loopback address. */
+	char *tls_cert;
+	char *tls_key;
+	int allow_plain_http;
 };
 
 /* Fills cfg from defaults, the config file, the environment and argv (in
