@@ -43,6 +43,11 @@ struct config {
 	char *oidc_issuer;
 	char *oidc_jwks;
 	char *oidc_audience;
+	/* HTTPS (decision 0017): PEM files; without them HTTP is plain and,
+	 * unless allow_plain_http, only on a loopback address. */
+	char *tls_cert;
+	char *tls_key;
+	int allow_plain_http;
 };
 
 /* Fills cfg from defaults, the config file, the environment and argv (in

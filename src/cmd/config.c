@@ -14,8 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-enum kind { KIND_STRING, KIND_LONG };
+enum kind { KIND_STRING, KIND_LONG, KIND_BOOL };
 
 static const struct setting {
 	const char *key;
@@ -27,6 +28,7 @@ static const struct setting {
 } settings[] = {
 #define S(key, def, help) { #key, KIND_STRING, offsetof(struct config, key), def, 0, 0, help }
 #define L(key, def, min, max, help) { #key, KIND_LONG, offsetof(struct config, key), #def, min, max, help }
+#define B(key, help) { #key, KIND_BOOL, offsetof(struct config, key), "false", 0, 1, help }
 	S(data_dir, "data", "directory of the embedded database (created if missing)"),
 	S(listen, "127.0.0.1:8080", "HOST:PORT for HTTP; port 0 picks a free port"),
 	S(base_url, NULL, "public base URL used in links, e.g. https://emr.example.vn/fhir (default: from Host)"),
@@ -63,8 +65,13 @@ static const struct setting {
 	S(oidc_issuer, NULL, "an external OpenID Connect provider whose tokens are accepted (its iss)"),
 	S(oidc_jwks, NULL, "that provider's keys: a JWKS file"),
 	S(oidc_audience, NULL, "the aud its tokens must carry"),
+	S(tls_cert, NULL, "PEM certificate (chain) file: with tls_key, HTTP is HTTPS only (TLS 1.2 and 1.3)"),
+	S(tls_key, NULL, "PEM private key file of tls_cert (unencrypted; keep it readable by this user only)"),
+	B(allow_plain_http, "without tls_cert, serve plain HTTP on a non-loopback address too "
+			    "(behind a TLS-terminating proxy)"),
 #undef S
 #undef L
+#undef B
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -86,6 +93,17 @@ static int set_value(struct config *cfg, const struct setting *s, const char *va
 		free(*slot);
 		*slot = value ? strdup(value) : NULL;
 		return 0;
+	}
+	if (s->kind == KIND_BOOL) {
+		static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off", "0" };
+
+		for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+			if (!strcasecmp(value, yes[i]) || !strcasecmp(value, no[i])) {
+				*(int *)(void *)p = !strcasecmp(value, yes[i]);
+				return 0;
+			}
+		fprintf(stderr, "lienthong: %s: %s must be true or false, not '%s'\n", where, s->key, value);
+		return 2;
 	}
 	{
 		char *end;
@@ -175,7 +193,15 @@ static int load_env(struct config *cfg)
 	return 0;
 }
 
-/* --some-key VALUE or --some-key=VALUE; --config FILE is read first. */
+static int is_bool(const char *key)
+{
+	const struct setting *s = find_setting(key, strlen(key));
+
+	return s && s->kind == KIND_BOOL;
+}
+
+/* --some-key VALUE or --some-key=VALUE (a true/false setting: --some-key
+ * alone means true); --config FILE is read first. */
 static int load_flags(struct config *cfg, int argc, char **argv, int pass_config)
 {
 	for (int i = 1; i < argc; i++) {
@@ -200,6 +226,8 @@ static int load_flags(struct config *cfg, int argc, char **argv, int pass_config
 			snprintf(key, sizeof(key), "data_dir");
 		if (eq)
 			value = eq + 1;
+		else if (is_bool(key))
+			value = "true";	/* --allow-plain-http alone; =false to turn off */
 		else if (i + 1 < argc)
 			value = argv[++i];
 		else {
@@ -278,6 +306,11 @@ static int check(const struct config *cfg)
 	    strcmp(cfg->conditional_delete, "multiple")) {
 		fprintf(stderr, "lienthong: conditional_delete is 'single' or 'multiple', not '%s'\n",
 			cfg->conditional_delete);
+		return 2;
+	}
+	if (!cfg->tls_cert != !cfg->tls_key) {
+		fprintf(stderr, "lienthong: HTTPS needs both tls_cert and tls_key (only %s is set)\n",
+			cfg->tls_cert ? "tls_cert" : "tls_key");
 		return 2;
 	}
 	return 0;

@@ -91,12 +91,6 @@ static int seed(struct api *api, char *path)
 	return rc;
 }
 
-/* 1 for a loopback listen address: 127.0.0.0/8, ::1, localhost. */
-static int is_loopback(const char *host)
-{
-	return !strncmp(host, "127.", 4) || !strcmp(host, "::1") || !strcmp(host, "localhost");
-}
-
 /*
  * The demo (serve --seed into a store without tenants): the seeded data
  * belong to tenant 1, made here as facility 79999, with a client "demo"
@@ -142,6 +136,7 @@ int cmd_serve(int argc, char **argv)
 	struct api *api = NULL;
 	struct http_server *srv = NULL;
 	struct mllp_server *mllp = NULL;
+	struct http_tls tls = { 0 };
 	struct err e = { 0 };
 	sigset_t sigs;
 	char host[256], mhost[256], export_dir[PATH_MAX], keys_dir[PATH_MAX];
@@ -159,7 +154,7 @@ int cmd_serve(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	if (!strcmp(cfg.auth, "off") && !is_loopback(host)) {
+	if (!strcmp(cfg.auth, "off") && !http_host_is_loopback(host)) {
 		fprintf(stderr, "lienthong: auth=off serves health data to anyone: allowed only on a "
 				"loopback address, not %s\n", host);
 		rc = 2;
@@ -172,6 +167,21 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	log_set_level((enum log_level)level);
+	/* HTTPS, or plain HTTP on loopback only unless told (decision 0017). */
+	if (cfg.tls_cert && http_tls_load(&tls, cfg.tls_cert, cfg.tls_key, &e)) {
+		fprintf(stderr, "lienthong: %s\n", e.n_issues ? e.issue[0].diagnostics : err_message(e.code));
+		rc = 2;
+		goto out;
+	}
+	if (cfg.tls_cert && !cfg.base_url)	/* the API builds links from Host as http:// */
+		log_warn("base_url is not set: Location and links will say http://; set it to https://HOST:PORT/fhir");
+	if (!cfg.tls_cert && !cfg.allow_plain_http && !http_host_is_loopback(host)) {
+		fprintf(stderr, "lienthong: refusing plain HTTP on %s, which is not a loopback address: "
+				"configure tls_cert and tls_key for HTTPS, or set allow_plain_http "
+				"(e.g. behind a TLS-terminating proxy)\n", host);
+		rc = 2;
+		goto out;
+	}
 
 	/* Signals are taken by sigwait on this thread only: block them before
 	 * any thread starts so that every thread inherits the mask. */
@@ -199,6 +209,8 @@ int cmd_serve(int argc, char **argv)
 			.idle_timeout_s = (unsigned)cfg.idle_timeout,
 			.max_body_bytes = (size_t)cfg.max_body_bytes,
 			.max_url_bytes = (size_t)cfg.max_url_bytes,
+			.tls_cert_pem = tls.cert_pem,
+			.tls_key_pem = tls.key_pem,
 		};
 
 		config_api(&cfg, &ac);
@@ -225,7 +237,9 @@ int cmd_serve(int argc, char **argv)
 			rc = 1;
 			goto out;
 		}
-		if (http_start(&hc, api, &srv, &e)) {
+		rc = http_start(&hc, api, &srv, &e);
+		http_tls_release(&tls);	/* GnuTLS has its own copy now: wipe ours */
+		if (rc) {
 			fprintf(stderr, "lienthong: %s\n", e.n_issues ? e.issue[0].diagnostics : err_message(e.code));
 			rc = 1;
 			goto out;
@@ -247,8 +261,8 @@ int cmd_serve(int argc, char **argv)
 			goto out;
 		}
 	}
-	printf(strchr(host, ':') ? "listening http=[%s]:%d" : "listening http=%s:%d", host,
-	       http_port(srv));
+	printf(strchr(host, ':') ? "listening %s=[%s]:%d" : "listening %s=%s:%d",
+	       cfg.tls_cert ? "https" : "http", host, http_port(srv));
 	if (mllp)
 		printf(strchr(mhost, ':') ? " mllp=[%s]:%d" : " mllp=%s:%d", mhost, mllp_port(mllp));
 	printf("\n");
@@ -264,6 +278,7 @@ int cmd_serve(int argc, char **argv)
 out:
 	mllp_stop(mllp);
 	http_stop(srv);
+	http_tls_release(&tls);
 	api_free(api);
 	store_close(st);
 	config_release(&cfg);

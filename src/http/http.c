@@ -2,15 +2,23 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "../base/log.h"
 #include "../base/url.h"
@@ -21,6 +29,20 @@ enum phase { PHASE_RECEIVING, PHASE_QUEUED, PHASE_DONE };
  * client gets its 413 cleanly; past this the server answers at once and
  * closes, so an endless upload cannot hold a connection. */
 #define HTTP_DRAIN_SLACK_BYTES (16u * 1024 * 1024)
+
+/* GnuTLS priorities (decision 0017): TLS 1.2 and 1.3 only; AEAD ciphers
+ * only (no CBC, no SHA-1 MAC or signature); in TLS 1.2 ECDHE key exchange
+ * only (forward secrecy: no RSA key transport, no finite-field DHE); the
+ * server's order wins. GnuTLS 3.7 expands it to 3 TLS 1.3 suites and 6
+ * TLS 1.2 ones (ECDHE-ECDSA/RSA with AES-256-GCM, ChaCha20-Poly1305,
+ * AES-128-GCM). */
+#define HTTP_TLS_PRIORITIES                                              \
+	"SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:"      \
+	"-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-GCM:"      \
+	"-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-SHA1:%SERVER_PRECEDENCE"
+
+/* A PEM certificate chain or key is a few KiB; a file past this is not one. */
+#define HTTP_TLS_MAX_PEM_BYTES (1024u * 1024)
 
 /* One request on one connection; lives from the first call of the access
  * handler to the completion callback. */
@@ -46,6 +68,7 @@ struct http_server {
 	struct api *api;
 	struct MHD_Daemon *daemon;
 	int port;
+	int tls;			/* HTTPS: add Strict-Transport-Security */
 
 	pthread_mutex_t lock;
 	pthread_cond_t work_cond;	/* workers wait for jobs */
@@ -156,6 +179,24 @@ static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *
 	return hr;
 }
 
+/* Headers on every response (decision 0017): health data must not be kept
+ * by caches or proxies, sniffed into another type, framed, or leak through
+ * Referer; over TLS, browsers are told to use nothing else. */
+static void add_secure_headers(struct MHD_Response *r, const struct api_response *res, int tls)
+{
+	if (!MHD_get_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL))
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_X_FRAME_OPTIONS, "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	if (!res->content_type || strncasecmp(res->content_type, "text/html", 9) != 0)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY,
+					"default-src 'none'; frame-ancestors 'none'");
+	if (tls)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_STRICT_TRANSPORT_SECURITY,
+					"max-age=31536000");
+}
+
 static enum MHD_Result send_response(struct http_req *hr)
 {
 	struct api_response *res = &hr->res;
@@ -200,6 +241,7 @@ static enum MHD_Result send_response(struct http_req *hr)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, res->location.p);
 	if (res->allow)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
+	add_secure_headers(r, res, hr->srv->tls);
 	ret = MHD_queue_response(hr->conn, (unsigned)res->status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -376,6 +418,138 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, stru
 	return 0;
 }
 
+/* Reads a whole PEM file into *out (NUL-terminated). read(2) straight into
+ * our buffer, not stdio: no copy of a key is left in a FILE buffer. */
+static int read_pem(const char *path, const char *setting, char **out, size_t *len,
+		    struct err *e)
+{
+	struct stat st;
+	char *p = NULL;
+	size_t n = 0, size = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	*out = NULL;
+	if (fd < 0)
+		return err_set(e, ERR_CONFIG, NULL, "cannot read %s %s: %s", setting, path,
+			       strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (unsigned long long)st.st_size > HTTP_TLS_MAX_PEM_BYTES) {
+		rc = err_set(e, ERR_CONFIG, NULL, "%s %s is not a PEM file (empty, not a file, or over %u bytes)",
+			     setting, path, HTTP_TLS_MAX_PEM_BYTES);
+		goto out;
+	}
+	size = (size_t)st.st_size;
+	p = malloc(size + 1);
+	if (!p) {
+		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
+		goto out;
+	}
+	while (n < size) {
+		ssize_t got = read(fd, p + n, size - n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			rc = err_set(e, ERR_CONFIG, NULL, "cannot read %s %s: %s", setting, path,
+				     got < 0 ? strerror(errno) : "shorter than its size");
+			goto out;
+		}
+		n += (size_t)got;
+	}
+	p[n] = '\0';
+	*out = p;
+	*len = n;
+	p = NULL;
+out:
+	if (p) {
+		explicit_bzero(p, size);
+		free(p);
+	}
+	close(fd);
+	return rc;
+}
+
+/* OpenSSL would prompt on the terminal for an encrypted key; refuse instead
+ * (GnuTLS is not given a passphrase either). */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	return -1;
+}
+
+int http_tls_load(struct http_tls *tls, const char *cert_path, const char *key_path,
+		  struct err *e)
+{
+	BIO *bio = NULL;
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	size_t cert_len;
+	int rc;
+
+	memset(tls, 0, sizeof(*tls));
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		return err_set(e, ERR_CONFIG, NULL, "this libmicrohttpd was built without TLS support");
+	if ((rc = read_pem(cert_path, "tls_cert", &tls->cert_pem, &cert_len, e)) ||
+	    (rc = read_pem(key_path, "tls_key", &tls->key_pem, &tls->key_len, e)))
+		goto out;
+	/* GnuTLS would refuse these too, but only as "cannot listen". */
+	bio = BIO_new_mem_buf(tls->cert_pem, (int)cert_len);
+	cert = bio ? PEM_read_bio_X509(bio, NULL, no_passphrase, NULL) : NULL;
+	BIO_free(bio);
+	if (!cert) {
+		rc = err_set(e, ERR_CONFIG, NULL, "tls_cert %s holds no PEM certificate", cert_path);
+		goto out;
+	}
+	bio = BIO_new_mem_buf(tls->key_pem, (int)tls->key_len);
+	key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
+	BIO_free(bio);
+	if (!key) {
+		rc = err_set(e, ERR_CONFIG, NULL,
+			     "tls_key %s holds no PEM private key (an encrypted key is not accepted)",
+			     key_path);
+		goto out;
+	}
+	if (X509_check_private_key(cert, key) != 1) {
+		rc = err_set(e, ERR_CONFIG, NULL, "tls_key %s is not the key of the certificate in %s",
+			     key_path, cert_path);
+		goto out;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
+		log_warn("tls_cert %s has expired: clients will refuse it", cert_path);
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(key);	/* OpenSSL clears the key's numbers */
+	X509_free(cert);
+	if (rc)
+		http_tls_release(tls);
+	return rc;
+}
+
+void http_tls_release(struct http_tls *tls)
+{
+	if (tls->key_pem) {
+		explicit_bzero(tls->key_pem, tls->key_len);
+		free(tls->key_pem);
+	}
+	free(tls->cert_pem);
+	memset(tls, 0, sizeof(*tls));
+}
+
+int http_host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (!host)
+		return 0;
+	if (!strcasecmp(host, "localhost"))
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return 0;
+}
+
 int http_start(const struct http_config *cfg, struct api *api, struct http_server **out,
 	       struct err *e)
 {
@@ -384,18 +558,29 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int rc;
+	int rc, tls = cfg->tls_cert_pem && cfg->tls_key_pem;
+	/* Given only with TLS: libmicrohttpd refuses them on a plain daemon. */
+	struct MHD_OptionItem tls_opts[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)(uintptr_t)cfg->tls_cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)cfg->tls_key_pem },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)HTTP_TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 
 	*out = NULL;
 	if ((rc = resolve(cfg->host, cfg->port, &ss, e)))
 		return rc;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (tls)
+		flags |= MHD_USE_TLS;
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return err_set(e, ERR_NOMEM, NULL, "out of memory");
 	srv->cfg = *cfg;
+	srv->cfg.tls_cert_pem = srv->cfg.tls_key_pem = NULL;	/* the caller wipes them */
 	srv->api = api;
+	srv->tls = tls;
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->work_cond, NULL);
 	pthread_cond_init(&srv->idle_cond, NULL);
@@ -428,10 +613,16 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
 		 * Content-Lengths, Content-Length with chunked...) rather than
 		 * guess: guessing is how request smuggling starts. */
 		MHD_OPTION_STRICT_FOR_CLIENT, 1,
+		MHD_OPTION_ARRAY, tls ? tls_opts : tls_opts + 3,
 		MHD_OPTION_END);
 	if (!srv->daemon) {
-		rc = err_set(e, ERR_CONFIG, NULL, "cannot listen on %s:%d (in use, or not allowed)",
-			     cfg->host, cfg->port);
+		if (tls)
+			rc = err_set(e, ERR_CONFIG, NULL, "cannot listen on %s:%d with TLS (in use, not allowed, "
+				     "or GnuTLS refused the certificate or key: --log-level debug says which)",
+				     cfg->host, cfg->port);
+		else
+			rc = err_set(e, ERR_CONFIG, NULL, "cannot listen on %s:%d (in use, or not allowed)",
+				     cfg->host, cfg->port);
 		goto fail;
 	}
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
