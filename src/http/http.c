@@ -60,6 +60,7 @@ struct http_req {
 	int te_not_chunked;		/* a Transfer-Encoding other than exactly "chunked" */
 	size_t received;		/* body bytes read, kept or not */
 	int handed_off;			/* counted in srv->in_flight until completed */
+	char peer[64];			/* the client's address */
 	struct http_req *next;		/* worker queue */
 };
 
@@ -127,6 +128,22 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
 	return MHD_YES;
 }
 
+/* The client's address as text, for the audit trail. */
+static void peer_address(struct MHD_Connection *conn, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	out[0] = '\0';
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+			  (socklen_t)n);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+			  (socklen_t)n);
+}
+
 static const char *header(struct MHD_Connection *conn, const char *name)
 {
 	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
@@ -155,6 +172,11 @@ static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *
 	hr->req.if_none_match = header(conn, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	hr->req.if_none_exist = header(conn, "If-None-Exist");
 	hr->req.prefer = header(conn, "Prefer");
+	hr->req.authorization = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
+	hr->req.tenant = header(conn, "X-Lienthong-Tenant");
+	hr->req.break_glass = header(conn, "X-Break-Glass");
+	peer_address(conn, hr->peer, sizeof(hr->peer));
+	hr->req.peer = hr->peer;
 	/* Two readings of where the body ends, or of which host is meant, is
 	 * how request smuggling starts: refuse before reading any body. */
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, hr);
