@@ -436,7 +436,8 @@ static void set_base(struct api_ctx *c)
 	}
 	for (const char *p = host; ok && *p; p++)
 		ok = isalnum((unsigned char)*p) || strchr(".-:[]_", *p);
-	snprintf(c->base, sizeof(c->base), "http://%s/fhir", ok ? host : "localhost");
+	snprintf(c->base, sizeof(c->base), "%s://%s/fhir", c->req->https ? "https" : "http",
+		 ok ? host : "localhost");
 }
 
 /* Splits "/fhir/a/b/c" into segments; returns the count or -1 when the path

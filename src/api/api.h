@@ -84,6 +84,7 @@ struct api_request {
 	const char *tenant;		/* X-Lienthong-Tenant: the facility code to act in */
 	const char *break_glass;	/* X-Break-Glass: the reason for an emergency access */
 	const char *peer;		/* the client's address, for the audit trail; NULL: unknown */
+	int https;			/* it came over TLS: links say https:// */
 	const char *body;		/* NULL or body_len bytes */
 	size_t body_len;
 };

@@ -173,8 +173,6 @@ int cmd_serve(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	if (cfg.tls_cert && !cfg.base_url)	/* the API builds links from Host as http:// */
-		log_warn("base_url is not set: Location and links will say http://; set it to https://HOST:PORT/fhir");
 	if (!cfg.tls_cert && !cfg.allow_plain_http && !http_host_is_loopback(host)) {
 		fprintf(stderr, "lienthong: refusing plain HTTP on %s, which is not a loopback address: "
 				"configure tls_cert and tls_key for HTTPS, or set allow_plain_http "

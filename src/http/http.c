@@ -177,6 +177,7 @@ static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *
 	hr->req.break_glass = header(conn, "X-Break-Glass");
 	peer_address(conn, hr->peer, sizeof(hr->peer));
 	hr->req.peer = hr->peer;
+	hr->req.https = srv->tls;
 	/* Two readings of where the body ends, or of which host is meant, is
 	 * how request smuggling starts: refuse before reading any body. */
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, hr);
