@@ -20,7 +20,9 @@
 struct json_object;
 
 /* base64url without padding (RFC 7515 §2); decode refuses padding,
- * whitespace and any character outside the alphabet (ERR_BAD_REQUEST). */
+ * whitespace, any character outside the alphabet and non-zero unused bits
+ * in the last character (so each byte string has one encoding), with
+ * ERR_BAD_REQUEST; on failure out is left as it was. */
 int auth_b64url_encode(const void *p, size_t n, struct buf *out) LT_MUST_CHECK;
 int auth_b64url_decode(const char *s, size_t n, struct buf *out, struct err *e) LT_MUST_CHECK;
 
@@ -32,19 +34,25 @@ struct auth_key;			/* an EVP_PKEY, its alg and kid */
 
 #define AUTH_KID_MAX 64
 
-/* A new private key. kid NULL: the RFC 7638 thumbprint of its public JWK. */
+/* A new private key. kid NULL: the RFC 7638 thumbprint of its public JWK;
+ * otherwise 1 to AUTH_KID_MAX printable ASCII characters (ERR_BAD_REQUEST). */
 int auth_key_generate(enum auth_alg alg, const char *kid, struct auth_key **out,
 		      struct err *e) LT_MUST_CHECK;
 /* A private or public key from PEM; the alg follows from the key (P-256 →
- * ES256, Ed25519 → EdDSA; anything else ERR_NOT_SUPPORTED). kid as above. */
+ * ES256, Ed25519 → EdDSA; anything else ERR_NOT_SUPPORTED). kid as above.
+ * Encrypted PEM is ERR_NOT_SUPPORTED (no passphrase is ever asked for). */
 int auth_key_from_pem(const char *pem, size_t n, const char *kid, struct auth_key **out,
 		      struct err *e) LT_MUST_CHECK;
 /* The private key as unencrypted PKCS#8 PEM (ERR_USAGE for a public key). */
 int auth_key_private_pem(const struct auth_key *k, struct buf *out, struct err *e) LT_MUST_CHECK;
 /* The public JWK as a JSON object text: kty, crv, x (, y), kid, alg, use "sig". */
 int auth_key_public_jwk(const struct auth_key *k, struct buf *out, struct err *e) LT_MUST_CHECK;
-/* The keys of a JWKS document ({"keys": [...]}); keys without a supported
- * kty/crv are skipped; none at all is ERR_BAD_REQUEST. *keys is malloc'ed. */
+/* The keys of a JWKS document ({"keys": [...]}), as public keys; keys
+ * without a supported kty/crv, or whose "use" is not "sig" or whose "alg"
+ * is not the one of their curve, are skipped; none at all is
+ * ERR_BAD_REQUEST, and so is a supported key that is malformed (bad
+ * coordinates, not on the curve) or a kid used twice. Keys without kid get
+ * their thumbprint. *keys is malloc'ed (auth_keys_free). */
 int auth_jwks_parse(const char *json, size_t n, struct auth_key ***keys, size_t *n_keys,
 		    struct err *e) LT_MUST_CHECK;
 const char *auth_key_kid(const struct auth_key *k);
@@ -56,15 +64,19 @@ void auth_keys_free(struct auth_key **keys, size_t n);	/* and the array */
 /* ---- JWT (RFC 7519, compact JWS) ---------------------------------------- */
 
 /* header {"alg": k's alg, "typ": "JWT", "kid": k's kid}; claims is a JSON
- * object text, signed as given. ES256 signatures are the raw r||s form. */
+ * object text, signed as given. ES256 signatures are the raw r||s form.
+ * ERR_USAGE for a public key or claims that are not a JSON object. */
 int auth_jwt_sign(const struct auth_key *k, const char *claims_json, struct buf *out,
 		  struct err *e) LT_MUST_CHECK;
 
 /*
- * Checks a compact JWS against keys: the header's kid must name one of
- * them (or, without kid, exactly one key of the header's alg must exist),
- * and the header's alg must be that key's alg — so "none", HS256 and any
- * alg the key was not made for are refused. Only then are the claims
+ * Checks a compact JWS (at most 8 KiB) against keys: the header's kid must
+ * name exactly one of them (or, without kid, exactly one key of the
+ * header's alg must exist), and the header's alg must be that key's alg —
+ * so "none", HS256 and any alg the key was not made for are refused; a
+ * header with "crit" is refused (we implement no extension), and keys
+ * carried in the header (jwk, jku, x5c, x5u) are ignored. The signature is
+ * checked next; only then are the claims
  * parsed and checked: exp (required) > now_s - leeway_s, nbf and iat (when
  * present) <= now_s + leeway_s; aud (string or array) must contain
  * audience when audience is not NULL; iss must equal issuer when issuer is
@@ -88,13 +100,17 @@ int auth_jwt_verify(const char *token, size_t n, struct auth_key *const *keys, s
 
 /* argon2id (libsodium crypto_pwhash_str, interactive limits). */
 int auth_password_hash(const char *password, char out[AUTH_HASH_MAX], struct err *e) LT_MUST_CHECK;
-/* 1 when password matches hash, 0 when not (or hash is not ours). Takes the
- * same time whether or not a user exists when given auth_dummy_hash(). */
+/* 1 when password matches hash, 0 when not (or hash is not argon2id). Takes
+ * the same time whether or not a user exists when given auth_dummy_hash()
+ * for a missing user: a real argon2id hash of a random password made once
+ * (on first use, one hash's time: call it at start-up), which never
+ * matches. Each verification holds 64 MiB while it runs. */
 int auth_password_verify(const char *hash, const char *password);
 const char *auth_dummy_hash(void);
 /* The password policy (VIETNAM.md §6, level 3): at least 14 characters
- * (UTF-8 code points), letters and digits, not containing the user name.
- * ERR_BAD_REQUEST with a message saying which rule fails. */
+ * (UTF-8 code points), a letter and a digit, not containing the user name
+ * (ASCII case-insensitive, when it has 3 characters or more); at most 1024
+ * bytes. ERR_BAD_REQUEST with one issue per rule that fails. */
 int auth_password_policy(const char *password, const char *user_name, struct err *e) LT_MUST_CHECK;
 
 /* ---- TOTP (RFC 6238: HMAC-SHA1, 30 s steps, 6 digits) --------------------- */
@@ -107,27 +123,30 @@ int auth_totp_code(const char *secret_b32, int64_t unix_s, char out[7], struct e
 /*
  * 1 when code is right for now_s's step or the one before or after, and
  * that step is later than *last_step (a code is accepted once); then
- * *last_step becomes its step. 0 otherwise. Compared in constant time.
+ * *last_step becomes its step. 0 otherwise (also when last_step is NULL).
+ * Compared in constant time. Start *last_step at 0 for a new secret.
  */
 int auth_totp_check(const char *secret_b32, const char *code, int64_t now_s, int64_t *last_step);
-/* otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=ISSUER for authenticator apps. */
+/* otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=ISSUER for authenticator
+ * apps; issuer and account are percent-encoded. */
 int auth_totp_uri(const char *secret_b32, const char *issuer, const char *account,
 		  struct buf *out) LT_MUST_CHECK;
 
 /* ---- Secrets ------------------------------------------------------------- */
 
-/* n random bytes (OpenSSL RAND_bytes) as base64url text. */
+/* n random bytes (OpenSSL RAND_bytes, 1 to 1024) as base64url text. */
 int auth_random_token(size_t n_bytes, struct buf *out, struct err *e) LT_MUST_CHECK;
 /* 1 when equal; time depends only on the lengths. */
 int auth_ct_equal(const void *a, size_t an, const void *b, size_t bn);
-/* SHA-256 of p as 64 lowercase hex digits (and NUL). */
+/* SHA-256 of p as 64 lowercase hex digits (and NUL); "" if OpenSSL fails. */
 void auth_sha256_hex(const void *p, size_t n, char out[65]);
 
 /* ---- SMART on FHIR v2 scopes --------------------------------------------- */
 
 /*
- * A scope string ("patient/Observation.rs user/[*].cruds system/[*].read
- * launch/patient openid fhirUser offline_access") parsed. Resource scopes
+ * A scope string ("patient/Observation.rs user/Patient.cruds
+ * system/Observation.read launch/patient openid fhirUser offline_access")
+ * parsed; tokens are separated by spaces, duplicates kept once. Resource scopes
  * are CONTEXT/TYPE.PERMS: CONTEXT patient, user or system; TYPE a resource
  * type or '*'; PERMS SMART v2 letters in the order c r u d s (a subset), or
  * the v1 forms read (= rs), write (= cud) and '*' (= cruds). A v2 scope may
@@ -156,18 +175,27 @@ struct auth_scopes {
 	int n;
 };
 
-/* ERR_BAD_REQUEST for a malformed resource scope (unknown context, empty
- * or misordered permissions, more than AUTH_MAX_SCOPES tokens). */
+/* ERR_BAD_REQUEST for a malformed resource scope (unknown context, a type
+ * that is neither [A-Z][A-Za-z]* nor '*', empty or misordered permissions,
+ * a query on a v1 scope), a character RFC 6749 §3.3 does not allow, a token
+ * longer than 255 characters, or more than AUTH_MAX_SCOPES tokens. */
 int auth_scopes_parse(const char *text, struct auth_scopes *out, struct err *e) LT_MUST_CHECK;
-/* 1 when some resource scope of context grants every perm of perms on
- * type (an exact type or '*'). */
+/* 1 when the resource scopes of context on type (an exact type or '*')
+ * together grant every perm of perms (SMART scopes add up); 0 for perms 0.
+ * Scopes with a query count too: the caller must apply their query. */
 int auth_scopes_allow(const struct auth_scopes *s, enum auth_context context, const char *type,
 		      unsigned perms);
 /* 1 when the scopes include token exactly (e.g. "launch/patient"). */
 int auth_scopes_has(const struct auth_scopes *s, const char *token);
 /* The scopes of requested that granted allows (each requested resource
- * scope narrowed to what granted gives; others kept only when granted has
- * them), as a space-separated string: what a token may carry. */
+ * scope narrowed to what granted gives, and dropped when that is nothing;
+ * others kept only when granted has them), as a space-separated string:
+ * what a token may carry. Requested "system/Observation.cruds
+ * system/Patient.rs" with rs granted on every system type gives
+ * "system/Observation.rs system/Patient.rs". A scope left whole keeps the
+ * client's spelling (a v1 ".read" stays ".read"); a narrowed one is written
+ * in v2 letters; one that a wider scope of the answer covers is left out.
+ * A query on either side is kept; two different queries give nothing. */
 int auth_scopes_narrow(const struct auth_scopes *requested, const struct auth_scopes *granted,
 		       struct buf *out) LT_MUST_CHECK;
 
