@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import Client from 'fhir-kit-client';
+import { Client } from 'fhir-kit-client';
 
 const base = process.env.LT_URL; // http://HOST:PORT/fhir
 const root = base.replace(/\/fhir$/, '');
