@@ -595,6 +595,18 @@ static int dispatch(struct api_ctx *c)
 			       lim->max_body_bytes);
 	if ((rc = negotiate(c)) || (rc = route(c, &kind)))
 		return rc;
+	/* AuditEvent is the store's audit trail (audit.c): read and searched, never written. */
+	if (c->type && !strcmp(c->type, "AuditEvent") && kind != ROUTE_OPERATION) {
+		if (!strcmp(method, "GET") &&
+		    (kind == ROUTE_TYPE || kind == ROUTE_INSTANCE || kind == ROUTE_COMPARTMENT))
+			return api_audit_search(c);
+		if (!strcmp(method, "GET"))
+			return err_set(&c->err, ERR_NOT_SUPPORTED, NULL,
+				       "AuditEvent records never change: they have no history");
+		c->res->allow = "GET, HEAD";
+		return err_set(&c->err, ERR_METHOD, NULL, "AuditEvent records are kept by the server: "
+			       "they can be read and searched, not changed (%s)", req->method);
+	}
 	for (size_t i = 0; i < sizeof(route_handlers) / sizeof(route_handlers[0]); i++)
 		if (route_handlers[i].route == kind && !strcmp(route_handlers[i].method, method))
 			return route_handlers[i].fn(c);

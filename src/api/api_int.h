@@ -171,6 +171,13 @@ int api_export_kickoff(struct api_ctx *c);
 int api_export_status(struct api_ctx *c);
 int api_export_file(struct api_ctx *c);
 
+/* audit.c: the store's audit trail as AuditEvent. api_audit_event_json
+ * appends one record as an R4 AuditEvent (base: for source.site; may be
+ * NULL); api_audit_search answers GET AuditEvent?..., Patient/[id]/AuditEvent
+ * and AuditEvent/[seq]. */
+int api_audit_event_json(const struct store_audit *a, const char *base, struct buf *out) LT_MUST_CHECK;
+int api_audit_search(struct api_ctx *c);
+
 /* capability.c */
 int api_capability_build(struct api *api, struct err *e);
 int api_metadata(struct api_ctx *c);
