@@ -651,6 +651,25 @@ static int dispatch(struct api_ctx *c)
 			       lim->max_body_bytes);
 	if ((rc = negotiate(c)) || (rc = route(c, &kind)))
 		return rc;
+	/* AuditEvent is the store's audit trail (audit.c): read and searched, never written. */
+	if (c->type && !strcmp(c->type, "AuditEvent") && kind != ROUTE_OPERATION) {
+		if (!strcmp(method, "GET") &&
+		    (kind == ROUTE_TYPE || kind == ROUTE_INSTANCE || kind == ROUTE_COMPARTMENT)) {
+			c->audit_interaction = kind == ROUTE_INSTANCE ? "read" : "search-type";
+			c->audit_action = kind == ROUTE_INSTANCE ? "R" : "E";
+			if (api_allow(c, "AuditEvent", kind == ROUTE_INSTANCE ? AUTH_PERM_R : AUTH_PERM_S))
+				return c->err.code;
+			if (c->patient_only && (rc = patient_scope(c, kind)))
+				return rc;
+			return api_audit_search(c);
+		}
+		if (!strcmp(method, "GET"))
+			return err_set(&c->err, ERR_NOT_SUPPORTED, NULL,
+				       "AuditEvent records never change: they have no history");
+		c->res->allow = "GET, HEAD";
+		return err_set(&c->err, ERR_METHOD, NULL, "AuditEvent records are kept by the server: "
+			       "they can be read and searched, not changed (%s)", req->method);
+	}
 	for (size_t i = 0; i < sizeof(route_handlers) / sizeof(route_handlers[0]); i++) {
 		const struct route_handler *h = &route_handlers[i];
 

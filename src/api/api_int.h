@@ -218,6 +218,12 @@ int api_resource_patient(const char *type, const char *id, const char *json, siz
  * patient's token meets another patient's data). */
 int api_may_see(const struct api_ctx *c, const char *type, const char *id, const char *json,
 		size_t n);
+/* audit.c: the store's audit trail as AuditEvent. api_audit_event_json
+ * appends one record as an R4 AuditEvent (base: for source.site; may be
+ * NULL); api_audit_search answers GET AuditEvent?..., Patient/[id]/AuditEvent
+ * and AuditEvent/[seq]. */
+int api_audit_event_json(const struct store_audit *a, const char *base, struct buf *out) LT_MUST_CHECK;
+int api_audit_search(struct api_ctx *c);
 
 /* capability.c */
 int api_capability_build(struct api *api, struct err *e);

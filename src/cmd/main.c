@@ -86,6 +86,17 @@ static const struct command {
 	  "\n"
 	  "rotate adds a key that signs from the next start on; older keys still verify the\n"
 	  "tokens they signed until their files (DIR/keys/signing/KID.pem) are removed.\n" },
+	{ "audit", cmd_audit, "the audit trail: verify its hash chain, list who accessed what",
+	  "lienthong audit verify [--data DIR]\n"
+	  "lienthong audit list [--data DIR] [--patient Patient/ID] [--agent A] [--tenant N]\n"
+	  "          [--since T] [--until T] [--break-glass] [--limit N]\n"
+	  "\n"
+	  "verify: walks the whole trail and checks every record against the hash chain and its\n"
+	  "head (decision 0016); prints 'audit trail: N records, intact' and exits 0, or one line\n"
+	  "per problem, 'audit record SEQ: altered|deleted|reordered|truncated ...', and exits 1.\n"
+	  "Needs the key DATA/keys/audit.key.\n"
+	  "list: the records, newest first (100 unless --limit): seq, time (UTC), agent,\n"
+	  "action/subtype, entity, patient, source, HTTP status, purpose of use, flags.\n" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <openssl/crypto.h>
 #include "../base/log.h"
 
 #define SQLITE_SCHEMA_VERSION 2
@@ -114,7 +115,10 @@ static const char *const sqlite_schema =
 	"CREATE INDEX IF NOT EXISTS message_log_control"
 	" ON message_log(tenant, channel, sender, control_id);"
 	"CREATE INDEX IF NOT EXISTS message_log_patient ON message_log(tenant, patient, received);"
-	"CREATE INDEX IF NOT EXISTS message_log_received ON message_log(tenant, received);"
+	"CREATE INDEX IF NOT EXISTS message_log_received ON message_log(tenant, received);";
+
+/* Who may act, and what they did (a string of its own: C99 caps a literal's length). */
+static const char sqlite_schema_access[] =
 	/* Facilities and who may act in them (sqlite_directory.c). */
 	"CREATE TABLE IF NOT EXISTS tenant ("
 	" id INTEGER PRIMARY KEY,"
@@ -137,7 +141,27 @@ static const char *const sqlite_schema =
 	" last_used INTEGER NOT NULL,"
 	" created INTEGER NOT NULL,"
 	" disabled INTEGER NOT NULL,"
-	" UNIQUE (kind, name));";
+	" UNIQUE (kind, name));"
+	/* The audit trail (struct store_audit, sqlite_audit.c): seq is given
+	 * by the writer, 1, 2, 3..., and hash chains each record to the one
+	 * before (hex HMAC-SHA-256). Append-only. */
+	"CREATE TABLE IF NOT EXISTS audit ("
+	" seq INTEGER PRIMARY KEY,"
+	" tenant INTEGER NOT NULL,"
+	" at_ms INTEGER NOT NULL,"		/* ms since epoch, UTC */
+	" agent TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" subtype TEXT NOT NULL,"
+	" entity TEXT NOT NULL,"
+	" patient TEXT NOT NULL,"
+	" source TEXT NOT NULL,"
+	" outcome INTEGER NOT NULL,"
+	" purpose TEXT NOT NULL,"
+	" flags INTEGER NOT NULL,"
+	" detail TEXT NOT NULL,"
+	" hash TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS audit_patient ON audit(tenant, patient, seq);"
+	"CREATE INDEX IF NOT EXISTS audit_tenant ON audit(tenant, seq);";
 
 /* The value indexes of the index tables, which searches read; they end
  * with rid so that they cover the searches. Their keys are values (codes,
@@ -259,6 +283,7 @@ static const unsigned char ix_slots[STORE_IX__COUNT][IX_SLOTS + 1] = {
 
 struct sqlite_backend {
 	char *path;
+	unsigned char audit_key[SQLITE_AUDIT_KEY_BYTES];
 };
 
 /* The writer's page cache. Index inserts land on random pages of large
@@ -278,11 +303,17 @@ struct sqlite_conn {
 	/* Writer: the span last written per parameter key (tenant 1), so that
 	 * ix_date_span is written only when it grows. Cleared on rollback. */
 	int64_t *span_seen;		/* SPAN_CACHE entries; NULL on readers */
+	struct sqlite_audit_conn audit;
 };
 
 sqlite3 *sqlite_conn_db(struct sqlite_conn *c)
 {
 	return c->db;
+}
+
+struct sqlite_audit_conn *sqlite_conn_audit(struct sqlite_conn *c)
+{
+	return &c->audit;
 }
 
 int sqlite_fail(sqlite3 *db, int src, struct err *e, const char *what)
@@ -457,9 +488,10 @@ static int sqlite_open_backend(const struct store_config *cfg, void **out, struc
 	}
 	sqlite3_busy_timeout(db, 10000);
 	if ((rc = sqlite_exec(db, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL;", e)) ||
-	    (rc = sqlite_exec(db, sqlite_schema, e)))
+	    (rc = sqlite_exec(db, sqlite_schema, e)) || (rc = sqlite_exec(db, sqlite_schema_access, e)))
 		goto fail;
-	if ((rc = migrate(db, e)) || (rc = ensure_value_indexes(db, e)))
+	if ((rc = migrate(db, e)) || (rc = ensure_value_indexes(db, e)) ||
+	    (rc = sqlite_audit_key_load(cfg->data_dir, db, b->audit_key, e)))
 		goto fail;
 	/* A store indexed before ix_date_span existed: measure its spans once. */
 	if ((rc = sqlite_exec(db, "INSERT INTO ix_date_span SELECT tenant, param, max(hi - lo)"
@@ -485,6 +517,7 @@ static void sqlite_close_backend(void *backend)
 {
 	struct sqlite_backend *b = backend;
 
+	OPENSSL_cleanse(b->audit_key, sizeof(b->audit_key));
 	free(b->path);
 	free(b);
 }
@@ -497,6 +530,7 @@ static void sqlite_conn_close(void *conn)
 		return;
 	for (int i = 0; i < STMT__COUNT; i++)
 		sqlite3_finalize(c->stmt[i]);
+	sqlite_audit_conn_release(&c->audit);
 	for (int t = 0; t < STORE_IX__COUNT; t++)
 		for (int k = 0; k < IX_ROWS_MAX; k++)
 			sqlite3_finalize(c->ix_insert[t][k]);
@@ -519,6 +553,7 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 	}
 	if (!c)
 		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	c->audit.key = b->audit_key;
 	rc = sqlite3_open_v2(b->path, &c->db,
 			     (writer ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |
 				     SQLITE_OPEN_NOMUTEX,
@@ -1083,4 +1118,7 @@ const struct store_ops store_sqlite_ops = {
 	.principal_get = sqlite_principal_get,
 	.principals = sqlite_principals,
 	.principal_login = sqlite_principal_login,
+	.audit_append = sqlite_audit_append,
+	.audits = sqlite_audits,
+	.audit_verify = sqlite_audit_verify,
 };

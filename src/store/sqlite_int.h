@@ -1,6 +1,7 @@
 /*
  * sqlite_int.h — private to the SQLite backend (sqlite.c: schema, reads,
- * writes; sqlite_query.c: search; sqlite_scan.c: bulk scans).
+ * writes; sqlite_query.c: search; sqlite_scan.c: bulk scans; sqlite_message.c:
+ * the message log; sqlite_audit.c: the audit trail).
  */
 #ifndef LT_STORE_SQLITE_INT_H
 #define LT_STORE_SQLITE_INT_H
@@ -37,6 +38,24 @@ int sqlite_principals(void *conn, int64_t tenant, store_principal_fn fn, void *c
 		      struct err *e);
 int sqlite_principal_login(void *backend, int64_t id, int ok, int64_t now_ms, int max_failures,
 			   int64_t lock_ms, int64_t totp_step, struct err *e);
+/* sqlite_audit.c: the audit trail (decision 0016). Each connection has one
+ * of these; key is the backend's, statements are the connection's. */
+#define SQLITE_AUDIT_KEY_BYTES 32
+struct sqlite_audit_conn {
+	const unsigned char *key;
+	sqlite3_stmt *insert;		/* writer: prepared on first use */
+};
+struct sqlite_audit_conn *sqlite_conn_audit(struct sqlite_conn *c);
+/* Reads DATA/keys/audit.key, or creates it when the database has no trail
+ * yet; ERR_CONFIG when it is missing beside a trail, or not 32 bytes. */
+int sqlite_audit_key_load(const char *data_dir, sqlite3 *db,
+			  unsigned char key[SQLITE_AUDIT_KEY_BYTES], struct err *e);
+void sqlite_audit_conn_release(struct sqlite_audit_conn *ac);
+int sqlite_audit_append(void *wconn, const struct store_audit *const *a, size_t n, struct err *e);
+int sqlite_audits(void *conn, const struct store_audit_query *q, store_audit_fn fn, void *ctx,
+		  struct err *e);
+int sqlite_audit_verify(void *conn, store_audit_problem_fn fn, void *ctx, int64_t *checked,
+			struct err *e);
 /* sqlite_scan.c */
 int sqlite_scan(void *conn, struct store_scan *s, store_scan_fn fn, void *ctx, struct err *e);
 

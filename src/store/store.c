@@ -1,6 +1,7 @@
 /*
  * store.c — the backend-independent half of the store: the reader
- * connection pool and the single writer thread with group commit.
+ * connection pool, the single writer thread with group commit, and the
+ * audit queue it drains.
  */
 #include "store.h"
 
@@ -8,7 +9,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "../base/log.h"
+#include "../base/time.h"
+
+/* The audit queue (decision 0016). store_audit blocks while it holds
+ * AUDIT_QUEUE_MAX records; the writer commits queued records with every
+ * group commit, on their own once the oldest has waited audit_flush_ms, or
+ * at once past AUDIT_EAGER; at most AUDIT_BATCH_MAX a commit. */
+#define AUDIT_QUEUE_MAX 65536
+#define AUDIT_EAGER 1024
+#define AUDIT_BATCH_MAX 8192
+#define AUDIT_FLUSH_MS_DEFAULT 200
+
+/* A queued audit record: a copy, its strings right after it. */
+struct audit_item {
+	struct store_audit a;
+	int64_t queued_ms;		/* monotonic */
+	struct audit_item *next;
+};
 
 /* A txn waiting for the writer; lives on the committing thread's stack. */
 struct pending {
@@ -39,6 +58,21 @@ struct store {
 	pthread_t writer;
 	int writer_started;
 	void *wconn;
+
+	/* Audit records waiting for the writer (FIFO), under queue_lock. The
+	 * counters only grow: a flush waits for durable to reach what was
+	 * queued when it began. */
+	struct audit_item *audit_head, *audit_tail;
+	size_t audit_n;
+	int64_t audit_flush_ms;
+	uint64_t audit_queued;		/* records ever queued */
+	uint64_t audit_durable;		/* records ever committed */
+	uint64_t audit_flush_want;	/* a flush waits for durable to reach this */
+	uint64_t audit_failures;	/* commits of audit records that failed */
+	int audit_fail_rc;		/* the last one's code */
+	int64_t audit_retry_ms;		/* after a failure: no audit-only commit before */
+	pthread_cond_t audit_cond;	/* room in the queue, or records durable (or failed) */
+	const struct store_audit **audit_batch;	/* the writer's: AUDIT_BATCH_MAX */
 };
 
 void store_version_init(struct store_version *v)
@@ -121,9 +155,53 @@ static int apply_batch(struct store *st, struct pending *batch, int isolate, int
 	return 0;
 }
 
+/* After the commit (rc 0) or failure of the n audit records first..: frees
+ * them, or puts them back at the head of the queue, in order, to be tried
+ * again; wakes store_audit_flush. Never drops a record while the store is
+ * open. */
+static void audit_done(struct store *st, struct audit_item *first, size_t n, int rc)
+{
+	struct audit_item *last = NULL, *it, *next;
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&st->queue_lock);
+	if (!rc || st->stopping) {
+		if (rc)
+			log_error("store: %zu audit records could not be written at close (%s): lost",
+				  n, err_name(rc));
+		for (it = first; it; it = next) {
+			next = it->next;
+			free(it);
+		}
+		st->audit_durable += n;	/* nothing waits for them any longer */
+	} else {
+		log_error("store: %zu audit records could not be written (%s); they stay queued",
+			  n, err_name(rc));
+		for (last = first; last->next; last = last->next)
+			;
+		last->next = st->audit_head;
+		st->audit_head = first;
+		if (!st->audit_tail)
+			st->audit_tail = last;
+		st->audit_n += n;
+		st->audit_failures++;
+		st->audit_fail_rc = rc;
+		st->audit_flush_want = st->audit_durable;
+		st->audit_retry_ms = time_monotonic_ms() + st->audit_flush_ms;
+	}
+	pthread_cond_broadcast(&st->audit_cond);
+	pthread_mutex_unlock(&st->queue_lock);
+}
+
 /* Takes every waiting txn (up to max_batch), applies them in one backend
- * transaction, commits once, then wakes each waiter with its own result. */
-static void writer_run_batch(struct store *st, struct pending *batch)
+ * transaction, commits once, then wakes each waiter with its own result.
+ * The n_audit queued audit records (a list from audits) are appended after
+ * the txns, once they have their final outcome (after the replay, if any),
+ * so a rollback never holds half of them; they share the commit. A failed
+ * append fails the batch as a failed commit would. */
+static void writer_run_batch(struct store *st, struct pending *batch, struct audit_item *audits,
+			     size_t n_audit)
 {
 	struct err e = { 0 };
 	struct pending *p;
@@ -136,12 +214,21 @@ static void writer_run_batch(struct store *st, struct pending *batch)
 		if (!rc)
 			apply_batch(st, batch, 1, &any_applied);
 	}
+	if (!rc && n_audit) {
+		size_t i = 0;
+
+		for (struct audit_item *it = audits; it; it = it->next)
+			st->audit_batch[i++] = &it->a;
+		rc = st->ops->audit_append(st->wconn, st->audit_batch, n_audit, &e);
+		if (rc)
+			st->ops->batch_rollback(st->wconn);
+	}
 	for (p = batch; rc && p; p = p->next) {
 		p->rc = rc;
 		p->err = e;
 	}
 	if (!rc) {
-		if (any_applied)
+		if (any_applied || n_audit)
 			rc = st->ops->batch_commit(st->wconn, &e);
 		else
 			st->ops->batch_rollback(st->wconn);
@@ -156,6 +243,7 @@ static void writer_run_batch(struct store *st, struct pending *batch)
 				}
 		}
 	}
+	audit_done(st, audits, n_audit, rc);
 	pthread_mutex_lock(&st->queue_lock);
 	for (p = batch; p; p = p->next) {
 		p->done = 1;
@@ -164,32 +252,85 @@ static void writer_run_batch(struct store *st, struct pending *batch)
 	pthread_mutex_unlock(&st->queue_lock);
 }
 
+/* Under queue_lock: the queued audit records should be committed now,
+ * writes or not. Else *wake_ms (monotonic) is when they will be, or 0. */
+static int audit_due(const struct store *st, int64_t now, int64_t *wake_ms)
+{
+	int64_t at;
+
+	*wake_ms = 0;
+	if (!st->audit_n)
+		return 0;
+	if (st->stopping)
+		return 1;
+	at = st->audit_head->queued_ms + st->audit_flush_ms;
+	if (st->audit_n >= AUDIT_EAGER)
+		at = now;
+	if (at < st->audit_retry_ms)	/* after a failure: not in a loop */
+		at = st->audit_retry_ms;
+	if (st->audit_flush_want > st->audit_durable)	/* asked for: one more try */
+		at = now;
+	if (at <= now)
+		return 1;
+	*wake_ms = at;
+	return 0;
+}
+
+/* Sleeps on queue_cond (CLOCK_MONOTONIC) until wake_ms, or a signal. */
+static void wait_until(struct store *st, int64_t wake_ms)
+{
+	struct timespec ts = { .tv_sec = wake_ms / 1000, .tv_nsec = (wake_ms % 1000) * 1000000 };
+
+	pthread_cond_timedwait(&st->queue_cond, &st->queue_lock, &ts);
+}
+
 static void *writer_main(void *arg)
 {
 	struct store *st = arg;
 
 	for (;;) {
-		struct pending *batch, *last;
+		struct pending *batch = NULL, *last;
+		struct audit_item *audits = NULL, *alast = NULL;
+		size_t n_audit = 0;
+		int64_t wake_ms;
 		int n = 1;
 
 		pthread_mutex_lock(&st->queue_lock);
-		while (!st->head && !st->stopping)
-			pthread_cond_wait(&st->queue_cond, &st->queue_lock);
-		if (!st->head) {	/* stopping and drained */
-			pthread_mutex_unlock(&st->queue_lock);
-			return NULL;
+		while (!st->head && !audit_due(st, time_monotonic_ms(), &wake_ms)) {
+			if (st->stopping) {	/* drained */
+				pthread_mutex_unlock(&st->queue_lock);
+				return NULL;
+			}
+			if (wake_ms)
+				wait_until(st, wake_ms);
+			else
+				pthread_cond_wait(&st->queue_cond, &st->queue_lock);
 		}
-		batch = last = st->head;
-		while (last->next && n < st->max_batch) {
-			last = last->next;
-			n++;
+		if (st->head) {
+			batch = last = st->head;
+			while (last->next && n < st->max_batch) {
+				last = last->next;
+				n++;
+			}
+			st->head = last->next;
+			if (!st->head)
+				st->tail = NULL;
+			last->next = NULL;
 		}
-		st->head = last->next;
-		if (!st->head)
-			st->tail = NULL;
-		last->next = NULL;
+		/* Queued audit records ride along with any commit. */
+		if (st->audit_n) {
+			audits = alast = st->audit_head;
+			for (n_audit = 1; alast->next && n_audit < AUDIT_BATCH_MAX; n_audit++)
+				alast = alast->next;
+			st->audit_head = alast->next;
+			if (!st->audit_head)
+				st->audit_tail = NULL;
+			alast->next = NULL;
+			st->audit_n -= n_audit;
+			pthread_cond_broadcast(&st->audit_cond);	/* room */
+		}
 		pthread_mutex_unlock(&st->queue_lock);
-		writer_run_batch(st, batch);
+		writer_run_batch(st, batch, audits, n_audit);
 	}
 }
 
@@ -455,12 +596,22 @@ int store_open(const struct store_config *cfg, struct store **out, struct err *e
 	}
 	st->max_readers = cfg->max_readers > 0 ? cfg->max_readers : 64;
 	st->max_batch = cfg->max_batch > 0 ? cfg->max_batch : 1024;
+	st->audit_flush_ms = cfg->audit_flush_ms > 0 ? cfg->audit_flush_ms : AUDIT_FLUSH_MS_DEFAULT;
 	st->idle = calloc((size_t)st->max_readers, sizeof(void *));
+	st->audit_batch = calloc(AUDIT_BATCH_MAX, sizeof(st->audit_batch[0]));
 	pthread_mutex_init(&st->pool_lock, NULL);
 	pthread_cond_init(&st->pool_cond, NULL);
 	pthread_mutex_init(&st->queue_lock, NULL);
-	pthread_cond_init(&st->queue_cond, NULL);
-	if (!st->idle) {
+	{	/* the writer sleeps until an audit deadline: a clock that does not jump */
+		pthread_condattr_t attr;
+
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&st->queue_cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
+	pthread_cond_init(&st->audit_cond, NULL);
+	if (!st->idle || !st->audit_batch) {
 		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
 		goto fail;
 	}
@@ -486,10 +637,11 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
-	if (st->writer_started) {
+	if (st->writer_started) {	/* the writer drains the txns and audit records queued */
 		pthread_mutex_lock(&st->queue_lock);
 		st->stopping = 1;
 		pthread_cond_signal(&st->queue_cond);
+		pthread_cond_broadcast(&st->audit_cond);
 		pthread_mutex_unlock(&st->queue_lock);
 		pthread_join(st->writer, NULL);
 	}
@@ -503,6 +655,12 @@ void store_close(struct store *st)
 	pthread_cond_destroy(&st->pool_cond);
 	pthread_mutex_destroy(&st->queue_lock);
 	pthread_cond_destroy(&st->queue_cond);
+	pthread_cond_destroy(&st->audit_cond);
+	for (struct audit_item *it = st->audit_head, *next; it; it = next) {
+		next = it->next;	/* only when the writer never started */
+		free(it);
+	}
+	free(st->audit_batch);
 	free(st->idle);
 	free(st);
 }
@@ -586,4 +744,133 @@ int store_principal_login(struct store *st, int64_t id, int ok, int64_t now_ms, 
 			       st->ops->name);
 	return st->ops->principal_login(st->backend, id, ok, now_ms, max_failures, lock_ms,
 					totp_step, e);
+}
+
+/* ---- the audit trail ------------------------------------------------------- */
+
+static size_t audit_len(const char *s)
+{
+	return s ? strlen(s) + 1 : 1;
+}
+
+/* Copies s after the record (p advances); NULL becomes "". */
+static const char *audit_copy(char **p, const char *s)
+{
+	const char *start = *p;
+	size_t n = s ? strlen(s) : 0;
+
+	memcpy(*p, s ? s : "", n);
+	(*p)[n] = '\0';
+	*p += n + 1;
+	return start;
+}
+
+int store_audit(struct store *st, const struct store_audit *a, struct err *e)
+{
+	struct audit_item *it;
+	char *p;
+	size_t n;
+
+	if (!st->ops->audit_append)
+		return err_set(e, ERR_NOT_SUPPORTED, NULL, "the %s store keeps no audit trail",
+			       st->ops->name);
+	n = sizeof(*it) + audit_len(a->agent) + audit_len(a->action) + audit_len(a->subtype) +
+	    audit_len(a->entity) + audit_len(a->patient) + audit_len(a->source) +
+	    audit_len(a->purpose) + audit_len(a->detail);
+	if (!(it = malloc(n)))
+		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	it->a = *a;
+	it->a.seq = 0;
+	it->a.hash[0] = '\0';
+	p = (char *)(it + 1);
+	it->a.agent = audit_copy(&p, a->agent);
+	it->a.action = audit_copy(&p, a->action);
+	it->a.subtype = audit_copy(&p, a->subtype);
+	it->a.entity = audit_copy(&p, a->entity);
+	it->a.patient = audit_copy(&p, a->patient);
+	it->a.source = audit_copy(&p, a->source);
+	it->a.purpose = audit_copy(&p, a->purpose);
+	it->a.detail = audit_copy(&p, a->detail);
+	it->next = NULL;
+
+	pthread_mutex_lock(&st->queue_lock);
+	while (st->audit_n >= AUDIT_QUEUE_MAX && !st->stopping)
+		pthread_cond_wait(&st->audit_cond, &st->queue_lock);	/* never drop one */
+	if (st->stopping) {
+		pthread_mutex_unlock(&st->queue_lock);
+		free(it);
+		return err_set(e, ERR_SHUTDOWN, NULL, "the store is closing; the audit record was "
+			       "not written");
+	}
+	it->queued_ms = time_monotonic_ms();
+	if (st->audit_tail)
+		st->audit_tail->next = it;
+	else
+		st->audit_head = it;
+	st->audit_tail = it;
+	st->audit_n++;
+	st->audit_queued++;
+	/* The writer sets its timer on the first record and hurries past AUDIT_EAGER. */
+	if (st->audit_n == 1 || st->audit_n == AUDIT_EAGER)
+		pthread_cond_signal(&st->queue_cond);
+	pthread_mutex_unlock(&st->queue_lock);
+	return 0;
+}
+
+int store_audit_flush(struct store *st, struct err *e)
+{
+	uint64_t target, failures;
+	int rc = 0;
+
+	if (!st->ops->audit_append)
+		return err_set(e, ERR_NOT_SUPPORTED, NULL, "the %s store keeps no audit trail",
+			       st->ops->name);
+	pthread_mutex_lock(&st->queue_lock);
+	target = st->audit_queued;
+	failures = st->audit_failures;
+	if (st->audit_durable < target) {
+		if (st->audit_flush_want < target)
+			st->audit_flush_want = target;
+		pthread_cond_signal(&st->queue_cond);
+	}
+	while (st->audit_durable < target && st->audit_failures == failures)
+		pthread_cond_wait(&st->audit_cond, &st->queue_lock);
+	if (st->audit_durable < target)
+		rc = err_set(e, st->audit_fail_rc, NULL, "the audit trail could not be written (%s); "
+			     "its records stay queued", err_name(st->audit_fail_rc));
+	pthread_mutex_unlock(&st->queue_lock);
+	return rc;
+}
+
+int store_audits(struct store *st, const struct store_audit_query *q, store_audit_fn fn,
+		 void *ctx, struct err *e)
+{
+	void *conn;
+	int rc;
+
+	if (!st->ops->audits)
+		return err_set(e, ERR_NOT_SUPPORTED, NULL, "the %s store keeps no audit trail",
+			       st->ops->name);
+	if ((rc = pool_get(st, &conn, e)))
+		return rc;
+	rc = st->ops->audits(conn, q, fn, ctx, e);
+	pool_put(st, conn);
+	return rc;
+}
+
+int store_audit_verify(struct store *st, store_audit_problem_fn fn, void *ctx, int64_t *checked,
+		       struct err *e)
+{
+	void *conn;
+	int rc;
+
+	*checked = 0;
+	if (!st->ops->audit_verify)
+		return err_set(e, ERR_NOT_SUPPORTED, NULL, "the %s store keeps no audit trail",
+			       st->ops->name);
+	if ((rc = pool_get(st, &conn, e)))
+		return rc;
+	rc = st->ops->audit_verify(conn, fn, ctx, checked, e);
+	pool_put(st, conn);
+	return rc;
 }

@@ -45,6 +45,7 @@ struct store_config {
 	const char *data_dir;		/* created if missing */
 	int max_readers;		/* pooled reader connections */
 	int max_batch;			/* txns per group commit */
+	int audit_flush_ms;		/* audit records wait at most this long for a commit; 0: 200 */
 };
 
 /* The FHIR interaction that made a version; history reports it. */
@@ -351,6 +352,16 @@ struct store_ops {
 			  struct err *e);
 	int (*principal_login)(void *backend, int64_t id, int ok, int64_t now_ms, int max_failures,
 			       int64_t lock_ms, int64_t totp_step, struct err *e);
+	/* The audit trail; NULL when the backend keeps none. audit_append
+	 * (writer thread only, inside a batch) numbers and chains n records
+	 * after the newest and moves the chain head, in the batch's
+	 * transaction. */
+	int (*audit_append)(void *wconn, const struct store_audit *const *a, size_t n,
+			    struct err *e);
+	int (*audits)(void *conn, const struct store_audit_query *q, store_audit_fn fn, void *ctx,
+		      struct err *e);
+	int (*audit_verify)(void *conn, store_audit_problem_fn fn, void *ctx, int64_t *checked,
+			    struct err *e);
 };
 
 extern const struct store_ops store_sqlite_ops;
