@@ -77,7 +77,7 @@ start_server() {
 	shift
 	rm -f "$fifo"
 	mkfifo "$fifo"
-	"$bin" serve --data "$data" --listen 127.0.0.1:0 "$@" >"$fifo" 2>>"$out/server.log" &
+	"$bin" serve --data "$data" --listen 127.0.0.1:0 --auth off "$@" >"$fifo" 2>>"$out/server.log" &
 	server_pid=$!
 	exec 9<"$fifo"
 	IFS= read -r -t 60 line <&9 || { tail "$out/server.log" >&2; die "server printed no listening line within 60 s"; }

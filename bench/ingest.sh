@@ -25,7 +25,7 @@ total=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(sum(m
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # 1. Transactions over HTTP.
-"$bin" serve --data "$run/tx-data" --listen 127.0.0.1:0 >"$run/serve.out" 2>"$run/serve.log" &
+"$bin" serve --data "$run/tx-data" --listen 127.0.0.1:0 --auth off >"$run/serve.out" 2>"$run/serve.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q '^listening' "$run/serve.out" 2>/dev/null && break; sleep 0.1; done

@@ -81,7 +81,7 @@ start_server() {
 	rm -f "$fifo"
 	mkfifo "$fifo"
 	t0=$(now_us)
-	"$bin" serve --data "$data" --listen 127.0.0.1:0 >"$fifo" 2>>"$out/server.log" &
+	"$bin" serve --data "$data" --listen 127.0.0.1:0 --auth off >"$fifo" 2>>"$out/server.log" &
 	server_pid=$!
 	exec 9<"$fifo"
 	IFS= read -r -t 30 line <&9 || { cat "$out/server.log" >&2; die "server printed no listening line within 30 s"; }

@@ -167,15 +167,15 @@ serve_refused "a missing certificate file" "cannot read tls_cert $T/nothing.crt"
 serve_refused "a certificate file that is a key" "holds no PEM certificate" \
 	--listen 127.0.0.1:0 --tls-cert "$T/ec.key" --tls-key "$T/ec.key"
 
-lt_start --listen 0.0.0.0:0 --allow-plain-http
+LT_AUTH=on lt_start --listen 0.0.0.0:0 --allow-plain-http
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${LT_HOST_PORT##*:}/fhir/metadata")
 [ "$code" = 200 ] || fail "0.0.0.0 with --allow-plain-http: GET /metadata gave $code"
 ok
 lt_stop
-LIENTHONG_ALLOW_PLAIN_HTTP=true lt_start --listen 0.0.0.0:0
+LT_AUTH=on LIENTHONG_ALLOW_PLAIN_HTTP=true lt_start --listen 0.0.0.0:0
 ok
 lt_stop
-lt_start --listen 0.0.0.0:0 --tls-cert "$T/ec.crt" --tls-key "$T/ec.key"
+LT_AUTH=on lt_start --listen 0.0.0.0:0 --tls-cert "$T/ec.crt" --tls-key "$T/ec.key"
 code=$(curl -s --cacert "$T/ec.crt" -o /dev/null -w '%{http_code}' "https://127.0.0.1:${LT_HOST_PORT##*:}/fhir/metadata")
 [ "$code" = 200 ] || fail "HTTPS on 0.0.0.0: GET /metadata gave $code"
 ok

@@ -49,7 +49,7 @@ class Server:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [self.binary, "serve", "--data", self.data, "--listen", "127.0.0.1:0"],
+            [self.binary, "serve", "--data", self.data, "--listen", "127.0.0.1:0", "--auth", "off"],
             stdout=subprocess.PIPE, stderr=open(os.path.join(os.path.dirname(self.data), "server.log"), "ab"))
         line = self.proc.stdout.readline().decode()
         if not line.startswith("listening http="):
