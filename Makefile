@@ -9,6 +9,8 @@
 #               Synthea-shaped resources (INGEST_RESOURCES=N), figures to bench/RESULTS.md
 #   make bench-export  Bulk Data $export of the same store: resources/s, RSS, download
 #   make bench-hl7  ORU^R01 over MLLP from 8 connections: messages/s, ACK latency
+#   make bench-auth  read by id with a bearer token and the audit trail on, against
+#               both off, in one run (issue 6 goal: >= 0.85), figures to bench/RESULTS.md
 #   make bench-everything  Patient/$everything of a 1,000-resource record among
 #               100,000 resources (store built once, about 2 min), figures to bench/RESULTS.md
 
@@ -19,7 +21,7 @@ LISTEN     ?= 127.0.0.1:8080
 MLLP       ?= 127.0.0.1:2575
 DATA       ?= data/demo
 
-.PHONY: all run check bench bench-search bench-ingest bench-export bench-everything bench-hl7 lint crash-test fuzz deps deps-test deps-bench build build-asan test-deps clean
+.PHONY: all run check bench bench-auth bench-search bench-ingest bench-export bench-everything bench-hl7 lint crash-test fuzz deps deps-test deps-bench build build-asan test-deps clean
 
 all: build
 
@@ -64,6 +66,8 @@ bench-hl7: build deps-bench
 	@bench/hl7.sh $(BUILD)/lienthong
 bench-everything: build deps-bench
 	@bench/everything.sh $(BUILD)/lienthong
+bench-auth: build deps-bench
+	@bench/auth.sh $(BUILD)/lienthong
 
 # SIGKILL during mixed writes, ROUNDS times; 0 lost and 0 corrupted or it fails.
 ROUNDS ?= 200

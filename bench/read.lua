@@ -17,6 +17,9 @@ end
 function init(args)
 	local prefix = args[2] or "/fhir/Patient/"
 	local headers = { ["Accept"] = "application/fhir+json" }
+	-- BENCH_TOKEN: read with a bearer token (bench/auth.sh).
+	local token = os.getenv("BENCH_TOKEN")
+	if token and token ~= "" then headers["Authorization"] = "Bearer " .. token end
 	requests = {}
 	for id in assert(io.open(args[1])):lines() do
 		requests[#requests + 1] = wrk.format("GET", prefix .. id, headers)

@@ -185,6 +185,23 @@ const char *api_param(const struct api_ctx *c, const char *name)
 	return NULL;
 }
 
+int api_parse_count(struct api_ctx *c, int def, int max, int *count)
+{
+	const char *v = api_param(c, "_count");
+	char *end;
+	long n;
+
+	*count = def;
+	if (!v)
+		return 0;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (end == v || *end || errno || n < 0)
+		return err_set(&c->err, ERR_BAD_REQUEST, NULL, "_count must be a whole number >= 0");
+	*count = n > max ? max : (int)n;
+	return 0;
+}
+
 int api_put_query_value(struct buf *b, const char *v)
 {
 	static const char hex[] = "0123456789ABCDEF";

@@ -91,6 +91,8 @@ typedef int (*api_handler_fn)(struct api_ctx *c);
 /* api.c */
 const char *api_param(const struct api_ctx *c, const char *name);
 int api_check_params(struct api_ctx *c, const char *const *allowed);
+/* _count: def when absent, at most max; 400 when not a whole number >= 0. */
+int api_parse_count(struct api_ctx *c, int def, int max, int *count);
 int api_parse_body(struct api_ctx *c, struct json_object **out);
 int api_parse_if_match(struct api_ctx *c, int64_t *version);
 int api_set_body_json(struct api_ctx *c, const char *json, size_t n);

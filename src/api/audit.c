@@ -356,23 +356,6 @@ static int parse_date(struct api_ctx *c, const char *v, int64_t *since, int64_t 
 	return 0;
 }
 
-static int parse_count(struct api_ctx *c, int *count)
-{
-	const char *v = api_param(c, "_count");
-	char *end;
-	long n;
-
-	*count = AUDIT_DEFAULT_COUNT;
-	if (!v)
-		return 0;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (end == v || *end || errno || n < 0)
-		return err_set(&c->err, ERR_BAD_REQUEST, NULL, "_count must be a whole number >= 0");
-	*count = n > AUDIT_MAX_COUNT ? AUDIT_MAX_COUNT : (int)n;
-	return 0;
-}
-
 /* The search URL of this request with the parameters understood, _count
  * and, for the next page, _cursor. */
 static int put_link(struct buf *b, struct api_ctx *c, const char *relation, int count,
@@ -423,7 +406,8 @@ int api_audit_search(struct api_ctx *c)
 		return err_set(&c->err, ERR_NOT_SUPPORTED, NULL,
 			       "AuditEvent is searched by patient, not in the %s compartment",
 			       c->compartment);
-	if ((rc = api_check_params(c, audit_params)) || (rc = parse_count(c, &count)))
+	if ((rc = api_check_params(c, audit_params)) ||
+	    (rc = api_parse_count(c, AUDIT_DEFAULT_COUNT, AUDIT_MAX_COUNT, &count)))
 		return rc;
 	if (c->compartment) {
 		snprintf(ref, sizeof(ref), "Patient/%s", c->id);

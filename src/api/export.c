@@ -741,7 +741,8 @@ finish:
 			log_error("export: job %s failed: %s", j->id, j->error);
 		} else {
 			j->status = EXPORT_DONE;
-			qsort(j->files, j->n_files, sizeof(j->files[0]), sort_files);
+			if (j->n_files)	/* an export of nothing has no files (and files is NULL) */
+				qsort(j->files, j->n_files, sizeof(j->files[0]), sort_files);
 			log_info("export: job %s done: %lld resources in %zu files", j->id,
 				 (long long)j->written, j->n_files);
 		}

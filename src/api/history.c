@@ -120,23 +120,6 @@ static int history_row(void *ctx, const struct store_version *v)
 	return 0;
 }
 
-static int parse_count(struct api_ctx *c, int *count)
-{
-	const char *v = api_param(c, "_count");
-	char *end;
-	long n;
-
-	*count = HISTORY_DEFAULT_COUNT;
-	if (!v)
-		return 0;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (end == v || *end || errno || n < 0)
-		return err_set(&c->err, ERR_BAD_REQUEST, NULL, "_count must be a whole number >= 0");
-	*count = n > HISTORY_MAX_COUNT ? HISTORY_MAX_COUNT : (int)n;
-	return 0;
-}
-
 int api_history(struct api_ctx *c)
 {
 	const char *since = api_param(c, "_since"), *cursor = api_param(c, "_cursor");
@@ -145,7 +128,8 @@ int api_history(struct api_ctx *c)
 	struct buf *b = &c->res->body;
 	int rc, count;
 
-	if ((rc = api_check_params(c, history_params)) || (rc = parse_count(c, &count)))
+	if ((rc = api_check_params(c, history_params)) ||
+	    (rc = api_parse_count(c, HISTORY_DEFAULT_COUNT, HISTORY_MAX_COUNT, &count)))
 		return rc;
 	q.tenant = c->tenant;
 	q.type = c->type;
