@@ -43,7 +43,7 @@ struct api_config {
 	int export_page_rows;		/* resources per store page; 0: 4096 (tests: small) */
 	/* Security (auth.c, decision 0018). keys_dir NULL: no authentication,
 	 * every request may do everything (in-process callers; a loopback
-	 * server started with --no-auth). */
+	 * server started with --auth off). */
 	const char *keys_dir;		/* the token-signing keys (DATA/keys/signing) */
 	const char *issuer;		/* iss of the tokens issued; NULL: "lienthong" */
 	const char *audience;		/* aud of the tokens issued and required; NULL: issuer */

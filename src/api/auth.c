@@ -438,10 +438,11 @@ int api_authenticate(struct api_ctx *c)
 	struct store_tenant t;
 	int rc;
 
-	c->tenant = api->tenant;
+	c->tenant = 0;			/* none until a token says which (a refusal is audited so) */
 	if (!api->auth) {
+		c->tenant = api->tenant;
 		/* Authentication is off (in-process callers, or a loopback server
-		 * started with --no-auth for benchmarks): everything is allowed. */
+		 * started with --auth off for benchmarks): everything is allowed. */
 		c->who.all = 1;
 		snprintf(c->who.agent, sizeof(c->who.agent), "local");
 		c->who.tenant = api->tenant;
