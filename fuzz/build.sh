@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets into build-fuzz/ (or $LT_FUZZ_BUILD) with clang,
 # AddressSanitizer and UndefinedBehaviorSanitizer, straight from the sources:
-# the library modules a target needs (base, fhir, store, api, hl7v2 — not http, not
+# the library modules a target needs (base, auth, fhir, store, api, hl7v2 — not http, not
 # cmd) are compiled once with coverage instrumentation and linked into each
 # target. json-c and SQLite are the system libraries (not instrumented).
 #
@@ -23,7 +23,7 @@ if ! "$CC" --version 2>/dev/null | grep -q clang; then
 	done
 fi
 "$CC" --version 2>/dev/null | grep -q clang || { echo "build.sh: clang is needed for libFuzzer" >&2; exit 2; }
-for pkg in json-c sqlite3 libcrypto; do
+for pkg in json-c sqlite3 libcrypto libsodium; do
 	pkg-config --exists "$pkg" || { echo "build.sh: pkg-config cannot find $pkg" >&2; exit 2; }
 done
 
@@ -32,14 +32,14 @@ sanitize=("-fsanitize=address,undefined" -fno-sanitize-recover=all -fno-omit-fra
 # shellcheck disable=SC2207
 cflags=(-std=c17 -D_GNU_SOURCE "-DLT_VERSION=\"${version:-0}\"" -g -O1 "${sanitize[@]}"
 	-Wall -Wextra -Wno-unused-parameter -I"$root/src" -I"$here"
-	$(pkg-config --cflags json-c sqlite3 libcrypto))
+	$(pkg-config --cflags json-c sqlite3 libcrypto libsodium))
 # shellcheck disable=SC2207
-libs=($(pkg-config --libs json-c sqlite3 libcrypto) -lpthread -lm)
+libs=($(pkg-config --libs json-c sqlite3 libcrypto libsodium) -lpthread -lm)
 
 mkdir -p "$out/obj" "$out/crashes"
 objs=()
 jobs=()
-for src in "$root"/src/base/*.c "$root"/src/fhir/*.c "$root"/src/store/*.c "$root"/src/api/*.c \
+for src in "$root"/src/base/*.c "$root"/src/auth/*.c "$root"/src/fhir/*.c "$root"/src/store/*.c "$root"/src/api/*.c \
 	   "$root"/src/hl7v2/*.c "$root"/src/mllp/*.c; do
 	rel=${src#"$root"/src/}
 	obj="$out/obj/${rel//\//_}"

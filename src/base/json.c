@@ -581,13 +581,19 @@ int json_write_string(struct buf *b, const char *s)
 
 	for (; !rc && *s; s++) {
 		unsigned char ch = (unsigned char)*s;
+		size_t n;
 
 		if (ch == '"' || ch == '\\')
 			rc = buf_putc(b, '\\') || buf_putc(b, (char)ch);
 		else if (ch < 0x20)
 			rc = buf_printf(b, "\\u%04x", ch);
-		else
+		else if (ch < 0x80)
 			rc = buf_putc(b, (char)ch);
+		else if ((n = utf8_seq_len((const unsigned char *)s, strnlen(s, 4))) > 0) {
+			rc = buf_append(b, s, n);
+			s += n - 1;
+		} else	/* not UTF-8 (a client's bytes echoed): U+FFFD, so the JSON stays valid */
+			rc = buf_puts(b, "\xef\xbf\xbd");
 	}
 	return rc ? ERR_NOMEM : buf_putc(b, '"');
 }
