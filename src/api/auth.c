@@ -39,7 +39,7 @@
 #define API_TOKEN_MAX 8192
 
 struct token_slot {
-	unsigned char key[32];		/* SHA-256 of the token; all zero: empty */
+	char key[65];			/* SHA-256 of the token, hex; "": empty */
 	int64_t exp_s;
 	int64_t checked_ms;		/* when the account was last looked up */
 	struct api_who who;
@@ -87,21 +87,6 @@ unsigned api_roles_parse(const char *s, const char **unknown)
 	return roles;
 }
 
-static int read_whole(const char *path, struct buf *out, struct err *e)
-{
-	FILE *f = fopen(path, "rb");
-	char chunk[4096];
-	size_t got;
-	int rc = 0;
-
-	if (!f)
-		return err_set(e, ERR_CONFIG, NULL, "cannot read %s", path);
-	while (!rc && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		rc = buf_append(out, chunk, got);
-	fclose(f);
-	return rc ? err_set(e, ERR_CONFIG, NULL, "%s is too large", path) : 0;
-}
-
 int api_auth_open(struct api *api, struct err *e)
 {
 	const struct api_config *cfg = &api->cfg;
@@ -122,7 +107,7 @@ int api_auth_open(struct api *api, struct err *e)
 		struct buf doc;
 
 		buf_init(&doc, 1024 * 1024);
-		rc = read_whole(cfg->oidc_jwks_file, &doc, e);
+		rc = buf_read_file(&doc, cfg->oidc_jwks_file, e);
 		if (!rc)
 			rc = auth_jwks_parse(doc.p, doc.n, &a->oidc_keys, &a->n_oidc_keys, e);
 		buf_release(&doc);
@@ -353,8 +338,7 @@ static int check_token(struct api *api, const char *token, size_t n, struct api_
 		       struct err *e)
 {
 	struct api_auth *a = api->auth;
-	unsigned char key[32];
-	char hex[65];
+	char key[65];
 	struct token_slot *slot;
 	struct json_object *claims = NULL;
 	struct auth_jwt_check chk = { .audience = audience(api), .issuer = issuer(api),
@@ -364,12 +348,12 @@ static int check_token(struct api *api, const char *token, size_t n, struct api_
 	struct auth_key *const *keys;
 	int rc, external = 0;
 
-	auth_sha256_hex(token, n, hex);
-	for (int i = 0; i < 32; i++)
-		key[i] = (unsigned char)(str_hex_digit(hex[2 * i]) << 4 | str_hex_digit(hex[2 * i + 1]));
-	slot = &a->slot[(key[0] | key[1] << 8) & (API_AUTH_CACHE - 1)];
+	auth_sha256_hex(token, n, key);
+	/* The first 12 bits of the digest pick the slot. */
+	slot = &a->slot[(str_hex_digit(key[0]) << 8 | str_hex_digit(key[1]) << 4 |
+			 str_hex_digit(key[2])) & (API_AUTH_CACHE - 1)];
 	pthread_mutex_lock(&a->lock);
-	if (!memcmp(slot->key, key, 32) && slot->exp_s + API_AUTH_LEEWAY_S > now_ms / 1000) {
+	if (!strcmp(slot->key, key) && slot->exp_s + API_AUTH_LEEWAY_S > now_ms / 1000) {
 		int fresh = now_ms - slot->checked_ms < API_AUTH_RECHECK_MS;
 
 		*who = slot->who;
@@ -379,7 +363,7 @@ static int check_token(struct api *api, const char *token, size_t n, struct api_
 		if ((rc = account_ok(api, who, e)))
 			return rc;
 		pthread_mutex_lock(&a->lock);
-		if (!memcmp(slot->key, key, 32))
+		if (!strcmp(slot->key, key))
 			slot->checked_ms = now_ms;
 		pthread_mutex_unlock(&a->lock);
 		return 0;
@@ -410,7 +394,7 @@ static int check_token(struct api *api, const char *token, size_t n, struct api_
 		struct json_object *exp;
 
 		pthread_mutex_lock(&a->lock);
-		memcpy(slot->key, key, 32);
+		memcpy(slot->key, key, sizeof(slot->key));
 		slot->exp_s = json_object_object_get_ex(claims, "exp", &exp) ? json_object_get_int64(exp) : 0;
 		slot->checked_ms = now_ms;
 		slot->who = *who;
@@ -671,7 +655,7 @@ void api_client_secret_hash(const char *secret, char out[API_SECRET_HASH_MAX])
 static int token_client_credentials(struct api_ctx *c, const struct fhir_search_arg *args,
 				    size_t n, struct arena *a)
 {
-	const char *id = NULL, *secret = NULL, *scope = form_value(args, n, "scope");
+	const char *id = NULL, *secret = NULL, *scope = form_value(args, n, "scope"), *why;
 	struct store_principal p;
 	struct buf token, granted;
 	char hashed[API_SECRET_HASH_MAX];
@@ -694,17 +678,15 @@ static int token_client_credentials(struct api_ctx *c, const struct fhir_search_
 	}
 	api_client_secret_hash(secret, hashed);
 	ok = auth_ct_equal(hashed, strlen(hashed), p.secret, strlen(p.secret));
-	if (!ok || account_refusal(c->api, &p, time_now_ms())) {
-		const char *why = ok ? account_refusal(c->api, &p, time_now_ms()) : NULL;
-
-		if (store_principal_login(c->api->st, p.id, 0, time_now_ms(), c->api->cfg.max_failures > 0
-					  ? c->api->cfg.max_failures : 5,
-					  (c->api->cfg.lock_s > 0 ? c->api->cfg.lock_s : 900) * 1000, 0,
-					  &c->err))
-			return c->err.code;
-		return oauth_error(c, 401, "invalid_client",
-				   why ? why : "unknown client or wrong secret");
-	}
+	why = ok ? account_refusal(c->api, &p, time_now_ms()) : NULL;
+	/* Only a wrong secret counts towards the lockout. */
+	if (!ok && store_principal_login(c->api->st, p.id, 0, time_now_ms(),
+					 c->api->cfg.max_failures > 0 ? c->api->cfg.max_failures : 5,
+					 (c->api->cfg.lock_s > 0 ? c->api->cfg.lock_s : 900) * 1000, 0,
+					 &c->err))
+		return c->err.code;
+	if (!ok || why)
+		return oauth_error(c, 401, "invalid_client", why ? why : "unknown client or wrong secret");
 	c->tenant = p.tenant;
 	buf_init(&token, 0);
 	buf_init(&granted, 0);

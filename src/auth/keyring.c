@@ -38,26 +38,6 @@ static int make_dir(const char *dir, struct err *e)
 	return 0;
 }
 
-static int read_file(const char *path, struct buf *out, struct err *e)
-{
-	char chunk[4096];
-	ssize_t got;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return err_set(e, ERR_IO, NULL, "cannot read %s: %s", path, strerror(errno));
-	while ((got = read(fd, chunk, sizeof(chunk))) > 0)
-		if ((rc = buf_append(out, chunk, (size_t)got))) {
-			rc = err_set(e, rc, NULL, "%s is too large for a key", path);
-			break;
-		}
-	if (!rc && got < 0)
-		rc = err_set(e, ERR_IO, NULL, "cannot read %s: %s", path, strerror(errno));
-	close(fd);
-	return rc;
-}
-
 static int by_kid(const void *a, const void *b)
 {
 	return strcmp(auth_key_kid(*(struct auth_key *const *)a),
@@ -88,7 +68,7 @@ static int load(struct auth_keyring *kr, const char *dir, struct err *e)
 		snprintf(kid, sizeof(kid), "%.*s", (int)(len - 4), de->d_name);
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		buf_init(&pem, KEY_FILE_MAX);
-		rc = read_file(path, &pem, e);
+		rc = buf_read_file(&pem, path, e);
 		if (!rc)
 			rc = auth_key_from_pem(pem.p, pem.n, kid, &kr->keys[kr->n], e);
 		if (pem.p)

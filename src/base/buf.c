@@ -1,11 +1,14 @@
 /* buf.c — capped growable buffers and slices. */
 #include "buf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 void buf_init(struct buf *b, size_t limit)
 {
@@ -151,4 +154,25 @@ int str_copy(char *dst, size_t dstsz, struct str s)
 	memcpy(dst, s.p, s.n);
 	dst[s.n] = '\0';
 	return 0;
+}
+
+int buf_read_file(struct buf *b, const char *path, struct err *e)
+{
+	char chunk[4096];
+	ssize_t got;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return err_set(e, ERR_IO, NULL, "cannot read %s: %s", path, strerror(errno));
+	while ((got = read(fd, chunk, sizeof(chunk))) > 0)
+		if (buf_append(b, chunk, (size_t)got)) {
+			rc = err_set(e, ERR_TOO_LARGE, NULL, "%s is larger than %zu bytes", path, b->limit);
+			break;
+		}
+	if (!rc && got < 0)
+		rc = err_set(e, ERR_IO, NULL, "cannot read %s: %s", path, strerror(errno));
+	explicit_bzero(chunk, sizeof(chunk));	/* it may have held a key */
+	close(fd);
+	return rc;
 }

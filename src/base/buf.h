@@ -38,6 +38,9 @@ int buf_puts(struct buf *b, const char *s) LT_MUST_CHECK;
 int buf_putc(struct buf *b, char c) LT_MUST_CHECK;
 int buf_printf(struct buf *b, const char *fmt, ...) LT_PRINTF(2, 3) LT_MUST_CHECK;
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) LT_MUST_CHECK;
+/* Appends the contents of the file at path (ERR_IO, or ERR_TOO_LARGE past
+ * b's limit). */
+int buf_read_file(struct buf *b, const char *path, struct err *e) LT_MUST_CHECK;
 /* Returns the bytes (malloc'ed, NUL-terminated) and resets b. */
 char *buf_detach(struct buf *b, size_t *n);
 

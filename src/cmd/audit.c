@@ -28,19 +28,6 @@ struct audit_args {
 	int nrest;
 };
 
-static int parse_time(const char *opt, const char *v, int upper, int64_t *out)
-{
-	int64_t lo, hi;
-
-	if (time_parse_fhir(v, strlen(v), TIME_DATETIME, &lo, &hi)) {
-		fprintf(stderr, "lienthong: audit: %s takes a date or dateTime (2026-11-22, "
-			"2026-11-22T08:00:00+07:00), not '%s'\n", opt, v);
-		return -1;
-	}
-	*out = upper ? hi + 1 : lo;
-	return 0;
-}
-
 /* The options of list (verify takes none of its own); the rest go to config_load. */
 static int audit_args(int argc, char **argv, int list, struct audit_args *a)
 {
@@ -59,7 +46,7 @@ static int audit_args(int argc, char **argv, int list, struct audit_args *a)
 		} else if (list && !strcmp(o, "--break-glass")) {
 			a->q.flags |= STORE_AUDIT_BREAK_GLASS;
 		} else if (list && v && (!strcmp(o, "--since") || !strcmp(o, "--until"))) {
-			if (parse_time(o, v, o[2] == 'u', o[2] == 'u' ? &a->q.until_ms : &a->q.since_ms))
+			if (config_parse_time("audit", o, v, o[2] == 'u', o[2] == 'u' ? &a->q.until_ms : &a->q.since_ms))
 				return 2;
 			i++;
 		} else if (list && v && !strcmp(o, "--limit")) {

@@ -7,6 +7,7 @@
 #define LT_CMD_CMD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Settings. Every field is a row in config.c's table, which gives its
  * config-file key, its LIENTHONG_* variable, its --flag and its help. */
@@ -59,6 +60,9 @@ void config_usage(const char *command);	/* the options table, for help */
 /* The API's settings from cfg (cfg must outlive ac). */
 struct api_config;
 void config_api(const struct config *cfg, struct api_config *ac);
+/* --since/--until T of a command: the instant T starts (upper: the first
+ * instant after it ends). -1 after printing why. */
+int config_parse_time(const char *command, const char *opt, const char *v, int upper, int64_t *out);
 /* Where the token-signing keys live: DATA/keys/signing. */
 void config_keys_dir(const struct config *cfg, char *out, size_t n);
 

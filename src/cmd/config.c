@@ -7,6 +7,7 @@
  */
 #include "cmd.h"
 #include "../api/api.h"
+#include "../base/time.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -278,6 +279,19 @@ void config_api(const struct config *cfg, struct api_config *ac)
 		.oidc_jwks_file = cfg->oidc_jwks,
 		.oidc_audience = cfg->oidc_audience,
 	};
+}
+
+int config_parse_time(const char *command, const char *opt, const char *v, int upper, int64_t *out)
+{
+	int64_t lo, hi;
+
+	if (time_parse_fhir(v, strlen(v), TIME_DATETIME, &lo, &hi)) {
+		fprintf(stderr, "lienthong: %s: %s takes a date or dateTime (2026-11-22, "
+			"2026-11-22T08:00:00+07:00), not '%s'\n", command, opt, v);
+		return -1;
+	}
+	*out = upper ? hi + 1 : lo;
+	return 0;
 }
 
 void config_keys_dir(const struct config *cfg, char *out, size_t n)

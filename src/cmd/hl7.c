@@ -263,19 +263,6 @@ struct log_args {
 	int nrest;
 };
 
-static int parse_time(const char *opt, const char *v, int upper, int64_t *out)
-{
-	int64_t lo, hi;
-
-	if (time_parse_fhir(v, strlen(v), TIME_DATETIME, &lo, &hi)) {
-		fprintf(stderr, "lienthong: hl7: %s takes a date or dateTime (2026-11-22, "
-			"2026-11-22T08:00:00+07:00), not '%s'\n", opt, v);
-		return -1;
-	}
-	*out = upper ? hi + 1 : lo;
-	return 0;
-}
-
 static int log_args(int argc, char **argv, struct log_args *a)
 {
 	a->q.tenant = STORE_DEFAULT_TENANT;
@@ -300,7 +287,7 @@ static int log_args(int argc, char **argv, struct log_args *a)
 			a->q.status = v;
 			i++;
 		} else if (v && (!strcmp(o, "--since") || !strcmp(o, "--until"))) {
-			if (parse_time(o, v, o[2] == 'u', o[2] == 'u' ? &a->q.until_ms : &a->q.since_ms))
+			if (config_parse_time("hl7", o, v, o[2] == 'u', o[2] == 'u' ? &a->q.until_ms : &a->q.since_ms))
 				return 2;
 			i++;
 		} else if (v && !strcmp(o, "--limit")) {

@@ -250,4 +250,6 @@ test('who looked at my record', async () => {
   const r = await call('GET', '/AuditEvent?patient=Patient/p1', A);
   assert.equal(r.status, 200);
   assert.ok(r.json.entry.length > 0, 'accesses to p1 are listed');
+  const who = new Set(r.json.entry.map((e) => e.resource.agent[0].who.display));
+  assert.ok(who.has('client/lis-a') && who.has('user/bn-p1'), `who: ${[...who]}`);
 });

@@ -60,6 +60,11 @@ for outcome in 401 403; do
 	n=$(grep -c " $outcome " "$LT_TMP/audit.txt" || true)
 	[ "$n" -gt 0 ] || { echo "no audit record with outcome $outcome" >&2; exit 1; }
 done
+# The break-the-glass read is flagged for review, with who and which patient.
+lt audit list --break-glass --limit 100 >"$LT_TMP/btg.txt"
+grep "user/bs-lan" "$LT_TMP/btg.txt" | grep "Patient/p2" | grep -q "ETREAT" ||
+	{ echo "the break-the-glass read is not flagged in the audit trail:" >&2; cat "$LT_TMP/btg.txt" >&2; exit 1; }
+[ "$(wc -l <"$LT_TMP/btg.txt")" -le 3 ] || { echo "more flagged than the one emergency read:" >&2; cat "$LT_TMP/btg.txt" >&2; exit 1; }
 grep -q "eyJ" "$LT_TMP/audit.txt" && { echo "a token reached the audit trail" >&2; exit 1; }
 grep -q "$LT_SECRET_A" "$LT_TMP/audit.txt" && { echo "a secret reached the audit trail" >&2; exit 1; }
 grep -q "eyJ\|$LT_SECRET_A" "$LT_TMP/server.log" && { echo "a secret reached the log" >&2; exit 1; }
