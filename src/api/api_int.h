@@ -211,8 +211,14 @@ void api_auth_close(struct api *api);
 int api_authenticate(struct api_ctx *c);
 /* 0 when c may do perms (AUTH_PERM_*) on type (NULL: every type), else 403. */
 int api_allow(struct api_ctx *c, const char *type, unsigned perms);
-/* The public endpoints: /auth/token, /.well-known/...; *handled 0 for others. */
-int api_public(struct api_ctx *c, int *handled);
+int64_t api_token_ttl_s(const struct api *api);
+const char *api_issuer(const struct api *api);
+/* Why an account may not have a token now, or NULL. */
+const char *api_account_refusal(const struct api *api, const struct store_principal *p,
+				int64_t now_ms);
+/* /.well-known/jwks.json: the public signing keys; NULL with authentication off. */
+const char *api_auth_jwks(const struct api *api);
+
 /* The patient (id) a stored resource concerns; 1 when found. */
 int api_resource_patient(const char *type, const char *id, const char *json, size_t n,
 			 char *out, size_t outsz);
@@ -220,6 +226,9 @@ int api_resource_patient(const char *type, const char *id, const char *json, siz
  * patient's token meets another patient's data). */
 int api_may_see(const struct api_ctx *c, const char *type, const char *id, const char *json,
 		size_t n);
+
+/* oauth.c: the public endpoints: /auth/token, /.well-known/...; *handled 0 for others. */
+int api_public(struct api_ctx *c, int *handled);
 /* audit.c: the store's audit trail as AuditEvent. api_audit_event_json
  * appends one record as an R4 AuditEvent (base: for source.site; may be
  * NULL); api_audit_search answers GET AuditEvent?..., Patient/[id]/AuditEvent

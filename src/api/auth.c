@@ -135,7 +135,7 @@ void api_auth_close(struct api *api)
 
 /* ---- Issuing tokens ------------------------------------------------------ */
 
-static int64_t ttl_s(const struct api *api)
+int64_t api_token_ttl_s(const struct api *api)
 {
 	return api->cfg.token_ttl_s > 0 ? api->cfg.token_ttl_s : 900;
 }
@@ -145,14 +145,14 @@ static const char *audience(const struct api *api)
 	return api->cfg.audience ? api->cfg.audience : api->cfg.issuer ? api->cfg.issuer : "lienthong";
 }
 
-static const char *issuer(const struct api *api)
+const char *api_issuer(const struct api *api)
 {
 	return api->cfg.issuer ? api->cfg.issuer : "lienthong";
 }
 
 /* Why an account may not have a token now, or NULL. */
-static const char *account_refusal(const struct api *api, const struct store_principal *p,
-				   int64_t now_ms)
+const char *api_account_refusal(const struct api *api, const struct store_principal *p,
+				int64_t now_ms)
 {
 	int64_t idle_ms = (api->cfg.inactive_days > 0 ? api->cfg.inactive_days : 45) * 86400000LL;
 	int64_t last = p->last_used_ms ? p->last_used_ms : p->created_ms;
@@ -181,7 +181,7 @@ int api_token_issue(struct api *api, const struct store_principal *p, const char
 	buf_init(&body, 0);
 	if (!api->auth)
 		return err_set(e, ERR_CONFIG, NULL, "authentication is off: no tokens to issue");
-	if ((why = account_refusal(api, p, now * 1000)))
+	if ((why = api_account_refusal(api, p, now * 1000)))
 		return err_set(e, ERR_UNAUTHORIZED, NULL, "%s", why);
 	if (!(want = malloc(sizeof(*want))) || !(have = malloc(sizeof(*have)))) {
 		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
@@ -212,11 +212,11 @@ int api_token_issue(struct api *api, const struct store_principal *p, const char
 		char sub[160];
 
 		snprintf(sub, sizeof(sub), "%s/%s", p->kind, p->name);
-		json_object_object_add(claims, "iss", json_object_new_string(issuer(api)));
+		json_object_object_add(claims, "iss", json_object_new_string(api_issuer(api)));
 		json_object_object_add(claims, "aud", json_object_new_string(audience(api)));
 		json_object_object_add(claims, "sub", json_object_new_string(sub));
 		json_object_object_add(claims, "iat", json_object_new_int64(now));
-		json_object_object_add(claims, "exp", json_object_new_int64(now + ttl_s(api)));
+		json_object_object_add(claims, "exp", json_object_new_int64(now + api_token_ttl_s(api)));
 		json_object_object_add(claims, "jti", json_object_new_string(jti.p));
 		json_object_object_add(claims, "scope", json_object_new_string(granted->p));
 		if (t.id)
@@ -328,7 +328,7 @@ static int account_ok(struct api *api, const struct api_who *who, struct err *e)
 
 	if ((rc = lookup_account(api, who->agent, &p, e)))
 		return rc;
-	if ((why = account_refusal(api, &p, time_now_ms())))
+	if ((why = api_account_refusal(api, &p, time_now_ms())))
 		return err_set(e, ERR_UNAUTHORIZED, NULL, "%s", why);
 	return 0;
 }
@@ -341,7 +341,7 @@ static int check_token(struct api *api, const char *token, size_t n, struct api_
 	char key[65];
 	struct token_slot *slot;
 	struct json_object *claims = NULL;
-	struct auth_jwt_check chk = { .audience = audience(api), .issuer = issuer(api),
+	struct auth_jwt_check chk = { .audience = audience(api), .issuer = api_issuer(api),
 				      .leeway_s = API_AUTH_LEEWAY_S };
 	int64_t now_ms = time_now_ms();
 	size_t n_keys;
@@ -572,232 +572,7 @@ int api_may_see(const struct api_ctx *c, const char *type, const char *id, const
 
 /* ---- The public endpoints ------------------------------------------------ */
 
-static int set_json(struct api_ctx *c, int status, const char *json)
+const char *api_auth_jwks(const struct api *api)
 {
-	c->res->status = status;
-	c->res->content_type = "application/json";
-	buf_clear(&c->res->body);
-	return buf_puts(&c->res->body, json) ? err_set(&c->err, ERR_NOMEM, NULL, "out of memory") : 0;
-}
-
-/* RFC 6749 §5.2 error body. */
-static int oauth_error(struct api_ctx *c, int status, const char *error, const char *desc)
-{
-	struct json_object *o = json_object_new_object();
-	struct buf b;
-	int rc;
-
-	buf_init(&b, 0);
-	json_object_object_add(o, "error", json_object_new_string(error));
-	json_object_object_add(o, "error_description", json_object_new_string(desc));
-	rc = json_write(&b, o, 0);
-	json_object_put(o);
-	if (!rc)
-		rc = set_json(c, status, b.p);
-	buf_release(&b);
-	if (!rc && status == 401)
-		rc = api_response_add_header(c->res, "WWW-Authenticate", "Basic realm=\"lienthong\"");
-	c->audit_outcome_detail = desc;
-	return rc;
-}
-
-static const char *form_value(const struct fhir_search_arg *args, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(args[i].name, name))
-			return args[i].value;
-	return NULL;
-}
-
-/* client_id and client_secret from HTTP Basic (RFC 6749 §2.3.1), in a. */
-static int basic_credentials(struct api_ctx *c, struct arena *a, const char **id,
-			     const char **secret)
-{
-	const char *h = c->req->authorization;
-	char *s, *colon;
-	size_t len;
-	int got;
-
-	*id = *secret = NULL;
-	if (!h || strncasecmp(h, "Basic ", 6) != 0)
-		return 0;
-	h += 6;
-	while (*h == ' ')
-		h++;
-	len = strlen(h);
-	if (!len || len % 4 || len > 4096 || !(s = arena_alloc(a, len)))
-		return -1;
-	got = EVP_DecodeBlock((unsigned char *)s, (const unsigned char *)h, (int)len);
-	if (got < 0)
-		return -1;
-	got -= (h[len - 1] == '=') + (h[len - 2] == '=');
-	s[got] = '\0';
-	if ((size_t)got != strlen(s) || !(colon = strchr(s, ':')))
-		return -1;
-	*colon = '\0';
-	url_unescape(s, 1);
-	url_unescape(colon + 1, 1);
-	*id = s;
-	*secret = colon + 1;
-	return 0;
-}
-
-/* A client secret as stored: "sha256:HEX" (secrets are 256 random bits, so
- * a fast hash is enough; passwords of people get argon2id). */
-void api_client_secret_hash(const char *secret, char out[API_SECRET_HASH_MAX])
-{
-	char hex[65];
-
-	auth_sha256_hex(secret, strlen(secret), hex);
-	snprintf(out, API_SECRET_HASH_MAX, "sha256:%s", hex);
-}
-
-static int token_client_credentials(struct api_ctx *c, const struct fhir_search_arg *args,
-				    size_t n, struct arena *a)
-{
-	const char *id = NULL, *secret = NULL, *scope = form_value(args, n, "scope"), *why;
-	struct store_principal p;
-	struct buf token, granted;
-	char hashed[API_SECRET_HASH_MAX];
-	int ok, rc;
-
-	if (basic_credentials(c, a, &id, &secret))
-		return oauth_error(c, 400, "invalid_request", "malformed Basic credentials");
-	if (!id) {
-		id = form_value(args, n, "client_id");
-		secret = form_value(args, n, "client_secret");
-	}
-	if (!id || !secret || !*id)
-		return oauth_error(c, 401, "invalid_client", "client credentials are required");
-	snprintf(c->who.agent, sizeof(c->who.agent), "client/%.100s", id);
-	if (store_principal_get(c->api->st, "client", id, &p, &c->err)) {
-		if (c->err.code != ERR_NOT_FOUND)
-			return c->err.code;
-		err_clear(&c->err);
-		return oauth_error(c, 401, "invalid_client", "unknown client or wrong secret");
-	}
-	api_client_secret_hash(secret, hashed);
-	ok = auth_ct_equal(hashed, strlen(hashed), p.secret, strlen(p.secret));
-	why = ok ? account_refusal(c->api, &p, time_now_ms()) : NULL;
-	/* Only a wrong secret counts towards the lockout. */
-	if (!ok && store_principal_login(c->api->st, p.id, 0, time_now_ms(),
-					 c->api->cfg.max_failures > 0 ? c->api->cfg.max_failures : 5,
-					 (c->api->cfg.lock_s > 0 ? c->api->cfg.lock_s : 900) * 1000, 0,
-					 &c->err))
-		return c->err.code;
-	if (!ok || why)
-		return oauth_error(c, 401, "invalid_client", why ? why : "unknown client or wrong secret");
-	c->tenant = p.tenant;
-	buf_init(&token, 0);
-	buf_init(&granted, 0);
-	rc = api_token_issue(c->api, &p, scope, NULL, &token, &granted, &c->err);
-	if (rc == ERR_FORBIDDEN || rc == ERR_BAD_REQUEST) {
-		const char *d = c->err.issue[0].diagnostics;
-
-		err_clear(&c->err);
-		rc = oauth_error(c, 400, "invalid_scope", d);
-	} else if (!rc && !(rc = store_principal_login(c->api->st, p.id, 1, time_now_ms(), 0, 0, 0,
-						      &c->err))) {
-		struct json_object *o = json_object_new_object();
-		struct buf b;
-
-		buf_init(&b, 0);
-		json_object_object_add(o, "access_token", json_object_new_string(token.p));
-		json_object_object_add(o, "token_type", json_object_new_string("Bearer"));
-		json_object_object_add(o, "expires_in", json_object_new_int64(ttl_s(c->api)));
-		json_object_object_add(o, "scope", json_object_new_string(granted.p));
-		rc = json_write(&b, o, 0);
-		json_object_put(o);
-		if (!rc)
-			rc = set_json(c, 200, b.p);
-		buf_release(&b);
-	}
-	buf_release(&token);
-	buf_release(&granted);
-	return rc;
-}
-
-static int token_endpoint(struct api_ctx *c)
-{
-	struct fhir_search_arg args[32];
-	size_t n = 0;
-	struct arena a;
-	const char *grant;
-	int rc;
-
-	c->audit_subtype = "login";
-	if (strcmp(c->req->method, "POST")) {
-		c->res->allow = "POST";
-		return err_set(&c->err, ERR_METHOD, NULL, "the token endpoint takes POST");
-	}
-	if (!c->req->content_type ||
-	    strncasecmp(c->req->content_type, "application/x-www-form-urlencoded", 33))
-		return oauth_error(c, 400, "invalid_request",
-				   "the body must be application/x-www-form-urlencoded");
-	arena_init(&a, 0);
-	rc = api_parse_form(&a, c->req->body, c->req->body_len, 1, args, &n, 32, &c->err);
-	if (rc) {
-		const char *d = c->err.issue[0].diagnostics;
-
-		err_clear(&c->err);
-		rc = oauth_error(c, 400, "invalid_request", d);
-	} else if (!(grant = form_value(args, n, "grant_type")))
-		rc = oauth_error(c, 400, "invalid_request", "grant_type is required");
-	else if (!strcmp(grant, "client_credentials"))
-		rc = token_client_credentials(c, args, n, &a);
-	else
-		rc = oauth_error(c, 400, "unsupported_grant_type",
-				 "this server grants client_credentials");
-	arena_release(&a);
-	return rc;
-}
-
-static int smart_configuration(struct api_ctx *c)
-{
-	char root[API_BASE_MAX];
-	struct buf b;
-	int rc;
-	size_t n = strlen(c->base);
-
-	/* The server root: the FHIR base without its "/fhir". */
-	snprintf(root, sizeof(root), "%.*s", (int)(n >= 5 ? n - 5 : n), c->base);
-	buf_init(&b, 0);
-	rc = buf_printf(&b,
-			"{\"issuer\":\"%s\",\"jwks_uri\":\"%s/.well-known/jwks.json\","
-			"\"token_endpoint\":\"%s/auth/token\","
-			"\"token_endpoint_auth_methods_supported\":[\"client_secret_basic\","
-			"\"client_secret_post\"],"
-			"\"grant_types_supported\":[\"client_credentials\"],"
-			"\"scopes_supported\":[\"system/*.cruds\",\"user/*.cruds\",\"patient/*.rs\"],"
-			"\"response_types_supported\":[\"token\"],"
-			"\"capabilities\":[\"client-confidential-symmetric\","
-			"\"permission-v2\",\"permission-v1\",\"context-standalone-patient\"],"
-			"\"code_challenge_methods_supported\":[\"S256\"]}",
-			issuer(c->api), root, root);
-	if (!rc)
-		rc = set_json(c, 200, b.p);
-	buf_release(&b);
-	return rc ? err_set(&c->err, ERR_NOMEM, NULL, "out of memory") : 0;
-}
-
-int api_public(struct api_ctx *c, int *handled)
-{
-	const char *path = c->req->path;
-
-	*handled = 1;
-	if (!strcmp(path, "/.well-known/smart-configuration") ||
-	    !strcmp(path, "/fhir/.well-known/smart-configuration"))
-		return smart_configuration(c);
-	if (!strcmp(path, "/.well-known/jwks.json")) {
-		if (!c->api->auth)
-			return err_set(&c->err, ERR_NOT_FOUND, NULL, "authentication is off");
-		return set_json(c, 200, c->api->auth->jwks.p);
-	}
-	if (!strcmp(path, "/auth/token")) {
-		if (!c->api->auth)
-			return err_set(&c->err, ERR_NOT_FOUND, NULL, "authentication is off");
-		return token_endpoint(c);
-	}
-	*handled = 0;
-	return 0;
+	return api->auth ? api->auth->jwks.p : NULL;
 }
