@@ -834,10 +834,13 @@ int api_handle(struct api *api, const struct api_request *req, struct api_respon
 	res->status = 200;
 	set_base(c);
 	c->break_glass = req->break_glass && *req->break_glass;
-	if (api_public(c, &handled) || handled) {
+	if (!strncmp(req->path, "/auth/", 6) && api_limit(c, 1)) {
+		c->audit_interaction = c->audit_subtype = "login";
+		c->audit_action = "E";
+	} else if (api_public(c, &handled) || handled) {
 		c->audit_interaction = c->audit_subtype;	/* a login is audited; keys are not */
 		c->audit_action = "E";
-	} else if (strcmp(req->path, "/fhir/metadata") && api_authenticate(c)) {
+	} else if (strcmp(req->path, "/fhir/metadata") && (api_authenticate(c) || api_limit(c, 0))) {
 		c->audit_interaction = "access";
 		c->audit_action = "E";
 	} else
@@ -907,6 +910,8 @@ int api_new(const struct api_config *cfg, struct store *st, struct api **out, st
 	rc = api_capability_build(api, e);
 	if (!rc)
 		rc = api_auth_open(api, e);
+	if (!rc && api->auth)
+		rc = api_limiter_open(api, e);
 	if (!rc)
 		rc = api_index_check(api, e);
 	if (!rc)
@@ -925,6 +930,7 @@ void api_free(struct api *api)
 		return;
 	api_exports_close(api);
 	api_auth_close(api);
+	api_limiter_close(api);
 	buf_release(&api->capability);
 	free(api->base_url);
 	free(api);

@@ -55,6 +55,8 @@ struct api_config {
 	const char *oidc_jwks_file;	/* (iss, and signed by a key of this JWKS file) */
 	const char *oidc_audience;	/* are accepted too, for users of our directory */
 	int audit;			/* record every request for health data in the audit trail */
+	double rate_limit;		/* requests per second per account (burst: twice); 0: none */
+	double login_rate_limit;	/* requests per second per address to /auth/; 0: none */
 };
 
 struct api;

@@ -26,6 +26,7 @@ struct api {
 	struct api_auth *auth;		/* keys and verified tokens (auth.c); NULL: no authentication */
 	int index_stale;		/* the store's index was made with another table */
 	struct export_jobs *exports;	/* $export jobs and their workers; NULL: disabled */
+	struct api_limiter *limiter;	/* request rates (ratelimit.c); NULL: no limits */
 };
 
 enum api_return { RETURN_REPRESENTATION, RETURN_MINIMAL, RETURN_OUTCOME };
@@ -226,6 +227,15 @@ int api_resource_patient(const char *type, const char *id, const char *json, siz
  * patient's token meets another patient's data). */
 int api_may_see(const struct api_ctx *c, const char *type, const char *id, const char *json,
 		size_t n);
+
+/* ratelimit.c: token buckets per key. api_limit_take takes one request from
+ * key's bucket: 0 when allowed, else the seconds to wait. api_limit answers
+ * 429 with Retry-After when c's account (login: c's address) is over its rate. */
+int api_limiter_open(struct api *api, struct err *e);
+void api_limiter_close(struct api *api);
+int64_t api_limit_take(struct api_limiter *l, const char *key, double rate, double burst,
+		       int64_t now_ms);
+int api_limit(struct api_ctx *c, int login);
 
 /* oauth.c: the public endpoints: /auth/token, /.well-known/...; *handled 0 for others. */
 int api_public(struct api_ctx *c, int *handled);

@@ -41,6 +41,8 @@ struct config {
 	long token_ttl;
 	long max_login_failures;
 	long lockout;
+	long rate_limit;
+	long login_rate_limit;
 	char *oidc_issuer;
 	char *oidc_jwks;
 	char *oidc_audience;

@@ -63,6 +63,10 @@ static const struct setting {
 	L(token_ttl, 900, 60, 86400, "seconds an access token lives"),
 	L(max_login_failures, 5, 1, 100, "failed logins in a row that lock an account"),
 	L(lockout, 900, 1, 604800, "seconds an account stays locked"),
+	L(rate_limit, 1000, 0, 1000000, "requests per second one account may make (bursts of twice "
+					"that); 0: no limit"),
+	L(login_rate_limit, 10, 0, 1000000, "requests per second one address may make to /auth/ "
+					   "(bursts of twice that); 0: no limit"),
 	S(oidc_issuer, NULL, "an external OpenID Connect provider whose tokens are accepted (its iss)"),
 	S(oidc_jwks, NULL, "that provider's keys: a JWKS file"),
 	S(oidc_audience, NULL, "the aud its tokens must carry"),
@@ -278,6 +282,8 @@ void config_api(const struct config *cfg, struct api_config *ac)
 		.oidc_issuer = cfg->oidc_issuer,
 		.oidc_jwks_file = cfg->oidc_jwks,
 		.oidc_audience = cfg->oidc_audience,
+		.rate_limit = (double)cfg->rate_limit,
+		.login_rate_limit = (double)cfg->login_rate_limit,
 	};
 }
 

@@ -69,4 +69,32 @@ grep -q "eyJ" "$LT_TMP/audit.txt" && { echo "a token reached the audit trail" >&
 grep -q "$LT_SECRET_A" "$LT_TMP/audit.txt" && { echo "a secret reached the audit trail" >&2; exit 1; }
 grep -q "eyJ\|$LT_SECRET_A" "$LT_TMP/server.log" && { echo "a secret reached the log" >&2; exit 1; }
 lt audit verify
+
+# Rate limits: an account past its rate, and an address past its login rate,
+# get 429 with Retry-After; the refusals are audited.
+LT_AUTH=on lt_start --rate-limit 1 --login-rate-limit 1
+root=${LT_URL%/fhir}
+login() {
+	curl -s -o "$LT_TMP/login.json" -D "$LT_TMP/login.h" -w '%{http_code}' -u "reader-a:$LT_SECRET_READER" \
+		-d grant_type=client_credentials "$root/auth/token"
+}
+[ "$(login)" = 200 ] || { echo "the first login was refused" >&2; cat "$LT_TMP/login.json" >&2; exit 1; }
+token=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' "$LT_TMP/login.json")
+login >/dev/null
+code=$(login)
+[ "$code" = 429 ] || { echo "the third login in a second got $code, not 429" >&2; exit 1; }
+grep -qi '^retry-after: [1-9]' "$LT_TMP/login.h" || { echo "429 without Retry-After" >&2; exit 1; }
+codes=
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	codes="$codes $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$LT_URL/Patient")"
+done
+# A burst of twice the rate, then refused (at 1/s, ten requests take less
+# than the seconds that would refill the bucket, even on a loaded machine).
+case "$codes" in
+" 200 200 "*429*) ;;
+*) echo "reads past the rate limit: $codes" >&2; exit 1 ;;
+esac
+lt_stop
+[ "$(lt audit list --limit 100000 | grep -c 'rate limit')" -ge 2 ] ||
+	{ echo "rate-limit refusals are not in the audit trail" >&2; exit 1; }
 echo "security: ok"

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "api/api.h"
+#include "api/api_int.h"
 #include "base/json.h"
 #include "fhir/fhir.h"
 
@@ -662,6 +663,33 @@ static void conditional_rest_writes(void **state)
 	api_response_release(&res);
 }
 
+/* The token buckets of ratelimit.c: a burst, then the rate; keys apart; the
+ * table stays bounded under a flood of keys. */
+static void rate_limit_buckets(void **state)
+{
+	struct api_config cfg = { .rate_limit = 2 };
+	struct api lim = { .cfg = cfg };
+	struct err e = { 0 };
+	char key[32];
+
+	(void)state;
+	assert_int_equal(api_limiter_open(&lim, &e), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(api_limit_take(lim.limiter, "p:1", 2, 4, 1000), 0);
+	assert_int_equal(api_limit_take(lim.limiter, "p:1", 2, 4, 1000), 1);
+	assert_int_equal(api_limit_take(lim.limiter, "p:2", 2, 4, 1000), 0);
+	/* Half a second at 2/s brings one request back, and only one. */
+	assert_int_equal(api_limit_take(lim.limiter, "p:1", 2, 4, 1500), 0);
+	assert_int_equal(api_limit_take(lim.limiter, "p:1", 2, 4, 1500), 1);
+	for (int i = 0; i < 100000; i++) {
+		snprintf(key, sizeof(key), "a:10.0.%d.%d", i / 256, i % 256);
+		(void)api_limit_take(lim.limiter, key, 2, 4, 2000 + i);
+	}
+	assert_int_equal(api_limit_take(lim.limiter, "p:3", 0, 0, 9000), 0);	/* rate 0: none */
+	api_limiter_close(&lim);
+	assert_null(lim.limiter);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -679,6 +707,7 @@ int main(void)
 		cmocka_unit_test(transaction_is_all_or_nothing),
 		cmocka_unit_test(batch_entries_stand_alone),
 		cmocka_unit_test(conditional_rest_writes),
+		cmocka_unit_test(rate_limit_buckets),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
