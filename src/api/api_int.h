@@ -239,6 +239,8 @@ int api_limit(struct api_ctx *c, int login);
 
 /* oauth.c: the public endpoints: /auth/token, /.well-known/...; *handled 0 for others. */
 int api_public(struct api_ctx *c, int *handled);
+/* The server's root as the client sees it: the FHIR base without "/fhir". */
+void api_root(const struct api_ctx *c, char *out, size_t n);
 /* audit.c: the store's audit trail as AuditEvent. api_audit_event_json
  * appends one record as an R4 AuditEvent (base: for source.site; may be
  * NULL); api_audit_search answers GET AuditEvent?..., Patient/[id]/AuditEvent

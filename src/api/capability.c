@@ -111,6 +111,53 @@ static void add_search(struct json_object *r, const char *type)
 /* Bulk Data $export (export.c): Patient and Group level, on those types. */
 #define BULK_DATA_OPS "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"
 
+/* Stands for the server's root in the built statement; api_metadata puts the
+ * root the client used in its place. */
+#define CAPABILITY_ROOT "{{lienthong-root}}"
+
+static struct json_object *uri_extension(const char *url, const char *value)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "url", json_object_new_string(url));
+	json_object_object_add(o, "valueUri", json_object_new_string(value));
+	return o;
+}
+
+/* rest.security: SMART on FHIR (decision 0018), with the OAuth endpoints of
+ * SMART App Launch's oauth-uris extension (the discovery document at
+ * .well-known/smart-configuration says the same, and more). */
+static struct json_object *security(void)
+{
+	struct json_object *sec = json_object_new_object(), *svc = json_object_new_object();
+	struct json_object *coding = json_object_new_object(), *arr, *uris, *ext;
+
+	json_object_object_add(sec, "cors", json_object_new_boolean(1));
+	json_object_object_add(coding, "system", json_object_new_string(
+		"http://terminology.hl7.org/CodeSystem/restful-security-service"));
+	json_object_object_add(coding, "code", json_object_new_string("SMART-on-FHIR"));
+	arr = json_object_new_array();
+	json_object_array_add(arr, coding);
+	json_object_object_add(svc, "coding", arr);
+	json_object_object_add(svc, "text", json_object_new_string("OAuth2 using SMART-on-FHIR profile"));
+	arr = json_object_new_array();
+	json_object_array_add(arr, svc);
+	json_object_object_add(sec, "service", arr);
+	json_object_object_add(sec, "description", json_object_new_string(
+		"Every request for health data needs a bearer token (SMART on FHIR v2 scopes) from "
+		"the token endpoint; see .well-known/smart-configuration. Every access is audited."));
+	uris = json_object_new_array();
+	json_object_array_add(uris, uri_extension("token", CAPABILITY_ROOT "/auth/token"));
+	ext = json_object_new_object();
+	json_object_object_add(ext, "url", json_object_new_string(
+		"http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"));
+	json_object_object_add(ext, "extension", uris);
+	arr = json_object_new_array();
+	json_object_array_add(arr, ext);
+	json_object_object_add(sec, "extension", arr);
+	return sec;
+}
+
 static struct json_object *operation(const char *name, const char *definition)
 {
 	struct json_object *o = json_object_new_object();
@@ -216,6 +263,8 @@ int api_capability_build(struct api *api, struct err *e)
 	}
 	rest = json_object_new_object();
 	json_object_object_add(rest, "mode", json_object_new_string("server"));
+	if (api->cfg.keys_dir)
+		json_object_object_add(rest, "security", security());
 	json_object_object_add(rest, "resource", resources);
 	json_object_object_add(rest, "interaction", codes("code", system_interactions, 4));
 	{
@@ -259,10 +308,30 @@ int api_capability_build(struct api *api, struct err *e)
 int api_metadata(struct api_ctx *c)
 {
 	static const char *const params[] = { "mode", NULL };
+	const char *p = c->api->capability.p, *end = p + c->api->capability.n, *at;
+	char root[API_BASE_MAX];
+	struct buf b, esc;
 	int rc = api_check_params(c, params);
 
 	if (rc)
 		return rc;
 	c->res->status = 200;
-	return api_set_body_json(c, c->api->capability.p, c->api->capability.n);
+	if (!memmem(p, (size_t)(end - p), CAPABILITY_ROOT, strlen(CAPABILITY_ROOT)))
+		return api_set_body_json(c, p, (size_t)(end - p));
+	/* The OAuth URLs are absolute: this server's root as the client sees it. */
+	api_root(c, root, sizeof(root));
+	buf_init(&b, c->api->capability.n + 256);
+	buf_init(&esc, 0);
+	rc = json_write_string(&esc, root);
+	while (!rc && (at = memmem(p, (size_t)(end - p), CAPABILITY_ROOT, strlen(CAPABILITY_ROOT)))) {
+		rc = buf_append(&b, p, (size_t)(at - p)) || buf_append(&b, esc.p + 1, esc.n - 2);
+		p = at + strlen(CAPABILITY_ROOT);
+	}
+	if (!rc)
+		rc = buf_append(&b, p, (size_t)(end - p));
+	if (!rc)
+		api_take_body_json(c, &b);
+	buf_release(&b);
+	buf_release(&esc);
+	return rc ? err_set(&c->err, ERR_NOMEM, NULL, "out of memory") : 0;
 }

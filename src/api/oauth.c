@@ -239,10 +239,8 @@ static int smart_configuration(struct api_ctx *c)
 	char root[API_BASE_MAX];
 	struct buf b;
 	int rc;
-	size_t n = strlen(c->base);
 
-	/* The server root: the FHIR base without its "/fhir". */
-	snprintf(root, sizeof(root), "%.*s", (int)(n >= 5 ? n - 5 : n), c->base);
+	api_root(c, root, sizeof(root));
 	buf_init(&b, 0);
 	rc = buf_printf(&b,
 			"{\"issuer\":\"%s\",\"jwks_uri\":\"%s/.well-known/jwks.json\","
@@ -260,6 +258,13 @@ static int smart_configuration(struct api_ctx *c)
 		rc = set_json(c, 200, b.p);
 	buf_release(&b);
 	return rc ? err_set(&c->err, ERR_NOMEM, NULL, "out of memory") : 0;
+}
+
+void api_root(const struct api_ctx *c, char *out, size_t n)
+{
+	size_t len = strlen(c->base);
+
+	snprintf(out, n, "%.*s", (int)(len >= 5 ? len - 5 : len), c->base);
 }
 
 int api_public(struct api_ctx *c, int *handled)

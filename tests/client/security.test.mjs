@@ -72,7 +72,14 @@ test('discovery documents are public', async () => {
   const jwks = await (await fetch(`${root}/.well-known/jwks.json`)).json();
   assert.ok(jwks.keys.length >= 1 && jwks.keys[0].kty === 'EC' && !('d' in jwks.keys[0]),
     'public keys only');
-  assert.equal((await fetch(`${base}/metadata`)).status, 200);
+  const meta = await fetch(`${base}/metadata`);
+  assert.equal(meta.status, 200);
+  const security = (await meta.json()).rest[0].security;
+  assert.equal(security.service[0].coding[0].code, 'SMART-on-FHIR');
+  const uris = security.extension.find(
+    (e) => e.url === 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris');
+  assert.equal(uris.extension.find((e) => e.url === 'token').valueUri, smart.token_endpoint,
+    'the CapabilityStatement and the discovery document name the same token endpoint');
 });
 
 test('client credentials give a token; bad ones do not', async () => {
