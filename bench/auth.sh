@@ -58,26 +58,42 @@ seq 0 $((n - 1)) | sed 's/^/b/' >"$out/ids.txt"
 stop
 token=$("$bin" token --client bench --data "$data" 2>/dev/null)
 
-round() {	# round LABEL [serve options]: prints requests/s
-	local r
+# The server's CPU time so far, in clock ticks: "HTTP" (the libmicrohttpd
+# threads) and "other" (the writer, which appends the audit trail).
+cpu_ticks() {
+	local t http=0 other=0 v
+	for t in /proc/"$pid"/task/*; do
+		v=$(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null) || continue
+		case "$(cat "$t/comm" 2>/dev/null)" in MHD*) http=$((http + v)) ;; *) other=$((other + v)) ;; esac
+	done
+	echo "$http $other"
+}
+
+round() {	# round LABEL [serve options]: prints requests/s, p99 µs, CPU µs a request (HTTP, other)
+	local r c0 c1
 	start "${@:2}"
 	BENCH_TOKEN=$tok wrk -t1 -c64 -d2s -s "$root/bench/read.lua" "$url" -- "$out/ids.txt" >/dev/null
+	c0=$(cpu_ticks)
 	r=$(BENCH_TOKEN=$tok wrk -t1 -c64 -d"${seconds}s" -s "$root/bench/read.lua" "$url" -- "$out/ids.txt" |
 		sed -n 's/^RESULT //p')
+	c1=$(cpu_ticks)
 	stop
 	case "$r" in *" status_errors=0 "*) ;; *) die "$1: errors: $r" ;; esac
-	awk -v r=" $r" 'BEGIN { match(r, / requests=[0-9]+/); q = substr(r, RSTART + 10, RLENGTH - 10);
+	awk -v r=" $r" -v c0="$c0" -v c1="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		match(r, / requests=[0-9]+/); q = substr(r, RSTART + 10, RLENGTH - 10);
 		match(r, / duration_us=[0-9]+/); d = substr(r, RSTART + 13, RLENGTH - 13);
 		match(r, / p99_us=[0-9]+/); p = substr(r, RSTART + 8, RLENGTH - 8);
-		printf "%.0f %d\n", q / (d / 1e6), p }'
+		split(c0, a, " "); split(c1, b, " ");
+		printf "%.0f %d %.1f %.1f\n", q / (d / 1e6), p, (b[1] - a[1]) * 1e6 / hz / q, (b[2] - a[2]) * 1e6 / hz / q }'
 }
 off_sum=0; on_sum=0; lines=
 for i in $(seq "$rounds"); do
-	tok= ; read -r off off_p99 < <(round off --auth off --audit off)
-	tok=$token; read -r on on_p99 < <(round on)
+	tok= ; read -r off off_p99 off_http off_other < <(round off --auth off --audit off)
+	tok=$token; read -r on on_p99 on_http on_other < <(round on --rate-limit 1000000)
 	off_sum=$((off_sum + off)); on_sum=$((on_sum + on))
-	lines+="| $i | $off | $off_p99 | $on | $on_p99 |"$'\n'
-	echo "bench: round $i: off $off/s (p99 ${off_p99} us), token+audit $on/s (p99 ${on_p99} us)" >&2
+	lines+="| $i | $off | $off_p99 | $off_http + $off_other | $on | $on_p99 | $on_http + $on_other |"$'\n'
+	echo "bench: round $i: off $off/s (p99 ${off_p99} us, CPU ${off_http}+${off_other} us/req)," \
+		"token+audit $on/s (p99 ${on_p99} us, CPU ${on_http}+${on_other} us/req)" >&2
 done
 ratio=$(awk -v a="$on_sum" -v b="$off_sum" 'BEGIN { printf "%.2f", a / b }')
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -89,12 +105,16 @@ echo "bench: token+audit / off = $ratio (goal >= 0.85); $records" >&2
 	echo "### Read by id: bearer token + audit trail vs both off ($(date -u +%Y-%m-%d), bench/auth.sh)"
 	echo
 	echo "\`make bench-auth\` (\`bench/auth.sh\`): $n patients, \`wrk -t1 -c64 -d${seconds}s -s bench/read.lua\`,"
-	echo "rounds alternating \`serve --auth off --audit off\` and \`serve\` (defaults: token required, every"
-	echo "read audited) with \`BENCH_TOKEN\` set. Load average before: $load_before; after: $load_after."
+	echo "rounds alternating \`serve --auth off --audit off\` and \`serve --rate-limit 1000000\` (defaults: token"
+	echo "required, every read audited; the one bench client's rate limit raised, still checked) with"
+	echo "\`BENCH_TOKEN\` set. Load average before: $load_before; after: $load_after."
 	echo "After the run: $records."
 	echo
-	echo "| round | off req/s | off p99 µs | token+audit req/s | token+audit p99 µs |"
-	echo "|---:|---:|---:|---:|---:|"
+	echo "CPU µs/req: the server's CPU time per request, HTTP threads + the others (the writer, which"
+	echo "appends the audit trail), from /proc; less sensitive than req/s to other load on the machine."
+	echo
+	echo "| round | off req/s | off p99 µs | off CPU µs/req | token+audit req/s | token+audit p99 µs | token+audit CPU µs/req |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|"
 	printf '%s' "$lines"
 	echo
 	echo "**Ratio token+audit / off: $ratio** (goal ≥ 0.85)."

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -820,13 +821,15 @@ static void audit(struct api_ctx *c, int status)
 
 int api_handle(struct api *api, const struct api_request *req, struct api_response *res)
 {
-	struct api_ctx *c = calloc(1, sizeof(*c));
+	struct api_ctx *c = malloc(sizeof(*c));
 	int status, handled = 0;
 
 	if (!c) {
 		res->status = 503;
 		return res->status;
 	}
+	memset(c, 0, offsetof(struct api_ctx, err.issue));
+	c->scopes.n = 0;
 	c->api = api;
 	c->req = req;
 	c->res = res;

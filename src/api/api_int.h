@@ -52,7 +52,6 @@ struct api_ctx {
 	struct api *api;
 	const struct api_request *req;
 	struct api_response *res;
-	struct err err;
 	const char *type;		/* resource type (points into the static type table) */
 	const char *compartment;	/* Patient/1/Observation: "Patient" (type is Observation) */
 	char id[FHIR_ID_MAX + 1];
@@ -71,7 +70,6 @@ struct api_ctx {
 	/* Security (auth.c). */
 	int64_t tenant;			/* the tenant this request acts in */
 	struct api_who who;
-	struct auth_scopes scopes;	/* who.scope parsed */
 	int read_only;			/* a warehouse reading another tenant */
 	int patient_only;		/* allowed only by patient/ scopes: the patient's compartment */
 	int break_glass;		/* an emergency access was asked for */
@@ -80,6 +78,11 @@ struct api_ctx {
 	const char *audit_action;	/* "C" "R" "U" "D" "E" */
 	const char *audit_subtype;	/* overrides the interaction name in the audit record */
 	const char *audit_outcome_detail;
+	/* Last, and zeroed by api_handle only up to err.issue: 36 KiB that
+	 * a request would clear for nothing (err_set and a parse of the
+	 * scopes fill the entries they count). */
+	struct err err;
+	struct auth_scopes scopes;	/* who.scope parsed */
 };
 
 typedef int (*api_handler_fn)(struct api_ctx *c);

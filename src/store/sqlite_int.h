@@ -44,6 +44,7 @@ int sqlite_principal_login(void *backend, int64_t id, int ok, int64_t now_ms, in
 struct sqlite_audit_conn {
 	const unsigned char *key;
 	sqlite3_stmt *insert;		/* writer: prepared on first use */
+	int64_t index_batch;		/* records put in audit_by_patient at a time */
 };
 struct sqlite_audit_conn *sqlite_conn_audit(struct sqlite_conn *c);
 /* Reads DATA/keys/audit.key, or creates it when the database has no trail

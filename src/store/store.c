@@ -18,7 +18,7 @@
  * group commit, on their own once the oldest has waited audit_flush_ms, or
  * at once past AUDIT_EAGER; at most AUDIT_BATCH_MAX a commit. */
 #define AUDIT_QUEUE_MAX 65536
-#define AUDIT_EAGER 1024
+#define AUDIT_EAGER 8192
 #define AUDIT_BATCH_MAX 8192
 #define AUDIT_FLUSH_MS_DEFAULT 200
 

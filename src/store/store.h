@@ -46,6 +46,8 @@ struct store_config {
 	int max_readers;		/* pooled reader connections */
 	int max_batch;			/* txns per group commit */
 	int audit_flush_ms;		/* audit records wait at most this long for a commit; 0: 200 */
+	int audit_index_batch;		/* the patient index of the audit trail is filled this
+					 * many records at a time; 0: 65536 (tests: small) */
 };
 
 /* The FHIR interaction that made a version; history reports it. */

@@ -13,8 +13,10 @@ expect_status() {	# expect_status WANT curl-args...
 
 # --- CLI contract
 "$LIENTHONG" --version | grep -q '^lienthong ' || fail "--version"
-"$LIENTHONG" --help | grep -q 'serve' || fail "--help"
-"$LIENTHONG" help serve | grep -q -- '--listen' || fail "help serve"
+# (into files: grep -q stops reading at the first match, and under pipefail
+# the writer's SIGPIPE would fail the pipeline)
+"$LIENTHONG" --help >"$LT_TMP/help"; grep -q 'serve' "$LT_TMP/help" || fail "--help"
+"$LIENTHONG" help serve >"$LT_TMP/help"; grep -q -- '--listen' "$LT_TMP/help" || fail "help serve"
 set +e
 "$LIENTHONG" serve --no-such-option 1 2>"$LT_TMP/err"; rc=$?
 set -e
