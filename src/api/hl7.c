@@ -15,6 +15,11 @@
  * on the connection is the commit acknowledgment CA/CE/CR, sent as MSH-15
  * asks (AL always, the default; NE never; ER on errors; SU on success).
  * Processing is synchronous, so a CA also means the message was applied.
+ *
+ * Each message leaves an audit record (decision 0016): agent "hl7/SENDER",
+ * the message type as subtype, "message/CONTROL-ID" as entity, the patient
+ * of its first Patient write, and 200 for an accepted message, 422 for AE,
+ * 400 for AR.
  */
 #include "api_int.h"
 
@@ -137,8 +142,52 @@ static int earlier_ack(struct hl7_in *in, struct buf *ack)
 }
 
 /* Commits the mapped Bundle with the log entry; 0, or the error in c->err. */
+/* "Patient/ID" of the first Patient entry of a transaction-response, or "". */
+static void first_patient(const struct buf *response, char *out, size_t n)
+{
+	static const char needle[] = "\"location\":\"Patient/";
+	const char *p = response->p ? memmem(response->p, response->n, needle, sizeof(needle) - 1) : NULL;
+	size_t len;
+
+	out[0] = '\0';
+	if (!p)
+		return;
+	p += sizeof(needle) - 1 - strlen("Patient/");
+	len = strcspn(p + strlen("Patient/"), "/\"") + strlen("Patient/");
+	if (len < n)
+		snprintf(out, n, "%.*s", (int)len, p);
+}
+
+static void audit_message(struct hl7_in *in, const struct store_message *log, const char *patient)
+{
+	char subtype[64], entity[HL7_FIELD_MAX + 16], agent[sizeof(in->sender) + 8];
+	struct store_audit a = { 0 };
+	struct err e = { 0 };
+
+	if (!in->api->cfg.audit)
+		return;
+	snprintf(agent, sizeof(agent), "hl7/%s", in->sender[0] ? in->sender : "?");
+	snprintf(subtype, sizeof(subtype), "hl7v2 %.*s^%.*s",
+		 (int)(in->m ? in->h.message_code.n : 0), in->m && in->h.message_code.p ? in->h.message_code.p : "",
+		 (int)(in->m ? in->h.trigger.n : 0), in->m && in->h.trigger.p ? in->h.trigger.p : "");
+	snprintf(entity, sizeof(entity), "message/%s", in->control_id[0] ? in->control_id : "?");
+	a.tenant = log->tenant;
+	a.at_ms = time_now_ms();
+	a.agent = agent;
+	a.action = "C";
+	a.subtype = subtype;
+	a.entity = entity;
+	a.patient = patient;
+	a.source = log->peer;
+	a.outcome = log->accepted ? 200 : log->status && log->status[1] == 'R' ? 400 : 422;
+	a.purpose = "TREAT";
+	a.detail = log->status ? log->status : "";
+	if (store_audit(in->api->st, &a, &e))
+		log_error("hl7: cannot audit message %s: %s", in->control_id, e.issue[0].diagnostics);
+}
+
 static int commit(struct hl7_in *in, struct json_object *bundle, const struct store_message *log,
-		  struct api_ctx *c)
+		  struct api_ctx *c, char *patient, size_t patient_n)
 {
 	static const struct api_request post = { .method = "POST", .path = "/fhir" };
 	struct api_response res;
@@ -155,6 +204,8 @@ static int commit(struct hl7_in *in, struct json_object *bundle, const struct st
 	c->message = log;
 	snprintf(c->base, sizeof(c->base), "%s", in->api->base_url ? in->api->base_url : "");
 	rc = api_bundle(c);
+	if (!rc)
+		first_patient(&res.body, patient, patient_n);
 	c->res = NULL;
 	api_response_release(&res);
 	return rc;
@@ -171,7 +222,7 @@ int api_hl7v2(struct api *api, const struct api_hl7v2_message *msg, struct buf *
 	struct json_object *bundle = NULL;
 	struct api_ctx *c = NULL;
 	struct err e = { 0 };
-	char text[ERR_DIAG_MAX + ERR_EXPR_MAX + 64];
+	char text[ERR_DIAG_MAX + ERR_EXPR_MAX + 64], patient[FHIR_ID_MAX + 16] = "";
 	int rc, reject = 0, accepted = 0;
 
 	log.sender = in.sender;
@@ -217,12 +268,13 @@ int api_hl7v2(struct api *api, const struct api_hl7v2_message *msg, struct buf *
 		goto refuse;
 	}
 	log.processed_ms = time_now_ms();
-	rc = commit(&in, bundle, &log, c);
+	rc = commit(&in, bundle, &log, c, patient, sizeof(patient));
 	if (!rc) {
 		log_info("hl7: message %s from %s (%.*s^%.*s): %s", in.control_id, in.sender,
 			 (int)in.h.message_code.n, in.h.message_code.p ? in.h.message_code.p : "",
 			 (int)in.h.trigger.n, in.h.trigger.p ? in.h.trigger.p : "", log.status);
 		accepted = 1;
+		audit_message(&in, &log, patient);
 		goto out;
 	}
 	if (c->err.code == ERR_DUPLICATE && earlier_ack(&in, ack)) {
@@ -244,6 +296,7 @@ refuse:
 	log_info("hl7: message %s from %s: %s (segment %s, field %d)", in.control_id[0] ? in.control_id : "?",
 		 in.sender[0] ? in.sender : "?", log.status, at.segment[0] ? at.segment : "-", at.field);
 	log_refusal(&in, &log);
+	audit_message(&in, &log, "");
 out:
 	json_object_put(bundle);
 	free(c);

@@ -80,6 +80,7 @@ struct import_opts {
 	int threads;			/* chunks prepared at once */
 	int tty;			/* progress bar on stderr */
 	int bulk;			/* IMPORT_BULK_*: AUTO = on into an empty store */
+	int audit;			/* leave an audit record of the run (the CLI) */
 };
 struct api;
 struct store;

@@ -282,6 +282,7 @@ void config_api(const struct config *cfg, struct api_config *ac)
 		.oidc_issuer = cfg->oidc_issuer,
 		.oidc_jwks_file = cfg->oidc_jwks,
 		.oidc_audience = cfg->oidc_audience,
+		.audit = !cfg->audit || strcmp(cfg->audit, "off") != 0,
 		.rate_limit = (double)cfg->rate_limit,
 		.login_rate_limit = (double)cfg->login_rate_limit,
 	};

@@ -217,7 +217,6 @@ int cmd_serve(int argc, char **argv)
 			ac.keys_dir = keys_dir;
 		} else
 			log_warn("auth=off: anyone who can reach %s reads and writes every record", cfg.listen);
-		ac.audit = strcmp(cfg.audit, "off") != 0;
 		ac.export_dir = export_dir;
 		ac.export_threads = (int)cfg.export_threads;
 		ac.export_expire_s = cfg.export_expire;

@@ -48,4 +48,11 @@ else
 	echo "SKIP (part): ../shared/data/hl7v2 is absent; the shared messages were not sent"
 fi
 lt_stop || fail "unclean stop"
+
+# Each message is in the audit trail: who sent it, which message, which
+# patient (the MLLP one and its replay by the CLI).
+audit=$("$LIENTHONG" audit list --data "$LT_DATA" --limit 100000)
+n=$(grep 'hl7/HIS^BVND' <<<"$audit" | grep 'message/CLI-1' | grep -c "$patient" || true)
+[ "$n" = 2 ] || fail "CLI-1 and its replay should be 2 audit records with $patient, found $n: $(grep CLI-1 <<<"$audit")"
+"$LIENTHONG" audit verify --data "$LT_DATA" >/dev/null || fail "audit verify"
 echo "hl7_mllp: ok"

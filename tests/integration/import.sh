@@ -47,6 +47,9 @@ cat "$LT_TMP/import.err"
 grep -q "patients.ndjson:502: " "$LT_TMP/import.err" || fail "the bad Patient line is not reported as FILE:502"
 grep -q "obs.ndjson.gz:701: " "$LT_TMP/import.err" || fail "the bad gzip line is not reported as FILE:701"
 grep -q "1202 resources loaded.* 2 failed" "$LT_TMP/import.err" || fail "wrong summary"
+# The run is in the audit trail: one record, who ran it and what it did.
+"$LIENTHONG" audit list --data "$LT_DATA" | grep "cli/" | grep -q "1202 resources loaded, 2 failed" ||
+	fail "the import run is not in the audit trail: $("$LIENTHONG" audit list --data "$LT_DATA")"
 
 # 2. --all-or-nothing with a bad line: nothing at all is written.
 rc=0
