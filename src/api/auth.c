@@ -166,6 +166,31 @@ const char *api_account_refusal(const struct api *api, const struct store_princi
 	return NULL;
 }
 
+/* Leaves out of a space-separated scope string those with a query: this
+ * server does not apply them (auth_scopes_allow), so a token must not
+ * claim them. */
+static void drop_query_scopes(struct buf *scopes)
+{
+	char *r = scopes->p, *w = scopes->p;
+
+	while (r && *r) {
+		size_t n = strcspn(r, " ");
+
+		if (n && !memchr(r, '?', n)) {
+			if (w != scopes->p)
+				*w++ = ' ';
+			memmove(w, r, n);
+			w += n;
+		}
+		r += n;
+		r += strspn(r, " ");
+	}
+	if (w) {
+		*w = '\0';
+		scopes->n = (size_t)(w - scopes->p);
+	}
+}
+
 int api_token_issue(struct api *api, const struct store_principal *p, const char *scope,
 		    const char *patient, struct buf *token, struct buf *granted, struct err *e)
 {
@@ -195,9 +220,11 @@ int api_token_issue(struct api *api, const struct store_principal *p, const char
 		rc = err_set(e, rc, NULL, "out of memory");
 		goto out;
 	}
+	drop_query_scopes(granted);
 	if (!granted->n) {
-		rc = err_set(e, ERR_FORBIDDEN, NULL, "none of the scopes asked for is granted to %s",
-			     p->kind);
+		rc = err_set(e, ERR_FORBIDDEN, NULL, "none of the scopes asked for is granted to %s%s",
+			     p->kind, strchr(scope && *scope ? scope : p->scopes, '?')
+			     ? " (scopes with a query, ?param=value, are not granted by this server)" : "");
 		goto out;
 	}
 	if (p->tenant && (rc = store_tenant_get(api->st, NULL, p->tenant, &t, e)))

@@ -182,7 +182,8 @@ struct auth_scopes {
 int auth_scopes_parse(const char *text, struct auth_scopes *out, struct err *e) LT_MUST_CHECK;
 /* 1 when the resource scopes of context on type (an exact type or '*')
  * together grant every perm of perms (SMART scopes add up); 0 for perms 0.
- * Scopes with a query count too: the caller must apply their query. */
+ * A scope with a query grants nothing here: nothing applies queries yet,
+ * and a type wholly readable would be more than it grants (fail closed). */
 int auth_scopes_allow(const struct auth_scopes *s, enum auth_context context, const char *type,
 		      unsigned perms);
 /* 1 when the scopes include token exactly (e.g. "launch/patient"). */

@@ -189,7 +189,7 @@ int auth_scopes_allow(const struct auth_scopes *s, enum auth_context context, co
 	if (!perms || !type || !context)
 		return 0;
 	for (int i = 0; i < s->n; i++)
-		if (s->s[i].context == context && type_covers(s->s[i].type, type))
+		if (s->s[i].context == context && !s->s[i].query[0] && type_covers(s->s[i].type, type))
 			got |= s->s[i].perms;
 	return (perms & ~got) == 0;
 }

@@ -96,6 +96,15 @@ test('client credentials give a token; bad ones do not', async () => {
   const none = await tokenFor('reader-a', env('LT_SECRET_READER'), 'system/Observation.cruds');
   assert.equal(none.status, 400);
   assert.equal(none.body.error, 'invalid_scope');
+  // Scopes with a query (?category=...) are not applied here, so not granted:
+  // a token never claims more, or less, than the server enforces.
+  const query = await tokenFor('lis-a', env('LT_SECRET_A'), 'system/Observation.rs?category=laboratory');
+  assert.equal(query.status, 400);
+  assert.equal(query.body.error, 'invalid_scope');
+  const mixed = await tokenFor('lis-a', env('LT_SECRET_A'),
+    'system/Patient.rs system/Observation.rs?category=laboratory');
+  assert.equal(mixed.status, 200);
+  assert.equal(mixed.body.scope, 'system/Patient.rs');
 });
 
 test('positive paths with a real client and a bearer token', async () => {

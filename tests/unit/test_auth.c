@@ -1139,6 +1139,10 @@ static void scopes_allow(void **state)
 	assert_true(auth_scopes_allow(&s, AUTH_CTX_PATIENT, "Patient", AUTH_PERM_C | AUTH_PERM_R));
 	assert_false(auth_scopes_allow(&s, AUTH_CTX_PATIENT, "Patient", 0));
 	assert_false(auth_scopes_allow(&s, AUTH_CTX_PATIENT, "Patient", 64));
+	/* A scope with a query is not the whole type. */
+	s = parse_scopes("patient/Observation.rs?category=laboratory user/Condition.rs?code=x|y");
+	assert_false(auth_scopes_allow(&s, AUTH_CTX_PATIENT, "Observation", AUTH_PERM_R));
+	assert_false(auth_scopes_allow(&s, AUTH_CTX_USER, "Condition", AUTH_PERM_S));
 }
 
 static void expect_narrow(const char *requested, const char *granted, const char *want)
