@@ -55,6 +55,8 @@ struct api_config {
 	const char *oidc_jwks_file;	/* (iss, and signed by a key of this JWKS file) */
 	const char *oidc_audience;	/* are accepted too, for users of our directory */
 	int audit;			/* record every request for health data in the audit trail */
+	int64_t refresh_ttl_s;		/* an app's refresh token lifetime; 0: 30 days */
+	int64_t code_ttl_s;		/* an authorization code's lifetime; 0: 60 s */
 };
 
 struct api;
