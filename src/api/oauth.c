@@ -266,49 +266,65 @@ static int token_response(struct api_ctx *c, const struct store_principal *p, co
 	return rc;
 }
 
-static int token_client_credentials(struct api_ctx *c, const struct fhir_search_arg *args,
-				    size_t n, struct arena *a)
-{
-	struct store_principal p;
-	int refused, rc;
-
-	if ((rc = client_authenticate(c, args, n, a, &p, &refused)) || refused)
-		return rc;
-	return token_response(c, &p, form_value(args, n, "scope"), NULL, NULL);
-}
-
 /* ---- Apps: authorization code and refresh token (decision 0019) ------------- */
 
 #define REFRESH_BYTES 32		/* random bytes of a refresh token */
 #define FAMILY_BYTES 16
 
 /*
+ * The public app a request names (by Basic or client_id), if it names one:
+ * *p filled and *public set. A public app has no secret to check, so a
+ * request that offers one for it is refused here, before
+ * client_authenticate could count it towards a lockout: anyone can
+ * present a public client_id, and must not be able to lock its users out.
+ * Returns 0, or 0 with *refused and an OAuth error as the response.
+ */
+static int public_client(struct api_ctx *c, const struct fhir_search_arg *args, size_t n,
+			 struct arena *a, struct store_principal *p, int *public, int *refused)
+{
+	const char *id = NULL, *secret = NULL;
+
+	*public = *refused = 0;
+	if (basic_credentials(c, a, &id, &secret) || !(id = id ? id : form_value(args, n, "client_id")))
+		return 0;	/* client_authenticate answers */
+	if (store_principal_get(c->api->st, "client", id, p, &c->err)) {
+		if (c->err.code != ERR_NOT_FOUND)
+			return c->err.code;
+		err_clear(&c->err);
+		return 0;
+	}
+	if (!p->is_public)
+		return 0;
+	*public = 1;
+	snprintf(c->who.agent, sizeof(c->who.agent), "client/%.100s", p->name);
+	if (secret || form_value(args, n, "client_secret") || form_value(args, n, "client_assertion")) {
+		*refused = 1;
+		return oauth_error(c, 401, "invalid_client",
+				   "a public app has no secret: it sends its client_id alone");
+	}
+	return 0;
+}
+
+/*
  * The client of an app's request: a public app names itself with
- * client_id alone; any other client authenticates as at client_credentials.
- * Same contract as client_authenticate.
+ * client_id alone (PKCE, or its refresh token's binding, is its proof);
+ * any other client authenticates as at client_credentials. Same contract
+ * as client_authenticate.
  */
 static int client_identify(struct api_ctx *c, const struct fhir_search_arg *args, size_t n,
 			   struct arena *a, struct store_principal *p, int *refused)
 {
 	const char *id = form_value(args, n, "client_id"), *why;
-	int rc;
+	int public, rc;
 
-	*refused = 1;
-	if (id && !c->req->authorization && !form_value(args, n, "client_secret") &&
-	    !form_value(args, n, "client_assertion")) {
-		snprintf(c->who.agent, sizeof(c->who.agent), "client/%.100s", id);
-		if (store_principal_get(c->api->st, "client", id, p, &c->err)) {
-			if (c->err.code != ERR_NOT_FOUND)
-				return c->err.code;
-			err_clear(&c->err);
-			return oauth_error(c, 401, "invalid_client", "unknown client");
+	if ((rc = public_client(c, args, n, a, p, &public, refused)) || *refused)
+		return rc;
+	if (public) {
+		if ((why = api_account_refusal(c->api, p, time_now_ms()))) {
+			*refused = 1;
+			return oauth_error(c, 401, "invalid_client", why);
 		}
-		if (p->is_public) {
-			if ((why = api_account_refusal(c->api, p, time_now_ms())))
-				return oauth_error(c, 401, "invalid_client", why);
-			*refused = 0;
-			return 0;
-		}
+		return 0;
 	}
 	if ((rc = client_authenticate(c, args, n, a, p, refused)) || *refused)
 		return rc;
@@ -317,6 +333,22 @@ static int client_identify(struct api_ctx *c, const struct fhir_search_arg *args
 		return oauth_error(c, 400, "invalid_request", "client_id is not the client authenticated");
 	}
 	return 0;
+}
+
+static int token_client_credentials(struct api_ctx *c, const struct fhir_search_arg *args,
+				    size_t n, struct arena *a)
+{
+	struct store_principal p;
+	int public, refused, rc;
+
+	if ((rc = public_client(c, args, n, a, &p, &public, &refused)) || refused)
+		return rc;
+	if (public)
+		return oauth_error(c, 401, "invalid_client",
+				   "a public app cannot use client_credentials: it has no secret");
+	if ((rc = client_authenticate(c, args, n, a, &p, &refused)) || refused)
+		return rc;
+	return token_response(c, &p, form_value(args, n, "scope"), NULL, NULL);
 }
 
 /* What a grant gives an app: the user's tokens, and where they come from. */

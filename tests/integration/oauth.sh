@@ -298,6 +298,18 @@ expect "confidential app with its secret" 200 "$STATUS"
 exchange conf-app "$CONF_CB" -u "conf-app:$CONF_SECRET"
 expect "its code again" invalid_grant "$(field error)"
 
+# A public app has no secret: offering one is refused, and never locks it
+# (anyone may send its client_id).
+for i in 1 2 3 4 5 6; do
+	token -d grant_type=client_credentials -d client_id=pkce-app -d client_secret=guess
+	expect "public app with a secret ($i)" 401 "$STATUS"
+done
+token -u pkce-app:guess -d grant_type=client_credentials
+expect "public app by Basic" 401 "$STATUS"
+token -d grant_type=client_credentials -d client_id=pkce-app
+expect "public app without a secret" 401 "$STATUS"
+lt client list | grep "^pkce-app " | grep -q LOCKED && fail "guessed secrets locked a public app"
+
 # ---- revocation (RFC 7009) ----------------------------------------------------------
 login pkce-app "$APP_CB" "user/*.rs offline_access" bs-lan "$PW_LAN"
 exchange pkce-app "$APP_CB"
