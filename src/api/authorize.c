@@ -474,6 +474,10 @@ static int login(struct api_ctx *c, struct authz *az)
 	const char *why;
 	int rc;
 
+	/* An app may post its request instead of getting the page (SMART's
+	 * authorize-post): then there is no one to check yet. */
+	if (!az->username && !az->password)
+		return login_page(c, az, 200, NULL);
 	c->audit_subtype = "login";
 	if (!az->username || !*az->username || !az->password || !*az->password) {
 		c->audit_outcome_detail = "no user name or password";

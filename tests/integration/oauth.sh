@@ -149,6 +149,12 @@ expect "X-Frame-Options" DENY "$(header x-frame-options)"
 expect "Cache-Control" no-store "$(header cache-control)"
 header content-type | grep -q '^text/html' || fail "the page is not text/html"
 
+# An app may post its request instead (SMART's authorize-post): the same page.
+post_form
+expect "POST authorize without a login" 200 "$STATUS"
+has body 'name="password"'
+[ -z "$(header location)" ] || fail "a posted request was redirected"
+
 # ---- before the redirect URI is trusted: a page of ours, never a redirect -------
 authz pkce-app "https://evil.example/cb" "user/*.rs" s1
 get_page
