@@ -24,6 +24,8 @@
 #include "../base/url.h"
 #include "../fhir/search.h"
 
+#define OAUTH_MAX_FIELDS 32		/* fields of a token or revocation request */
+
 static int set_json(struct api_ctx *c, int status, const char *json)
 {
 	c->res->status = status;
@@ -469,17 +471,41 @@ static const char *const code_refusals[] = {
 	[API_CODE_REUSED] = "the code was used already; the tokens it gave are revoked",
 };
 
+#define REFRESH_REUSED "the refresh token was used already: every token of this login is revoked"
+
+/* Issues g's tokens to client and answers with them. A code (NULL for a
+ * refresh) or a refresh token used again meanwhile revokes them instead. */
+static int app_respond(struct api_ctx *c, const struct store_principal *client,
+		       const struct app_grant *g, const char *code)
+{
+	char family[STORE_JTI_MAX] = "";
+	struct issued t;
+	struct buf refresh;
+	int refused, rc;
+
+	issued_init(&t);
+	buf_init(&refresh, 0);
+	rc = app_tokens(c, client, g, &t, &refresh, family, &refused);
+	if (rc == ERR_CONFLICT) {	/* another use rotated the refresh token first */
+		err_clear(&c->err);
+		rc = revoke_issued(c, &t, g->family, REFRESH_REUSED);
+	} else if (!rc && !refused && code && api_code_issued(c->api, code, t.jti, t.exp_s, family))
+		rc = revoke_issued(c, &t, family, code_refusals[API_CODE_REUSED]);
+	else if (!rc && !refused)
+		rc = token_send(c, &t, g->patient, refresh.n ? refresh.p : NULL);
+	issued_release(&t);
+	buf_release(&refresh);
+	return rc;
+}
+
 static int token_authorization_code(struct api_ctx *c, const struct fhir_search_arg *args,
 				    size_t n, struct arena *a)
 {
 	const char *code = form_value(args, n, "code"), *uri = form_value(args, n, "redirect_uri");
 	const char *verifier = form_value(args, n, "code_verifier");
-	char family[STORE_JTI_MAX] = "";
 	struct store_principal client;
 	struct api_code g;
 	struct app_grant ag = { 0 };
-	struct issued t;
-	struct buf refresh;
 	enum api_code_state state;
 	int refused, rc;
 
@@ -502,16 +528,7 @@ static int token_authorization_code(struct api_ctx *c, const struct fhir_search_
 	ag.user = g.user;
 	ag.scope = g.scope;
 	ag.patient = g.patient;
-	issued_init(&t);
-	buf_init(&refresh, 0);
-	rc = app_tokens(c, &client, &ag, &t, &refresh, family, &refused);
-	if (!rc && !refused && api_code_issued(c->api, code, t.jti, t.exp_s, family))
-		rc = revoke_issued(c, &t, family, code_refusals[API_CODE_REUSED]);
-	else if (!rc && !refused)
-		rc = token_send(c, &t, g.patient, refresh.n ? refresh.p : NULL);
-	issued_release(&t);
-	buf_release(&refresh);
-	return rc;
+	return app_respond(c, &client, &ag, code);
 }
 
 /* A refresh token of client, presented: its grant, or an OAuth error as
@@ -538,9 +555,7 @@ static int refresh_grant(struct api_ctx *c, const struct store_principal *client
 	if (g->spent) {
 		if ((rc = api_revoke_family(c->api, g->family, &c->err)))
 			return rc;
-		return oauth_error(c, 400, "invalid_grant",
-				   "the refresh token was used already: every token of this login "
-				   "is revoked");
+		return oauth_error(c, 400, "invalid_grant", REFRESH_REUSED);
 	}
 	if (g->expires_ms <= time_now_ms())
 		return oauth_error(c, 400, "invalid_grant", "the refresh token has expired");
@@ -568,12 +583,9 @@ static int token_refresh(struct api_ctx *c, const struct fhir_search_arg *args, 
 			 struct arena *a)
 {
 	const char *token = form_value(args, n, "refresh_token"), *asked = form_value(args, n, "scope");
-	char family[STORE_JTI_MAX] = "";
 	struct store_principal client;
 	struct store_grant g;
 	struct app_grant ag = { 0 };
-	struct issued t;
-	struct buf refresh;
 	int refused, within, rc;
 
 	c->audit_subtype = "refresh";
@@ -594,46 +606,49 @@ static int token_refresh(struct api_ctx *c, const struct fhir_search_arg *args, 
 	ag.patient = g.patient;
 	ag.family = g.family;
 	ag.parent = g.id;
-	issued_init(&t);
-	buf_init(&refresh, 0);
-	rc = app_tokens(c, &client, &ag, &t, &refresh, family, &refused);
-	/* Another use of the same token got there first: a reuse. */
-	if (rc == ERR_CONFLICT) {
-		err_clear(&c->err);
-		rc = revoke_issued(c, &t, g.family, "the refresh token was used already: every "
-						    "token of this login is revoked");
-	} else if (!rc && !refused)
-		rc = token_send(c, &t, g.patient, refresh.n ? refresh.p : NULL);
-	issued_release(&t);
-	buf_release(&refresh);
-	return rc;
+	return app_respond(c, &client, &ag, NULL);
 }
 
-static int token_endpoint(struct api_ctx *c)
+/*
+ * The form of a POST endpoint (token, revocation), into args (in a): 0,
+ * or 0 with *refused and an OAuth error as the response, or an error.
+ */
+static int post_form(struct api_ctx *c, const char *endpoint, struct arena *a,
+		     struct fhir_search_arg *args, size_t *n, int *refused)
 {
-	struct fhir_search_arg args[32];
-	size_t n = 0;
-	struct arena a;
-	const char *grant;
-	int rc;
-
-	c->audit_subtype = "login";
+	*refused = 1;
 	if (strcmp(c->req->method, "POST")) {
 		c->res->allow = "POST";
-		return err_set(&c->err, ERR_METHOD, NULL, "the token endpoint takes POST");
+		return err_set(&c->err, ERR_METHOD, NULL, "the %s endpoint takes POST", endpoint);
 	}
 	if (!c->req->content_type ||
 	    strncasecmp(c->req->content_type, "application/x-www-form-urlencoded", 33))
 		return oauth_error(c, 400, "invalid_request",
 				   "the body must be application/x-www-form-urlencoded");
-	arena_init(&a, 0);
-	rc = api_parse_form(&a, c->req->body, c->req->body_len, 1, args, &n, 32, &c->err);
-	if (rc) {
+	if (api_parse_form(a, c->req->body, c->req->body_len, 1, args, n, OAUTH_MAX_FIELDS,
+			   &c->err)) {
 		const char *d = c->err.issue[0].diagnostics;
 
 		err_clear(&c->err);
-		rc = oauth_error(c, 400, "invalid_request", d);
-	} else if (!(grant = form_value(args, n, "grant_type")))
+		return oauth_error(c, 400, "invalid_request", d);
+	}
+	*refused = 0;
+	return 0;
+}
+
+static int token_endpoint(struct api_ctx *c)
+{
+	struct fhir_search_arg args[OAUTH_MAX_FIELDS];
+	size_t n = 0;
+	struct arena a;
+	const char *grant;
+	int rc, refused;
+
+	c->audit_subtype = "login";
+	arena_init(&a, 0);
+	if ((rc = post_form(c, "token", &a, args, &n, &refused)) || refused)
+		goto out;
+	if (!(grant = form_value(args, n, "grant_type")))
 		rc = oauth_error(c, 400, "invalid_request", "grant_type is required");
 	else if (!strcmp(grant, "client_credentials"))
 		rc = token_client_credentials(c, args, n, &a);
@@ -645,6 +660,7 @@ static int token_endpoint(struct api_ctx *c)
 		rc = oauth_error(c, 400, "unsupported_grant_type",
 				 "this server grants client_credentials, authorization_code and "
 				 "refresh_token");
+out:
 	arena_release(&a);
 	return rc;
 }
@@ -691,7 +707,7 @@ static int revoke_token(struct api_ctx *c, const struct store_principal *client,
 
 static int revoke_endpoint(struct api_ctx *c)
 {
-	struct fhir_search_arg args[32];
+	struct fhir_search_arg args[OAUTH_MAX_FIELDS];
 	struct store_principal client;
 	const char *token;
 	struct arena a;
@@ -699,22 +715,10 @@ static int revoke_endpoint(struct api_ctx *c)
 	int rc, refused;
 
 	c->audit_subtype = "revoke";
-	if (strcmp(c->req->method, "POST")) {
-		c->res->allow = "POST";
-		return err_set(&c->err, ERR_METHOD, NULL, "the revocation endpoint takes POST");
-	}
-	if (!c->req->content_type ||
-	    strncasecmp(c->req->content_type, "application/x-www-form-urlencoded", 33))
-		return oauth_error(c, 400, "invalid_request",
-				   "the body must be application/x-www-form-urlencoded");
 	arena_init(&a, 0);
-	rc = api_parse_form(&a, c->req->body, c->req->body_len, 1, args, &n, 32, &c->err);
-	if (rc) {
-		const char *d = c->err.issue[0].diagnostics;
-
-		err_clear(&c->err);
-		rc = oauth_error(c, 400, "invalid_request", d);
-	} else if (!(token = form_value(args, n, "token")) || !*token)
+	if ((rc = post_form(c, "revocation", &a, args, &n, &refused)) || refused)
+		goto out;
+	if (!(token = form_value(args, n, "token")) || !*token)
 		rc = oauth_error(c, 400, "invalid_request", "token is required");
 	else if (!(rc = client_identify(c, args, n, &a, &client, &refused)) && !refused) {
 		/* 200 with nothing to say, unless revoke_token answers an error. */
@@ -723,6 +727,7 @@ static int revoke_endpoint(struct api_ctx *c)
 		buf_clear(&c->res->body);
 		rc = revoke_token(c, &client, token);
 	}
+out:
 	arena_release(&a);
 	return rc;
 }
