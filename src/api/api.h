@@ -57,6 +57,8 @@ struct api_config {
 	int audit;			/* record every request for health data in the audit trail */
 	double rate_limit;		/* requests per second per account (burst: twice); 0: none */
 	double login_rate_limit;	/* requests per second per address to /auth/; 0: none */
+	int64_t refresh_ttl_s;		/* an app's refresh token lifetime; 0: 30 days */
+	int64_t code_ttl_s;		/* an authorization code's lifetime; 0: 60 s */
 };
 
 struct api;

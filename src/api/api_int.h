@@ -27,6 +27,7 @@ struct api {
 	int index_stale;		/* the store's index was made with another table */
 	struct export_jobs *exports;	/* $export jobs and their workers; NULL: disabled */
 	struct api_limiter *limiter;	/* request rates (ratelimit.c); NULL: no limits */
+	struct api_grants *grants;	/* codes, revoked tokens (grant.c); NULL: no authentication */
 };
 
 enum api_return { RETURN_REPRESENTATION, RETURN_MINIMAL, RETURN_OUTCOME };
@@ -78,6 +79,7 @@ struct api_ctx {
 	const char *audit_action;	/* "C" "R" "U" "D" "E" */
 	const char *audit_subtype;	/* overrides the interaction name in the audit record */
 	const char *audit_outcome_detail;
+	char audit_note[192];		/* room for a detail made per request (oauth.c) */
 	/* Last, and zeroed by api_handle only up to err.issue: 36 KiB that
 	 * a request would clear for nothing (err_set and a parse of the
 	 * scopes fill the entries they count). */
@@ -244,6 +246,48 @@ int api_limit(struct api_ctx *c, int login);
 int api_public(struct api_ctx *c, int *handled);
 /* The server's root as the client sees it: the FHIR base without "/fhir". */
 void api_root(const struct api_ctx *c, char *out, size_t n);
+
+/*
+ * grant.c: what the OAuth endpoints remember (decision 0019). A code is
+ * made for what a login granted (api_code_new: a random code, code_ttl_s,
+ * kept in memory), redeemed once (api_code_redeem; a second use revokes what the
+ * first got), and told what its redemption issued (api_code_issued: 1 when
+ * it was presented again meanwhile, and then the caller revokes that too).
+ * Revocations are durable; api_token_revoked is the cheap question every
+ * request asks. api_login_begin waits for one of the few argon2id slots
+ * (ERR_BUSY after a while); api_totp_lock serializes the check-and-record
+ * of a TOTP step, so one code cannot open two logins.
+ */
+#define API_REVOKE_MARGIN_S 60		/* a token is refused this long past exp (leeway) */
+
+struct api_code {
+	char client[128];		/* client_id */
+	char redirect_uri[AUTH_REDIRECT_URI_MAX];
+	char challenge[48];		/* PKCE S256 */
+	char user[128];			/* the user's name */
+	char scope[1024];		/* granted */
+	char patient[FHIR_ID_MAX + 1];	/* patient context; "" */
+};
+enum api_code_state { API_CODE_OK, API_CODE_UNKNOWN, API_CODE_EXPIRED, API_CODE_REUSED };
+
+int api_grants_open(struct api *api, struct err *e);
+void api_grants_close(struct api *api);
+int api_code_new(struct api *api, const struct api_code *grant, struct buf *code, struct err *e);
+enum api_code_state api_code_redeem(struct api *api, const char *code, struct api_code *out);
+int api_code_issued(struct api *api, const char *code, const char *jti, int64_t jti_exp_s,
+		    const char *family);
+int api_token_revoked(struct api *api, const char *jti);
+/* exp_s: the token's exp (it stays revoked API_REVOKE_MARGIN_S longer). */
+int api_revoke_token(struct api *api, const char *jti, int64_t exp_s, struct err *e);
+int api_revoke_family(struct api *api, const char *family, struct err *e);
+int api_login_begin(struct api *api, struct err *e);
+void api_login_end(struct api *api);
+void api_totp_lock(struct api *api);
+void api_totp_unlock(struct api *api);
+
+/* authorize.c: GET and POST /auth/authorize, the login page (decision 0019). */
+int api_authorize(struct api_ctx *c);
+
 /* audit.c: the store's audit trail as AuditEvent. api_audit_event_json
  * appends one record as an R4 AuditEvent (base: for source.site; may be
  * NULL); api_audit_search answers GET AuditEvent?..., Patient/[id]/AuditEvent

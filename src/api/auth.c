@@ -7,7 +7,8 @@
  * in a small cache until it expires, so a keep-alive client pays for one
  * signature check, not one per request. The account behind it is looked up
  * again every API_AUTH_RECHECK_MS, so disabling or locking an account ends
- * its tokens within that time.
+ * its tokens within that time. A revoked token (grant.c) is refused at
+ * once, cached or not.
  *
  * The token names the tenant (facility code) its requests act in. Only a
  * principal with the warehouse role may name another one, per request
@@ -42,6 +43,7 @@ struct token_slot {
 	char key[65];			/* SHA-256 of the token, hex; "": empty */
 	int64_t exp_s;
 	int64_t checked_ms;		/* when the account was last looked up */
+	char jti[STORE_JTI_MAX];	/* ours: asked of the revoked set at each use */
 	struct api_who who;
 };
 
@@ -101,7 +103,7 @@ int api_auth_open(struct api *api, struct err *e)
 	buf_init(&a->jwks, 0);
 	api->auth = a;
 	if ((rc = auth_keyring_open(cfg->keys_dir, 1, &a->keys, e)) ||
-	    (rc = auth_keyring_jwks(a->keys, &a->jwks, e)))
+	    (rc = auth_keyring_jwks(a->keys, &a->jwks, e)) || (rc = api_grants_open(api, e)))
 		return rc;
 	if (cfg->oidc_jwks_file) {
 		struct buf doc;
@@ -123,6 +125,7 @@ void api_auth_close(struct api *api)
 {
 	struct api_auth *a = api->auth;
 
+	api_grants_close(api);
 	if (!a)
 		return;
 	auth_keyring_free(a->keys);
@@ -373,6 +376,7 @@ static int check_token(struct api *api, const char *token, size_t n, struct api_
 	int64_t now_ms = time_now_ms();
 	size_t n_keys;
 	struct auth_key *const *keys;
+	char jti[STORE_JTI_MAX] = "";
 	int rc, external = 0;
 
 	auth_sha256_hex(token, n, key);
@@ -384,7 +388,11 @@ static int check_token(struct api *api, const char *token, size_t n, struct api_
 		int fresh = now_ms - slot->checked_ms < API_AUTH_RECHECK_MS;
 
 		*who = slot->who;
+		memcpy(jti, slot->jti, sizeof(jti));
 		pthread_mutex_unlock(&a->lock);
+		/* Revocation takes effect at once, cached or not (decision 0019). */
+		if (api_token_revoked(api, jti))
+			return err_set(e, ERR_UNAUTHORIZED, NULL, "the token was revoked");
 		if (fresh)
 			return 0;
 		if ((rc = account_ok(api, who, e)))
@@ -414,7 +422,12 @@ static int check_token(struct api *api, const char *token, size_t n, struct api_
 	}
 	if (rc)
 		return rc;
-	rc = who_from_claims(api, claims, external, who, e);
+	if (!external && claim_str(claims, "jti"))
+		snprintf(jti, sizeof(jti), "%s", claim_str(claims, "jti"));
+	if (api_token_revoked(api, jti))
+		rc = err_set(e, ERR_UNAUTHORIZED, NULL, "the token was revoked");
+	if (!rc)
+		rc = who_from_claims(api, claims, external, who, e);
 	if (!rc)
 		rc = account_ok(api, who, e);
 	if (!rc) {
@@ -424,6 +437,7 @@ static int check_token(struct api *api, const char *token, size_t n, struct api_
 		memcpy(slot->key, key, sizeof(slot->key));
 		slot->exp_s = json_object_object_get_ex(claims, "exp", &exp) ? json_object_get_int64(exp) : 0;
 		slot->checked_ms = now_ms;
+		memcpy(slot->jti, jti, sizeof(slot->jti));
 		slot->who = *who;
 		pthread_mutex_unlock(&a->lock);
 	}

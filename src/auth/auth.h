@@ -200,4 +200,43 @@ int auth_scopes_has(const struct auth_scopes *s, const char *token);
 int auth_scopes_narrow(const struct auth_scopes *requested, const struct auth_scopes *granted,
 		       struct buf *out) LT_MUST_CHECK;
 
+/* ---- The authorization code grant (decision 0019) ------------------------- */
+
+/* PKCE (RFC 7636), S256 only. A verifier is 43 to 128 characters of
+ * [A-Za-z0-9-._~]; a challenge is the 43-character unpadded base64url of a
+ * SHA-256. auth_pkce_s256_check is 1 when both are well formed and
+ * BASE64URL(SHA256(verifier)) equals challenge (compared in constant time). */
+int auth_pkce_verifier_valid(const char *verifier);
+int auth_pkce_challenge_valid(const char *challenge);
+int auth_pkce_s256_check(const char *verifier, const char *challenge);
+
+/* Redirect URIs a client may register: https://host[:port]/..., or
+ * http:// on localhost, 127.0.0.1 or [::1] (an app on the user's own
+ * machine); no user name, no fragment, no space (so a list of them is
+ * space-separated), shorter than AUTH_REDIRECT_URI_MAX. Returns why not,
+ * or NULL when it may be registered. */
+#define AUTH_REDIRECT_URI_MAX 512
+const char *auth_redirect_uri_invalid(const char *uri);
+/* "scheme://host[:port]" of a valid redirect URI into out; -1 if invalid
+ * or out is too small. */
+int auth_redirect_uri_origin(const char *uri, char *out, size_t n);
+/* 1 when uri is, byte for byte, one of the space-separated list. */
+int auth_redirect_uri_listed(const char *list, const char *uri);
+
+/* *within = 1 when requested asks for nothing that granted does not give
+ * (a refresh may narrow a grant, never widen it). Returns ERR_NOMEM or 0. */
+int auth_scopes_within(const struct auth_scopes *requested, const struct auth_scopes *granted,
+		       int *within) LT_MUST_CHECK;
+/*
+ * The scope an app gets for a user: each resource scope of requested,
+ * narrowed by the client's registered scopes and then by the user's; of
+ * the other tokens, offline_access (else online_access) when the client
+ * is registered for it, and launch/patient when the grant has a patient
+ * context (patient != 0) and the client is registered for it. Everything
+ * else (openid, fhirUser, launch) is dropped: no id_token, no EHR launch
+ * here. out may end up empty. ERR_BAD_REQUEST for a malformed scope.
+ */
+int auth_grant_scope(const char *requested, const char *client, const char *user, int patient,
+		     struct buf *out, struct err *e) LT_MUST_CHECK;
+
 #endif

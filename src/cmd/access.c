@@ -18,13 +18,27 @@
 #include "../store/store.h"
 
 /* The options of these commands; the rest goes to config_load. */
+#define ACCESS_MAX_REDIRECTS 8
+
 struct access_args {
 	const char *code, *name, *tenant, *role, *scope, *patient, *client, *user, *alg;
 	int password_stdin;
+	const char *redirect[ACCESS_MAX_REDIRECTS];	/* --redirect-uri, repeatable */
+	int n_redirect;
+	int is_public;			/* --public */
 	const char *pos;		/* the first positional argument */
 	int nrest;
 	char *rest[64];
 };
+
+/* Whether arg is an option whose value is the next argument (then that is
+ * not the positional one): a setting's --key VALUE, not --key=VALUE nor a
+ * flag of its own. */
+static int takes_value(const char *arg)
+{
+	return arg[0] == '-' && !strchr(arg, '=') && strcmp(arg, "--password-stdin") &&
+	       strcmp(arg, "--public");
+}
 
 static int parse(int argc, char **argv, struct access_args *a)
 {
@@ -59,8 +73,16 @@ static int parse(int argc, char **argv, struct access_args *a)
 			*(const char **)((char *)a + opts[k].offset) = argv[++i];
 		} else if (!strcmp(argv[i], "--password-stdin")) {
 			a->password_stdin = 1;
-		} else if (argv[i][0] != '-' && !a->pos && (i == 1 || argv[i - 1][0] != '-' ||
-							    strchr(argv[i - 1], '='))) {
+		} else if (!strcmp(argv[i], "--public")) {
+			a->is_public = 1;
+		} else if (!strcmp(argv[i], "--redirect-uri")) {
+			if (i + 1 == argc || a->n_redirect == ACCESS_MAX_REDIRECTS) {
+				fprintf(stderr, "lienthong: --redirect-uri needs a value (at most %d of them)\n",
+					ACCESS_MAX_REDIRECTS);
+				return 2;
+			}
+			a->redirect[a->n_redirect++] = argv[++i];
+		} else if (argv[i][0] != '-' && !a->pos && (i == 1 || !takes_value(argv[i - 1]))) {
 			a->pos = argv[i];
 		} else if (a->nrest < (int)(sizeof(a->rest) / sizeof(a->rest[0]))) {
 			a->rest[a->nrest++] = argv[i];
@@ -187,6 +209,41 @@ static const char *role_scopes(const char *roles)
 	return "user/*.cruds";
 }
 
+/* What an app (a client with redirect URIs) may ask for unless --scope says
+ * otherwise: reading, for a user or a patient, and a refresh token. A
+ * user's own scopes narrow it further. */
+#define APP_SCOPES "patient/*.rs user/*.rs launch/patient offline_access online_access"
+
+/* --redirect-uri and --public of `client add`: each URI checked, all kept
+ * space-separated. */
+static int set_app(struct store_principal *p, const struct access_args *a)
+{
+	size_t at = 0;
+
+	if (a->is_public && !a->n_redirect) {
+		fprintf(stderr, "lienthong: a --public client is an app: give its --redirect-uri\n");
+		return 2;
+	}
+	for (int i = 0; i < a->n_redirect; i++) {
+		const char *why = auth_redirect_uri_invalid(a->redirect[i]);
+		int n;
+
+		if (why) {
+			fprintf(stderr, "lienthong: --redirect-uri %s: %s\n", a->redirect[i], why);
+			return 2;
+		}
+		n = snprintf(p->redirect_uris + at, sizeof(p->redirect_uris) - at, "%s%s",
+			     i ? " " : "", a->redirect[i]);
+		if (n < 0 || (size_t)n >= sizeof(p->redirect_uris) - at) {
+			fprintf(stderr, "lienthong: the redirect URIs are too long together\n");
+			return 2;
+		}
+		at += (size_t)n;
+	}
+	p->is_public = a->is_public;
+	return 0;
+}
+
 static int read_password(char *out, size_t n)
 {
 	size_t len;
@@ -247,9 +304,11 @@ static int print_principal(void *arg, const struct store_principal *p)
 		return 0;
 	if (p->last_used_ms)
 		time_format_instant(p->last_used_ms, used);
-	printf("%-24s tenant=%lld roles=%s scopes=%s%s%s last_used=%s%s%s\n", p->name,
+	printf("%-24s tenant=%lld roles=%s scopes=%s%s%s%s%s%s last_used=%s%s%s\n", p->name,
 	       (long long)p->tenant, p->roles[0] ? p->roles : "-", p->scopes,
-	       p->patient[0] ? " patient=" : "", p->patient, used, p->disabled ? " DISABLED" : "",
+	       p->patient[0] ? " patient=" : "", p->patient,
+	       p->redirect_uris[0] ? " redirect_uris=" : "", p->redirect_uris,
+	       p->is_public ? " PUBLIC" : "", used, p->disabled ? " DISABLED" : "",
 	       p->locked_until_ms > time_now_ms() ? " LOCKED" : "");
 	return 0;
 }
@@ -290,11 +349,16 @@ static int principal_cmd(const char *kind, int argc, char **argv)
 			? "usage: lienthong user add NAME --tenant CODE --role ROLES [--scope S] [--patient Patient/ID] --password-stdin\n"
 			  "       lienthong user passwd NAME --password-stdin | totp NAME | disable NAME | enable NAME | list [--tenant CODE]\n"
 			: "usage: lienthong client add ID --tenant CODE [--scope S] [--role ROLES]\n"
+			  "                              [--redirect-uri URI]... [--public]\n"
 			  "       lienthong client secret ID | disable ID | enable ID | list [--tenant CODE]\n");
 		return 2;
 	}
 	if ((rc = parse(argc - 1, argv + 1, &a)))
 		return rc;
+	if (is_user && (a.n_redirect || a.is_public)) {
+		fprintf(stderr, "lienthong: --redirect-uri and --public are for clients (apps)\n");
+		return 2;
+	}
 	if (strcmp(verb, "list") && !a.pos) {
 		fprintf(stderr, "lienthong: %s %s needs the %s's name\n", kind, verb, kind);
 		return 2;
@@ -327,8 +391,10 @@ static int principal_cmd(const char *kind, int argc, char **argv)
 			rc = 2;
 			goto out;
 		}
+		if (!is_user && (rc = set_app(&p, &a)))
+			goto out;
 		snprintf(p.scopes, sizeof(p.scopes), "%s", a.scope ? a.scope : is_user ? role_scopes(p.roles)
-							       : "system/*.rs");
+							       : a.n_redirect ? APP_SCOPES : "system/*.rs");
 		if (a.patient)
 			snprintf(p.patient, sizeof(p.patient), "%s", a.patient);
 		if (!strstr(p.roles, "warehouse") && (rc = tenant_id(st, a.tenant, &p.tenant)))
@@ -337,8 +403,11 @@ static int principal_cmd(const char *kind, int argc, char **argv)
 			goto out;
 		if (is_user && strstr(p.roles, "admin") && (rc = enroll_totp(&p)))
 			goto out;
-		if (!is_user && (rc = new_client_secret(&p)))
+		if (!is_user && !p.is_public && (rc = new_client_secret(&p)))
 			goto out;
+		if (p.is_public)
+			printf("client_id: %s\n(a public app: no secret; it proves itself with PKCE at each "
+			       "login)\n", p.name);
 		if (store_principal_put(st, &p, &e)) {
 			rc = fail(&e);
 			goto out;
@@ -362,7 +431,10 @@ static int principal_cmd(const char *kind, int argc, char **argv)
 		rc = set_password(&p, &a);
 	else if (!strcmp(verb, "totp"))
 		rc = enroll_totp(&p);
-	else if (!strcmp(verb, "secret"))
+	else if (!strcmp(verb, "secret") && p.is_public) {
+		fprintf(stderr, "lienthong: %s is a public app: it has no secret\n", p.name);
+		rc = 2;
+	} else if (!strcmp(verb, "secret"))
 		rc = new_client_secret(&p);
 	if (!rc && store_principal_put(st, &p, &e))
 		rc = fail(&e);

@@ -39,6 +39,8 @@ struct config {
 	char *issuer;
 	char *audience;
 	long token_ttl;
+	long refresh_ttl;
+	long code_ttl;
 	long max_login_failures;
 	long lockout;
 	long rate_limit;

@@ -61,6 +61,10 @@ static const struct setting {
 	S(issuer, "lienthong", "iss of the tokens this server issues (their aud too, unless audience is set)"),
 	S(audience, NULL, "aud of the tokens issued and required (default: issuer)"),
 	L(token_ttl, 900, 60, 86400, "seconds an access token lives"),
+	L(refresh_ttl, 2592000, 300, 31536000, "seconds an app's refresh token lives (offline_access and "
+					      "online_access alike); each use makes a new one"),
+	L(code_ttl, 60, 1, 600, "seconds an authorization code lives between the login and the app's "
+				"token request"),
 	L(max_login_failures, 5, 1, 100, "failed logins in a row that lock an account"),
 	L(lockout, 900, 1, 604800, "seconds an account stays locked"),
 	L(rate_limit, 1000, 0, 1000000, "requests per second one account may make (bursts of twice "
@@ -277,6 +281,8 @@ void config_api(const struct config *cfg, struct api_config *ac)
 		.issuer = cfg->issuer,
 		.audience = cfg->audience,
 		.token_ttl_s = cfg->token_ttl,
+		.refresh_ttl_s = cfg->refresh_ttl,
+		.code_ttl_s = cfg->code_ttl,
 		.max_failures = (int)cfg->max_login_failures,
 		.lock_s = cfg->lockout,
 		.oidc_issuer = cfg->oidc_issuer,

@@ -28,7 +28,7 @@
 #include <openssl/crypto.h>
 #include "../base/log.h"
 
-#define SQLITE_SCHEMA_VERSION 2
+#define SQLITE_SCHEMA_VERSION 3
 #define SQLITE_DB_FILE "lienthong.db"
 
 static const char *const sqlite_schema =
@@ -141,6 +141,8 @@ static const char sqlite_schema_access[] =
 	" last_used INTEGER NOT NULL,"
 	" created INTEGER NOT NULL,"
 	" disabled INTEGER NOT NULL,"
+	" redirect_uris TEXT NOT NULL DEFAULT '',"	/* an app's (decision 0019) */
+	" public INTEGER NOT NULL DEFAULT 0,"
 	" UNIQUE (kind, name));"
 	/* The audit trail (struct store_audit, sqlite_audit.c): seq is given
 	 * by the writer, 1, 2, 3..., and hash chains each record to the one
@@ -417,6 +419,39 @@ static int ensure_value_indexes(sqlite3 *db, struct err *e)
 	return rc;
 }
 
+/* Schema 3 gave principal the columns of apps (decision 0019). A store of
+ * schema 2 made before principal existed got them from sqlite_schema_access
+ * already, hence the look at the table first. */
+static const char *const sqlite_migrate_2_3[][2] = {
+	{ "redirect_uris", "ALTER TABLE principal ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT ''" },
+	{ "public", "ALTER TABLE principal ADD COLUMN public INTEGER NOT NULL DEFAULT 0" },
+};
+
+static int has_column(sqlite3 *db, const char *table, const char *column)
+{
+	sqlite3_stmt *s = NULL;
+	int found = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name=?2", -1, &s,
+			       NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, column, -1, SQLITE_STATIC);
+		found = sqlite3_step(s) == SQLITE_ROW;
+	}
+	sqlite3_finalize(s);
+	return found;
+}
+
+static int migrate_2_3(sqlite3 *db, struct err *e)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < sizeof(sqlite_migrate_2_3) / sizeof(sqlite_migrate_2_3[0]); i++)
+		if (!has_column(db, "principal", sqlite_migrate_2_3[i][0]))
+			rc = sqlite_exec(db, sqlite_migrate_2_3[i][1], e);
+	return rc;
+}
+
 /* Brings an older database up to SQLITE_SCHEMA_VERSION, in one transaction. */
 static int migrate(sqlite3 *db, struct err *e)
 {
@@ -442,6 +477,8 @@ static int migrate(sqlite3 *db, struct err *e)
 			 " (run `lienthong reindex` to build the search index)");
 		rc = sqlite_exec(db, sqlite_migrate_1_2, e);
 	}
+	if (!rc && have < 3)
+		rc = migrate_2_3(db, e);
 	snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO store_meta VALUES ('schema_version', '%d')",
 		 SQLITE_SCHEMA_VERSION);
 	if (!rc)
@@ -495,7 +532,8 @@ static int sqlite_open_backend(const struct store_config *cfg, void **out, struc
 	}
 	sqlite3_busy_timeout(db, 10000);
 	if ((rc = sqlite_exec(db, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL;", e)) ||
-	    (rc = sqlite_exec(db, sqlite_schema, e)) || (rc = sqlite_exec(db, sqlite_schema_access, e)))
+	    (rc = sqlite_exec(db, sqlite_schema, e)) || (rc = sqlite_exec(db, sqlite_schema_access, e)) ||
+	    (rc = sqlite_exec(db, sqlite_schema_grant, e)))
 		goto fail;
 	if ((rc = migrate(db, e)) || (rc = ensure_value_indexes(db, e)) ||
 	    (rc = sqlite_audit_key_load(cfg->data_dir, db, b->audit_key, e)))
@@ -1129,4 +1167,11 @@ const struct store_ops store_sqlite_ops = {
 	.audit_append = sqlite_audit_append,
 	.audits = sqlite_audits,
 	.audit_verify = sqlite_audit_verify,
+	.grant_add = sqlite_grant_add,
+	.grant_get = sqlite_grant_get,
+	.grant_revoke_family = sqlite_grant_revoke_family,
+	.grant_jtis = sqlite_grant_jtis,
+	.token_revoke = sqlite_token_revoke,
+	.grants_prune = sqlite_grants_prune,
+	.tokens_revoked = sqlite_tokens_revoked,
 };

@@ -23,15 +23,12 @@ static void copy(char *dst, size_t n, const char *src)
 	snprintf(dst, n, "%s", src);
 }
 
-/* Runs one write statement in its own transaction. bind fills the statement. */
-typedef void (*bind_fn)(sqlite3_stmt *s, const void *arg);
-
-static int write_one(void *backend, const char *sql, bind_fn bind, const void *arg,
-		     int64_t *rowid, int *changes, struct err *e)
+int sqlite_dir_write(void *backend, const char *const *sql, size_t n, sqlite_bind_fn bind,
+		     const void *arg, int64_t *rowid, int *changes, struct err *e)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *s = NULL;
-	int src, rc = 0;
+	int src, rc = 0, began = 0;
 
 	src = sqlite3_open_v2(sqlite_backend_path(backend), &db, SQLITE_OPEN_READWRITE, NULL);
 	if (src != SQLITE_OK) {
@@ -39,29 +36,51 @@ static int write_one(void *backend, const char *sql, bind_fn bind, const void *a
 		goto out;
 	}
 	sqlite3_busy_timeout(db, 10000);
-	src = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
-	if (src != SQLITE_OK) {
-		rc = sqlite_fail(db, src, e, "preparing a directory write");
+	if (n > 1 && (src = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
+		rc = sqlite_fail(db, src, e, "beginning a directory write");
 		goto out;
 	}
-	bind(s, arg);
-	src = sqlite3_step(s);
-	if (src == SQLITE_CONSTRAINT || (src & 0xff) == SQLITE_CONSTRAINT) {
-		rc = err_set(e, ERR_DUPLICATE, NULL, "it exists already");
-		goto out;
+	began = n > 1;
+	for (size_t i = 0; i < n; i++) {
+		src = sqlite3_prepare_v2(db, sql[i], -1, &s, NULL);
+		if (src != SQLITE_OK) {
+			rc = sqlite_fail(db, src, e, "preparing a directory write");
+			goto out;
+		}
+		bind(s, arg);
+		src = sqlite3_step(s);
+		if (src == SQLITE_CONSTRAINT || (src & 0xff) == SQLITE_CONSTRAINT) {
+			rc = err_set(e, ERR_DUPLICATE, NULL, "it exists already");
+			goto out;
+		}
+		if (src != SQLITE_DONE) {
+			rc = sqlite_fail(db, src, e, "writing the directory");
+			goto out;
+		}
+		sqlite3_finalize(s);
+		s = NULL;
+		if (rowid)
+			*rowid = sqlite3_last_insert_rowid(db);
+		if (changes && !i)
+			*changes = sqlite3_changes(db);
 	}
-	if (src != SQLITE_DONE) {
-		rc = sqlite_fail(db, src, e, "writing the directory");
-		goto out;
-	}
-	if (rowid)
-		*rowid = sqlite3_last_insert_rowid(db);
-	if (changes)
-		*changes = sqlite3_changes(db);
+	if (began && (src = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		rc = sqlite_fail(db, src, e, "committing a directory write");
+	else
+		began = 0;
 out:
 	sqlite3_finalize(s);
+	if (began)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close(db);
 	return rc;
+}
+
+/* Runs one write statement in its own transaction. */
+static int write_one(void *backend, const char *sql, sqlite_bind_fn bind, const void *arg,
+		     int64_t *rowid, int *changes, struct err *e)
+{
+	return sqlite_dir_write(backend, &sql, 1, bind, arg, rowid, changes, e);
 }
 
 static void bind_tenant(sqlite3_stmt *s, const void *arg)
@@ -109,6 +128,12 @@ static int query(void *conn, const char *sql, int64_t i, const char *str, const 
 		rc = sqlite_fail(db, src, e, "reading the directory");
 	sqlite3_finalize(s);
 	return rc;
+}
+
+int sqlite_dir_query(void *conn, const char *sql, int64_t i, const char *str, const char *str2,
+		     int (*row)(sqlite3_stmt *s, void *ctx), void *ctx, struct err *e)
+{
+	return query(conn, sql, i, str, str2, row, ctx, e);
 }
 
 #define TENANT_COLS "SELECT id, code, name, created FROM tenant"
@@ -171,7 +196,7 @@ int sqlite_tenants(void *conn, store_tenant_fn fn, void *ctx, struct err *e)
 
 #define PRINCIPAL_COLS                                                                      \
 	"SELECT id, tenant, kind, name, secret, totp, totp_step, roles, scopes, patient,"   \
-	" failures, locked_until, last_used, created, disabled FROM principal"
+	" failures, locked_until, last_used, created, disabled, redirect_uris, public FROM principal"
 
 static void principal_from(sqlite3_stmt *s, struct store_principal *p)
 {
@@ -190,6 +215,8 @@ static void principal_from(sqlite3_stmt *s, struct store_principal *p)
 	p->last_used_ms = sqlite3_column_int64(s, 12);
 	p->created_ms = sqlite3_column_int64(s, 13);
 	p->disabled = sqlite3_column_int(s, 14);
+	copy(p->redirect_uris, sizeof(p->redirect_uris), text(s, 15));
+	p->is_public = sqlite3_column_int(s, 16);
 }
 
 static void bind_principal(sqlite3_stmt *s, const void *arg)
@@ -212,6 +239,8 @@ static void bind_principal(sqlite3_stmt *s, const void *arg)
 	sqlite3_bind_int(s, 14, p->disabled);
 	if (p->id)
 		sqlite3_bind_int64(s, 15, p->id);
+	sqlite3_bind_text(s, 16, p->redirect_uris, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 17, p->is_public);
 }
 
 int sqlite_principal_put(void *backend, struct store_principal *p, struct err *e)
@@ -224,7 +253,8 @@ int sqlite_principal_put(void *backend, struct store_principal *p, struct err *e
 		rc = write_one(backend,
 			       "INSERT INTO principal (tenant, kind, name, secret, totp, totp_step,"
 			       " roles, scopes, patient, failures, locked_until, last_used, created,"
-			       " disabled) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+			       " disabled, redirect_uris, public)"
+			       " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?16,?17)",
 			       bind_principal, p, &p->id, NULL, e);
 		if (rc == ERR_DUPLICATE) {
 			err_clear(e);
@@ -236,7 +266,8 @@ int sqlite_principal_put(void *backend, struct store_principal *p, struct err *e
 	rc = write_one(backend,
 		       "UPDATE principal SET tenant=?1, kind=?2, name=?3, secret=?4, totp=?5,"
 		       " totp_step=?6, roles=?7, scopes=?8, patient=?9, failures=?10,"
-		       " locked_until=?11, last_used=?12, created=?13, disabled=?14 WHERE id=?15",
+		       " locked_until=?11, last_used=?12, created=?13, disabled=?14,"
+		       " redirect_uris=?16, public=?17 WHERE id=?15",
 		       bind_principal, p, NULL, &changes, e);
 	if (!rc && !changes)
 		rc = err_set(e, ERR_NOT_FOUND, NULL, "no %s named %.64s", p->kind, p->name);

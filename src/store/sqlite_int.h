@@ -1,7 +1,8 @@
 /*
  * sqlite_int.h — private to the SQLite backend (sqlite.c: schema, reads,
  * writes; sqlite_query.c: search; sqlite_scan.c: bulk scans; sqlite_message.c:
- * the message log; sqlite_audit.c: the audit trail).
+ * the message log; sqlite_audit.c: the audit trail; sqlite_grant.c: OAuth
+ * grants).
  */
 #ifndef LT_STORE_SQLITE_INT_H
 #define LT_STORE_SQLITE_INT_H
@@ -38,6 +39,16 @@ int sqlite_principals(void *conn, int64_t tenant, store_principal_fn fn, void *c
 		      struct err *e);
 int sqlite_principal_login(void *backend, int64_t id, int ok, int64_t now_ms, int max_failures,
 			   int64_t lock_ms, int64_t totp_step, struct err *e);
+/* The directory's plumbing, shared with sqlite_grant.c: n write statements
+ * in one short transaction on a connection of their own (bind fills each;
+ * a constraint failure is ERR_DUPLICATE; rowid: the last insert's;
+ * changes: the first statement's), and a read with ?1 bound to i, ?2 and
+ * ?3 to the strings, row called per row. */
+typedef void (*sqlite_bind_fn)(sqlite3_stmt *s, const void *arg);
+int sqlite_dir_write(void *backend, const char *const *sql, size_t n, sqlite_bind_fn bind,
+		     const void *arg, int64_t *rowid, int *changes, struct err *e);
+int sqlite_dir_query(void *conn, const char *sql, int64_t i, const char *str, const char *str2,
+		     int (*row)(sqlite3_stmt *s, void *ctx), void *ctx, struct err *e);
 /* sqlite_audit.c: the audit trail (decision 0016). Each connection has one
  * of these; key is the backend's, statements are the connection's. */
 #define SQLITE_AUDIT_KEY_BYTES 32
@@ -57,6 +68,16 @@ int sqlite_audits(void *conn, const struct store_audit_query *q, store_audit_fn 
 		  struct err *e);
 int sqlite_audit_verify(void *conn, store_audit_problem_fn fn, void *ctx, int64_t *checked,
 			struct err *e);
+/* sqlite_grant.c: refresh tokens and revoked access tokens (decision 0019) */
+extern const char sqlite_schema_grant[];
+int sqlite_grant_add(void *backend, struct store_grant *g, struct err *e);
+int sqlite_grant_get(void *conn, const char *hash, struct store_grant *out, struct err *e);
+int sqlite_grant_revoke_family(void *backend, const char *family, int64_t now_ms, struct err *e);
+int sqlite_grant_jtis(void *conn, const char *family, int64_t now_s, store_jti_fn fn, void *ctx,
+		      struct err *e);
+int sqlite_token_revoke(void *backend, const char *jti, int64_t exp_s, struct err *e);
+int sqlite_grants_prune(void *backend, int64_t now_ms, struct err *e);
+int sqlite_tokens_revoked(void *conn, int64_t now_s, store_jti_fn fn, void *ctx, struct err *e);
 /* sqlite_scan.c */
 int sqlite_scan(void *conn, struct store_scan *s, store_scan_fn fn, void *ctx, struct err *e);
 

@@ -746,6 +746,72 @@ int store_principal_login(struct store *st, int64_t id, int ok, int64_t now_ms, 
 					totp_step, e);
 }
 
+/* ---- OAuth grants ------------------------------------------------------------ */
+
+#define GRANTS_READ(call)                                                                  \
+	do {                                                                               \
+		void *conn;                                                                \
+		int rc_;                                                                   \
+		if (!st->ops->grant_get)                                                   \
+			return err_set(e, ERR_NOT_SUPPORTED, NULL,                         \
+				       "the %s store keeps no grants", st->ops->name);     \
+		if ((rc_ = pool_get(st, &conn, e)))                                        \
+			return rc_;                                                        \
+		rc_ = (call);                                                              \
+		pool_put(st, conn);                                                        \
+		if (rc_)                                                                   \
+			return rc_;                                                        \
+	} while (0)
+
+static int no_grants(struct store *st, struct err *e)
+{
+	return err_set(e, ERR_NOT_SUPPORTED, NULL, "the %s store keeps no grants", st->ops->name);
+}
+
+int store_grant_add(struct store *st, struct store_grant *g, struct err *e)
+{
+	return st->ops->grant_add ? st->ops->grant_add(st->backend, g, e) : no_grants(st, e);
+}
+
+int store_grant_get(struct store *st, const char *hash, struct store_grant *out, struct err *e)
+{
+	GRANTS_READ(st->ops->grant_get(conn, hash, out, e));
+	return 0;
+}
+
+int store_grant_revoke_family(struct store *st, const char *family, int64_t now_ms,
+			      store_jti_fn fn, void *ctx, struct err *e)
+{
+	int rc;
+
+	if (!st->ops->grant_revoke_family)
+		return no_grants(st, e);
+	if ((rc = st->ops->grant_revoke_family(st->backend, family, now_ms, e)))
+		return rc;
+	if (fn)
+		GRANTS_READ(st->ops->grant_jtis(conn, family, now_ms / 1000, fn, ctx, e));
+	return 0;
+}
+
+int store_token_revoke(struct store *st, const char *jti, int64_t exp_s, struct err *e)
+{
+	return st->ops->token_revoke ? st->ops->token_revoke(st->backend, jti, exp_s, e)
+				     : no_grants(st, e);
+}
+
+int store_tokens_revoked(struct store *st, int64_t now_ms, store_jti_fn fn, void *ctx,
+			 struct err *e)
+{
+	int rc;
+
+	if (!st->ops->grants_prune)
+		return no_grants(st, e);
+	if ((rc = st->ops->grants_prune(st->backend, now_ms, e)))
+		return rc;
+	GRANTS_READ(st->ops->tokens_revoked(conn, now_ms / 1000, fn, ctx, e));
+	return 0;
+}
+
 /* ---- the audit trail ------------------------------------------------------- */
 
 static size_t audit_len(const char *s)

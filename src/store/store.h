@@ -253,8 +253,42 @@ struct store_principal {
 	int64_t last_used_ms;		/* last successful login; 0: never */
 	int64_t created_ms;
 	int disabled;
+	/* An app of the authorization code grant (decision 0019). */
+	char redirect_uris[2048];	/* space-separated, each matched exactly; "" */
+	int is_public;			/* no secret: PKCE is its only proof */
 };
 typedef int (*store_principal_fn)(void *ctx, const struct store_principal *p);
+
+/*
+ * OAuth grants (decision 0019): the refresh tokens given to apps by the
+ * authorization code grant, and the access tokens revoked before they
+ * expire. Durable, so a restart neither logs apps out nor brings a revoked
+ * token back. A refresh token is kept only as its SHA-256. Each use of one
+ * adds its successor (parent = its id), and a token can have only one: the
+ * second of two racing uses fails, so a token with a successor is spent.
+ * The tokens of one login share a family, revoked as one. Like the
+ * directory's, each write is a short transaction of its own.
+ */
+#define STORE_JTI_MAX 64
+
+struct store_grant {
+	int64_t id;			/* assigned by store_grant_add */
+	char hash[65];			/* SHA-256 of the refresh token, hex */
+	char family[STORE_JTI_MAX];	/* the login it comes from */
+	int64_t parent;			/* the token it replaced; 0: the login's first */
+	int64_t tenant;
+	char client[128];		/* client_id */
+	char user[128];			/* the user's name */
+	char scope[1024];		/* granted */
+	char patient[80];		/* patient context (an id); "" */
+	int64_t created_ms, expires_ms;
+	int64_t revoked_ms;		/* 0: not revoked */
+	int spent;			/* read back: it has a successor */
+	char jti[STORE_JTI_MAX];	/* the access token issued with it */
+	int64_t jti_exp_s;		/* and its exp */
+};
+/* An access token (its jti) revoked until exp_s. */
+typedef int (*store_jti_fn)(void *ctx, const char *jti, int64_t exp_s);
 
 struct store_history_query {
 	int64_t tenant;
@@ -364,6 +398,18 @@ struct store_ops {
 		      struct err *e);
 	int (*audit_verify)(void *conn, store_audit_problem_fn fn, void *ctx, int64_t *checked,
 			    struct err *e);
+	/* OAuth grants (store_grant_*); writes take the backend, as the
+	 * directory's do. NULL when the backend keeps none. */
+	int (*grant_add)(void *backend, struct store_grant *g, struct err *e);
+	int (*grant_get)(void *conn, const char *hash, struct store_grant *out, struct err *e);
+	int (*grant_revoke_family)(void *backend, const char *family, int64_t now_ms,
+				   struct err *e);
+	int (*grant_jtis)(void *conn, const char *family, int64_t now_s, store_jti_fn fn,
+			  void *ctx, struct err *e);
+	int (*token_revoke)(void *backend, const char *jti, int64_t exp_s, struct err *e);
+	int (*grants_prune)(void *backend, int64_t now_ms, struct err *e);
+	int (*tokens_revoked)(void *conn, int64_t now_s, store_jti_fn fn, void *ctx,
+			      struct err *e);
 };
 
 extern const struct store_ops store_sqlite_ops;
@@ -427,6 +473,25 @@ int store_principals(struct store *st, int64_t tenant, store_principal_fn fn, vo
  */
 int store_principal_login(struct store *st, int64_t id, int ok, int64_t now_ms, int max_failures,
 			  int64_t lock_ms, int64_t totp_step, struct err *e) LT_MUST_CHECK;
+
+/* OAuth grants (struct store_grant). add: g->id assigned; ERR_CONFLICT
+ * when g->parent has a successor already (the loser of two uses of one
+ * token). get: by the token's hash, spent filled; ERR_NOT_FOUND. */
+int store_grant_add(struct store *st, struct store_grant *g, struct err *e) LT_MUST_CHECK;
+int store_grant_get(struct store *st, const char *hash, struct store_grant *out,
+		    struct err *e) LT_MUST_CHECK;
+/* Revokes every refresh token of family and, durably, the access tokens
+ * issued with them that have not expired at now_ms; fn gets each of those
+ * (may be NULL). */
+int store_grant_revoke_family(struct store *st, const char *family, int64_t now_ms,
+			      store_jti_fn fn, void *ctx, struct err *e) LT_MUST_CHECK;
+/* An access token revoked until exp_s. */
+int store_token_revoke(struct store *st, const char *jti, int64_t exp_s,
+		       struct err *e) LT_MUST_CHECK;
+/* Deletes the revocations and refresh tokens expired at now_ms, then
+ * gives the revoked access tokens still alive to fn (at start-up). */
+int store_tokens_revoked(struct store *st, int64_t now_ms, store_jti_fn fn, void *ctx,
+			 struct err *e) LT_MUST_CHECK;
 
 /* Blocks until txn is durable (0) or failed (ERR_CONFLICT, ERR_DISK_FULL, ...). */
 int store_commit(struct store *st, const struct store_txn *txn, struct err *e) LT_MUST_CHECK;

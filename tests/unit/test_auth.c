@@ -1189,6 +1189,199 @@ static void scopes_narrow(void **state)
 	expect_narrow("patient/*.rs patient/Observation.r", "patient/*.cruds", "patient/*.rs");
 }
 
+/* ---- the authorization code grant -------------------------------------------------- */
+
+/* RFC 7636 Appendix B. */
+#define PKCE_VERIFIER "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+#define PKCE_CHALLENGE "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+static void pkce_s256(void **state)
+{
+	char v[200];
+
+	assert_true(auth_pkce_verifier_valid(PKCE_VERIFIER));
+	assert_true(auth_pkce_challenge_valid(PKCE_CHALLENGE));
+	assert_true(auth_pkce_s256_check(PKCE_VERIFIER, PKCE_CHALLENGE));
+	/* one character off on either side */
+	assert_false(auth_pkce_s256_check("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj", PKCE_CHALLENGE));
+	assert_false(auth_pkce_s256_check(PKCE_VERIFIER, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cQ"));
+	/* "plain": the challenge is the verifier itself; S256 only here */
+	assert_false(auth_pkce_s256_check(PKCE_VERIFIER, PKCE_VERIFIER));
+	assert_false(auth_pkce_s256_check(NULL, PKCE_CHALLENGE));
+	assert_false(auth_pkce_s256_check(PKCE_VERIFIER, NULL));
+	/* verifiers: 43 to 128 unreserved characters */
+	memset(v, 'a', sizeof(v));
+	v[42] = '\0';
+	assert_false(auth_pkce_verifier_valid(v));
+	v[42] = 'a';
+	v[43] = '\0';
+	assert_true(auth_pkce_verifier_valid(v));
+	v[43] = 'a';
+	v[128] = '\0';
+	assert_true(auth_pkce_verifier_valid(v));
+	v[128] = 'a';
+	v[129] = '\0';
+	assert_false(auth_pkce_verifier_valid(v));
+	assert_true(auth_pkce_verifier_valid("0123456789-._~abcdefghijklmnopqrstuvwxyzABCDE"));
+	assert_false(auth_pkce_verifier_valid("0123456789+/abcdefghijklmnopqrstuvwxyzABCDEFG"));
+	assert_false(auth_pkce_verifier_valid("0123456789 abcdefghijklmnopqrstuvwxyzABCDEFGH"));
+	/* challenges: exactly the unpadded base64url of 32 bytes */
+	assert_false(auth_pkce_challenge_valid(PKCE_CHALLENGE "="));
+	assert_false(auth_pkce_challenge_valid("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c"));
+	assert_false(auth_pkce_challenge_valid("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM"));
+	/* 'N' leaves a non-zero unused bit: a second spelling of the same bytes */
+	assert_false(auth_pkce_challenge_valid("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN"));
+}
+
+static void redirect_uris(void **state)
+{
+	static const char *const good[] = {
+		"https://app.example.vn/callback",
+		"https://app.example.vn:8443/cb?tenant=79001",
+		"https://APP.example.vn/a/b%20c",
+		"http://localhost:3000/cb",
+		"http://127.0.0.1/cb",
+		"http://[::1]:8080/cb",
+		"https://[2001:db8::1]/cb",
+	};
+	static const char *const bad[] = {
+		"",
+		"http://app.example.vn/cb",		/* plain http off the machine */
+		"http://localhost.evil.example/cb",
+		"http://127.0.0.1.evil.example/cb",
+		"https://app.example.vn/cb#frag",
+		"https://user:pw@app.example.vn/cb",
+		"https://app.example.vn /cb",
+		"https://app.example.vn/c\"b",
+		"https://app.example.vn/<script>",
+		"javascript:alert(1)",
+		"ftp://app.example.vn/cb",
+		"app.example.vn/cb",
+		"https://",
+		"https:///cb",
+		"https://app.example.vn:/cb",
+		"https://app.example.vn:123456/cb",
+		"https://app.example.vn:80a/cb",
+		"https://[]/cb",
+		"https://[::1/cb",
+		"https://app.example.vn/%zz",
+		"https://app.example.vn/%4",
+		"https://app_example.vn/cb",
+		"https://app.example.vn/\x01",
+	};
+	char long_uri[AUTH_REDIRECT_URI_MAX + 10], origin[128];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (auth_redirect_uri_invalid(good[i]))
+			fail_msg("refused %s: %s", good[i], auth_redirect_uri_invalid(good[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (!auth_redirect_uri_invalid(bad[i]))
+			fail_msg("accepted %s", bad[i]);
+	assert_non_null(auth_redirect_uri_invalid(NULL));
+	memset(long_uri, 'a', sizeof(long_uri));
+	memcpy(long_uri, "https://a.vn/", 13);
+	long_uri[AUTH_REDIRECT_URI_MAX] = '\0';
+	assert_non_null(auth_redirect_uri_invalid(long_uri));
+
+	assert_int_equal(auth_redirect_uri_origin("https://app.example.vn:8443/cb?x=1", origin,
+						  sizeof(origin)), 0);
+	assert_string_equal(origin, "https://app.example.vn:8443");
+	assert_int_equal(auth_redirect_uri_origin("http://localhost/cb", origin, sizeof(origin)), 0);
+	assert_string_equal(origin, "http://localhost");
+	assert_int_equal(auth_redirect_uri_origin("https://app.example.vn?x", origin, sizeof(origin)), 0);
+	assert_string_equal(origin, "https://app.example.vn");
+	assert_int_equal(auth_redirect_uri_origin("http://evil.example/cb", origin, sizeof(origin)), -1);
+	assert_int_equal(auth_redirect_uri_origin("https://app.example.vn/cb", origin, 10), -1);
+
+	/* exact, byte for byte */
+	{
+		const char *list = "https://a.vn/cb http://localhost:3000/cb";
+
+		assert_true(auth_redirect_uri_listed(list, "https://a.vn/cb"));
+		assert_true(auth_redirect_uri_listed(list, "http://localhost:3000/cb"));
+		assert_false(auth_redirect_uri_listed(list, "https://a.vn/c"));
+		assert_false(auth_redirect_uri_listed(list, "https://a.vn/cb/"));
+		assert_false(auth_redirect_uri_listed(list, "https://a.vn/cb?x=1"));
+		assert_false(auth_redirect_uri_listed(list, "https://A.vn/cb"));
+		assert_false(auth_redirect_uri_listed(list, "http://localhost:3001/cb"));
+		assert_false(auth_redirect_uri_listed(list, "https://a.vn/cb http://localhost:3000/cb"));
+		assert_false(auth_redirect_uri_listed(list, ""));
+		assert_false(auth_redirect_uri_listed("", "https://a.vn/cb"));
+	}
+}
+
+static void expect_grant(const char *requested, const char *client, const char *user, int patient,
+			 const char *want)
+{
+	struct buf out;
+	struct err e = { 0 };
+
+	buf_init(&out, 0);
+	assert_int_equal(auth_grant_scope(requested, client, user, patient, &out, &e), 0);
+	assert_string_equal(out.p ? out.p : "", want);
+	buf_release(&out);
+}
+
+#define APP "patient/*.rs user/*.rs launch/patient offline_access online_access"
+
+static void grant_scope(void **state)
+{
+	struct buf out;
+	struct err e = { 0 };
+
+	/* a patient through a patient app: their own record, offline, in context */
+	expect_grant("launch/patient openid fhirUser offline_access patient/*.rs", APP, "patient/*.rs", 1,
+		     "patient/*.rs offline_access launch/patient");
+	/* no patient in context: launch/patient is not granted */
+	expect_grant("launch/patient patient/*.rs", APP, "patient/*.rs", 0, "patient/*.rs");
+	/* the app's registration narrows (no writes) and so do the user's scopes */
+	expect_grant("user/*.cruds online_access", APP, "user/*.cruds", 0, "user/*.rs online_access");
+	expect_grant("user/*.cruds", APP, "user/Observation.rs", 0, "user/Observation.rs");
+	/* offline covers online */
+	expect_grant("online_access offline_access user/*.rs", APP, "user/*.rs", 0,
+		     "user/*.rs offline_access");
+	/* a refresh token only when the app is registered for one, whatever the user has */
+	expect_grant("user/*.rs offline_access", "user/*.rs", "user/*.rs offline_access", 0, "user/*.rs");
+	/* scopes of a context the user does not hold give nothing */
+	expect_grant("system/*.rs user/*.rs", "system/*.rs user/*.rs", "user/Patient.r", 0, "user/Patient.r");
+	expect_grant("patient/*.rs offline_access", APP, "user/*.rs", 0, "offline_access");
+	expect_grant("", APP, "user/*.rs", 0, "");
+	/* malformed */
+	buf_init(&out, 0);
+	assert_int_equal(auth_grant_scope("patient/*.xyz", APP, "user/*.rs", 0, &out, &e), ERR_BAD_REQUEST);
+	buf_release(&out);
+}
+
+static int within(const char *requested, const char *granted)
+{
+	struct auth_scopes *r = malloc(2 * sizeof(*r));
+	struct err e = { 0 };
+	int ok = -1;
+
+	assert_non_null(r);
+	assert_int_equal(auth_scopes_parse(requested, &r[0], &e), 0);
+	assert_int_equal(auth_scopes_parse(granted, &r[1], &e), 0);
+	assert_int_equal(auth_scopes_within(&r[0], &r[1], &ok), 0);
+	free(r);
+	return ok;
+}
+
+static void scopes_within(void **state)
+{
+	assert_true(within("patient/Observation.rs", "patient/*.rs offline_access"));
+	assert_true(within("patient/*.rs offline_access", "patient/*.rs offline_access"));
+	assert_true(within("user/Patient.rs", "user/Patient.r user/*.s"));
+	assert_true(within("user/Patient.read", "user/*.rs"));
+	assert_true(within("patient/*.rs patient/Observation.r", "patient/*.rs"));
+	assert_true(within("", "patient/*.rs"));
+	assert_false(within("patient/*.rs", "patient/Observation.rs"));
+	assert_false(within("patient/Observation.rs", "patient/Observation.r"));
+	assert_false(within("offline_access", "patient/*.rs"));
+	assert_false(within("patient/*.rs launch/patient", "patient/*.rs"));
+	assert_false(within("user/*.rs", "patient/*.rs"));
+	assert_false(within("patient/Observation.rs", "patient/Observation.rs?category=laboratory"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1218,6 +1411,10 @@ int main(void)
 		cmocka_unit_test(scopes_parse_invalid),
 		cmocka_unit_test(scopes_allow),
 		cmocka_unit_test(scopes_narrow),
+		cmocka_unit_test(pkce_s256),
+		cmocka_unit_test(redirect_uris),
+		cmocka_unit_test(grant_scope),
+		cmocka_unit_test(scopes_within),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

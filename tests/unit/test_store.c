@@ -345,6 +345,151 @@ static void bulk_load_killed_midway_is_whole_on_reopen(void **state)
 				   NULL), 0);
 }
 
+/* ---- apps and OAuth grants (decision 0019) ---- */
+
+static void sql_exec(const char *sql)
+{
+	char path[128];
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/lienthong.db", dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* A store of schema 2 (principal without the app columns) is brought up to
+ * date when opened, and keeps its accounts. */
+static void schema_2_principals_gain_app_columns(void **state)
+{
+	struct store *st = open_store();
+	struct store_principal p = { .tenant = 1, .kind = "client", .name = "old-lis",
+				     .secret = "sha256:00", .scopes = "system/*.rs" }, q;
+	struct err e = { 0 };
+
+	assert_int_equal(store_principal_put(st, &p, &e), 0);
+	store_close(st);
+	sql_exec("ALTER TABLE principal DROP COLUMN redirect_uris;"
+		 "ALTER TABLE principal DROP COLUMN public;"
+		 "UPDATE store_meta SET value='2' WHERE key='schema_version'");
+	assert_int_equal(sql_count("SELECT count(*) FROM pragma_table_info('principal')", NULL), 15);
+	st = open_store();
+	assert_int_equal(sql_count("SELECT value FROM store_meta WHERE key='schema_version'", NULL), 3);
+	assert_int_equal(store_principal_get(st, "client", "old-lis", &q, &e), 0);
+	assert_string_equal(q.redirect_uris, "");
+	assert_int_equal(q.is_public, 0);
+	snprintf(q.redirect_uris, sizeof(q.redirect_uris), "https://app.vn/cb http://localhost:3000/cb");
+	q.is_public = 1;
+	assert_int_equal(store_principal_put(st, &q, &e), 0);
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(store_principal_get(st, "client", "old-lis", &q, &e), 0);
+	assert_string_equal(q.redirect_uris, "https://app.vn/cb http://localhost:3000/cb");
+	assert_int_equal(q.is_public, 1);
+	assert_string_equal(q.scopes, "system/*.rs");
+	store_close(st);
+	/* opened again: nothing more to do */
+	st = open_store();
+	assert_int_equal(store_principal_get(st, "client", "old-lis", &q, &e), 0);
+	assert_int_equal(q.is_public, 1);
+	store_close(st);
+}
+
+static struct store_grant grant_of(const char *hash, const char *family, int64_t parent,
+				   const char *jti, int64_t now_ms)
+{
+	struct store_grant g = { .parent = parent, .tenant = 1, .client = "app", .user = "bs-lan",
+				 .scope = "user/*.rs offline_access", .created_ms = now_ms,
+				 .expires_ms = now_ms + 86400000, .jti_exp_s = now_ms / 1000 + 900 };
+
+	snprintf(g.hash, sizeof(g.hash), "%s", hash);
+	snprintf(g.family, sizeof(g.family), "%s", family);
+	snprintf(g.jti, sizeof(g.jti), "%s", jti);
+	return g;
+}
+
+struct jtis {
+	int n;
+	char seen[8][STORE_JTI_MAX];
+};
+
+static int collect_jti(void *ctx, const char *jti, int64_t exp_s)
+{
+	struct jtis *j = ctx;
+
+	assert_true(exp_s > 0);
+	if (j->n < 8)
+		snprintf(j->seen[j->n++], STORE_JTI_MAX, "%s", jti);
+	return 0;
+}
+
+static void grants_rotate_reuse_revoke(void **state)
+{
+	struct store *st = open_store();
+	int64_t now = 1800000000000;
+	struct store_grant a = grant_of("h1", "fam1", 0, "jti-1", now), b, c, got;
+	struct jtis j = { 0 };
+	struct err e = { 0 };
+
+	assert_int_equal(store_grant_add(st, &a, &e), 0);
+	assert_true(a.id > 0);
+	assert_int_equal(store_grant_get(st, "h1", &got, &e), 0);
+	assert_int_equal(got.id, a.id);
+	assert_string_equal(got.family, "fam1");
+	assert_string_equal(got.user, "bs-lan");
+	assert_string_equal(got.scope, "user/*.rs offline_access");
+	assert_int_equal(got.parent, 0);
+	assert_int_equal(got.spent, 0);
+	assert_int_equal(store_grant_get(st, "nope", &got, &e), ERR_NOT_FOUND);
+	err_clear(&e);
+
+	/* a use adds the successor; the first token is spent */
+	b = grant_of("h2", "fam1", a.id, "jti-2", now);
+	assert_int_equal(store_grant_add(st, &b, &e), 0);
+	assert_int_equal(store_grant_get(st, "h1", &got, &e), 0);
+	assert_int_equal(got.spent, 1);
+	assert_int_equal(store_grant_get(st, "h2", &got, &e), 0);
+	assert_int_equal(got.spent, 0);
+	assert_int_equal(got.parent, a.id);
+	/* a second successor of the same token: the loser of a race */
+	c = grant_of("h3", "fam1", a.id, "jti-3", now);
+	assert_int_equal(store_grant_add(st, &c, &e), ERR_CONFLICT);
+	err_clear(&e);
+
+	/* another login's family is untouched by this one's revocation */
+	c = grant_of("h9", "fam2", 0, "jti-9", now);
+	assert_int_equal(store_grant_add(st, &c, &e), 0);
+
+	assert_int_equal(store_grant_revoke_family(st, "fam1", now, collect_jti, &j, &e), 0);
+	assert_int_equal(j.n, 2);
+	assert_int_equal(store_grant_get(st, "h2", &got, &e), 0);
+	assert_true(got.revoked_ms == now);
+	assert_int_equal(store_grant_get(st, "h9", &got, &e), 0);
+	assert_int_equal(got.revoked_ms, 0);
+	/* nothing is added to a revoked family */
+	c = grant_of("h4", "fam1", b.id, "jti-4", now);
+	assert_int_equal(store_grant_add(st, &c, &e), ERR_CONFLICT);
+	err_clear(&e);
+
+	/* revoked access tokens are durable, until they expire */
+	assert_int_equal(store_token_revoke(st, "jti-x", now / 1000 + 60, &e), 0);
+	assert_int_equal(store_token_revoke(st, "jti-x", now / 1000 + 30, &e), 0);	/* keeps the later */
+	assert_int_equal(store_token_revoke(st, "jti-old", now / 1000 - 1, &e), 0);
+	store_close(st);
+	st = open_store();
+	memset(&j, 0, sizeof(j));
+	assert_int_equal(store_tokens_revoked(st, now, collect_jti, &j, &e), 0);
+	assert_int_equal(j.n, 3);		/* jti-1, jti-2, jti-x; jti-old pruned */
+	for (int i = 0; i < j.n; i++)
+		assert_string_not_equal(j.seen[i], "jti-old");
+	assert_int_equal(sql_count("SELECT count(*) FROM oauth_revoked WHERE jti='jti-old'", NULL), 0);
+	/* expired refresh tokens are pruned too */
+	memset(&j, 0, sizeof(j));
+	assert_int_equal(store_tokens_revoked(st, now + 86400000 + 1, collect_jti, &j, &e), 0);
+	assert_int_equal(j.n, 0);
+	assert_int_equal(store_grant_get(st, "h9", &got, &e), ERR_NOT_FOUND);
+	store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +500,8 @@ int main(void)
 		cmocka_unit_test(failed_txn_in_a_batch_leaves_no_trace),
 		cmocka_unit_test(bulk_load_drops_then_builds_value_indexes),
 		cmocka_unit_test(bulk_load_killed_midway_is_whole_on_reopen),
+		cmocka_unit_test(schema_2_principals_gain_app_columns),
+		cmocka_unit_test(grants_rotate_reuse_revoke),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
