@@ -490,6 +490,8 @@ static int sqlite_open_backend(const struct store_config *cfg, void **out, struc
 	if ((rc = sqlite_exec(db, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL;", e)) ||
 	    (rc = sqlite_exec(db, sqlite_schema, e)) || (rc = sqlite_exec(db, sqlite_schema_access, e)))
 		goto fail;
+	if ((rc = sqlite_exec(db, sqlite_schema_client_keys, e)))
+		goto fail;
 	if ((rc = migrate(db, e)) || (rc = ensure_value_indexes(db, e)) ||
 	    (rc = sqlite_audit_key_load(cfg->data_dir, db, b->audit_key, e)))
 		goto fail;
@@ -1121,4 +1123,7 @@ const struct store_ops store_sqlite_ops = {
 	.audit_append = sqlite_audit_append,
 	.audits = sqlite_audits,
 	.audit_verify = sqlite_audit_verify,
+	.client_jwks_put = sqlite_client_jwks_put,
+	.client_jwks_get = sqlite_client_jwks_get,
+	.client_jti_use = sqlite_client_jti_use,
 };

@@ -38,6 +38,14 @@ int sqlite_principals(void *conn, int64_t tenant, store_principal_fn fn, void *c
 		      struct err *e);
 int sqlite_principal_login(void *backend, int64_t id, int ok, int64_t now_ms, int max_failures,
 			   int64_t lock_ms, int64_t totp_step, struct err *e);
+/* sqlite_directory.c: clients' keys and the jtis of their assertions */
+extern const char sqlite_schema_client_keys[];
+int sqlite_client_jwks_put(void *backend, int64_t principal, const char *jwks, int64_t now_ms,
+			   struct err *e);
+int sqlite_client_jwks_get(void *conn, int64_t principal, struct buf *out, int64_t *updated_ms,
+			   struct err *e);
+int sqlite_client_jti_use(void *backend, int64_t principal, const char *jti, int64_t exp_ms,
+			  int64_t now_ms, struct err *e);
 /* sqlite_audit.c: the audit trail (decision 0016). Each connection has one
  * of these; key is the backend's, statements are the connection's. */
 #define SQLITE_AUDIT_KEY_BYTES 32
