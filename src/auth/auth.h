@@ -65,8 +65,9 @@ int auth_key_public_jwk(const struct auth_key *k, struct buf *out, struct err *e
  * without a supported kty/crv, or whose "use" is not "sig" or whose "alg"
  * is not the one of their kind (RSA: RS384), are skipped; none at all is
  * ERR_BAD_REQUEST, and so is a supported key that is malformed (bad
- * coordinates, not on the curve, an RSA modulus outside 2048 to 8192 bits
- * or failing OpenSSL's public key check), a kid used twice, and any entry
+ * coordinates, not on the curve; an RSA modulus that is even or outside
+ * 2048 to 8192 bits, an exponent that is even or below 65537), a kid used
+ * twice, and any entry
  * carrying private key material (d, p, q, dp, dq, qi, oth, k): a JWKS is
  * published, so a private part in it is a leaked key. Keys without kid get
  * their thumbprint. *keys is malloc'ed (auth_keys_free). */

@@ -1059,8 +1059,9 @@ static char *with_member(const char *doc, const char *name, const char *value)
 	return out;
 }
 
-/* RSA keys: under 2048 bits refused, as are exponents OpenSSL's check
- * refuses; RFC 7638's own example gives its thumbprint. */
+/* RSA keys: under 2048 bits refused, as are an even modulus and an
+ * exponent that is even or small; RFC 7638's own example gives its
+ * thumbprint. */
 static void jose_rsa_keys(void **state)
 {
 	static const char rfc7638[] =
