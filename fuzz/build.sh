@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 out=${LT_FUZZ_BUILD:-$root/build-fuzz}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_json fuzz_validate fuzz_jsonpatch fuzz_api fuzz_hl7v2 fuzz_mllp)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_json fuzz_validate fuzz_jsonpatch fuzz_api fuzz_hl7v2 fuzz_mllp fuzz_jwt)
 
 CC=${CC:-clang}
 if ! "$CC" --version 2>/dev/null | grep -q clang; then

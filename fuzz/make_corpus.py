@@ -12,9 +12,11 @@ Sources, all in or next to the repository:
   - hand-written edge cases (below).
   - fuzz_hl7v2: hand-written HL7 v2 messages (below) and the messages written
     in tests/unit/test_hl7v2.c.
+  - fuzz_jwt: the JOSE vectors of tests/data/jose and RFC 7515/7517/8037
+    examples, as tokens and as JWKS + token.
 Keeps the whole corpus under 2 MB. Run from anywhere: fuzz/make_corpus.py
-(fuzz/make_corpus.py fuzz_hl7v2 rewrites that target's seeds only: they need
-nothing outside the repository).
+(fuzz/make_corpus.py fuzz_hl7v2, or fuzz_jwt, rewrites that target's seeds only:
+they need nothing outside the repository).
 """
 import json
 import os
@@ -282,7 +284,56 @@ def write_hl7v2():
         write("fuzz_hl7v2", "unit-%03d" % i, data)
 
 
+JOSE = os.path.join(ROOT, "tests/data/jose")
+RFC7515_A3 = (b"eyJhbGciOiJFUzI1NiJ9"
+              b".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+              b".DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q")
+RFC8037 = (b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc"
+           b".hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg")
+RFC7517_RSA = (b'{"kty":"RSA","alg":"RS256","kid":"2011-04-29","e":"AQAB","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"}')
+RFC7515_EC = (b'{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",'
+              b'"y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}')
+
+
+def b64url(b):
+    import base64
+    return base64.urlsafe_b64encode(b).rstrip(b"=")
+
+
+def write_jwt():
+    """fuzz_jwt: tests/data/jose's openssl-made vectors and the RFC examples;
+    JWKS SEP TOKEN, or a token alone (checked against fuzz_jwt.c's fixed keys)."""
+    def jose(name):
+        return open(os.path.join(JOSE, name), "rb").read().strip()
+    es, rs = jose("es384.jwt"), jose("rs384.jwt")
+    relabel = lambda token, header: b64url(header) + token[token.index(b"."):]
+    seeds = {
+        "vector-es384": es,
+        "vector-rs384": rs,
+        "rfc7515-a3": RFC7515_A3,
+        "rfc8037": RFC8037,
+        "relabelled-es384": relabel(rs, b'{"alg":"ES384","kid":"rs384-1"}'),
+        "alg-none": relabel(es, b'{"alg":"none","kid":"es384-1"}')[:-128],
+        "crit": relabel(es, b'{"alg":"ES384","kid":"es384-1","crit":["x"]}'),
+        "jwks-es384": jose("es384.jwks.json") + SEP + es,
+        "jwks-rs384": jose("rs384.jwks.json") + SEP + rs,
+        "jwks-rsa1024": jose("rsa1024.jwks.json") + SEP + rs,
+        "jwks-rfc": b'{"keys":[' + RFC7517_RSA + b"," + RFC7515_EC + b"]}" + SEP + RFC7515_A3,
+        "jwks-private": b'{"keys":[{"kty":"EC","crv":"P-384","d":"AA","x":"AA","y":"AA"}]}' + SEP + es,
+        "jwks-oct": b'{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}' + SEP + es,
+        "jwks-dup-kid": (b'{"keys":[' + RFC7515_EC[:-1] + b',"kid":"a"},' + RFC7515_EC[:-1]
+                         + b',"kid":"a"}]}' + SEP + RFC7515_A3),
+    }
+    for name, data in seeds.items():
+        write("fuzz_jwt", name, data)
+
+
 def main():
+    if sys.argv[1:] == ["fuzz_jwt"]:
+        shutil.rmtree(os.path.join(CORPUS, "fuzz_jwt"), ignore_errors=True)
+        write_jwt()
+        print("fuzz_jwt %d files" % len(os.listdir(os.path.join(CORPUS, "fuzz_jwt"))))
+        return
     if sys.argv[1:] == ["fuzz_hl7v2"]:
         shutil.rmtree(os.path.join(CORPUS, "fuzz_hl7v2"), ignore_errors=True)
         write_hl7v2()
@@ -365,6 +416,7 @@ def main():
 
     # fuzz_hl7v2: HL7 v2 messages
     write_hl7v2()
+    write_jwt()
 
     total = 0
     for t in sorted(os.listdir(CORPUS)):

@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 out=${LT_FUZZ_BUILD:-$root/build-fuzz}
 seconds=${1:-60}
-targets=${LT_FUZZ_TARGETS:-fuzz_json fuzz_validate fuzz_jsonpatch fuzz_api fuzz_hl7v2 fuzz_mllp}
+targets=${LT_FUZZ_TARGETS:-fuzz_json fuzz_validate fuzz_jsonpatch fuzz_api fuzz_hl7v2 fuzz_mllp fuzz_jwt}
 case $seconds in '' | *[!0-9]*) echo "usage: fuzz/run.sh [SECONDS]" >&2; exit 2 ;; esac
 
 for t in $targets; do

@@ -288,6 +288,19 @@ void api_totp_unlock(struct api *api);
 /* authorize.c: GET and POST /auth/authorize, the login page (decision 0019). */
 int api_authorize(struct api_ctx *c);
 
+
+/* assertion.c: client authentication by a signed JWT (private_key_jwt, decision 0020). */
+#define API_ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+/*
+ * Checks the client_assertion of a token request (client_id: the form's,
+ * or NULL). An error code when the store fails; else 0 and either p->id 0
+ * (no client of that iss: *why says so), or p the client its iss names
+ * with *why NULL when the assertion proves it is that client, or why not
+ * (static text, fit for the audit record; never a piece of the token).
+ * Does not look at whether the account is disabled or locked.
+ */
+int api_client_assertion(struct api_ctx *c, const char *assertion, const char *client_id,
+			 struct store_principal *p, const char **why);
 /* audit.c: the store's audit trail as AuditEvent. api_audit_event_json
  * appends one record as an R4 AuditEvent (base: for source.site; may be
  * NULL); api_audit_search answers GET AuditEvent?..., Patient/[id]/AuditEvent

@@ -147,7 +147,9 @@ static struct json_object *security(void)
 		"Every request for health data needs a bearer token (SMART on FHIR v2 scopes) from "
 		"the token endpoint; see .well-known/smart-configuration. Every access is audited."));
 	uris = json_object_new_array();
+	json_object_array_add(uris, uri_extension("authorize", CAPABILITY_ROOT "/auth/authorize"));
 	json_object_array_add(uris, uri_extension("token", CAPABILITY_ROOT "/auth/token"));
+	json_object_array_add(uris, uri_extension("revoke", CAPABILITY_ROOT "/auth/revoke"));
 	ext = json_object_new_object();
 	json_object_object_add(ext, "url", json_object_new_string(
 		"http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"));

@@ -4,7 +4,8 @@
  * /auth/authorize is authorize.c.
  *
  * A client proves who it is (client_authenticate) with a secret, by HTTP
- * Basic or in the form (RFC 6749 §2.3.1); a public app only names itself
+ * Basic or in the form (RFC 6749 §2.3.1), or with a signed assertion
+ * (RFC 7523, assertion.c, decision 0020); a public app only names itself
  * (client_identify): the PKCE verifier, or the binding of its refresh
  * token, is its proof. Grants: client_credentials, authorization_code
  * (RFC 6749 §4.1, RFC 7636) and refresh_token, rotated at each use (RFC
@@ -107,45 +108,37 @@ void api_client_secret_hash(const char *secret, char out[API_SECRET_HASH_MAX])
 }
 
 /*
- * The client of a token request: client_id and client_secret by HTTP Basic
- * or in the form. Returns 0 with *p filled, or 0 with *refused set and an
- * OAuth error as the response, or an error code.
+ * The secret way (RFC 6749 §2.3.1): client_id and client_secret by HTTP
+ * Basic (id, secret), else in the form. *why_not NULL when the secret is
+ * the client's; p->id 0 when there is no such client.
  */
-static int client_authenticate(struct api_ctx *c, const struct fhir_search_arg *args, size_t n,
-			       struct arena *a, struct store_principal *p, int *refused)
+static int secret_check(struct api_ctx *c, const struct fhir_search_arg *args, size_t n,
+			const char *id, const char *secret, struct store_principal *p,
+			const char **why_not)
 {
-	const char *id = NULL, *secret = NULL, *why;
 	char hashed[API_SECRET_HASH_MAX];
-	int ok;
 
-	*refused = 1;
-	if (basic_credentials(c, a, &id, &secret))
-		return oauth_error(c, 400, "invalid_request", "malformed Basic credentials");
+	memset(p, 0, sizeof(*p));
+	*why_not = "unknown client or wrong secret";
 	if (!id) {
 		id = form_value(args, n, "client_id");
 		secret = form_value(args, n, "client_secret");
 	}
-	if (!id || !secret || !*id)
-		return oauth_error(c, 401, "invalid_client", "client credentials are required");
+	if (!id || !secret || !*id) {
+		*why_not = "client credentials are required";
+		return 0;
+	}
 	snprintf(c->who.agent, sizeof(c->who.agent), "client/%.100s", id);
 	if (store_principal_get(c->api->st, "client", id, p, &c->err)) {
+		memset(p, 0, sizeof(*p));
 		if (c->err.code != ERR_NOT_FOUND)
 			return c->err.code;
 		err_clear(&c->err);
-		return oauth_error(c, 401, "invalid_client", "unknown client or wrong secret");
+		return 0;
 	}
 	api_client_secret_hash(secret, hashed);
-	ok = auth_ct_equal(hashed, strlen(hashed), p->secret, strlen(p->secret));
-	why = ok ? api_account_refusal(c->api, p, time_now_ms()) : NULL;
-	/* Only a wrong secret counts towards the lockout. */
-	if (!ok && store_principal_login(c->api->st, p->id, 0, time_now_ms(),
-					 c->api->cfg.max_failures > 0 ? c->api->cfg.max_failures : 5,
-					 (c->api->cfg.lock_s > 0 ? c->api->cfg.lock_s : 900) * 1000, 0,
-					 &c->err))
-		return c->err.code;
-	if (!ok || why)
-		return oauth_error(c, 401, "invalid_client", why ? why : "unknown client or wrong secret");
-	*refused = 0;
+	if (auth_ct_equal(hashed, strlen(hashed), p->secret, strlen(p->secret)))
+		*why_not = NULL;
 	return 0;
 }
 
@@ -245,6 +238,58 @@ static int token_send(struct api_ctx *c, const struct issued *t, const char *pat
 	if (!rc)
 		rc = set_json(c, 200, b.p);
 	buf_release(&b);
+	return rc;
+}
+
+/*
+ * The client of a token request: a secret (secret_check), or a signed
+ * assertion (client_assertion_type jwt-bearer and client_assertion, RFC
+ * 7523 §2.2; assertion.c), never both. Returns 0 with *p filled, or 0 with
+ * *refused set and an OAuth error as the response, or an error code. A
+ * wrong secret or a refused assertion of a known client counts towards its
+ * lockout; an assertion's refusal is told to the client in general terms
+ * and to the audit record in full.
+ */
+static int client_authenticate(struct api_ctx *c, const struct fhir_search_arg *args, size_t n,
+			       struct arena *a, struct store_principal *p, int *refused)
+{
+	const char *assertion = form_value(args, n, "client_assertion");
+	const char *type = form_value(args, n, "client_assertion_type");
+	const char *id = NULL, *secret = NULL, *why_not = NULL, *why = NULL;
+	int rc;
+
+	*refused = 1;
+	if (basic_credentials(c, a, &id, &secret))
+		return oauth_error(c, 400, "invalid_request", "malformed Basic credentials");
+	if (!assertion && !type)
+		rc = secret_check(c, args, n, id, secret, p, &why_not);
+	else if (id || form_value(args, n, "client_secret"))	/* one method (RFC 6749 §2.3) */
+		return oauth_error(c, 400, "invalid_request",
+				   "more than one client authentication method");
+	else if (!assertion || !type || strcmp(type, API_ASSERTION_TYPE))
+		return oauth_error(c, 401, "invalid_client",
+				   "client_assertion_type must be " API_ASSERTION_TYPE
+				   ", with a client_assertion");
+	else
+		rc = api_client_assertion(c, assertion, form_value(args, n, "client_id"), p, &why_not);
+	if (rc)
+		return rc;
+	if (p->id && !why_not)
+		why = api_account_refusal(c->api, p, time_now_ms());
+	/* Only a failed proof counts towards the lockout. */
+	if (p->id && why_not &&
+	    store_principal_login(c->api->st, p->id, 0, time_now_ms(),
+				  c->api->cfg.max_failures > 0 ? c->api->cfg.max_failures : 5,
+				  (c->api->cfg.lock_s > 0 ? c->api->cfg.lock_s : 900) * 1000, 0, &c->err))
+		return c->err.code;
+	if (!why_not && !why) {
+		*refused = 0;
+		return 0;
+	}
+	rc = oauth_error(c, 401, "invalid_client",
+			 why ? why : assertion ? "client authentication failed" : why_not);
+	if (!why && assertion)
+		c->audit_outcome_detail = why_not;
 	return rc;
 }
 
@@ -742,16 +787,27 @@ static int smart_configuration(struct api_ctx *c)
 	buf_init(&b, 0);
 	rc = buf_printf(&b,
 			"{\"issuer\":\"%s\",\"jwks_uri\":\"%s/.well-known/jwks.json\","
+			"\"authorization_endpoint\":\"%s/auth/authorize\","
 			"\"token_endpoint\":\"%s/auth/token\","
+			"\"revocation_endpoint\":\"%s/auth/revoke\","
 			"\"token_endpoint_auth_methods_supported\":[\"client_secret_basic\","
-			"\"client_secret_post\"],"
-			"\"grant_types_supported\":[\"client_credentials\"],"
-			"\"scopes_supported\":[\"system/*.cruds\",\"user/*.cruds\",\"patient/*.rs\"],"
-			"\"response_types_supported\":[\"token\"],"
-			"\"capabilities\":[\"client-confidential-symmetric\","
-			"\"permission-v2\",\"permission-v1\",\"context-standalone-patient\"],"
+			"\"client_secret_post\",\"private_key_jwt\",\"none\"],"
+			"\"token_endpoint_auth_signing_alg_values_supported\":[\"RS384\",\"ES384\","
+			"\"ES256\",\"EdDSA\"],"
+			"\"revocation_endpoint_auth_methods_supported\":[\"client_secret_basic\","
+			"\"client_secret_post\",\"none\"],"
+			"\"grant_types_supported\":[\"authorization_code\",\"client_credentials\","
+			"\"refresh_token\"],"
+			"\"scopes_supported\":[\"system/*.cruds\",\"user/*.cruds\",\"patient/*.rs\","
+			"\"launch/patient\",\"offline_access\",\"online_access\"],"
+			"\"response_types_supported\":[\"code\"],"
+			"\"capabilities\":[\"launch-standalone\",\"client-public\","
+			"\"client-confidential-symmetric\",\"client-confidential-asymmetric\","
+			"\"authorize-post\",\"context-standalone-patient\",\"permission-offline\","
+			"\"permission-online\",\"permission-patient\",\"permission-user\","
+			"\"permission-v2\",\"permission-v1\"],"
 			"\"code_challenge_methods_supported\":[\"S256\"]}",
-			api_issuer(c->api), root, root);
+			api_issuer(c->api), root, root, root, root);
 	if (!rc)
 		rc = set_json(c, 200, b.p);
 	buf_release(&b);
@@ -762,7 +818,9 @@ void api_root(const struct api_ctx *c, char *out, size_t n)
 {
 	size_t len = strlen(c->base);
 
-	snprintf(out, n, "%.*s", (int)(len >= 5 ? len - 5 : len), c->base);
+	if (len >= 5 && !strcmp(c->base + len - 5, "/fhir"))
+		len -= 5;
+	snprintf(out, n, "%.*s", (int)len, c->base);
 }
 
 int api_public(struct api_ctx *c, int *handled)

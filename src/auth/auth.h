@@ -1,6 +1,6 @@
 /*
- * auth.h — the security primitives: JSON Web Tokens signed with ES256 or
- * EdDSA, passwords (argon2id), TOTP, random secrets, constant-time
+ * auth.h — the security primitives: JSON Web Tokens signed with ES256,
+ * EdDSA, ES384 or RS384, passwords (argon2id), TOTP, random secrets, constant-time
  * comparison and SMART on FHIR v2 scopes. No store, no HTTP, no threads of
  * its own: src/api and src/cmd put these together (decision 0015).
  *
@@ -28,30 +28,48 @@ int auth_b64url_decode(const char *s, size_t n, struct buf *out, struct err *e) 
 
 /* ---- Keys -------------------------------------------------------------- */
 
-enum auth_alg { AUTH_ES256 = 1, AUTH_EDDSA = 2 };	/* JWS "ES256", "EdDSA" (Ed25519) */
+/*
+ * The key decides the algorithm: P-256 → ES256, Ed25519 → EdDSA, P-384 →
+ * ES384, RSA → RS384 (PKCS#1 v1.5 with SHA-384). The server signs its own
+ * tokens with ES256 or EdDSA; ES384 and RS384 are there because SMART
+ * Backend Services clients sign their assertions with them (decision 0020).
+ */
+enum auth_alg { AUTH_ES256 = 1, AUTH_EDDSA = 2, AUTH_ES384 = 3, AUTH_RS384 = 4 };
 
 struct auth_key;			/* an EVP_PKEY, its alg and kid */
 
 #define AUTH_KID_MAX 64
+#define AUTH_RSA_MIN_BITS 2048		/* smaller RSA keys are refused (NIST SP 800-131A) */
+#define AUTH_RSA_MAX_BITS 8192		/* larger ones cost a verifier too much */
 
-/* A new private key. kid NULL: the RFC 7638 thumbprint of its public JWK;
- * otherwise 1 to AUTH_KID_MAX printable ASCII characters (ERR_BAD_REQUEST). */
+/* The JWS "alg" value ("ES256", "EdDSA", "ES384", "RS384"); NULL for another value. */
+const char *auth_alg_name(enum auth_alg alg);
+
+/* A new private key (RS384: AUTH_RSA_MIN_BITS). kid NULL: the RFC 7638
+ * thumbprint of its public JWK; otherwise 1 to AUTH_KID_MAX printable ASCII
+ * characters (ERR_BAD_REQUEST). */
 int auth_key_generate(enum auth_alg alg, const char *kid, struct auth_key **out,
 		      struct err *e) LT_MUST_CHECK;
-/* A private or public key from PEM; the alg follows from the key (P-256 →
- * ES256, Ed25519 → EdDSA; anything else ERR_NOT_SUPPORTED). kid as above.
- * Encrypted PEM is ERR_NOT_SUPPORTED (no passphrase is ever asked for). */
+/* A private or public key from PEM; the alg follows from the key (see enum
+ * auth_alg; any other key, and RSA outside AUTH_RSA_MIN_BITS to
+ * AUTH_RSA_MAX_BITS, is ERR_NOT_SUPPORTED). kid as above. Encrypted PEM is
+ * ERR_NOT_SUPPORTED (no passphrase is ever asked for). */
 int auth_key_from_pem(const char *pem, size_t n, const char *kid, struct auth_key **out,
 		      struct err *e) LT_MUST_CHECK;
 /* The private key as unencrypted PKCS#8 PEM (ERR_USAGE for a public key). */
 int auth_key_private_pem(const struct auth_key *k, struct buf *out, struct err *e) LT_MUST_CHECK;
-/* The public JWK as a JSON object text: kty, crv, x (, y), kid, alg, use "sig". */
+/* The public JWK as a JSON object text: kty, crv, x (, y) or kty, n, e;
+ * then kid, alg, use "sig". */
 int auth_key_public_jwk(const struct auth_key *k, struct buf *out, struct err *e) LT_MUST_CHECK;
 /* The keys of a JWKS document ({"keys": [...]}), as public keys; keys
  * without a supported kty/crv, or whose "use" is not "sig" or whose "alg"
- * is not the one of their curve, are skipped; none at all is
+ * is not the one of their kind (RSA: RS384), are skipped; none at all is
  * ERR_BAD_REQUEST, and so is a supported key that is malformed (bad
- * coordinates, not on the curve) or a kid used twice. Keys without kid get
+ * coordinates, not on the curve; an RSA modulus that is even or outside
+ * 2048 to 8192 bits, an exponent that is even or below 65537), a kid used
+ * twice, and any entry
+ * carrying private key material (d, p, q, dp, dq, qi, oth, k): a JWKS is
+ * published, so a private part in it is a leaked key. Keys without kid get
  * their thumbprint. *keys is malloc'ed (auth_keys_free). */
 int auth_jwks_parse(const char *json, size_t n, struct auth_key ***keys, size_t *n_keys,
 		    struct err *e) LT_MUST_CHECK;
@@ -64,7 +82,7 @@ void auth_keys_free(struct auth_key **keys, size_t n);	/* and the array */
 /* ---- JWT (RFC 7519, compact JWS) ---------------------------------------- */
 
 /* header {"alg": k's alg, "typ": "JWT", "kid": k's kid}; claims is a JSON
- * object text, signed as given. ES256 signatures are the raw r||s form.
+ * object text, signed as given. ECDSA signatures are the raw r||s form.
  * ERR_USAGE for a public key or claims that are not a JSON object. */
 int auth_jwt_sign(const struct auth_key *k, const char *claims_json, struct buf *out,
 		  struct err *e) LT_MUST_CHECK;
@@ -93,6 +111,16 @@ struct auth_jwt_check {
 int auth_jwt_verify(const char *token, size_t n, struct auth_key *const *keys, size_t n_keys,
 		    const struct auth_jwt_check *chk, struct json_object **claims,
 		    struct err *e) LT_MUST_CHECK;
+/*
+ * The claims of a compact JWS, NOT verified: only to learn which keys to
+ * verify it with (the iss of a client assertion names the client whose
+ * JWKS applies), or to refuse it early. Nothing read here may be trusted
+ * before auth_jwt_verify succeeds on the same token. ERR_UNAUTHORIZED when
+ * the token is not a compact JWS (at most 8 KiB) whose claims are a JSON
+ * object. *claims as for auth_jwt_verify.
+ */
+int auth_jwt_claims_unverified(const char *token, size_t n, struct json_object **claims,
+			       struct err *e) LT_MUST_CHECK;
 
 /* ---- Passwords ----------------------------------------------------------- */
 

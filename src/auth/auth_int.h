@@ -16,7 +16,18 @@ struct auth_key {
 	char kid[AUTH_KID_MAX + 1];
 };
 
-/* "ES256" or "EdDSA" (the JWS "alg" value), NULL for anything else. */
-const char *auth_alg_name(enum auth_alg alg);
+/* What each algorithm's keys are: how a JWK names them, the OpenSSL group,
+ * the digest and the size of an ECDSA coordinate (key.c's table). */
+struct auth_alg_info {
+	enum auth_alg alg;
+	const char *name;		/* JWS "alg" */
+	const char *kty, *crv;		/* JWK; crv NULL for RSA */
+	const char *group;		/* OpenSSL EC group name; NULL when not EC */
+	const char *digest;		/* NULL: none (EdDSA hashes inside) */
+	size_t coord;			/* bytes of an EC coordinate or an Ed25519 key; 0 for RSA */
+};
+
+/* NULL for an alg that is not in the table. */
+const struct auth_alg_info *auth_alg_info(enum auth_alg alg);
 
 #endif

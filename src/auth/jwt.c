@@ -1,9 +1,9 @@
 /*
- * jwt.c — compact JWS (RFC 7515) carrying JWT claims (RFC 7519), ES256 and
- * EdDSA only, following the JWT best current practice (RFC 8725): the key
- * decides the algorithm, never the token; the signature is checked before
- * any claim is read; nothing in the header (jku, jwk, x5u, x5c) can bring
- * its own key.
+ * jwt.c — compact JWS (RFC 7515) carrying JWT claims (RFC 7519), ES256,
+ * EdDSA, ES384 and RS384 only, following the JWT best current practice
+ * (RFC 8725): the key decides the algorithm, never the token; the
+ * signature is checked before any claim is trusted; nothing in the header
+ * (jku, jwk, x5u, x5c) can bring its own key.
  */
 #include "auth_int.h"
 #include "base/json.h"
@@ -12,58 +12,79 @@
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/rsa.h>
 #include <string.h>
 
 #define JWT_MAX_BYTES		8192
 #define JWT_HEADER_MAX_DEPTH	4	/* the header is flat; "crit" is an array */
 #define JWT_CLAIMS_MAX_DEPTH	16	/* SMART claims nest a little (fhirContext) */
-#define SIG_BYTES		64	/* ES256 r||s and Ed25519 alike */
-#define ES256_HALF		32
+#define SIG_MAX			(AUTH_RSA_MAX_BITS / 8)	/* the largest: RS384 */
 
 /* ---- Raw signatures --------------------------------------------------------- */
 
-/* Signs data with k into sig (SIG_BYTES, the JWS form). */
-static int sign_raw(const struct auth_key *k, const void *data, size_t n,
-		    unsigned char sig[SIG_BYTES])
+/* The JWS signature size of k: r||s for ECDSA, 64 for Ed25519, the
+ * modulus size for RSA. */
+static size_t sig_size(const struct auth_key *k)
 {
-	unsigned char der[128];
+	if (k->alg == AUTH_RS384)
+		return (size_t)EVP_PKEY_get_size(k->pkey);
+	return 2 * auth_alg_info(k->alg)->coord;
+}
+
+/* A digest context for k: its hash (none for EdDSA), PKCS#1 v1.5 padding
+ * for RSA (OpenSSL's default, said aloud so that it never becomes PSS). */
+static int digest_init(EVP_MD_CTX *ctx, const struct auth_key *k, int sign)
+{
+	const char *md = auth_alg_info(k->alg)->digest;
+	EVP_PKEY_CTX *pctx = NULL;
+	int ok = sign ? EVP_DigestSignInit_ex(ctx, &pctx, md, NULL, NULL, k->pkey, NULL)
+		      : EVP_DigestVerifyInit_ex(ctx, &pctx, md, NULL, NULL, k->pkey, NULL);
+
+	if (ok == 1 && k->alg == AUTH_RS384)
+		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING);
+	return ok == 1;
+}
+
+/* Signs data with k into sig (SIG_MAX bytes, the JWS form); the size, or 0. */
+static size_t sign_raw(const struct auth_key *k, const void *data, size_t n,
+		       unsigned char sig[SIG_MAX])
+{
+	unsigned char der[SIG_MAX];
 	const unsigned char *dp = der;
-	size_t len = sizeof(der);
+	size_t len = sizeof(der), half = auth_alg_info(k->alg)->coord, out = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	ECDSA_SIG *es = NULL;
 	const BIGNUM *r, *s;
-	int ok = 0;
 
-	if (!ctx ||
-	    EVP_DigestSignInit(ctx, NULL, k->alg == AUTH_ES256 ? EVP_sha256() : NULL, NULL,
-			       k->pkey) != 1 ||
-	    EVP_DigestSign(ctx, der, &len, data, n) != 1)
+	if (!ctx || !digest_init(ctx, k, 1) || EVP_DigestSign(ctx, der, &len, data, n) != 1)
 		goto out;
-	if (k->alg == AUTH_EDDSA) {
-		if (len == SIG_BYTES) {
-			memcpy(sig, der, SIG_BYTES);
-			ok = 1;
+	if (k->alg == AUTH_EDDSA || k->alg == AUTH_RS384) {
+		if (len == sig_size(k)) {
+			memcpy(sig, der, len);
+			out = len;
 		}
 		goto out;
 	}
-	/* OpenSSL gives DER (SEQUENCE of two INTEGERs); JWS wants r||s, each 32 bytes */
+	/* OpenSSL gives DER (SEQUENCE of two INTEGERs); JWS wants r||s (RFC 7518 §3.4) */
 	es = d2i_ECDSA_SIG(NULL, &dp, (long)len);
 	if (!es)
 		goto out;
 	ECDSA_SIG_get0(es, &r, &s);
-	ok = BN_bn2binpad(r, sig, ES256_HALF) == ES256_HALF &&
-	     BN_bn2binpad(s, sig + ES256_HALF, ES256_HALF) == ES256_HALF;
+	if (BN_bn2binpad(r, sig, (int)half) == (int)half &&
+	    BN_bn2binpad(s, sig + half, (int)half) == (int)half)
+		out = 2 * half;
 out:
 	ECDSA_SIG_free(es);
 	EVP_MD_CTX_free(ctx);
 	ERR_clear_error();
-	return ok ? 0 : -1;
+	return out;
 }
 
 /* 1 when sig (the JWS form) is k's signature of data. */
 static int verify_raw(const struct auth_key *k, const void *data, size_t n,
 		      const unsigned char *sig, size_t sig_n)
 {
+	size_t half = sig_n / 2;
 	EVP_MD_CTX *ctx = NULL;
 	ECDSA_SIG *es = NULL;
 	BIGNUM *r = NULL, *s = NULL;
@@ -72,14 +93,14 @@ static int verify_raw(const struct auth_key *k, const void *data, size_t n,
 	size_t check_n = sig_n;
 	int ok = 0;
 
-	if (sig_n != SIG_BYTES)
+	if (sig_n != sig_size(k))
 		goto out;
-	if (k->alg == AUTH_ES256) {
+	if (k->alg == AUTH_ES256 || k->alg == AUTH_ES384) {
 		int der_n;
 
 		es = ECDSA_SIG_new();
-		r = BN_bin2bn(sig, ES256_HALF, NULL);
-		s = BN_bin2bn(sig + ES256_HALF, ES256_HALF, NULL);
+		r = BN_bin2bn(sig, (int)half, NULL);
+		s = BN_bin2bn(sig + half, (int)half, NULL);
 		if (!es || !r || !s || ECDSA_SIG_set0(es, r, s) != 1)
 			goto out;
 		r = s = NULL;	/* es owns them now */
@@ -90,10 +111,7 @@ static int verify_raw(const struct auth_key *k, const void *data, size_t n,
 		check_n = (size_t)der_n;
 	}
 	ctx = EVP_MD_CTX_new();
-	ok = ctx &&
-	     EVP_DigestVerifyInit(ctx, NULL, k->alg == AUTH_ES256 ? EVP_sha256() : NULL, NULL,
-				  k->pkey) == 1 &&
-	     EVP_DigestVerify(ctx, check, check_n, data, n) == 1;
+	ok = ctx && digest_init(ctx, k, 0) && EVP_DigestVerify(ctx, check, check_n, data, n) == 1;
 out:
 	EVP_MD_CTX_free(ctx);
 	OPENSSL_free(der);
@@ -111,8 +129,8 @@ int auth_jwt_sign(const struct auth_key *k, const char *claims_json, struct buf 
 {
 	struct json_object *claims = NULL;
 	struct buf header, input;
-	unsigned char sig[SIG_BYTES];
-	size_t n = strlen(claims_json);
+	unsigned char sig[SIG_MAX];
+	size_t n = strlen(claims_json), sig_n;
 	int rc;
 
 	if (!k->is_private)
@@ -143,7 +161,8 @@ int auth_jwt_sign(const struct auth_key *k, const char *claims_json, struct buf 
 		rc = err_set(e, rc, NULL, "cannot write the JWT");
 		goto out;
 	}
-	if (sign_raw(k, input.p, input.n, sig)) {
+	sig_n = sign_raw(k, input.p, input.n, sig);
+	if (!sig_n) {
 		rc = err_set(e, ERR_INTERNAL, NULL, "signing failed");
 		goto out;
 	}
@@ -151,7 +170,7 @@ int auth_jwt_sign(const struct auth_key *k, const char *claims_json, struct buf 
 	if (!rc)
 		rc = buf_putc(out, '.');
 	if (!rc)
-		rc = auth_b64url_encode(sig, sizeof(sig), out);
+		rc = auth_b64url_encode(sig, sig_n, out);
 	if (rc)
 		rc = err_set(e, rc, NULL, "cannot write the JWT");
 out:
@@ -315,11 +334,37 @@ static int check_claims(struct json_object *claims, const struct auth_jwt_check 
 	return 0;
 }
 
+/* The two dots of a compact JWS of at most JWT_MAX_BYTES. */
+static int split(const char *token, size_t n, const char **dot1, const char **dot2, struct err *e)
+{
+	if (n == 0 || n > JWT_MAX_BYTES)
+		return refuse(e, "empty, or longer than 8192 bytes");
+	*dot1 = memchr(token, '.', n);
+	*dot2 = *dot1 ? memchr(*dot1 + 1, '.', n - (size_t)(*dot1 + 1 - token)) : NULL;
+	if (!*dot2 || memchr(*dot2 + 1, '.', n - (size_t)(*dot2 + 1 - token)))
+		return refuse(e, "not a compact JWS (three dot-separated parts)");
+	return 0;
+}
+
+int auth_jwt_claims_unverified(const char *token, size_t n, struct json_object **claims,
+			       struct err *e)
+{
+	const char *dot1 = NULL, *dot2 = NULL;
+	int rc = split(token, n, &dot1, &dot2, e);
+
+	*claims = NULL;
+	if (rc)
+		return rc;
+	if (decode_object(dot1 + 1, (size_t)(dot2 - dot1 - 1), JWT_CLAIMS_MAX_DEPTH, claims))
+		return refuse(e, "claims are not a base64url JSON object");
+	return 0;
+}
+
 int auth_jwt_verify(const char *token, size_t n, struct auth_key *const *keys, size_t n_keys,
 		    const struct auth_jwt_check *chk, struct json_object **claims,
 		    struct err *e)
 {
-	const char *dot1, *dot2, *alg;
+	const char *dot1 = NULL, *dot2 = NULL, *alg;
 	struct json_object *hdr = NULL, *body = NULL, *unused;
 	const struct auth_key *k = NULL;
 	struct buf sig;
@@ -327,12 +372,9 @@ int auth_jwt_verify(const char *token, size_t n, struct auth_key *const *keys, s
 
 	if (!chk)
 		return err_set(e, ERR_USAGE, NULL, "auth_jwt_verify needs its checks");
-	if (n == 0 || n > JWT_MAX_BYTES)
-		return refuse(e, "empty, or longer than 8192 bytes");
-	dot1 = memchr(token, '.', n);
-	dot2 = dot1 ? memchr(dot1 + 1, '.', n - (size_t)(dot1 + 1 - token)) : NULL;
-	if (!dot2 || memchr(dot2 + 1, '.', n - (size_t)(dot2 + 1 - token)))
-		return refuse(e, "not a compact JWS (three dot-separated parts)");
+	rc = split(token, n, &dot1, &dot2, e);
+	if (rc)
+		return rc;
 
 	buf_init(&sig, JWT_MAX_BYTES);
 	if (decode_object(token, (size_t)(dot1 - token), JWT_HEADER_MAX_DEPTH, &hdr)) {

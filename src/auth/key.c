@@ -1,7 +1,8 @@
 /*
  * key.c — signing keys: generation, PEM, public JWKs, JWKS documents and
- * RFC 7638 thumbprints. Only P-256 (ES256) and Ed25519 (EdDSA) are made or
- * accepted; OpenSSL 3 provider APIs only (no EC_KEY).
+ * RFC 7638 thumbprints. P-256 (ES256), Ed25519 (EdDSA), P-384 (ES384) and
+ * RSA of 2048 to 8192 bits (RS384) are made or accepted, nothing else;
+ * OpenSSL 3 provider APIs only (no EC_KEY, no RSA).
  */
 #include "auth_int.h"
 #include "base/json.h"
@@ -15,21 +16,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PEM_MAX_BYTES	 16384	/* a P-256 or Ed25519 PEM is well under 1 KiB */
+#define PEM_MAX_BYTES	 16384	/* an 8192-bit RSA private key PEM is about 6.5 KiB */
 #define JWKS_MAX_BYTES	 65536
 #define JWKS_MAX_DEPTH	 16
 #define JWKS_MAX_ENTRIES 64
-#define COORD_BYTES	 32	/* P-256 coordinates, Ed25519 public keys */
+#define COORD_MAX	 48	/* P-384 coordinates; P-256 and Ed25519 have 32 bytes */
+#define RSA_E_MAX	 8	/* public exponents are small (65537); OpenSSL wants < 2^256 */
+
+static const struct auth_alg_info alg_table[] = {
+	{ AUTH_ES256, "ES256", "EC", "P-256", "prime256v1", "SHA256", 32 },
+	{ AUTH_EDDSA, "EdDSA", "OKP", "Ed25519", NULL, NULL, 32 },
+	{ AUTH_ES384, "ES384", "EC", "P-384", "secp384r1", "SHA384", 48 },
+	{ AUTH_RS384, "RS384", "RSA", NULL, NULL, "SHA384", 0 },
+};
+
+#define N_ALGS (sizeof(alg_table) / sizeof(alg_table[0]))
+
+const struct auth_alg_info *auth_alg_info(enum auth_alg alg)
+{
+	for (size_t i = 0; i < N_ALGS; i++)
+		if (alg_table[i].alg == alg)
+			return &alg_table[i];
+	return NULL;
+}
 
 const char *auth_alg_name(enum auth_alg alg)
 {
-	switch (alg) {
-	case AUTH_ES256:
-		return "ES256";
-	case AUTH_EDDSA:
-		return "EdDSA";
-	}
-	return NULL;
+	const struct auth_alg_info *ai = auth_alg_info(alg);
+
+	return ai ? ai->name : NULL;
 }
 
 /* A kid goes into JOSE headers and JWKS documents: printable ASCII only. */
@@ -47,27 +62,6 @@ static int check_kid(const char *kid, struct err *e)
 	return 0;
 }
 
-/* The public key as raw bytes: x and y for P-256, x alone for Ed25519. */
-static int key_coords(const struct auth_key *k, unsigned char x[COORD_BYTES],
-		      unsigned char y[COORD_BYTES])
-{
-	BIGNUM *bx = NULL, *by = NULL;
-	size_t len = COORD_BYTES;
-	int ok = 0;
-
-	if (k->alg == AUTH_EDDSA)
-		return EVP_PKEY_get_raw_public_key(k->pkey, x, &len) == 1 && len == COORD_BYTES ? 0
-											 : -1;
-	if (EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_X, &bx) == 1 &&
-	    EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &by) == 1 &&
-	    BN_bn2binpad(bx, x, COORD_BYTES) == COORD_BYTES &&
-	    BN_bn2binpad(by, y, COORD_BYTES) == COORD_BYTES)
-		ok = 1;
-	BN_free(bx);
-	BN_free(by);
-	return ok ? 0 : -1;
-}
-
 static int put_member(struct buf *b, const char *sep, const char *name, const char *value)
 {
 	int rc = buf_puts(b, sep);
@@ -81,57 +75,91 @@ static int put_member(struct buf *b, const char *sep, const char *name, const ch
 	return rc;
 }
 
-static int put_coord(struct buf *b, const char *name, const unsigned char *p)
+static int put_bytes(struct buf *b, const char *sep, const char *name, const unsigned char *p,
+		     size_t n)
 {
 	struct buf t;
 	int rc;
 
 	buf_init(&t, 0);
-	rc = auth_b64url_encode(p, COORD_BYTES, &t);
+	rc = auth_b64url_encode(p, n, &t);
 	if (!rc)
-		rc = put_member(b, ",", name, t.p);
+		rc = put_member(b, sep, name, t.p);
 	buf_release(&t);
+	return rc;
+}
+
+/* The number param of the key as a base64url member: pad bytes long (an
+ * EC coordinate), or without leading zeros when pad is 0 (RSA, RFC 7518
+ * §6.3.1). */
+static int put_number(struct buf *b, const char *sep, const char *name, EVP_PKEY *pkey,
+		      const char *param, size_t pad)
+{
+	unsigned char bytes[AUTH_RSA_MAX_BITS / 8];
+	BIGNUM *bn = NULL;
+	int len = -1;
+
+	if (EVP_PKEY_get_bn_param(pkey, param, &bn) == 1 &&
+	    (size_t)BN_num_bytes(bn) <= (pad ? pad : sizeof(bytes)))
+		len = pad ? BN_bn2binpad(bn, bytes, (int)pad) : BN_bn2bin(bn, bytes);
+	BN_free(bn);
+	if (len <= 0)
+		return -1;
+	return put_bytes(b, sep, name, bytes, (size_t)len);
+}
+
+/* The public numbers of k as JWK members, in lexicographic order: x (, y)
+ * for curves; n for RSA (its e comes first, written by the caller). */
+static int put_public(struct buf *b, const struct auth_key *k, const struct auth_alg_info *ai)
+{
+	unsigned char x[COORD_MAX];
+	size_t len = sizeof(x);
+	int rc;
+
+	if (k->alg == AUTH_RS384)
+		return put_number(b, ",", "n", k->pkey, OSSL_PKEY_PARAM_RSA_N, 0);
+	if (k->alg == AUTH_EDDSA) {
+		if (EVP_PKEY_get_raw_public_key(k->pkey, x, &len) != 1 || len != ai->coord)
+			return -1;
+		return put_bytes(b, ",", "x", x, len);
+	}
+	rc = put_number(b, ",", "x", k->pkey, OSSL_PKEY_PARAM_EC_PUB_X, ai->coord);
+	if (!rc)
+		rc = put_number(b, ",", "y", k->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, ai->coord);
 	return rc;
 }
 
 /*
  * The public JWK. canonical: only the required members in lexicographic
  * order and no whitespace — the RFC 7638 thumbprint input (RFC 8037 §2 for
- * OKP). Otherwise the full JWK with kid, alg and use.
+ * OKP). Otherwise the same members, then kid, alg and use.
  */
 static int write_jwk(const struct auth_key *k, int canonical, struct buf *out, struct err *e)
 {
-	unsigned char x[COORD_BYTES], y[COORD_BYTES];
-	int ec = k->alg == AUTH_ES256, rc;
+	const struct auth_alg_info *ai = auth_alg_info(k->alg);
+	int rc;
 
-	if (key_coords(k, x, y))
-		return err_set(e, ERR_INTERNAL, NULL, "cannot read the public key");
-	if (canonical)
-		rc = put_member(out, "{", "crv", ec ? "P-256" : "Ed25519");
-	else
-		rc = put_member(out, "{", "kty", ec ? "EC" : "OKP");
-	if (!rc && canonical)
-		rc = put_member(out, ",", "kty", ec ? "EC" : "OKP");
-	if (!rc && !canonical)
-		rc = put_member(out, ",", "crv", ec ? "P-256" : "Ed25519");
+	if (k->alg == AUTH_RS384)	/* e < kty < n */
+		rc = put_number(out, "{", "e", k->pkey, OSSL_PKEY_PARAM_RSA_E, 0);
+	else				/* crv < kty < x < y */
+		rc = put_member(out, "{", "crv", ai->crv);
 	if (!rc)
-		rc = put_coord(out, "x", x);
-	if (!rc && ec)
-		rc = put_coord(out, "y", y);
+		rc = put_member(out, ",", "kty", ai->kty);
+	if (!rc)
+		rc = put_public(out, k, ai);
 	if (!rc && !canonical) {
 		rc = put_member(out, ",", "kid", k->kid);
 		if (!rc)
-			rc = put_member(out, ",", "alg", auth_alg_name(k->alg));
+			rc = put_member(out, ",", "alg", ai->name);
 		if (!rc)
 			rc = put_member(out, ",", "use", "sig");
 	}
 	if (!rc)
 		rc = buf_putc(out, '}');
 	if (rc)
-		return err_set(e, rc, NULL, "cannot write the JWK");
+		return err_set(e, rc < 0 ? ERR_INTERNAL : rc, NULL, "cannot write the JWK");
 	return 0;
 }
-
 /* kid NULL: the base64url SHA-256 of the canonical JWK (RFC 7638). */
 static int set_kid(struct auth_key *k, const char *kid, struct err *e)
 {
@@ -167,7 +195,8 @@ out:
 	return rc;
 }
 
-/* Which alg a key is for: P-256 → ES256, Ed25519 → EdDSA, else 0. */
+/* Which alg a key is for (enum auth_alg), or 0. An RSA key outside
+ * AUTH_RSA_MIN_BITS..AUTH_RSA_MAX_BITS is not for any. */
 static enum auth_alg alg_of(EVP_PKEY *pkey)
 {
 	char group[64];
@@ -175,10 +204,19 @@ static enum auth_alg alg_of(EVP_PKEY *pkey)
 
 	if (EVP_PKEY_is_a(pkey, "ED25519"))
 		return AUTH_EDDSA;
-	if (EVP_PKEY_is_a(pkey, "EC") &&
-	    EVP_PKEY_get_group_name(pkey, group, sizeof(group), &len) == 1 &&
-	    (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0))
-		return AUTH_ES256;
+	/* "RSA" only: an RSA-PSS key is not an RS384 key */
+	if (EVP_PKEY_is_a(pkey, "RSA"))
+		return EVP_PKEY_get_bits(pkey) >= AUTH_RSA_MIN_BITS &&
+			       EVP_PKEY_get_bits(pkey) <= AUTH_RSA_MAX_BITS
+			       ? AUTH_RS384
+			       : 0;
+	if (!EVP_PKEY_is_a(pkey, "EC") ||
+	    EVP_PKEY_get_group_name(pkey, group, sizeof(group), &len) != 1)
+		return 0;
+	for (size_t i = 0; i < N_ALGS; i++)
+		if (alg_table[i].group && (strcmp(group, alg_table[i].group) == 0 ||
+					   strcmp(group, alg_table[i].crv) == 0))
+			return alg_table[i].alg;
 	return 0;
 }
 
@@ -193,7 +231,9 @@ static int key_wrap(EVP_PKEY *pkey, int is_private, const char *kid, struct auth
 	if (!alg) {
 		EVP_PKEY_free(pkey);
 		return err_set(e, ERR_NOT_SUPPORTED, NULL,
-			       "only P-256 (ES256) and Ed25519 (EdDSA) keys are supported");
+			       "only P-256 (ES256), P-384 (ES384), Ed25519 (EdDSA) and RSA keys of "
+			       "%d to %d bits (RS384) are supported", AUTH_RSA_MIN_BITS,
+			       AUTH_RSA_MAX_BITS);
 	}
 	k = calloc(1, sizeof(*k));
 	if (!k) {
@@ -214,15 +254,18 @@ static int key_wrap(EVP_PKEY *pkey, int is_private, const char *kid, struct auth
 
 int auth_key_generate(enum auth_alg alg, const char *kid, struct auth_key **out, struct err *e)
 {
+	const struct auth_alg_info *ai = auth_alg_info(alg);
 	EVP_PKEY *pkey = NULL;
 
-	if (alg == AUTH_ES256)
-		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	else if (alg == AUTH_EDDSA)
-		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	else
+	if (!ai)
 		return err_set(e, ERR_NOT_SUPPORTED, NULL, "unknown signature algorithm %d",
 			       (int)alg);
+	if (alg == AUTH_RS384)
+		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)AUTH_RSA_MIN_BITS);
+	else if (ai->group)
+		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", ai->group);
+	else
+		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	if (!pkey) {
 		ERR_clear_error();
 		return err_set(e, ERR_INTERNAL, NULL, "key generation failed");
@@ -300,116 +343,192 @@ int auth_key_public_jwk(const struct auth_key *k, struct buf *out, struct err *e
 
 /* ---- JWKS ------------------------------------------------------------------ */
 
-/* The base64url member name of jwk, exactly COORD_BYTES long, into p. */
-static int jwk_coord(struct json_object *jwk, const char *name, size_t index,
-		     unsigned char p[COORD_BYTES], struct err *e)
+/* Members a public JWK never has: RSA and EC private parts (RFC 7518
+ * §6.2.2, §6.3.2) and a symmetric key (§6.4.1). */
+static const char *const private_members[] = { "d", "p", "q", "dp", "dq", "qi", "oth", "k" };
+
+/* The base64url member name of jwk, decoded into b: exactly exact bytes,
+ * or (exact 0: a number) 1 to max bytes. */
+static int jwk_bytes(struct json_object *jwk, const char *name, size_t index, size_t exact,
+		     size_t max, struct buf *b, struct err *e)
 {
 	const char *s = json_get_str(jwk, name);
-	struct buf b;
-	int rc;
 
 	if (!s)
 		return err_set(e, ERR_BAD_REQUEST, NULL, "JWKS key %zu: no \"%s\"", index, name);
-	buf_init(&b, 2 * COORD_BYTES);
-	rc = auth_b64url_decode(s, strlen(s), &b, NULL);
-	if (rc || b.n != COORD_BYTES) {
-		buf_release(&b);
+	if (!auth_b64url_decode(s, strlen(s), b, NULL) &&
+	    (exact ? b->n == exact : b->n >= 1 && b->n <= max))
+		return 0;
+	if (exact)
 		return err_set(e, ERR_BAD_REQUEST, NULL,
-			       "JWKS key %zu: \"%s\" is not %d base64url-encoded bytes", index,
-			       name, COORD_BYTES);
-	}
-	memcpy(p, b.p, COORD_BYTES);
-	buf_release(&b);
-	return 0;
+			       "JWKS key %zu: \"%s\" is not %zu base64url-encoded bytes", index,
+			       name, exact);
+	return err_set(e, ERR_BAD_REQUEST, NULL,
+		       "JWKS key %zu: \"%s\" is not a base64url number of at most %zu bytes", index,
+		       name, max);
 }
 
-/* A P-256 public key from its affine coordinates; checked to be on the curve. */
-static EVP_PKEY *ec_public_key(const unsigned char x[COORD_BYTES],
-			       const unsigned char y[COORD_BYTES])
+/*
+ * A public key of type from the parameters in bld. An EC key must pass
+ * OpenSSL's check (the point is on the curve). An RSA key does not go
+ * through it: for RSA that check includes a Miller-Rabin test with random
+ * bases, so the same malformed modulus could be accepted once and refused
+ * the next time (fuzz_jwt found it); rsa_public_key's own rules are fixed.
+ */
+static EVP_PKEY *public_key_from(const char *type, OSSL_PARAM_BLD *bld)
 {
-	unsigned char point[1 + 2 * COORD_BYTES];
-	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL, *check = NULL;
+	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL), *check = NULL;
 	EVP_PKEY *pkey = NULL;
 
-	point[0] = 0x04;	/* uncompressed (SEC 1 §2.3.3) */
-	memcpy(point + 1, x, COORD_BYTES);
-	memcpy(point + 1 + COORD_BYTES, y, COORD_BYTES);
-	bld = OSSL_PARAM_BLD_new();
-	if (!bld ||
-	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
-	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)))
-		goto out;
-	params = OSSL_PARAM_BLD_to_param(bld);
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		goto out;
-	check = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-	if (!check || EVP_PKEY_public_check(check) != 1) {
-		EVP_PKEY_free(pkey);
-		pkey = NULL;
+	if (params && ctx && EVP_PKEY_fromdata_init(ctx) == 1 &&
+	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) == 1 &&
+	    strcmp(type, "EC") == 0) {
+		check = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+		if (!check || EVP_PKEY_public_check(check) != 1) {
+			EVP_PKEY_free(pkey);
+			pkey = NULL;
+		}
 	}
-out:
 	EVP_PKEY_CTX_free(check);
 	EVP_PKEY_CTX_free(ctx);
 	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
 	ERR_clear_error();
 	return pkey;
+}
+
+/* An EC public key of group from its affine coordinates (coord bytes each). */
+static EVP_PKEY *ec_public_key(const char *group, const char *x, const char *y, size_t coord)
+{
+	unsigned char point[1 + 2 * COORD_MAX];
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	EVP_PKEY *pkey = NULL;
+
+	point[0] = 0x04;	/* uncompressed (SEC 1 §2.3.3) */
+	memcpy(point + 1, x, coord);
+	memcpy(point + 1 + coord, y, coord);
+	if (bld && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) &&
+	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * coord))
+		pkey = public_key_from("EC", bld);
+	OSSL_PARAM_BLD_free(bld);
+	return pkey;
+}
+
+/*
+ * An RSA public key from its modulus and exponent (big-endian), or NULL;
+ * *bits gets the modulus size. The modulus must be odd, of 2048 to 8192
+ * bits; the exponent odd and above 2^16, as SP 800-56B asks (OpenSSL
+ * outside FIPS mode lets e = 3 pass, the exponent of the classic forgeries
+ * against lax PKCS#1 v1.5 verifiers). Whether the modulus is a good one (a
+ * product of two large primes) is its owner's business: a bad one lets
+ * others sign as that client, never as anyone else.
+ */
+static EVP_PKEY *rsa_public_key(const struct buf *n, const struct buf *e, int *bits)
+{
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	BIGNUM *bn = BN_bin2bn((const unsigned char *)n->p, (int)n->n, NULL);
+	BIGNUM *be = BN_bin2bn((const unsigned char *)e->p, (int)e->n, NULL);
+	EVP_PKEY *pkey = NULL;
+
+	*bits = bn ? BN_num_bits(bn) : 0;
+	if (bld && bn && be && BN_is_odd(bn) && BN_is_odd(be) && BN_num_bits(be) > 16 &&
+	    *bits >= AUTH_RSA_MIN_BITS && *bits <= AUTH_RSA_MAX_BITS &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be))
+		pkey = public_key_from("RSA", bld);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(bn);
+	BN_free(be);
+	return pkey;
+}
+
+/* The public key a JWK of a supported kind describes; one that is
+ * malformed is an error. */
+static int jwk_public_key(struct json_object *jwk, size_t index, const struct auth_alg_info *ai,
+			  EVP_PKEY **out, struct err *e)
+{
+	/* a modulus may come with one leading zero byte (RFC 7518 §6.3.1.1 warns of it) */
+	size_t max = ai->coord ? ai->coord : AUTH_RSA_MAX_BITS / 8 + 1;
+	struct buf x, y;
+	int bits = 0, rc;
+
+	*out = NULL;
+	buf_init(&x, 2 * max);
+	buf_init(&y, 2 * max);
+	if (ai->alg == AUTH_RS384) {
+		rc = jwk_bytes(jwk, "n", index, 0, max, &x, e);
+		if (!rc)
+			rc = jwk_bytes(jwk, "e", index, 0, RSA_E_MAX, &y, e);
+		if (!rc)
+			*out = rsa_public_key(&x, &y, &bits);
+	} else {
+		rc = jwk_bytes(jwk, "x", index, ai->coord, 0, &x, e);
+		if (!rc && ai->group)
+			rc = jwk_bytes(jwk, "y", index, ai->coord, 0, &y, e);
+		if (!rc && ai->group)
+			*out = ec_public_key(ai->group, x.p, y.p, ai->coord);
+		else if (!rc)
+			*out = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
+							   (const unsigned char *)x.p, ai->coord);
+		ERR_clear_error();
+	}
+	buf_release(&x);
+	buf_release(&y);
+	if (rc || *out)
+		return rc;
+	if (ai->alg == AUTH_RS384 && (bits < AUTH_RSA_MIN_BITS || bits > AUTH_RSA_MAX_BITS))
+		return err_set(e, ERR_BAD_REQUEST, NULL,
+			       "JWKS key %zu: an RSA key of %d bits (%d to %d are accepted)", index,
+			       bits, AUTH_RSA_MIN_BITS, AUTH_RSA_MAX_BITS);
+	return err_set(e, ERR_BAD_REQUEST, NULL, "JWKS key %zu is not a valid %s key", index,
+		       ai->crv ? ai->crv : "RSA");
+}
+
+/* The alg a JWK's kty (and crv, for curves) makes it, or NULL. */
+static const struct auth_alg_info *jwk_kind(const char *kty, const char *crv)
+{
+	for (size_t i = 0; kty && i < N_ALGS; i++)
+		if (strcmp(kty, alg_table[i].kty) == 0 &&
+		    (!alg_table[i].crv || (crv && strcmp(crv, alg_table[i].crv) == 0)))
+			return &alg_table[i];
+	return NULL;
 }
 
 /*
  * One JWKS entry: *out stays NULL when the entry is not a signing key we
  * support (other kty or crv, "use" other than "sig", an "alg" other than the
- * one its curve implies); a supported key that is malformed is an error.
+ * one its kind implies); a supported key that is malformed, and any entry
+ * with private parts, is an error.
  */
 static int jwk_key(struct json_object *jwk, size_t index, struct auth_key **out, struct err *e)
 {
 	const char *kty = json_get_str(jwk, "kty"), *crv = json_get_str(jwk, "crv");
 	const char *use = json_get_str(jwk, "use"), *alg = json_get_str(jwk, "alg");
-	unsigned char x[COORD_BYTES], y[COORD_BYTES];
-	struct json_object *kid_obj = NULL;
+	const struct auth_alg_info *ai = jwk_kind(kty, crv);
+	struct json_object *member = NULL;
 	const char *kid = NULL;
-	enum auth_alg want;
 	EVP_PKEY *pkey;
 	int rc;
 
 	*out = NULL;
 	if (!json_object_is_type(jwk, json_type_object))
 		return err_set(e, ERR_BAD_REQUEST, NULL, "JWKS key %zu is not an object", index);
-	if (!kty || !crv)
+	for (size_t i = 0; i < sizeof(private_members) / sizeof(private_members[0]); i++)
+		if (json_object_object_get_ex(jwk, private_members[i], &member))
+			return err_set(e, ERR_BAD_REQUEST, NULL,
+				       "JWKS key %zu has private key material (\"%s\"): a JWKS "
+				       "holds public keys only", index, private_members[i]);
+	if (!ai || (use && strcmp(use, "sig") != 0) || (alg && strcmp(alg, ai->name) != 0))
 		return 0;
-	if (strcmp(kty, "EC") == 0 && strcmp(crv, "P-256") == 0)
-		want = AUTH_ES256;
-	else if (strcmp(kty, "OKP") == 0 && strcmp(crv, "Ed25519") == 0)
-		want = AUTH_EDDSA;
-	else
-		return 0;
-	if ((use && strcmp(use, "sig") != 0) || (alg && strcmp(alg, auth_alg_name(want)) != 0))
-		return 0;
-	if (json_object_object_get_ex(jwk, "kid", &kid_obj)) {
+	if (json_object_object_get_ex(jwk, "kid", &member)) {
 		kid = json_get_str(jwk, "kid");
 		if (!kid)
 			return err_set(e, ERR_BAD_REQUEST, NULL,
 				       "JWKS key %zu: \"kid\" is not a string", index);
 	}
-	rc = jwk_coord(jwk, "x", index, x, e);
+	rc = jwk_public_key(jwk, index, ai, &pkey, e);
 	if (rc)
 		return rc;
-	if (want == AUTH_ES256) {
-		rc = jwk_coord(jwk, "y", index, y, e);
-		if (rc)
-			return rc;
-		pkey = ec_public_key(x, y);
-	} else {
-		pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, COORD_BYTES);
-		ERR_clear_error();
-	}
-	if (!pkey)
-		return err_set(e, ERR_BAD_REQUEST, NULL, "JWKS key %zu is not a valid %s key",
-			       index, crv);
 	return key_wrap(pkey, 0, kid, out, e);
 }
 
@@ -466,7 +585,7 @@ int auth_jwks_parse(const char *json, size_t n, struct auth_key ***keys, size_t 
 	}
 	if (count == 0) {
 		rc = err_set(e, ERR_BAD_REQUEST, NULL,
-			     "JWKS: no P-256 (ES256) or Ed25519 (EdDSA) signing key");
+			     "JWKS: no ES256, ES384, RS384 or EdDSA signing key");
 		goto out;
 	}
 	*keys = got;

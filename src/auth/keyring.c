@@ -71,6 +71,14 @@ static int load(struct auth_keyring *kr, const char *dir, struct err *e)
 		rc = buf_read_file(&pem, path, e);
 		if (!rc)
 			rc = auth_key_from_pem(pem.p, pem.n, kid, &kr->keys[kr->n], e);
+		/* ES384 and RS384 keys are for checking clients' assertions; our
+		 * own tokens stay ES256 or EdDSA (decision 0018) */
+		if (!rc && auth_key_alg(kr->keys[kr->n]) != AUTH_ES256 &&
+		    auth_key_alg(kr->keys[kr->n]) != AUTH_EDDSA) {
+			auth_key_free(kr->keys[kr->n]);
+			rc = err_set(e, ERR_CONFIG, NULL, "%s: a signing key must be P-256 or Ed25519",
+				     path);
+		}
 		if (pem.p)
 			explicit_bzero(pem.p, pem.n);
 		buf_release(&pem);

@@ -350,7 +350,8 @@ static int principal_cmd(const char *kind, int argc, char **argv)
 			  "       lienthong user passwd NAME --password-stdin | totp NAME | disable NAME | enable NAME | list [--tenant CODE]\n"
 			: "usage: lienthong client add ID --tenant CODE [--scope S] [--role ROLES]\n"
 			  "                              [--redirect-uri URI]... [--public]\n"
-			  "       lienthong client secret ID | disable ID | enable ID | list [--tenant CODE]\n");
+			  "       lienthong client secret ID | disable ID | enable ID | list [--tenant CODE]\n"
+			  "       lienthong client jwks ID FILE\n");
 		return 2;
 	}
 	if ((rc = parse(argc - 1, argv + 1, &a)))
@@ -446,6 +447,67 @@ out:
 	return rc;
 }
 
+/*
+ * `client jwks ID FILE`: the public keys the client signs its assertions
+ * with (private_key_jwt, decision 0020). The JWKS is checked as the token
+ * endpoint will read it; the client's secret stops working, since a client
+ * that holds a private key needs no shared secret (`client secret ID`
+ * makes a new one, for a client that wants both).
+ */
+static int client_jwks(int argc, char **argv)
+{
+	struct access_args a, b;
+	char *rest[64];
+	int n = 0, rc;
+	struct config cfg;
+	struct store *st = NULL;
+	struct store_principal p;
+	struct auth_key **keys = NULL;
+	size_t n_keys = 0;
+	struct buf doc;
+	struct err e = { 0 };
+
+	/* parse() takes the first positional (ID); once it is gone, FILE is the first */
+	if ((rc = parse(argc - 1, argv + 1, &a)))
+		return rc;
+	for (int i = 1; i < argc && n < (int)(sizeof(rest) / sizeof(rest[0])); i++)
+		if (argv[i] != a.pos)
+			rest[n++] = argv[i];
+	if ((rc = parse(n, rest, &b)))
+		return rc;
+	if (!a.pos || !b.pos) {
+		fprintf(stderr, "usage: lienthong client jwks ID FILE   (FILE: the client's public JWKS)\n");
+		return 2;
+	}
+	buf_init(&doc, 65536);
+	if (buf_read_file(&doc, b.pos, &e) || auth_jwks_parse(doc.p, doc.n, &keys, &n_keys, &e)) {
+		buf_release(&doc);
+		return fail(&e);
+	}
+	if ((rc = open_data(&b, &cfg, &st, NULL)))
+		goto out;
+	if (store_principal_get(st, "client", a.pos, &p, &e) ||
+	    store_client_jwks_put(st, p.id, doc.p, &e)) {
+		rc = fail(&e);
+		goto out;
+	}
+	p.secret[0] = '\0';
+	if (store_principal_put(st, &p, &e)) {
+		rc = fail(&e);
+		goto out;
+	}
+	for (size_t i = 0; i < n_keys; i++)
+		printf("key %s (%s)\n", auth_key_kid(keys[i]), auth_alg_name(auth_key_alg(keys[i])));
+	printf("client %s: %zu key(s) registered for client assertions (private_key_jwt); its "
+	       "client secret no longer works\n", p.name, n_keys);
+out:
+	auth_keys_free(keys, n_keys);
+	buf_release(&doc);
+	store_close(st);
+	config_release(&cfg);
+	return rc;
+}
+
 int cmd_user(int argc, char **argv)
 {
 	return principal_cmd("user", argc, argv);
@@ -453,6 +515,8 @@ int cmd_user(int argc, char **argv)
 
 int cmd_client(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "jwks"))
+		return client_jwks(argc, argv);
 	return principal_cmd("client", argc, argv);
 }
 

@@ -72,9 +72,13 @@ static const struct command {
 	{ "client", cmd_client, "systems that call the API: LIS, other servers, scripts",
 	  "lienthong client add ID --tenant CODE [--scope SCOPES] [--role ROLES]\n"
 	  "lienthong client secret ID | disable ID | enable ID | list [--tenant CODE]\n"
+	  "lienthong client jwks ID FILE\n"
 	  "\n"
 	  "add and secret print a new client secret once. SCOPES are SMART v2 (default\n"
-	  "system/*.rs); a client gets tokens at POST /auth/token (client_credentials).\n" },
+	  "system/*.rs); a client gets tokens at POST /auth/token (client_credentials).\n"
+	  "jwks registers the client's public keys (a JWKS file: ES384, RS384, ES256 or\n"
+	  "EdDSA): it then signs a JWT assertion instead of sending a secret (SMART\n"
+	  "Backend Services, private_key_jwt), and its secret stops working.\n" },
 	{ "token", cmd_token, "print a bearer token (for scripts and tests)",
 	  "lienthong token (--client ID | --user NAME) [--scope SCOPES] [--patient ID] [--data DIR]\n"
 	  "\n"

@@ -535,6 +535,8 @@ static int sqlite_open_backend(const struct store_config *cfg, void **out, struc
 	    (rc = sqlite_exec(db, sqlite_schema, e)) || (rc = sqlite_exec(db, sqlite_schema_access, e)) ||
 	    (rc = sqlite_exec(db, sqlite_schema_grant, e)))
 		goto fail;
+	if ((rc = sqlite_exec(db, sqlite_schema_client_keys, e)))
+		goto fail;
 	if ((rc = migrate(db, e)) || (rc = ensure_value_indexes(db, e)) ||
 	    (rc = sqlite_audit_key_load(cfg->data_dir, db, b->audit_key, e)))
 		goto fail;
@@ -1174,4 +1176,7 @@ const struct store_ops store_sqlite_ops = {
 	.token_revoke = sqlite_token_revoke,
 	.grants_prune = sqlite_grants_prune,
 	.tokens_revoked = sqlite_tokens_revoked,
+	.client_jwks_put = sqlite_client_jwks_put,
+	.client_jwks_get = sqlite_client_jwks_get,
+	.client_jti_use = sqlite_client_jti_use,
 };

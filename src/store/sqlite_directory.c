@@ -350,3 +350,110 @@ int sqlite_principal_login(void *backend, int64_t id, int ok, int64_t now_ms, in
 			 " WHERE id=?1",
 			 bind_login, &l, NULL, NULL, e);
 }
+
+/* ---- clients' keys and assertion jtis (store.h, decision 0020) -------------- */
+
+/* Tables of their own beside the principal table, so that the directory's
+ * rows stay as they are; created with the schema (sqlite.c). */
+const char sqlite_schema_client_keys[] =
+	"CREATE TABLE IF NOT EXISTS client_key ("
+	" principal INTEGER PRIMARY KEY,"	/* principal.id of a client */
+	" jwks TEXT NOT NULL,"			/* as the client published it */
+	" updated_ms INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS client_jti ("
+	" principal INTEGER NOT NULL,"
+	" jti TEXT NOT NULL,"
+	" exp_ms INTEGER NOT NULL,"		/* kept until then: a replay is refused */
+	" PRIMARY KEY (principal, jti)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS client_jti_exp ON client_jti(exp_ms);";
+
+struct client_row {
+	int64_t principal, ms, exp_ms;
+	const char *text;
+	int cap;
+};
+
+static void bind_client_row(sqlite3_stmt *s, const void *arg)
+{
+	const struct client_row *r = arg;
+
+	sqlite3_bind_int64(s, 1, r->principal);
+	sqlite3_bind_text(s, 2, r->text, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, r->ms);
+	sqlite3_bind_int64(s, 4, r->exp_ms);
+	sqlite3_bind_int(s, 5, r->cap);
+}
+
+int sqlite_client_jwks_put(void *backend, int64_t principal, const char *jwks, int64_t now_ms,
+			   struct err *e)
+{
+	struct client_row r = { principal, now_ms, 0, jwks, 0 };
+	int changes = 0;
+	int rc = write_one(backend,
+			   "INSERT INTO client_key (principal, jwks, updated_ms) SELECT ?1, ?2, ?3"
+			   " WHERE EXISTS (SELECT 1 FROM principal WHERE id=?1 AND kind='client')"
+			   " ON CONFLICT (principal) DO UPDATE SET jwks=excluded.jwks,"
+			   " updated_ms=excluded.updated_ms",
+			   bind_client_row, &r, NULL, &changes, e);
+
+	if (!rc && !changes)
+		rc = err_set(e, ERR_NOT_FOUND, NULL, "no client %lld", (long long)principal);
+	return rc;
+}
+
+struct jwks_out {
+	struct buf *out;
+	int64_t *updated_ms;
+	int found, rc;
+};
+
+static int jwks_row(sqlite3_stmt *s, void *ctx)
+{
+	struct jwks_out *o = ctx;
+
+	o->found = 1;
+	o->rc = buf_append(o->out, sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+	if (o->updated_ms)
+		*o->updated_ms = sqlite3_column_int64(s, 1);
+	return o->rc;
+}
+
+int sqlite_client_jwks_get(void *conn, int64_t principal, struct buf *out, int64_t *updated_ms,
+			   struct err *e)
+{
+	struct jwks_out o = { out, updated_ms, 0, 0 };
+	int rc = query(conn, "SELECT jwks, updated_ms FROM client_key WHERE principal=?1", principal,
+		       NULL, NULL, jwks_row, &o, e);
+
+	if (rc && o.rc)
+		return err_set(e, o.rc, NULL, "the client's JWKS does not fit");
+	if (!rc && !o.found)
+		rc = err_set(e, ERR_NOT_FOUND, NULL, "client %lld has no JWKS", (long long)principal);
+	return rc;
+}
+
+int sqlite_client_jti_use(void *backend, int64_t principal, const char *jti, int64_t exp_ms,
+			  int64_t now_ms, struct err *e)
+{
+	struct client_row r = { principal, now_ms, exp_ms, jti, STORE_CLIENT_JTI_MAX };
+	int changes = 0, rc;
+
+	/* Its own statement: an expired jti may be used again (RFC 7523 §3 asks
+	 * for uniqueness while the assertion is valid), and the table stays as
+	 * small as the assertions alive. Nothing to delete writes nothing. */
+	rc = write_one(backend, "DELETE FROM client_jti WHERE exp_ms <= ?3", bind_client_row, &r,
+		       NULL, NULL, e);
+	if (!rc)
+		rc = write_one(backend,
+			       "INSERT INTO client_jti (principal, jti, exp_ms) SELECT ?1, ?2, ?4"
+			       " WHERE (SELECT count(*) FROM client_jti WHERE principal=?1) < ?5",
+			       bind_client_row, &r, NULL, &changes, e);
+	if (rc == ERR_DUPLICATE) {
+		err_clear(e);
+		return err_set(e, ERR_DUPLICATE, NULL, "this jti was used already");
+	}
+	if (!rc && !changes)
+		rc = err_set(e, ERR_TOO_MANY, NULL, "more than %d assertions alive for one client",
+			     STORE_CLIENT_JTI_MAX);
+	return rc;
+}

@@ -49,6 +49,14 @@ int sqlite_dir_write(void *backend, const char *const *sql, size_t n, sqlite_bin
 		     const void *arg, int64_t *rowid, int *changes, struct err *e);
 int sqlite_dir_query(void *conn, const char *sql, int64_t i, const char *str, const char *str2,
 		     int (*row)(sqlite3_stmt *s, void *ctx), void *ctx, struct err *e);
+/* sqlite_directory.c: clients' keys and the jtis of their assertions */
+extern const char sqlite_schema_client_keys[];
+int sqlite_client_jwks_put(void *backend, int64_t principal, const char *jwks, int64_t now_ms,
+			   struct err *e);
+int sqlite_client_jwks_get(void *conn, int64_t principal, struct buf *out, int64_t *updated_ms,
+			   struct err *e);
+int sqlite_client_jti_use(void *backend, int64_t principal, const char *jti, int64_t exp_ms,
+			  int64_t now_ms, struct err *e);
 /* sqlite_audit.c: the audit trail (decision 0016). Each connection has one
  * of these; key is the backend's, statements are the connection's. */
 #define SQLITE_AUDIT_KEY_BYTES 32

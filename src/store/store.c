@@ -812,6 +812,44 @@ int store_tokens_revoked(struct store *st, int64_t now_ms, store_jti_fn fn, void
 	return 0;
 }
 
+/* ---- clients' keys and assertion jtis (decision 0020) ------------------------- */
+
+static int no_client_keys(struct store *st, struct err *e)
+{
+	return err_set(e, ERR_NOT_SUPPORTED, NULL, "the %s store keeps no client keys",
+		       st->ops->name);
+}
+
+int store_client_jwks_put(struct store *st, int64_t principal, const char *jwks, struct err *e)
+{
+	if (!st->ops->client_jwks_put)
+		return no_client_keys(st, e);
+	return st->ops->client_jwks_put(st->backend, principal, jwks, time_now_ms(), e);
+}
+
+int store_client_jwks_get(struct store *st, int64_t principal, struct buf *out,
+			  int64_t *updated_ms, struct err *e)
+{
+	void *conn;
+	int rc;
+
+	if (!st->ops->client_jwks_get)
+		return no_client_keys(st, e);
+	if ((rc = pool_get(st, &conn, e)))
+		return rc;
+	rc = st->ops->client_jwks_get(conn, principal, out, updated_ms, e);
+	pool_put(st, conn);
+	return rc;
+}
+
+int store_client_jti_use(struct store *st, int64_t principal, const char *jti, int64_t exp_ms,
+			 int64_t now_ms, struct err *e)
+{
+	if (!st->ops->client_jti_use)
+		return no_client_keys(st, e);
+	return st->ops->client_jti_use(st->backend, principal, jti, exp_ms, now_ms, e);
+}
+
 /* ---- the audit trail ------------------------------------------------------- */
 
 static size_t audit_len(const char *s)

@@ -410,6 +410,15 @@ struct store_ops {
 	int (*grants_prune)(void *backend, int64_t now_ms, struct err *e);
 	int (*tokens_revoked)(void *conn, int64_t now_s, store_jti_fn fn, void *ctx,
 			      struct err *e);
+	/* Clients' public keys and the jtis of their assertions (see the end of
+	 * this header); NULL when the backend keeps none. The writes take the
+	 * backend, like the principals'. */
+	int (*client_jwks_put)(void *backend, int64_t principal, const char *jwks, int64_t now_ms,
+			       struct err *e);
+	int (*client_jwks_get)(void *conn, int64_t principal, struct buf *out, int64_t *updated_ms,
+			       struct err *e);
+	int (*client_jti_use)(void *backend, int64_t principal, const char *jti, int64_t exp_ms,
+			      int64_t now_ms, struct err *e);
 };
 
 extern const struct store_ops store_sqlite_ops;
@@ -500,5 +509,33 @@ int store_commit(struct store *st, const struct store_txn *txn, struct err *e) L
  * Returns 0 when all succeeded, else the first failure's code. */
 int store_commit_many(struct store *st, const struct store_txn *txn, size_t n, int *rc,
 		      struct err *e) LT_MUST_CHECK;
+
+/*
+ * Clients that authenticate with a signed assertion (private_key_jwt,
+ * decision 0020). A client (a principal of kind "client") may have one
+ * JWKS: its public keys, as the text it published; the caller checks it
+ * (auth_jwks_parse) before it is put. Like the principals, these rows are
+ * written on a connection of their own, outside the writer's queue.
+ *
+ * The jti of each accepted assertion is kept until its exp, so that an
+ * assertion is accepted once, across restarts too: store_client_jti_use
+ * drops the jtis whose exp has passed, then records this one;
+ * ERR_DUPLICATE when principal has used it already (a replay), and
+ * ERR_TOO_MANY when principal has STORE_CLIENT_JTI_MAX live ones (a client
+ * asking for that many tokens in five minutes is broken or abusive: the
+ * table stays small whatever it does).
+ */
+#define STORE_CLIENT_JTI_MAX 10000
+#define STORE_CLIENT_JTI_LEN 255	/* the longest jti kept */
+
+/* Replaces principal's JWKS (updated_ms: now); ERR_NOT_FOUND when no client has that id. */
+int store_client_jwks_put(struct store *st, int64_t principal, const char *jwks,
+			  struct err *e) LT_MUST_CHECK;
+/* principal's JWKS appended to out (and when it was put, if updated_ms is
+ * not NULL); ERR_NOT_FOUND when it has none. */
+int store_client_jwks_get(struct store *st, int64_t principal, struct buf *out,
+			  int64_t *updated_ms, struct err *e) LT_MUST_CHECK;
+int store_client_jti_use(struct store *st, int64_t principal, const char *jti, int64_t exp_ms,
+			 int64_t now_ms, struct err *e) LT_MUST_CHECK;
 
 #endif

@@ -78,8 +78,11 @@ test('discovery documents are public', async () => {
   assert.equal(security.service[0].coding[0].code, 'SMART-on-FHIR');
   const uris = security.extension.find(
     (e) => e.url === 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris');
-  assert.equal(uris.extension.find((e) => e.url === 'token').valueUri, smart.token_endpoint,
-    'the CapabilityStatement and the discovery document name the same token endpoint');
+  for (const [name, key] of [['authorize', 'authorization_endpoint'], ['token', 'token_endpoint'],
+    ['revoke', 'revocation_endpoint']]) {
+    assert.equal(uris.extension.find((e) => e.url === name).valueUri, smart[key],
+      `the CapabilityStatement and the discovery document name the same ${name} endpoint`);
+  }
 });
 
 test('client credentials give a token; bad ones do not', async () => {

@@ -15,6 +15,7 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include "auth/auth.h"
+#include "testdata.h"
 
 #define NOW 1800000000	/* 2027-01-15 */
 
@@ -235,14 +236,14 @@ static void sign_verify_round_trip(enum auth_alg alg)
 	assert_int_equal(auth_b64url_decode(token, (size_t)(dot1 - token), &part, &e), 0);
 	hdr = json_tokener_parse(part.p);
 	assert_string_equal(json_object_get_string(json_object_object_get(hdr, "alg")),
-			    alg == AUTH_ES256 ? "ES256" : "EdDSA");
+			    auth_alg_name(alg));
 	assert_string_equal(json_object_get_string(json_object_object_get(hdr, "kid")), "key-1");
 	assert_string_equal(json_object_get_string(json_object_object_get(hdr, "typ")), "JWT");
 	json_object_put(hdr);
-	/* both signatures are 64 raw bytes (ES256: r||s, not DER) */
+	/* ECDSA signatures are raw r||s (not DER), Ed25519 64 bytes, RSA the modulus size */
 	buf_clear(&part);
 	assert_int_equal(auth_b64url_decode(dot2 + 1, strlen(dot2 + 1), &part, &e), 0);
-	assert_int_equal(part.n, 64);
+	assert_int_equal(part.n, alg == AUTH_ES384 ? 96 : alg == AUTH_RS384 ? 256 : 64);
 	buf_release(&part);
 
 	assert_int_equal(auth_jwt_verify(token, strlen(token), &k, 1, &CHECK, &claims, &e), 0);
@@ -267,6 +268,16 @@ static void jwt_round_trip_es256(void **state)
 static void jwt_round_trip_eddsa(void **state)
 {
 	sign_verify_round_trip(AUTH_EDDSA);
+}
+
+static void jwt_round_trip_es384(void **state)
+{
+	sign_verify_round_trip(AUTH_ES384);
+}
+
+static void jwt_round_trip_rs384(void **state)
+{
+	sign_verify_round_trip(AUTH_RS384);
 }
 
 static void jwt_sign_refusals(void **state)
@@ -650,10 +661,11 @@ static void jwk_export_parse_verify(void **state)
 	assert_int_equal(strlen(json_object_get_string(json_object_object_get(jwk, "y"))), 43);
 	assert_null(json_object_object_get(jwk, "d"));
 	json_object_put(jwk);
-	/* an RSA key in the set is skipped, and so is an encryption key */
-	assert_int_equal(buf_puts(&doc, ",{\"kty\":\"RSA\",\"kid\":\"rsa1\",\"n\":\"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw\",\"e\":\"AQAB\"}"), 0);
+	/* an RS256 key in the set is skipped (RSA keys are RS384 only), and so
+	 * are an encryption key and a curve we do not support */
+	assert_int_equal(buf_puts(&doc, ",{\"kty\":\"RSA\",\"alg\":\"RS256\",\"kid\":\"rsa1\",\"n\":\"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw\",\"e\":\"AQAB\"}"), 0);
 	assert_int_equal(buf_puts(&doc, ",{\"kty\":\"EC\",\"crv\":\"P-256\",\"use\":\"enc\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\",\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}"), 0);
-	assert_int_equal(buf_puts(&doc, ",{\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":\"AA\",\"y\":\"AA\"},"), 0);
+	assert_int_equal(buf_puts(&doc, ",{\"kty\":\"EC\",\"crv\":\"P-521\",\"x\":\"AA\",\"y\":\"AA\"},"), 0);
 	assert_int_equal(auth_key_public_jwk(ed, &doc, &e), 0);
 	assert_int_equal(buf_puts(&doc, "]}"), 0);
 
@@ -683,6 +695,8 @@ static void expect_jwks_refused(const char *doc, int code)
 	if (auth_jwks_parse(doc, strlen(doc), &keys, &n, &e) != code)
 		fail_msg("JWKS %s: got %s", doc, err_name(e.code));
 	assert_null(keys);
+	if (getenv("LT_TEST_VERBOSE"))
+		print_message("refused: %s\n", e.issue[0].diagnostics);
 }
 
 static void jwks_refusals(void **state)
@@ -718,7 +732,7 @@ static void jwks_refusals(void **state)
 
 static void pem_round_trip(void **state)
 {
-	for (int alg = AUTH_ES256; alg <= AUTH_EDDSA; alg++) {
+	for (int alg = AUTH_ES256; alg <= AUTH_RS384; alg++) {
 		struct auth_key *k = new_key((enum auth_alg)alg, NULL), *back = NULL, *pub = NULL;
 		EVP_PKEY *pkey;
 		struct buf pem;
@@ -756,11 +770,11 @@ static void pem_refusals(void **state)
 	static const char encrypted[] = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
 	struct auth_key *k = NULL;
 	struct err e = { 0 };
-	const char *curves[] = { "RSA", "P-384" };
+	const char *curves[] = { "RSA 1024", "P-521" };
 
 	for (int i = 0; i < 2; i++) {
 		EVP_PKEY *pkey = i == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024)
-					: EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+					: EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
 		BIO *bio = BIO_new(BIO_s_mem());
 		char *p = NULL;
 		long n;
@@ -783,6 +797,407 @@ static void pem_refusals(void **state)
 	assert_int_equal(auth_key_generate(AUTH_EDDSA, "0123456789012345678901234567890123456789012345678901234567890123x", &k, &e),
 			 ERR_BAD_REQUEST);
 	assert_null(k);
+}
+
+/* ---- ES384 and RS384: vectors made by the openssl CLI (tests/data/jose/make.sh) ---- */
+
+/* tests/data/jose/NAME, without its final newline (malloc'ed). */
+static char *jose_vector(const char *name)
+{
+	const char *src = getenv("LT_SOURCE_DIR");
+	char path[1024];
+	size_t n = 0;
+	char *text;
+
+	if (!src)
+		fail_msg("set LT_SOURCE_DIR to the repository root");
+	snprintf(path, sizeof(path), "%s/tests/data/jose/%s", src, name);
+	text = td_slurp(path, &n);
+	if (!text)
+		fail_msg("cannot read %s", path);
+	while (n && text[n - 1] == '\n')
+		text[--n] = '\0';
+	return text;
+}
+
+static struct auth_key **jose_keys(const char *name, size_t *n)
+{
+	char *doc = jose_vector(name);
+	struct auth_key **keys = NULL;
+	struct err e = { 0 };
+
+	if (auth_jwks_parse(doc, strlen(doc), &keys, n, &e))
+		fail_msg("%s: %s", name, e.issue[0].diagnostics);
+	free(doc);
+	return keys;
+}
+
+/* What the vectors' claims are checked against. */
+static const struct auth_jwt_check JOSE_CHECK = {
+	.audience = "https://hie.example.vn/auth/token",
+	.issuer = "lab-1",
+	.now_s = NOW,
+	.leeway_s = 30,
+};
+
+/* The token with its header replaced (payload and signature kept). */
+static char *relabelled(const char *token, const char *header)
+{
+	char *h = b64(header, strlen(header)), *t;
+	const char *dot = strchr(token, '.');
+	size_t n = strlen(h) + strlen(dot) + 1;
+
+	t = malloc(n);
+	assert_non_null(t);
+	snprintf(t, n, "%s%s", h, dot);
+	free(h);
+	return t;
+}
+
+/* The token with its signature replaced by sig. */
+static char *resigned(const char *token, const void *sig, size_t sig_n)
+{
+	char *s = b64(sig, sig_n), *t;
+	const char *dot = strrchr(token, '.');
+	size_t n = (size_t)(dot - token) + strlen(s) + 2;
+
+	t = malloc(n);
+	assert_non_null(t);
+	snprintf(t, n, "%.*s.%s", (int)(dot - token), token, s);
+	free(s);
+	return t;
+}
+
+static void jose_valid_vector(const char *alg, enum auth_alg want)
+{
+	char jwks[32], jwt[32], pem_name[32], thumb_name[32], kid[16];
+	char *token, *pem, *thumb;
+	struct auth_key **keys, *from_pem = NULL, *no_kid = NULL;
+	struct json_object *claims = NULL;
+	struct auth_jwt_check later = JOSE_CHECK;
+	struct err e = { 0 };
+	size_t n = 0;
+
+	snprintf(jwks, sizeof(jwks), "%s.jwks.json", alg);
+	snprintf(jwt, sizeof(jwt), "%s.jwt", alg);
+	snprintf(pem_name, sizeof(pem_name), "%s.pub.pem", alg);
+	snprintf(thumb_name, sizeof(thumb_name), "%s.thumbprint", alg);
+	snprintf(kid, sizeof(kid), "%s-1", alg);
+	keys = jose_keys(jwks, &n);
+	token = jose_vector(jwt);
+	assert_int_equal(n, 1);
+	assert_int_equal(auth_key_alg(keys[0]), want);
+	assert_string_equal(auth_key_kid(keys[0]), kid);
+	assert_false(auth_key_is_private(keys[0]));
+	assert_int_equal(auth_jwt_verify(token, strlen(token), keys, n, &JOSE_CHECK, &claims, &e), 0);
+	assert_string_equal(json_object_get_string(json_object_object_get(claims, "jti")), "vector-1");
+	json_object_put(claims);
+	/* the claims are still checked: five minutes and a half later it has expired */
+	later.now_s = NOW + 331;
+	expect_refused(token, keys, n, &later, "exp");
+	/* the same public key from PEM: same alg, the thumbprint openssl's bytes give */
+	pem = jose_vector(pem_name);
+	thumb = jose_vector(thumb_name);
+	assert_int_equal(auth_key_from_pem(pem, strlen(pem), NULL, &no_kid, &e), 0);
+	assert_int_equal(auth_key_alg(no_kid), want);
+	assert_string_equal(auth_key_kid(no_kid), thumb);
+	assert_int_equal(auth_key_from_pem(pem, strlen(pem), kid, &from_pem, &e), 0);
+	assert_int_equal(verify(token, &from_pem, 1, &JOSE_CHECK, &e), 0);
+	auth_key_free(from_pem);
+	auth_key_free(no_kid);
+	free(pem);
+	free(thumb);
+	free(token);
+	auth_keys_free(keys, n);
+}
+
+static void jose_es384_vector(void **state)
+{
+	jose_valid_vector("es384", AUTH_ES384);
+}
+
+static void jose_rs384_vector(void **state)
+{
+	jose_valid_vector("rs384", AUTH_RS384);
+}
+
+/* The key decides: an RS384 key's token relabelled ES384 (and the other
+ * way round), RS256 or HS384 keyed with the public key is refused before
+ * any signature code runs. */
+static void jose_alg_confusion_refused(void **state)
+{
+	static const struct {
+		int rs;			/* the RS384 vector relabelled, else the ES384 one */
+		const char *header, *named;
+	} cases[] = {
+		{ 1, "{\"alg\":\"ES384\",\"typ\":\"JWT\",\"kid\":\"rs384-1\"}", "alg" },
+		{ 0, "{\"alg\":\"RS384\",\"typ\":\"JWT\",\"kid\":\"es384-1\"}", "alg" },
+		{ 1, "{\"alg\":\"RS256\",\"kid\":\"rs384-1\"}", "alg" },
+		{ 1, "{\"alg\":\"PS384\",\"kid\":\"rs384-1\"}", "alg" },
+		{ 1, "{\"alg\":\"none\",\"kid\":\"rs384-1\"}", "alg" },
+		/* without kid: the one key of the header's alg, and it is not the signer */
+		{ 1, "{\"alg\":\"ES384\"}", "signature" },
+	};
+	size_t n_es = 0, n_rs = 0;
+	struct auth_key **es = jose_keys("es384.jwks.json", &n_es);
+	struct auth_key **rs = jose_keys("rs384.jwks.json", &n_rs);
+	struct auth_key *both[2] = { es[0], rs[0] };
+	char *rs_token = jose_vector("rs384.jwt"), *es_token = jose_vector("es384.jwt");
+	char *pem = jose_vector("rs384.pub.pem"), *t;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		t = relabelled(cases[i].rs ? rs_token : es_token, cases[i].header);
+		expect_refused(t, both, 2, &JOSE_CHECK, cases[i].named);
+		if (cases[i].rs && strstr(cases[i].header, "kid"))
+			expect_refused(t, rs, 1, &JOSE_CHECK, cases[i].named);
+		free(t);
+	}
+	/* HS384 with the RSA public key's PEM as the HMAC secret */
+	{
+		static const char header[] = "{\"alg\":\"HS384\",\"kid\":\"rs384-1\"}";
+		char *unsigned_token = relabelled(rs_token, header), *dot;
+		unsigned char mac[48];
+		unsigned int mac_n = 0;
+
+		dot = strrchr(unsigned_token, '.');
+		HMAC(EVP_sha384(), pem, (int)strlen(pem), (unsigned char *)unsigned_token,
+		     (size_t)(dot - unsigned_token), mac, &mac_n);
+		t = resigned(unsigned_token, mac, mac_n);
+		expect_refused(t, both, 2, &JOSE_CHECK, "alg");
+		free(t);
+		free(unsigned_token);
+	}
+	free(pem);
+	free(rs_token);
+	free(es_token);
+	auth_keys_free(es, n_es);
+	auth_keys_free(rs, n_rs);
+}
+
+static void jose_tampering_refused(void **state)
+{
+	static const char *const names[] = { "es384", "rs384" };
+
+	for (int i = 0; i < 2; i++) {
+		char jwks[32], jwt[32], *token, *t;
+		const char *dot;
+		struct auth_key **keys;
+		struct buf sig;
+		struct err e = { 0 };
+		size_t n = 0;
+
+		snprintf(jwks, sizeof(jwks), "%s.jwks.json", names[i]);
+		snprintf(jwt, sizeof(jwt), "%s.jwt", names[i]);
+		keys = jose_keys(jwks, &n);
+		token = jose_vector(jwt);
+		dot = strrchr(token, '.');
+		buf_init(&sig, 0);
+		assert_int_equal(auth_b64url_decode(dot + 1, strlen(dot + 1), &sig, &e), 0);
+		/* one bit of the signature flipped, at its start and at its end */
+		sig.p[0] ^= 1;
+		t = resigned(token, sig.p, sig.n);
+		expect_refused(t, keys, n, &JOSE_CHECK, "signature");
+		free(t);
+		sig.p[0] ^= 1;
+		sig.p[sig.n - 1] ^= 0x80;
+		t = resigned(token, sig.p, sig.n);
+		expect_refused(t, keys, n, &JOSE_CHECK, "signature");
+		free(t);
+		sig.p[sig.n - 1] ^= 0x80;
+		/* one byte short, one byte long, all zeros */
+		t = resigned(token, sig.p, sig.n - 1);
+		expect_refused(t, keys, n, &JOSE_CHECK, "signature");
+		free(t);
+		assert_int_equal(buf_putc(&sig, 0), 0);
+		t = resigned(token, sig.p, sig.n);
+		expect_refused(t, keys, n, &JOSE_CHECK, "signature");
+		free(t);
+		memset(sig.p, 0, --sig.n);
+		t = resigned(token, sig.p, sig.n);
+		expect_refused(t, keys, n, &JOSE_CHECK, "signature");
+		free(t);
+		/* the claims changed (a later exp), the signature kept */
+		{
+			const char *claims = "{\"iss\":\"lab-1\",\"sub\":\"lab-1\",\"aud\":"
+					     "\"https://hie.example.vn/auth/token\",\"exp\":1800009999,"
+					     "\"jti\":\"vector-1\"}";
+			char *p = b64(claims, strlen(claims)), *forged;
+			const char *dot1 = strchr(token, '.');
+			size_t len = strlen(token) + strlen(p) + 1;
+
+			forged = malloc(len);
+			assert_non_null(forged);
+			snprintf(forged, len, "%.*s.%s%s", (int)(dot1 - token), token, p, dot);
+			expect_refused(forged, keys, n, &JOSE_CHECK, "signature");
+			free(forged);
+			free(p);
+		}
+		buf_release(&sig);
+		free(token);
+		auth_keys_free(keys, n);
+	}
+}
+
+/* doc with the string member name's value replaced by value (malloc'ed). */
+static char *with_member(const char *doc, const char *name, const char *value)
+{
+	char key[16], *out;
+	const char *at, *end;
+	size_t n;
+
+	snprintf(key, sizeof(key), "\"%s\":\"", name);
+	at = strstr(doc, key);
+	assert_non_null(at);
+	at += strlen(key);
+	end = strchr(at, '"');
+	n = strlen(doc) + strlen(value) + 1;
+	out = malloc(n);
+	assert_non_null(out);
+	snprintf(out, n, "%.*s%s%s", (int)(at - doc), doc, value, end);
+	return out;
+}
+
+/* RSA keys: under 2048 bits refused, as are an even modulus and an
+ * exponent that is even or small; RFC 7638's own example gives its
+ * thumbprint. */
+static void jose_rsa_keys(void **state)
+{
+	static const char rfc7638[] =
+		"{\"keys\":[{\"kty\":\"RSA\",\"e\":\"AQAB\",\"alg\":\"RS384\",\"n\":\"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw\"}]}";
+	char *small = jose_vector("rsa1024.jwks.json"), *doc = jose_vector("rs384.jwks.json");
+	struct auth_key **keys = NULL;
+	struct err e = { 0 };
+	size_t n = 0;
+	char *n_even, *bad, last;
+
+	assert_int_equal(auth_jwks_parse(rfc7638, strlen(rfc7638), &keys, &n, &e), 0);
+	assert_int_equal(auth_key_alg(keys[0]), AUTH_RS384);
+	assert_string_equal(auth_key_kid(keys[0]), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+	auth_keys_free(keys, n);
+	keys = NULL;
+
+	assert_int_equal(auth_jwks_parse(small, strlen(small), &keys, &n, &e), ERR_BAD_REQUEST);
+	assert_non_null(strstr(e.issue[0].diagnostics, "1024 bits"));
+	assert_null(keys);
+	/* e = 3 (OpenSSL outside FIPS mode would take it), e = 65536 (even) */
+	bad = with_member(doc, "e", "Aw");
+	expect_jwks_refused(bad, ERR_BAD_REQUEST);
+	free(bad);
+	bad = with_member(doc, "e", "AQAA");
+	expect_jwks_refused(bad, ERR_BAD_REQUEST);
+	free(bad);
+	/* an even modulus: its last character holds the low 2 bits */
+	n_even = strdup(strstr(doc, "\"n\":\"") + 5);
+	*strchr(n_even, '"') = '\0';
+	last = n_even[strlen(n_even) - 1];
+	n_even[strlen(n_even) - 1] = 'A';
+	bad = with_member(doc, "n", n_even);
+	expect_jwks_refused(bad, ERR_BAD_REQUEST);
+	free(bad);
+	/* the modulus with a leading zero byte is the same key (RFC 7518 §6.3.1.1 says some
+	 * libraries write one) */
+	{
+		struct buf nb;
+		char *padded, *token = jose_vector("rs384.jwt");
+
+		n_even[strlen(n_even) - 1] = last;	/* back to the real n */
+		buf_init(&nb, 0);
+		assert_int_equal(buf_putc(&nb, 0), 0);
+		assert_int_equal(auth_b64url_decode(n_even, strlen(n_even), &nb, &e), 0);
+		assert_int_equal(nb.n, 257);
+		padded = b64(nb.p, nb.n);
+		bad = with_member(doc, "n", padded);
+		assert_int_equal(auth_jwks_parse(bad, strlen(bad), &keys, &n, &e), 0);
+		assert_int_equal(verify(token, keys, n, &JOSE_CHECK, &e), 0);
+		auth_keys_free(keys, n);
+		free(bad);
+		free(padded);
+		free(token);
+		buf_release(&nb);
+	}
+	free(n_even);
+	free(small);
+	free(doc);
+}
+
+/* P-384 keys: exported and parsed back; wrong sizes and points off the
+ * curve refused; and no JWKS may carry private parts. */
+static void jose_p384_and_private_parts(void **state)
+{
+	struct auth_key *k = new_key(AUTH_ES384, NULL), *rsa = new_key(AUTH_RS384, "r"), **keys = NULL;
+	struct json_object *jwk;
+	struct buf doc;
+	struct err e = { 0 };
+	char *es = jose_vector("es384.jwks.json"), *bad, *t = sign(k, claims_json(NULL));
+	size_t n = 0;
+
+	buf_init(&doc, 0);
+	assert_int_equal(buf_puts(&doc, "{\"keys\":["), 0);
+	assert_int_equal(auth_key_public_jwk(k, &doc, &e), 0);
+	jwk = json_tokener_parse(doc.p + 9);
+	assert_string_equal(json_object_get_string(json_object_object_get(jwk, "crv")), "P-384");
+	assert_string_equal(json_object_get_string(json_object_object_get(jwk, "alg")), "ES384");
+	assert_int_equal(strlen(json_object_get_string(json_object_object_get(jwk, "x"))), 64);
+	json_object_put(jwk);
+	assert_int_equal(buf_putc(&doc, ','), 0);
+	assert_int_equal(auth_key_public_jwk(rsa, &doc, &e), 0);
+	jwk = json_tokener_parse(strrchr(doc.p, '{'));
+	assert_string_equal(json_object_get_string(json_object_object_get(jwk, "kty")), "RSA");
+	assert_string_equal(json_object_get_string(json_object_object_get(jwk, "e")), "AQAB");
+	assert_int_equal(strlen(json_object_get_string(json_object_object_get(jwk, "n"))), 342);
+	assert_null(json_object_object_get(jwk, "d"));
+	json_object_put(jwk);
+	assert_int_equal(buf_puts(&doc, "]}"), 0);
+	assert_int_equal(auth_jwks_parse(doc.p, doc.n, &keys, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(auth_key_kid(keys[0]), auth_key_kid(k));
+	assert_int_equal(verify(t, keys, n, &CHECK, &e), 0);
+	auth_keys_free(keys, n);
+
+	/* a P-256-sized coordinate on P-384; a point off the curve */
+	bad = with_member(es, "x", "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU");
+	expect_jwks_refused(bad, ERR_BAD_REQUEST);
+	free(bad);
+	{
+		char y[80];
+
+		snprintf(y, sizeof(y), "%s", strstr(es, "\"y\":\"") + 5);
+		*strchr(y, '"') = '\0';
+		y[10] = y[10] == 'A' ? 'B' : 'A';
+		bad = with_member(es, "y", y);
+	}
+	expect_jwks_refused(bad, ERR_BAD_REQUEST);
+	free(bad);
+	/* private parts, on a supported key or on one that would be skipped */
+	bad = malloc(strlen(es) + 64);
+	snprintf(bad, strlen(es) + 64, "{\"keys\":[{\"d\":\"AAAA\",%s", es + 10);
+	expect_jwks_refused(bad, ERR_BAD_REQUEST);
+	free(bad);
+	expect_jwks_refused("{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}]}", ERR_BAD_REQUEST);
+	expect_jwks_refused("{\"keys\":[{\"kty\":\"RSA\",\"alg\":\"RS256\",\"n\":\"AQAB\",\"e\":\"AQAB\",\"p\":\"AQ\",\"q\":\"AQ\"}]}",
+			    ERR_BAD_REQUEST);
+	buf_release(&doc);
+	free(es);
+	free(t);
+	auth_key_free(k);
+	auth_key_free(rsa);
+}
+
+/* The unverified claims: what iss names, before any key is chosen. */
+static void jwt_claims_unverified(void **state)
+{
+	char *token = jose_vector("rs384.jwt");
+	struct json_object *claims = (struct json_object *)1;
+	struct err e = { 0 };
+
+	assert_int_equal(auth_jwt_claims_unverified(token, strlen(token), &claims, &e), 0);
+	assert_string_equal(json_object_get_string(json_object_object_get(claims, "iss")), "lab-1");
+	json_object_put(claims);
+	assert_int_equal(auth_jwt_claims_unverified("a.b", 3, &claims, &e), ERR_UNAUTHORIZED);
+	assert_null(claims);
+	assert_int_equal(auth_jwt_claims_unverified("e30.WzFd.", 9, &claims, &e), ERR_UNAUTHORIZED);
+	assert_null(claims);
+	free(token);
 }
 
 /* A key is shared by threads once made. */
@@ -1388,6 +1803,8 @@ int main(void)
 		cmocka_unit_test(b64url_round_trip_and_refusals),
 		cmocka_unit_test(jwt_round_trip_es256),
 		cmocka_unit_test(jwt_round_trip_eddsa),
+		cmocka_unit_test(jwt_round_trip_es384),
+		cmocka_unit_test(jwt_round_trip_rs384),
 		cmocka_unit_test(jwt_sign_refusals),
 		cmocka_unit_test(jwt_tampering_refused),
 		cmocka_unit_test(jwt_wrong_key_refused),
@@ -1396,6 +1813,13 @@ int main(void)
 		cmocka_unit_test(jwt_claims_checked),
 		cmocka_unit_test(jwt_rfc7515_es256_vector),
 		cmocka_unit_test(rfc8037_vectors),
+		cmocka_unit_test(jose_es384_vector),
+		cmocka_unit_test(jose_rs384_vector),
+		cmocka_unit_test(jose_alg_confusion_refused),
+		cmocka_unit_test(jose_tampering_refused),
+		cmocka_unit_test(jose_rsa_keys),
+		cmocka_unit_test(jose_p384_and_private_parts),
+		cmocka_unit_test(jwt_claims_unverified),
 		cmocka_unit_test(jwk_export_parse_verify),
 		cmocka_unit_test(jwks_refusals),
 		cmocka_unit_test(pem_round_trip),

@@ -28,6 +28,7 @@ int fz_failures;
 #include "../../fuzz/fuzz_api.c"
 #include "../../fuzz/fuzz_hl7v2.c"
 #include "../../fuzz/fuzz_mllp.c"
+#include "../../fuzz/fuzz_jwt.c"
 
 typedef int (*fuzz_one_fn)(const uint8_t *data, size_t size);
 
@@ -100,6 +101,11 @@ static void hl7v2_regressions(void **state)
 static void mllp_regressions(void **state)
 {
 	assert_int_equal(replay_dir("fuzz_mllp", fuzz_mllp_one), 0);
+}
+
+static void jwt_regressions(void **state)
+{
+	assert_int_equal(replay_dir("fuzz_jwt", fuzz_jwt_one), 0);
 }
 
 static void validate_regressions(void **state)
@@ -175,6 +181,7 @@ int main(void)
 		cmocka_unit_test(api_regressions),
 		cmocka_unit_test(hl7v2_regressions),
 		cmocka_unit_test(mllp_regressions),
+		cmocka_unit_test(jwt_regressions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
