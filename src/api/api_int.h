@@ -223,7 +223,7 @@ const char *api_issuer(const struct api *api);
 const char *api_account_refusal(const struct api *api, const struct store_principal *p,
 				int64_t now_ms);
 /* /.well-known/jwks.json: the public signing keys; NULL with authentication off. */
-const char *api_auth_jwks(const struct api *api);
+const char *api_auth_jwks(struct api *api);
 
 /* The patient (id) a stored resource concerns; 1 when found. */
 int api_resource_patient(const char *type, const char *id, const char *json, size_t n,

@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <sys/stat.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include "../auth/keyring.h"
@@ -47,11 +49,30 @@ struct token_slot {
 	struct api_who who;
 };
 
-struct api_auth {
+/*
+ * The signing keys as loaded at one time, with their JWKS document. A key
+ * added (`lienthong key rotate`) or removed in DATA/keys/signing is picked
+ * up by the running server: keys_now() looks at the directory at most once
+ * every API_KEYS_CHECK_MS and, when it changed, loads a new generation.
+ * Older generations stay allocated until the server stops (a rotation is
+ * rare and a generation small), so a request that took one keeps using it
+ * safely while another loads the next.
+ */
+struct key_gen {
 	struct auth_keyring *keys;
+	struct buf jwks;		/* /.well-known/jwks.json */
+	struct timespec mtime;		/* of the directory when loaded */
+	struct key_gen *older;
+};
+
+#define API_KEYS_CHECK_MS 1000
+
+struct api_auth {
+	struct key_gen *gen;		/* the newest; read with __atomic_load_n */
+	int64_t keys_checked_ms;	/* under lock */
+	pthread_mutex_t keys_lock;	/* one reload at a time */
 	struct auth_key **oidc_keys;	/* an external identity provider's keys */
 	size_t n_oidc_keys;
-	struct buf jwks;		/* /.well-known/jwks.json, made once */
 	pthread_mutex_t lock;
 	struct token_slot slot[API_AUTH_CACHE];
 };
@@ -89,6 +110,71 @@ unsigned api_roles_parse(const char *s, const char **unknown)
 	return roles;
 }
 
+static int dir_mtime(const char *dir, struct timespec *out)
+{
+	struct stat sb;
+
+	if (stat(dir, &sb) != 0)
+		return -1;
+	*out = sb.st_mtim;
+	return 0;
+}
+
+static int gen_load(const char *dir, int create, struct key_gen **out, struct err *e)
+{
+	struct key_gen *g = calloc(1, sizeof(*g));
+	int rc;
+
+	*out = NULL;
+	if (!g)
+		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	buf_init(&g->jwks, 0);
+	(void)dir_mtime(dir, &g->mtime);	/* before reading: a change meanwhile reloads again */
+	if ((rc = auth_keyring_open(dir, create, &g->keys, e)) ||
+	    (rc = auth_keyring_jwks(g->keys, &g->jwks, e))) {
+		auth_keyring_free(g->keys);
+		buf_release(&g->jwks);
+		free(g);
+		return rc;
+	}
+	*out = g;
+	return 0;
+}
+
+/* The newest keys, reloaded when the directory changed. A directory that
+ * no longer loads (a broken file put there) keeps the keys we have, and
+ * says so in the log once per change. */
+static struct key_gen *keys_now(struct api *api)
+{
+	struct api_auth *a = api->auth;
+	struct key_gen *g = __atomic_load_n(&a->gen, __ATOMIC_ACQUIRE), *next;
+	int64_t now = time_monotonic_ms();
+	struct timespec mt;
+	struct err e = { 0 };
+
+	if (now - __atomic_load_n(&a->keys_checked_ms, __ATOMIC_RELAXED) < API_KEYS_CHECK_MS ||
+	    pthread_mutex_trylock(&a->keys_lock))
+		return g;
+	__atomic_store_n(&a->keys_checked_ms, now, __ATOMIC_RELAXED);
+	g = a->gen;
+	if (!dir_mtime(api->cfg.keys_dir, &mt) &&
+	    (mt.tv_sec != g->mtime.tv_sec || mt.tv_nsec != g->mtime.tv_nsec)) {
+		if (gen_load(api->cfg.keys_dir, 0, &next, &e)) {
+			log_error("auth: the signing keys changed but do not load (%s); the keys "
+				  "loaded before stay in use", e.issue[0].diagnostics);
+			g->mtime = mt;
+		} else {
+			next->older = g;
+			__atomic_store_n(&a->gen, next, __ATOMIC_RELEASE);
+			g = next;
+			log_info("auth: signing keys reloaded; %s signs", auth_key_kid(
+					 auth_keyring_signer(g->keys)));
+		}
+	}
+	pthread_mutex_unlock(&a->keys_lock);
+	return g;
+}
+
 int api_auth_open(struct api *api, struct err *e)
 {
 	const struct api_config *cfg = &api->cfg;
@@ -100,10 +186,10 @@ int api_auth_open(struct api *api, struct err *e)
 	if (!(a = calloc(1, sizeof(*a))))
 		return err_set(e, ERR_NOMEM, NULL, "out of memory");
 	pthread_mutex_init(&a->lock, NULL);
-	buf_init(&a->jwks, 0);
 	api->auth = a;
-	if ((rc = auth_keyring_open(cfg->keys_dir, 1, &a->keys, e)) ||
-	    (rc = auth_keyring_jwks(a->keys, &a->jwks, e)) || (rc = api_grants_open(api, e)))
+	pthread_mutex_init(&a->keys_lock, NULL);
+	a->keys_checked_ms = time_monotonic_ms();
+	if ((rc = gen_load(cfg->keys_dir, 1, &a->gen, e)) || (rc = api_grants_open(api, e)))
 		return rc;
 	if (cfg->oidc_jwks_file) {
 		struct buf doc;
@@ -128,9 +214,16 @@ void api_auth_close(struct api *api)
 	api_grants_close(api);
 	if (!a)
 		return;
-	auth_keyring_free(a->keys);
+	while (a->gen) {
+		struct key_gen *g = a->gen;
+
+		a->gen = g->older;
+		auth_keyring_free(g->keys);
+		buf_release(&g->jwks);
+		free(g);
+	}
+	pthread_mutex_destroy(&a->keys_lock);
 	auth_keys_free(a->oidc_keys, a->n_oidc_keys);
-	buf_release(&a->jwks);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 	api->auth = NULL;
@@ -264,7 +357,7 @@ int api_token_issue(struct api *api, const struct store_principal *p, const char
 		goto out;
 	}
 	buf_clear(token);
-	rc = auth_jwt_sign(auth_keyring_signer(api->auth->keys), body.p, token, e);
+	rc = auth_jwt_sign(auth_keyring_signer(keys_now(api)->keys), body.p, token, e);
 out:
 	json_object_put(claims);
 	free(want);
@@ -406,7 +499,7 @@ static int check_token(struct api *api, const char *token, size_t n, struct api_
 	pthread_mutex_unlock(&a->lock);
 
 	chk.now_s = now_ms / 1000;
-	keys = auth_keyring_keys(a->keys, &n_keys);
+	keys = auth_keyring_keys(keys_now(api)->keys, &n_keys);
 	rc = auth_jwt_verify(token, n, keys, n_keys, &chk, &claims, e);
 	if (rc && a->n_oidc_keys) {
 		struct auth_jwt_check ext = { .audience = api->cfg.oidc_audience,
@@ -613,7 +706,7 @@ int api_may_see(const struct api_ctx *c, const char *type, const char *id, const
 
 /* ---- The public endpoints ------------------------------------------------ */
 
-const char *api_auth_jwks(const struct api *api)
+const char *api_auth_jwks(struct api *api)
 {
-	return api->auth ? api->auth->jwks.p : NULL;
+	return api->auth ? keys_now(api)->jwks.p : NULL;
 }

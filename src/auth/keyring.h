@@ -4,8 +4,9 @@
  * creation time and a random suffix ("20261123T101500Z-3fa9c1"), so the
  * newest key, by name, is the one that signs; older keys stay to verify
  * the tokens they signed until an administrator removes their files.
- * Rotation: `lienthong key rotate` adds a key; a running server picks it up
- * when restarted (decision 0018).
+ * Rotation: `lienthong key rotate` adds a key; a running server sees the
+ * directory change and loads the keys again within a second (api/auth.c,
+ * decision 0018).
  */
 #ifndef LT_AUTH_KEYRING_H
 #define LT_AUTH_KEYRING_H

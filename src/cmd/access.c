@@ -586,7 +586,7 @@ int cmd_key(int argc, char **argv)
 		if (auth_keyring_add(dir, a.alg && !strcmp(a.alg, "EdDSA") ? AUTH_EDDSA : AUTH_ES256, kid, &e))
 			rc = fail(&e);
 		else
-			printf("new signing key %s; a running server signs with it after a restart\n", kid);
+			printf("new signing key %s; a running server signs with it within a second\n", kid);
 	} else if (auth_keyring_open(dir, 0, &kr, &e)) {
 		rc = fail(&e);
 	} else {

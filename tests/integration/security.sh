@@ -51,6 +51,27 @@ node --test --test-reporter=spec "$client/security.test.mjs" || {
 	tail -n 50 "$LT_TMP/server.log" >&2
 	exit "$rc"
 }
+
+# A key rotated while the server runs: within a second the server signs with
+# it, publishes it, and accepts the tokens it signed; tokens of the old key
+# stay good.
+old_token=$(lt token --client lis-a 2>/dev/null)
+new_kid=$(lt key rotate | sed -n 's/^new signing key \([^;]*\);.*/\1/p')
+[ -n "$new_kid" ] || { echo "key rotate printed no kid" >&2; exit 1; }
+sleep 1.2
+root=${LT_URL%/fhir}
+curl -s "$root/.well-known/jwks.json" | grep -q "\"$new_kid\"" ||
+	{ echo "the rotated key is not published" >&2; exit 1; }
+new_token=$(curl -s -u "lis-a:$LT_SECRET_A" -d grant_type=client_credentials "$root/auth/token" |
+	sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+header=${new_token%%.*}
+while [ $((${#header} % 4)) -ne 0 ]; do header="$header="; done
+header=$(printf '%s' "$header" | tr '_-' '/+' | base64 -d)
+grep -q "\"$new_kid\"" <<<"$header" || { echo "the server does not sign with the new key: $header" >&2; exit 1; }
+for t in "$old_token" "$new_token" "$(lt token --client lis-a 2>/dev/null)"; do
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $t" "$LT_URL/Patient?_count=1")
+	[ "$code" = 200 ] || { echo "a token before or after the rotation got $code" >&2; exit 1; }
+done
 lt_stop || { tail -n 50 "$LT_TMP/server.log" >&2; exit 1; }
 
 # Every refusal is in the audit trail (the server flushed it on stop), and
