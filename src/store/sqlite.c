@@ -167,8 +167,10 @@ static const char sqlite_schema_access[] =
 	 * batches, not with each record (sqlite_audit.c); an index on
 	 * audit(patient) made each record a random page write. */
 	"DROP INDEX IF EXISTS audit_patient;"
-	"CREATE TABLE IF NOT EXISTS audit_by_patient (tenant INTEGER NOT NULL, patient TEXT NOT NULL,"
-	" seq INTEGER NOT NULL, PRIMARY KEY (tenant, patient, seq)) WITHOUT ROWID;";
+	"CREATE TABLE IF NOT EXISTS audit_batch (start INTEGER PRIMARY KEY);"
+	"CREATE TABLE IF NOT EXISTS audit_by_patient (batch INTEGER NOT NULL, tenant INTEGER NOT NULL,"
+	" patient TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (batch, tenant, patient, seq))"
+	" WITHOUT ROWID;";
 
 /* The value indexes of the index tables, which searches read; they end
  * with rid so that they cover the searches. Their keys are values (codes,

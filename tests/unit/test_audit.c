@@ -549,7 +549,7 @@ static void patient_index_is_filed_in_batches(void **state)
 	store_close(st);
 
 	sql_exec("DELETE FROM audit_by_patient WHERE seq=3;"
-		 "INSERT INTO audit_by_patient VALUES (1, 'Patient/1', 4)");
+		 "INSERT INTO audit_by_patient VALUES (1, 1, 'Patient/1', 4)");
 	st = open_store_cfg(0, 4);
 	assert_int_equal(verify(st, &f), 11);
 	assert_string_equal(f.text,
