@@ -94,7 +94,7 @@ int auth_keyring_add(const char *dir, enum auth_alg alg, char kid[AUTH_KID_MAX +
 {
 	struct auth_key *k = NULL;
 	struct buf pem, rnd;
-	char path[4096];
+	char path[4096], tmp[4096];
 	time_t now = time(NULL);
 	struct tm tm;
 	int rc, fd = -1;
@@ -109,12 +109,16 @@ int auth_keyring_add(const char *dir, enum auth_alg alg, char kid[AUTH_KID_MAX +
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rnd.p);
 	if ((rc = auth_key_generate(alg, kid, &k, e)) || (rc = auth_key_private_pem(k, &pem, e)))
 		goto out;
+	/* Written under another name and renamed: a running server that loads
+	 * the directory meanwhile sees the whole key or none. */
 	snprintf(path, sizeof(path), "%s/%s.pem", dir, kid);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, pem.p, pem.n) != (ssize_t)pem.n || fsync(fd) != 0) {
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, kid);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, pem.p, pem.n) != (ssize_t)pem.n || fsync(fd) != 0 ||
+	    rename(tmp, path) != 0) {
 		rc = err_set(e, ERR_IO, NULL, "cannot write %s: %s", path, strerror(errno));
 		if (fd >= 0)
-			unlink(path);
+			unlink(tmp);
 	}
 out:
 	if (fd >= 0)
