@@ -90,6 +90,16 @@ static const struct command {
 	  "\n"
 	  "rotate adds a key that signs from the next start on; older keys still verify the\n"
 	  "tokens they signed until their files (DIR/keys/signing/KID.pem) are removed.\n" },
+	{ "gen", cmd_gen, "write a synthetic Ho Chi Minh City (test data) to a directory",
+	  "lienthong gen --patients N --seed S --out DIR [--format ndjson|bundle]\n"
+	  "\n"
+	  "Writes the city's facilities (164 hospitals, 38 regional health centres, 168\n"
+	  "commune health stations, 200 clinics: Organization + Location) and N people with\n"
+	  "their care (Patient, Encounter, Condition, Observation) to DIR: one NDJSON file per\n"
+	  "type (Patient.ndjson, ...), or with --format bundle one transaction Bundle (PUT)\n"
+	  "per patient plus facilities.json. The same seed gives the same bytes; N is at most\n"
+	  "1,000,000. Load it with `lienthong import --data D DIR`. Progress on a terminal.\n"
+	  "What is generated and where the numbers come from: docs/synthetic-data.md.\n" },
 	{ "audit", cmd_audit, "the audit trail: verify its hash chain, list who accessed what",
 	  "lienthong audit verify [--data DIR]\n"
 	  "lienthong audit list [--data DIR] [--patient Patient/ID] [--agent A] [--tenant N]\n"
