@@ -99,5 +99,6 @@ int cmd_client(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 	const char *usage;
+	int own_options;	/* takes only the options in usage, not the settings table */
 } commands[] = {
 	{ "serve", cmd_serve, "run the FHIR R4 server",
 	  "lienthong serve [--data DIR] [--listen HOST:PORT] [--mllp HOST:PORT] [--config FILE] [options]\n"
@@ -20,7 +21,7 @@ static const struct command {
 	  "and with --mllp takes HL7 v2 messages over MLLP (port 2575 when only a host is given).\n"
 	  "When ready it prints one line, 'listening http=HOST:PORT' (+ ' mllp=HOST:PORT'), and\n"
 	  "flushes it.\n"
-	  "SIGINT or SIGTERM stops it after every accepted write has been answered.\n" },
+	  "SIGINT or SIGTERM stops it after every accepted write has been answered.\n", 0 },
 	{ "import", cmd_import, "bulk-load NDJSON and Bundle files (gzip too) into the store",
 	  "lienthong import [--data DIR] [--all-or-nothing] [--batch N] [--threads N]\n"
 	  "                 [--bulk|--no-bulk] FILE|DIR...\n"
@@ -33,13 +34,13 @@ static const struct command {
 	  "and loads nothing unless all are good. Progress on a terminal; a summary at the end.\n"
 	  "Into an empty store the search indexes are built once at the end (bulk-load mode,\n"
 	  "decision 0009); --bulk asks for that into any store, --no-bulk never.\n"
-	  "Run it with the server stopped, or beside it on the same DIR (SQLite locks).\n" },
+	  "Run it with the server stopped, or beside it on the same DIR (SQLite locks).\n", 0 },
 	{ "reindex", cmd_reindex, "rebuild the search index (online: a server may keep running)",
 	  "lienthong reindex [--data DIR] [--config FILE]\n"
 	  "\n"
 	  "Recomputes the search index rows of every current resource in DIR from the\n"
 	  "search-parameter table of this build, in batches, with progress on stderr.\n"
-	  "Needed after an upgrade that changes the table; a running server keeps serving.\n" },
+	  "Needed after an upgrade that changes the table; a running server keeps serving.\n", 0 },
 	{ "hl7", cmd_hl7, "HL7 v2: send messages over MLLP, list the message log, replay",
 	  "lienthong hl7 send FILE... --to HOST:PORT\n"
 	  "lienthong hl7 messages [--data DIR] [--control-id ID] [--sender APP^FACILITY]\n"
@@ -51,14 +52,14 @@ static const struct command {
 	  "messages: the messages the server received (newest first): when, ACK code, sender,\n"
 	  "MSH-10, patient, resources written; --raw prints the messages too.\n"
 	  "replay: processes logged messages again, oldest first (after a mapping fix); writes\n"
-	  "are conditional on identifiers, so repeating one changes nothing twice.\n" },
+	  "are conditional on identifiers, so repeating one changes nothing twice.\n", 0 },
 	{ "tenant", cmd_tenant, "facilities hosted by this server (tenants)",
 	  "lienthong tenant add --code CODE --name NAME [--data DIR]\n"
 	  "lienthong tenant list [--data DIR]\n"
 	  "\n"
 	  "A tenant is a facility, keyed by its facility code (e.g. 79001). Each resource,\n"
 	  "history row, message and audit record belongs to one; no request sees another's.\n"
-	  "The first tenant added owns the data of a store that had none (tenant 1).\n" },
+	  "The first tenant added owns the data of a store that had none (tenant 1).\n", 0 },
 	{ "user", cmd_user, "people who sign in: clinicians, staff, administrators, patients",
 	  "lienthong user add NAME --tenant CODE --role ROLES [--scope S] [--patient Patient/ID]\n"
 	  "                   --password-stdin\n"
@@ -68,7 +69,7 @@ static const struct command {
 	  "ROLES: admin, clinician, staff, warehouse, patient (comma- or space-separated).\n"
 	  "Passwords: 14 characters or more, letters and digits, stored as argon2id.\n"
 	  "Administrators get a TOTP secret (shown once) and need a code to sign in.\n"
-	  "enable also ends a lockout. Unused for 45 days, a user is refused until enabled.\n" },
+	  "enable also ends a lockout. Unused for 45 days, a user is refused until enabled.\n", 0 },
 	{ "client", cmd_client, "systems that call the API: LIS, other servers, scripts",
 	  "lienthong client add ID --tenant CODE [--scope SCOPES] [--role ROLES]\n"
 	  "lienthong client secret ID | disable ID | enable ID | list [--tenant CODE]\n"
@@ -78,18 +79,28 @@ static const struct command {
 	  "system/*.rs); a client gets tokens at POST /auth/token (client_credentials).\n"
 	  "jwks registers the client's public keys (a JWKS file: ES384, RS384, ES256 or\n"
 	  "EdDSA): it then signs a JWT assertion instead of sending a secret (SMART\n"
-	  "Backend Services, private_key_jwt), and its secret stops working.\n" },
+	  "Backend Services, private_key_jwt), and its secret stops working.\n", 0 },
 	{ "token", cmd_token, "print a bearer token (for scripts and tests)",
 	  "lienthong token (--client ID | --user NAME) [--scope SCOPES] [--patient ID] [--data DIR]\n"
 	  "\n"
 	  "Signs an access token with the server's key, as /auth/token would, for an account\n"
-	  "of the directory (no secret needed: whoever can read DIR holds the keys anyway).\n" },
+	  "of the directory (no secret needed: whoever can read DIR holds the keys anyway).\n", 0 },
 	{ "key", cmd_key, "the token-signing keys",
 	  "lienthong key rotate [--alg ES256|EdDSA] [--data DIR]\n"
 	  "lienthong key list [--data DIR]\n"
 	  "\n"
 	  "rotate adds a key that signs from the next start on; older keys still verify the\n"
-	  "tokens they signed until their files (DIR/keys/signing/KID.pem) are removed.\n" },
+	  "tokens they signed until their files (DIR/keys/signing/KID.pem) are removed.\n", 0 },
+	{ "gen", cmd_gen, "write a synthetic Ho Chi Minh City (test data) to a directory",
+	  "lienthong gen --patients N --seed S --out DIR [--format ndjson|bundle]\n"
+	  "\n"
+	  "Writes the city's facilities (164 hospitals, 38 regional health centres, 168\n"
+	  "commune health stations, 200 clinics: Organization + Location) and N people with\n"
+	  "their care (Patient, Encounter, Condition, Observation) to DIR: one NDJSON file per\n"
+	  "type (Patient.ndjson, ...), or with --format bundle one transaction Bundle (PUT)\n"
+	  "per patient plus facilities.json. The same seed gives the same bytes; N is at most\n"
+	  "1,000,000. Load it with `lienthong import --data D DIR`. Progress on a terminal.\n"
+	  "What is generated and where the numbers come from: docs/synthetic-data.md.\n", 1 },
 	{ "audit", cmd_audit, "the audit trail: verify its hash chain, list who accessed what",
 	  "lienthong audit verify [--data DIR]\n"
 	  "lienthong audit list [--data DIR] [--patient Patient/ID] [--agent A] [--tenant N]\n"
@@ -100,7 +111,7 @@ static const struct command {
 	  "per problem, 'audit record SEQ: altered|deleted|reordered|truncated ...', and exits 1.\n"
 	  "Needs the key DATA/keys/audit.key.\n"
 	  "list: the records, newest first (100 unless --limit): seq, time (UTC), agent,\n"
-	  "action/subtype, entity, patient, source, HTTP status, purpose of use, flags.\n" },
+	  "action/subtype, entity, patient, source, HTTP status, purpose of use, flags.\n", 0 },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -131,7 +142,8 @@ static int help(const char *name)
 		return 2;
 	}
 	printf("usage: %s\n", c->usage);
-	config_usage(c->name);
+	if (!c->own_options)
+		config_usage(c->name);
 	return 0;
 }
 

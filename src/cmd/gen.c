@@ -1,0 +1,260 @@
+/*
+ * gen.c — `lienthong gen`: writes a synthetic Ho Chi Minh City (src/gen/)
+ * to a directory, as NDJSON per resource type or as transaction Bundles
+ * that `lienthong import` loads. Streaming: one patient at a time is in
+ * memory, whatever --patients says. Progress on a terminal.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cmd.h"
+#include "../base/buf.h"
+#include "../base/time.h"
+#include "../gen/gen.h"
+
+#define GEN_OUT_BUFFER (1u << 20)	/* stdio buffer of each output file */
+#define GEN_MAX_BUNDLE_BYTES (16u << 20)	/* one patient's Bundle */
+
+enum { FORMAT_NDJSON, FORMAT_BUNDLE };
+
+struct gen_out {
+	int format;
+	const char *dir;
+	FILE *file[GEN_N_TYPES];	/* NDJSON */
+	struct buf bundle;		/* Bundle: the entries so far */
+	size_t entries;
+	size_t count[GEN_N_TYPES];
+	size_t total;
+	int failed;			/* errno of a failed write */
+};
+
+static int usage_error(const char *msg, const char *arg)
+{
+	fprintf(stderr, "lienthong: gen: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
+	fprintf(stderr, "usage: lienthong gen --patients N --seed S --out DIR [--format ndjson|bundle]\n");
+	return 2;
+}
+
+static int on_ndjson(void *arg, enum gen_type type, const char *id, const char *json, size_t n)
+{
+	struct gen_out *o = arg;
+
+	if (fwrite(json, 1, n, o->file[type]) != n || putc('\n', o->file[type]) == EOF) {
+		o->failed = errno ? errno : EIO;
+		return ERR_IO;
+	}
+	o->count[type]++;
+	o->total++;
+	return 0;
+}
+
+static int on_bundle(void *arg, enum gen_type type, const char *id, const char *json, size_t n)
+{
+	struct gen_out *o = arg;
+	const char *t = gen_type_name(type);
+
+	/* No fullUrl: every reference is Type/id, and PUT keeps the ids. */
+	if (buf_printf(&o->bundle, "%s{\"resource\":", o->entries ? "," : "") ||
+	    buf_append(&o->bundle, json, n) ||
+	    buf_printf(&o->bundle, ",\"request\":{\"method\":\"PUT\",\"url\":\"%s/%s\"}}", t, id))
+		return ERR_TOO_LARGE;
+	o->entries++;
+	o->count[type]++;
+	o->total++;
+	return 0;
+}
+
+/* Writes the Bundle gathered so far to DIR/NAME.json and starts another. */
+static int flush_bundle(struct gen_out *o, const char *name)
+{
+	char path[4096];
+	FILE *f;
+	int ok;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.json", o->dir, name) >= sizeof(path))
+		return ERR_TOO_LARGE;
+	if (!(f = fopen(path, "w"))) {
+		o->failed = errno;
+		return ERR_IO;
+	}
+	ok = fprintf(f, "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[") >= 0 &&
+	     fwrite(o->bundle.p ? o->bundle.p : "", 1, o->bundle.n, f) == o->bundle.n &&
+	     fprintf(f, "]}\n") >= 0;
+	if (fclose(f) || !ok) {
+		o->failed = errno ? errno : EIO;
+		return ERR_IO;
+	}
+	buf_clear(&o->bundle);
+	o->entries = 0;
+	return 0;
+}
+
+static int open_ndjson(struct gen_out *o)
+{
+	for (int t = 0; t < GEN_N_TYPES; t++) {
+		char path[4096];
+
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s.ndjson", o->dir,
+				     gen_type_name((enum gen_type)t)) >= sizeof(path))
+			return ERR_TOO_LARGE;
+		if (!(o->file[t] = fopen(path, "w"))) {
+			fprintf(stderr, "lienthong: gen: %s: %s\n", path, strerror(errno));
+			return ERR_IO;
+		}
+		setvbuf(o->file[t], NULL, _IOFBF, GEN_OUT_BUFFER);
+	}
+	return 0;
+}
+
+static int close_ndjson(struct gen_out *o)
+{
+	int rc = 0;
+
+	for (int t = 0; t < GEN_N_TYPES; t++) {
+		if (o->file[t] && fclose(o->file[t]) && !rc) {
+			o->failed = errno;
+			rc = ERR_IO;
+		}
+		o->file[t] = NULL;
+	}
+	return rc;
+}
+
+static void progress(const struct gen_out *o, size_t done, size_t n, int64_t t0, int final)
+{
+	double s = (double)(time_monotonic_ms() - t0) / 1000.0;
+	double rate = s > 0 ? (double)o->total / s : 0, frac = n ? (double)done / (double)n : 1;
+
+	fprintf(stderr, "\rgen: %3.0f%% %zu/%zu patients, %zu resources, %.0f/s, ETA %.0f s   %s",
+		frac * 100, done, n, o->total, rate, frac > 0 && frac < 1 ? s / frac - s : 0.0,
+		final ? "\n" : "");
+}
+
+static int parse_count(const char *opt, const char *v, long max, long *out)
+{
+	char *end;
+	long x;
+
+	errno = 0;
+	x = strtol(v, &end, 10);
+	if (errno || end == v || *end || x < 1 || x > max) {
+		fprintf(stderr, "lienthong: gen: %s takes a number from 1 to %ld, not '%s'\n", opt, max, v);
+		return 2;
+	}
+	*out = x;
+	return 0;
+}
+
+int cmd_gen(int argc, char **argv)
+{
+	struct gen_out o;
+	struct gen *g = NULL;
+	const char *seed = NULL, *format = "ndjson";
+	long patients = 0;
+	int tty = isatty(2), rc = 0;
+	int64_t t0, last = 0;
+	struct stat sb;
+	double s;
+
+	memset(&o, 0, sizeof(o));
+	buf_init(&o.bundle, GEN_MAX_BUNDLE_BYTES);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--patients") && strcmp(a, "--seed") && strcmp(a, "--out") && strcmp(a, "--format"))
+			return usage_error("unknown argument", a);
+		if (i + 1 >= argc)
+			return usage_error("a value is missing after", a);
+		if (!strcmp(a, "--patients")) {
+			if (parse_count(a, argv[++i], GEN_MAX_PATIENTS, &patients))
+				return 2;
+		} else if (!strcmp(a, "--seed")) {
+			seed = argv[++i];
+		} else if (!strcmp(a, "--out")) {
+			o.dir = argv[++i];
+		} else {
+			format = argv[++i];
+		}
+	}
+	if (!patients)
+		return usage_error("--patients is required", NULL);
+	if (!seed || !*seed)
+		return usage_error("--seed is required (the same seed gives the same city)", NULL);
+	if (!o.dir || !*o.dir)
+		return usage_error("--out is required", NULL);
+	if (!strcmp(format, "ndjson"))
+		o.format = FORMAT_NDJSON;
+	else if (!strcmp(format, "bundle"))
+		o.format = FORMAT_BUNDLE;
+	else if (!strcmp(format, "hl7v2"))
+		return usage_error("--format hl7v2 is not implemented yet (issue 7, a later slice)", NULL);
+	else
+		return usage_error("--format is ndjson or bundle, not", format);
+	if (mkdir(o.dir, 0777) && errno != EEXIST) {
+		fprintf(stderr, "lienthong: gen: cannot create %s: %s\n", o.dir, strerror(errno));
+		return 1;
+	}
+	if (stat(o.dir, &sb) || !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "lienthong: gen: %s is not a directory\n", o.dir);
+		return 1;
+	}
+	if (!(g = malloc(sizeof(*g))))
+		return 1;
+	gen_init(g, gen_seed_parse(seed));
+	t0 = time_monotonic_ms();
+
+	if (o.format == FORMAT_NDJSON) {
+		if ((rc = open_ndjson(&o)) || (rc = gen_facilities(g, on_ndjson, &o)))
+			goto out;
+		for (long i = 0; i < patients; i++) {
+			if ((rc = gen_patient(g, (size_t)i, on_ndjson, &o)))
+				goto out;
+			if (tty && !(i & 255) && time_monotonic_ms() - last >= 200) {
+				last = time_monotonic_ms();
+				progress(&o, (size_t)i, (size_t)patients, t0, 0);
+			}
+		}
+		rc = close_ndjson(&o);
+	} else {
+		if ((rc = gen_facilities(g, on_bundle, &o)) || (rc = flush_bundle(&o, "facilities")))
+			goto out;
+		for (long i = 0; i < patients; i++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "gen-pat-%06ld", i + 1);
+			if ((rc = gen_patient(g, (size_t)i, on_bundle, &o)) || (rc = flush_bundle(&o, name)))
+				goto out;
+			if (tty && !(i & 63) && time_monotonic_ms() - last >= 200) {
+				last = time_monotonic_ms();
+				progress(&o, (size_t)i, (size_t)patients, t0, 0);
+			}
+		}
+	}
+out:
+	if (close_ndjson(&o) && !rc)
+		rc = ERR_IO;
+	if (rc) {
+		if (tty)
+			fputc('\n', stderr);
+		fprintf(stderr, "lienthong: gen: writing to %s failed: %s\n", o.dir,
+			o.failed ? strerror(o.failed) : err_message(rc));
+	} else {
+		if (tty)
+			progress(&o, (size_t)patients, (size_t)patients, t0, 1);
+		s = (double)(time_monotonic_ms() - t0) / 1000.0;
+		fprintf(stderr, "gen: %ld patients, %zu resources (", patients, o.total);
+		for (int t = 0; t < GEN_N_TYPES; t++)
+			fprintf(stderr, "%s%s %zu", t ? ", " : "", gen_type_name((enum gen_type)t), o.count[t]);
+		fprintf(stderr, ") in %.1f s, %.0f resources/s, %s to %s\n", s,
+			s > 0 ? (double)o.total / s : 0.0,
+			o.format == FORMAT_NDJSON ? "NDJSON" : "transaction Bundles", o.dir);
+	}
+	buf_release(&o.bundle);
+	if (g)
+		gen_release(g);
+	free(g);
+	return rc ? 1 : 0;
+}

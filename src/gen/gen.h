@@ -1,0 +1,127 @@
+/*
+ * gen.h — a synthetic Ho Chi Minh City (issue 7): facilities, people and
+ * their care as FHIR R4 resources, deterministic for a given seed.
+ *
+ * Everything is a pure function of (seed, index): patient i gets its own
+ * PRNG stream seeded from the run's seed and i (splitmix64 into
+ * xoshiro256**), so the output does not depend on the order in which
+ * patients are generated or on how many threads generate them. Nothing is
+ * kept between patients: memory is bounded regardless of how many are made.
+ * The distributions (age and sex, names, disease prevalence, lab values) are
+ * static tables in gen_tables.c, each with the source it approximates; see
+ * docs/synthetic-data.md and decision 0021.
+ *
+ * Resources are handed to a caller's callback as one line of compact JSON
+ * (valid until the callback returns). No I/O. A struct gen is used by one
+ * thread at a time; several may run side by side on their own structs.
+ */
+#ifndef LT_GEN_GEN_H
+#define LT_GEN_GEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../base/err.h"
+
+/* CCCD and BHXH numbers are unique by construction (a keyed permutation of
+ * the patient index) up to this many patients. */
+#define GEN_MAX_PATIENTS 1000000
+/* Ages and encounter dates are relative to this day, not the wall clock. */
+#define GEN_REFERENCE_DATE "2025-12-31"
+
+#define GEN_SID_CCCD "http://fhir.lienthong.vn/sid/cccd"
+#define GEN_SID_BHYT "http://fhir.lienthong.vn/sid/bhyt"
+#define GEN_SID_CSKCB "http://fhir.lienthong.vn/sid/cskcb"
+
+/* ---- the PRNG: xoshiro256** (Blackman & Vigna), seeded by splitmix64 ---- */
+
+struct gen_rng {
+	uint64_t s[4];
+};
+
+void gen_rng_seed(struct gen_rng *r, uint64_t seed);
+uint64_t gen_rng_next(struct gen_rng *r);
+uint64_t gen_rng_below(struct gen_rng *r, uint64_t n);	/* uniform in [0, n), n > 0 */
+double gen_rng_unit(struct gen_rng *r);			/* uniform in [0, 1) */
+double gen_rng_normal(struct gen_rng *r, double mean, double sd);
+/* A --seed value: a decimal number is taken as is, any other text hashed. */
+uint64_t gen_seed_parse(const char *s);
+
+/* ---- the city ------------------------------------------------------------ */
+
+enum gen_type {
+	GEN_ORGANIZATION,
+	GEN_LOCATION,
+	GEN_PATIENT,
+	GEN_ENCOUNTER,
+	GEN_CONDITION,
+	GEN_OBSERVATION,
+	GEN_N_TYPES
+};
+const char *gen_type_name(enum gen_type t);	/* "Patient" */
+
+/* Called once per resource; json (n bytes, no newline) and id are borrowed.
+ * A non-zero return stops generation and is returned. */
+typedef int (*gen_emit_fn)(void *arg, enum gen_type type, const char *id, const char *json,
+			   size_t n);
+
+enum gen_facility_kind {
+	GEN_HOSPITAL_CITY,	/* public, run by the city's Department of Health */
+	GEN_HOSPITAL_MINISTRY,	/* public, run by a ministry (Health, Defence, Public Security) */
+	GEN_HOSPITAL_PRIVATE,
+	GEN_REGIONAL_CENTRE,	/* trung tâm y tế khu vực */
+	GEN_COMMUNE_STATION,	/* trạm y tế phường/xã */
+	GEN_CLINIC		/* phòng khám (a sample) */
+};
+
+struct gen_facility {
+	char code[6];		/* 5 characters, "79NNN" (synthetic, not the official code) */
+	enum gen_facility_kind kind;
+	char name[160];
+	const char *ward;	/* where it is */
+	int level;		/* technical level (Law 15/2023 art. 104): 1 initial
+				 * (ban đầu), 2 basic (cơ bản), 3 specialised (chuyên sâu) */
+};
+
+size_t gen_facility_count(void);
+/* Facility i (0 <= i < gen_facility_count()); 0, or -1 when out of range. */
+int gen_facility_get(size_t i, struct gen_facility *f);
+
+/* A person, before any care: what the Patient resource says. */
+struct gen_person {
+	size_t index;		/* 0-based; the id is gen-pat-<index+1, 6 digits> */
+	int male;
+	int birth_year, birth_month, birth_day;
+	int age;		/* full years on GEN_REFERENCE_DATE */
+	const char *family, *middle, *given;
+	char cccd[13];
+	int insured;
+	char bhyt[16];		/* empty when not insured */
+	char phone[11];
+	const char *ward, *street;
+	size_t ward_index;	/* the ward's commune health station is facility 202 + this */
+	int house_number;
+};
+
+/* The largest resource the generator writes (a Patient is about 1 KB). */
+#define GEN_MAX_JSON 8192
+
+struct gen {
+	uint64_t seed;
+	char json[GEN_MAX_JSON];	/* the resource being written */
+	size_t n;
+	int overflow;
+};
+
+void gen_init(struct gen *g, uint64_t seed);
+void gen_release(struct gen *g);
+
+/* The person with this index: a pure function of (seed, index). */
+void gen_person_make(const struct gen *g, size_t index, struct gen_person *p);
+/* An Organization and a Location for every facility. */
+int gen_facilities(struct gen *g, gen_emit_fn emit, void *arg) LT_MUST_CHECK;
+/* Patient index and everything about them: Encounters, Conditions,
+ * Observations. References point only at resources of the same patient
+ * and at the facilities. index < GEN_MAX_PATIENTS. */
+int gen_patient(struct gen *g, size_t index, gen_emit_fn emit, void *arg) LT_MUST_CHECK;
+
+#endif

@@ -1,0 +1,298 @@
+/*
+ * test_gen.c — the synthetic city (src/gen/): same seed, same bytes;
+ * CCCD and BHYT numbers well-formed and unique; sex, age and family names
+ * near their targets; every resource valid FHIR R4 by the server's own
+ * validator.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "base/json.h"
+#include "fhir/fhir.h"
+#include "gen/gen.h"
+#include "gen/gen_int.h"
+
+#define N_PEOPLE 20000
+
+struct digest {
+	uint64_t h;
+	size_t n[GEN_N_TYPES];
+};
+
+static int on_digest(void *arg, enum gen_type type, const char *id, const char *json, size_t n)
+{
+	struct digest *d = arg;
+
+	for (size_t i = 0; i < n; i++)
+		d->h = (d->h ^ (unsigned char)json[i]) * 0x100000001b3ull;
+	d->h = (d->h ^ '\n') * 0x100000001b3ull;
+	d->n[type]++;
+	return 0;
+}
+
+static struct digest city(uint64_t seed, size_t patients)
+{
+	struct gen *g = malloc(sizeof(*g));
+	struct digest d = { 0xcbf29ce484222325ull, { 0 } };
+
+	assert_non_null(g);
+	gen_init(g, seed);
+	assert_int_equal(gen_facilities(g, on_digest, &d), 0);
+	for (size_t i = 0; i < patients; i++)
+		assert_int_equal(gen_patient(g, i, on_digest, &d), 0);
+	gen_release(g);
+	free(g);
+	return d;
+}
+
+static void same_seed_same_bytes(void **state)
+{
+	struct digest a = city(42, 500), b = city(42, 500), c = city(43, 500);
+
+	assert_true(a.h == b.h);
+	assert_memory_equal(a.n, b.n, sizeof(a.n));
+	assert_true(a.h != c.h);
+	assert_int_equal(a.n[GEN_PATIENT], 500);
+	assert_int_equal(a.n[GEN_ORGANIZATION], 570);
+	assert_int_equal(a.n[GEN_LOCATION], 570);
+	assert_true(a.n[GEN_ENCOUNTER] > 500 && a.n[GEN_OBSERVATION] > 5 * a.n[GEN_ENCOUNTER] / 2);
+	assert_true(a.n[GEN_CONDITION] > 50);
+}
+
+/* Patient 77 is the same whether made alone or after 0..76: no state is
+ * carried from one patient to the next (what makes threads safe to add). */
+static void a_patient_depends_on_seed_and_index_only(void **state)
+{
+	struct gen *g = malloc(sizeof(*g));
+	struct digest alone = { 0xcbf29ce484222325ull, { 0 } }, after = alone, skip = alone;
+
+	assert_non_null(g);
+	gen_init(g, 7);
+	assert_int_equal(gen_patient(g, 77, on_digest, &alone), 0);
+	for (size_t i = 0; i < 77; i++)
+		assert_int_equal(gen_patient(g, i, on_digest, &skip), 0);
+	assert_int_equal(gen_patient(g, 77, on_digest, &after), 0);
+	assert_true(alone.h == after.h);
+	assert_int_equal(gen_patient(g, GEN_MAX_PATIENTS, on_digest, &after), ERR_INVALID);
+	free(g);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int all_digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+static int known_province(const char *cccd)
+{
+	for (size_t i = 0; i < gen_n_birth_provinces; i++)
+		if (!strncmp(cccd, gen_birth_provinces[i].value, 3))
+			return 1;
+	return 0;
+}
+
+/* The people of seed 2026: identifiers and the shape of the population. */
+static void identifiers_and_population(void **state)
+{
+	struct gen g;
+	struct gen_person p;
+	uint64_t *cccd = calloc(N_PEOPLE, sizeof(uint64_t)), *bhxh = calloc(N_PEOPLE, sizeof(uint64_t));
+	size_t n_bhyt = 0, male = 0, under15 = 0, over60 = 0, nguyen = 0, hcmc_born = 0;
+	double want_under15 = 0, want_over60 = 0, total = 0, names = 0, want_nguyen;
+
+	assert_non_null(cccd);
+	assert_non_null(bhxh);
+	gen_init(&g, 2026);
+	for (size_t i = 0; i < N_PEOPLE; i++) {
+		gen_person_make(&g, i, &p);
+		/* CCCD: 12 digits = province (3) + century/sex + yy + 6 digits. */
+		assert_int_equal(strlen(p.cccd), 12);
+		assert_true(all_digits(p.cccd, 12));
+		assert_true(known_province(p.cccd));
+		assert_int_equal(p.cccd[3] - '0', (p.birth_year >= 2000 ? 2 : 0) + !p.male);
+		assert_int_equal((p.cccd[4] - '0') * 10 + p.cccd[5] - '0', p.birth_year % 100);
+		cccd[i] = strtoull(p.cccd, NULL, 10);
+		hcmc_born += !strncmp(p.cccd, "079", 3);
+		/* BHYT: 2 letters, benefit 1-5, province 79, 10-digit BHXH number. */
+		if (p.insured) {
+			assert_int_equal(strlen(p.bhyt), 15);
+			assert_true(p.bhyt[0] >= 'A' && p.bhyt[0] <= 'Z' && p.bhyt[1] >= 'A' && p.bhyt[1] <= 'Z');
+			assert_true(p.bhyt[2] >= '1' && p.bhyt[2] <= '5');
+			assert_memory_equal(p.bhyt + 3, "79", 2);
+			assert_true(all_digits(p.bhyt + 5, 10));
+			if (p.age < 6)
+				assert_memory_equal(p.bhyt, "TE1", 3);
+			bhxh[n_bhyt++] = strtoull(p.bhyt + 5, NULL, 10);
+		} else {
+			assert_string_equal(p.bhyt, "");
+		}
+		assert_int_equal(strlen(p.phone), 10);
+		assert_true(p.phone[0] == '0' && all_digits(p.phone, 10));
+		assert_true(p.age >= 0 && p.age <= 100);
+		male += p.male;
+		under15 += p.age < 15;
+		over60 += p.age >= 60;
+		nguyen += !strcmp(p.family, "Nguyễn");
+	}
+	qsort(cccd, N_PEOPLE, sizeof(uint64_t), cmp_u64);
+	for (size_t i = 1; i < N_PEOPLE; i++)
+		assert_true(cccd[i] != cccd[i - 1]);
+	qsort(bhxh, n_bhyt, sizeof(uint64_t), cmp_u64);
+	for (size_t i = 1; i < n_bhyt; i++)
+		assert_true(bhxh[i] != bhxh[i - 1]);
+
+	for (int b = 0; b < GEN_AGE_BANDS; b++) {
+		total += gen_age_band_weight[b];
+		want_under15 += b < 3 ? gen_age_band_weight[b] : 0;
+		want_over60 += b >= 12 ? gen_age_band_weight[b] : 0;
+	}
+	for (size_t i = 0; i < gen_n_family_names; i++)
+		names += gen_family_names[i].weight;
+	want_nguyen = gen_family_names[0].weight / names;
+	assert_true(want_nguyen > 0.30 && want_nguyen < 0.32);	/* the table says ~31% */
+	/* Tolerances: about 4 standard errors at n = 20,000. */
+	print_message("male %.3f, <15 %.3f (want %.3f), 60+ %.3f (want %.3f), insured %.3f, "
+		      "Nguyễn %.3f, born in HCMC %.3f\n",
+		      (double)male / N_PEOPLE, (double)under15 / N_PEOPLE, want_under15 / total,
+		      (double)over60 / N_PEOPLE, want_over60 / total, (double)n_bhyt / N_PEOPLE,
+		      (double)nguyen / N_PEOPLE, (double)hcmc_born / N_PEOPLE);
+	assert_true(abs((int)male - (int)(gen_male_share * N_PEOPLE)) < 0.015 * N_PEOPLE);
+	assert_true(abs((int)under15 - (int)(want_under15 / total * N_PEOPLE)) < 0.012 * N_PEOPLE);
+	assert_true(abs((int)over60 - (int)(want_over60 / total * N_PEOPLE)) < 0.012 * N_PEOPLE);
+	assert_true(abs((int)n_bhyt - (int)(0.93 * N_PEOPLE)) < 0.008 * N_PEOPLE);
+	assert_true(abs((int)nguyen - (int)(want_nguyen * N_PEOPLE)) < 0.015 * N_PEOPLE);
+	free(cccd);
+	free(bhxh);
+}
+
+struct check {
+	size_t n, invalid;
+	size_t hypertension_old, old_people;
+};
+
+static int on_validate(void *arg, enum gen_type type, const char *id, const char *json, size_t n)
+{
+	struct check *c = arg;
+	struct json_object *o = NULL;
+	struct err e = { 0 };
+
+	if (json_parse(json, n, JSON_DEFAULT_MAX_DEPTH, &o, &e) != 0) {
+		print_error("not JSON: %.*s\n", (int)n, json);
+		c->invalid++;
+		return 0;
+	}
+	if (strcmp(json_get_str(o, "id") ? json_get_str(o, "id") : "", id) ||
+	    strcmp(json_get_str(o, "resourceType"), gen_type_name(type)) ||
+	    !fhir_id_valid(id, strlen(id))) {
+		print_error("wrong id or type: %s\n", id);
+		c->invalid++;
+	} else if (fhir_validate(o, &e) != 0) {
+		print_error("invalid %s: %s at %s\n", id, e.n_issues ? e.issue[0].diagnostics : "",
+			    e.n_issues ? e.issue[0].expression : "");
+		c->invalid++;
+	}
+	json_object_put(o);
+	c->n++;
+	return 0;
+}
+
+static void every_resource_is_valid(void **state)
+{
+	struct gen *g = malloc(sizeof(*g));
+	struct check c = { 0 };
+
+	assert_non_null(g);
+	gen_init(g, 99);
+	assert_int_equal(gen_facilities(g, on_validate, &c), 0);
+	for (size_t i = 0; i < 400; i++)
+		assert_int_equal(gen_patient(g, i, on_validate, &c), 0);
+	print_message("%zu resources validated\n", c.n);
+	assert_true(c.n > 10000);
+	assert_int_equal(c.invalid, 0);
+	free(g);
+}
+
+/* Lab values follow conditions: diabetics' glucose is higher. */
+struct glucose {
+	const char *patient;
+	int diabetic;
+	double sum[2];
+	size_t n[2];
+	char pending[64][16];
+	double value[64];
+	size_t n_pending;
+};
+
+static int on_glucose(void *arg, enum gen_type type, const char *id, const char *json, size_t n)
+{
+	struct glucose *s = arg;
+	const char *v;
+
+	if (type == GEN_CONDITION && strstr(json, "\"code\":\"E11\""))
+		s->diabetic = 1;
+	if (type == GEN_OBSERVATION && strstr(json, "\"code\":\"2345-7\"") &&
+	    (v = strstr(json, "\"value\":")) && s->n_pending < 64)
+		s->value[s->n_pending++] = strtod(v + 8, NULL);
+	return 0;
+}
+
+static void glucose_follows_diabetes(void **state)
+{
+	struct gen *g = malloc(sizeof(*g));
+	struct glucose s;
+
+	assert_non_null(g);
+	memset(&s, 0, sizeof(s));
+	gen_init(g, 5);
+	for (size_t i = 0; i < 3000; i++) {
+		s.diabetic = 0;
+		s.n_pending = 0;
+		assert_int_equal(gen_patient(g, i, on_glucose, &s), 0);
+		for (size_t k = 0; k < s.n_pending; k++) {
+			s.sum[s.diabetic] += s.value[k];
+			s.n[s.diabetic]++;
+		}
+	}
+	assert_true(s.n[0] > 100 && s.n[1] > 20);
+	print_message("glucose mg/dL: %.0f without E11 (%zu), %.0f with (%zu)\n", s.sum[0] / (double)s.n[0],
+		      s.n[0], s.sum[1] / (double)s.n[1], s.n[1]);
+	assert_true(s.sum[0] / (double)s.n[0] < 105);
+	assert_true(s.sum[1] / (double)s.n[1] > 130);
+	free(g);
+}
+
+static void seeds(void **state)
+{
+	assert_true(gen_seed_parse("42") == 42);
+	assert_true(gen_seed_parse("hcmc") != gen_seed_parse("hcm"));
+	assert_true(gen_seed_parse("-1") != 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(same_seed_same_bytes),
+		cmocka_unit_test(a_patient_depends_on_seed_and_index_only),
+		cmocka_unit_test(identifiers_and_population),
+		cmocka_unit_test(every_resource_is_valid),
+		cmocka_unit_test(glucose_follows_diabetes),
+		cmocka_unit_test(seeds),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
