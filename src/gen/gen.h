@@ -28,9 +28,9 @@
 /* Ages and encounter dates are relative to this day, not the wall clock. */
 #define GEN_REFERENCE_DATE "2025-12-31"
 
-#define GEN_SID_CCCD "http://fhir.lienthong.vn/sid/cccd"
-#define GEN_SID_BHYT "http://fhir.lienthong.vn/sid/bhyt"
-#define GEN_SID_CSKCB "http://fhir.lienthong.vn/sid/cskcb"
+#define GEN_SID_CCCD "urn:lienthong:id:vn-cccd"
+#define GEN_SID_BHYT "urn:lienthong:id:vn-bhyt"
+#define GEN_SID_CSKCB "urn:lienthong:id:vn-cskcb"
 
 /* ---- the PRNG: xoshiro256** (Blackman & Vigna), seeded by splitmix64 ---- */
 

@@ -81,7 +81,7 @@ nguyen=$(grep -c '"family":"Nguyễn"' "$out/Patient.ndjson")
 obs=$(lines Observation)
 [ "$(count 'Observation?subject:Patient.gender=male,female&_summary=count')" = "$obs" ] ||
 	fail "Observations whose subject is a stored Patient: $(count 'Observation?subject:Patient.gender=male,female&_summary=count'), want $obs"
-[ "$(count 'Encounter?service-provider.identifier=http://fhir.lienthong.vn/sid/cskcb|&_summary=count')" = "$(lines Encounter)" ] ||
+[ "$(count 'Encounter?service-provider.identifier=urn:lienthong:id:vn-cskcb|&_summary=count')" = "$(lines Encounter)" ] ||
 	fail "Encounters whose provider is a stored Organization"
 # A diabetic's HbA1c is there, by code and identifier.
 cccd=$(grep -m1 '"code":"E11"' "$out/Condition.ndjson" | python3 -c 'import json,sys; print(json.load(sys.stdin)["subject"]["reference"])')
