@@ -622,7 +622,7 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 			 WRITER_CACHE_KIB, WRITER_AUTOCHECKPOINT_PAGES);
 		rc = sqlite_exec(c->db, sql, e);
 	} else {
-		rc = sqlite_exec(c->db, "PRAGMA query_only=1; PRAGMA mmap_size=1073741824;"
+		rc = sqlite_exec(c->db, "PRAGMA query_only=1; PRAGMA mmap_size=0;"
 				 " PRAGMA cache_size=-16384;", e);
 	}
 	if (rc)
