@@ -6,7 +6,9 @@
  * (tenant, type, id, version) serves read and vread with one seek. The writer
  * connection runs with synchronous=FULL, so a COMMIT returns only after the
  * WAL is fsync'ed: an acknowledged write survives a crash or power loss.
- * Readers are query_only, memory-mapped, and never block the writer (WAL).
+ * Readers are query_only, not memory-mapped (decision 0022: SQLite unmaps
+ * the file whenever a reader sees a new commit), and never block the
+ * writer (WAL).
  * Each connection caches its prepared statements.
  *
  * Bulk load: a txn whose store_meta entry is "bulk_load" = "on" drops the
@@ -622,7 +624,9 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 			 WRITER_CACHE_KIB, WRITER_AUTOCHECKPOINT_PAGES);
 		rc = sqlite_exec(c->db, sql, e);
 	} else {
-		rc = sqlite_exec(c->db, "PRAGMA query_only=1; PRAGMA mmap_size=1073741824;"
+		/* No mmap: under writes it cost an munmap and a page fault per
+		 * page touched in every read transaction (decision 0022). */
+		rc = sqlite_exec(c->db, "PRAGMA query_only=1; PRAGMA mmap_size=0;"
 				 " PRAGMA cache_size=-16384;", e);
 	}
 	if (rc)
