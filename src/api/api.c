@@ -236,6 +236,56 @@ int api_bundle_start(struct api_ctx *c, const char *type)
 	return 0;
 }
 
+/* The OperationOutcome entry of a Bundle's warnings: a stale index, notes. */
+static int put_warnings(struct buf *b, int comma, const char *const *notes, size_t n_notes,
+			int stale)
+{
+	int rc = buf_puts(b, comma ? ",{" : "{");
+
+	if (!rc)
+		rc = buf_puts(b, "\"resource\":{\"resourceType\":\"OperationOutcome\",\"issue\":[");
+	if (!rc && stale)
+		rc = buf_printf(b, "{\"severity\":\"warning\",\"code\":\"incomplete\",\"diagnostics\":"
+				"\"the search index is out of date (run lienthong reindex):"
+				" results may be incomplete\"}%s", n_notes ? "," : "");
+	for (size_t i = 0; !rc && i < n_notes; i++) {
+		rc = buf_puts(b, i ? ",{" : "{");
+		if (!rc)
+			rc = buf_puts(b, "\"severity\":\"warning\",\"code\":\"not-supported\",\"diagnostics\":");
+		if (!rc)
+			rc = json_write_string(b, notes[i]);
+		if (!rc)
+			rc = buf_putc(b, '}');
+	}
+	if (!rc)
+		rc = buf_puts(b, "]},\"search\":{\"mode\":\"outcome\"}}");
+	return rc;
+}
+
+int api_bundle_end(struct api_ctx *c, int rc, const struct buf *entries, const char *const *notes,
+		   size_t n_notes, int indexed)
+{
+	struct buf *b = &c->res->body;
+	int stale = !rc && indexed && api_index_stale(c->api);
+
+	if (!rc && (entries->n || n_notes || stale)) {
+		rc = buf_puts(b, ",\"entry\":[");
+		if (!rc)
+			rc = buf_append(b, entries->p, entries->n);
+		if (!rc && (n_notes || stale))
+			rc = put_warnings(b, entries->n > 0, notes, n_notes, stale);
+		if (!rc)
+			rc = buf_putc(b, ']');
+	}
+	if (!rc)
+		rc = buf_putc(b, '}');
+	if (rc && !c->err.code)
+		rc = err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
+	if (!rc)
+		c->res->status = 200;
+	return rc;
+}
+
 int api_put_link(struct buf *b, const char *relation, const char *url)
 {
 	int rc = buf_printf(b, "{\"relation\":\"%s\",\"url\":", relation);

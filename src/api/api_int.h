@@ -112,6 +112,12 @@ int api_put_query_value(struct buf *b, const char *v) LT_MUST_CHECK;
 /* Starts the response body of a Bundle of this type ("searchset", "history"):
  * resourceType, a fresh id, meta.lastUpdated and type, left open. */
 int api_bundle_start(struct api_ctx *c, const char *type) LT_MUST_CHECK;
+/* Ends a Bundle begun by api_bundle_start, its links written: the entries,
+ * then an OperationOutcome entry of warnings (notes; and, when the results
+ * came through the search index (indexed) and it is stale, that), then
+ * status 200. rc: what writing so far gave; ERR_NOMEM when writing fails. */
+int api_bundle_end(struct api_ctx *c, int rc, const struct buf *entries, const char *const *notes,
+		   size_t n_notes, int indexed) LT_MUST_CHECK;
 /* Appends a Bundle.link object {"relation": relation, "url": url}. */
 int api_put_link(struct buf *b, const char *relation, const char *url) LT_MUST_CHECK;
 

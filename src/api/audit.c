@@ -457,19 +457,7 @@ int api_audit_search(struct api_ctx *c)
 		rc = put_link(b, c, "next", count, p.last_seq);
 	if (!rc)
 		rc = buf_putc(b, ']');
-	if (!rc && p.entries.n) {
-		rc = buf_puts(b, ",\"entry\":[");
-		if (!rc)
-			rc = buf_append(b, p.entries.p, p.entries.n);
-		if (!rc)
-			rc = buf_putc(b, ']');
-	}
-	if (!rc)
-		rc = buf_putc(b, '}');
-	if (rc && !c->err.code)
-		rc = err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
-	if (!rc)
-		c->res->status = 200;
+	rc = api_bundle_end(c, rc, &p.entries, NULL, 0, 0);
 	buf_release(&p.entries);
 	return rc;
 }

@@ -245,29 +245,6 @@ static int put_link(struct buf *b, const struct everything_args *ea, int count,
 	return rc;
 }
 
-/* The OperationOutcome entry: ignored parameters, a stale index. */
-static int put_outcome(struct buf *b, const struct everything_args *ea, int comma, int stale)
-{
-	int rc = buf_puts(b, comma ? ",{\"resource\":{\"resourceType\":\"OperationOutcome\",\"issue\":["
-				   : "{\"resource\":{\"resourceType\":\"OperationOutcome\",\"issue\":[");
-
-	if (!rc && stale)
-		rc = buf_printf(b, "{\"severity\":\"warning\",\"code\":\"incomplete\",\"diagnostics\":"
-				"\"the search index is out of date (run lienthong reindex):"
-				" the record may be incomplete\"}%s", ea->n_notes ? "," : "");
-	for (size_t i = 0; !rc && i < ea->n_notes; i++) {
-		rc = buf_puts(b, i ? ",{\"severity\":\"warning\",\"code\":\"not-supported\",\"diagnostics\":"
-				   : "{\"severity\":\"warning\",\"code\":\"not-supported\",\"diagnostics\":");
-		if (!rc)
-			rc = json_write_string(b, ea->note[i]);
-		if (!rc)
-			rc = buf_putc(b, '}');
-	}
-	if (!rc)
-		rc = buf_puts(b, "]},\"search\":{\"mode\":\"outcome\"}}");
-	return rc;
-}
-
 /* 404 for an unknown patient, 410 for a deleted one. */
 static int check_owner(struct api_ctx *c)
 {
@@ -295,7 +272,7 @@ int api_everything(struct api_ctx *c)
 	struct buf *b = &c->res->body;
 	char count[24], *since = NULL;
 	size_t n = 0;
-	int rc, stale;
+	int rc;
 
 	arena_init(&a, EVERYTHING_ARENA_BYTES);
 	buf_init(&ea.types, EVERYTHING_MAX_TYPES_BYTES);
@@ -352,22 +329,7 @@ int api_everything(struct api_ctx *c)
 		rc = put_link(b, &ea, req->count, "next", s.next_cursor);
 	if (!rc)
 		rc = buf_putc(b, ']');
-	stale = api_index_stale(c->api);
-	if (!rc && (o.entries.n || ea.n_notes || stale)) {
-		rc = buf_puts(b, ",\"entry\":[");
-		if (!rc)
-			rc = buf_append(b, o.entries.p, o.entries.n);
-		if (!rc && (ea.n_notes || stale))
-			rc = put_outcome(b, &ea, o.entries.n > 0, stale);
-		if (!rc)
-			rc = buf_putc(b, ']');
-	}
-	if (!rc)
-		rc = buf_putc(b, '}');
-	if (rc && !c->err.code)
-		rc = err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
-	if (!rc)
-		c->res->status = 200;
+	rc = api_bundle_end(c, rc, &o.entries, ea.note, ea.n_notes, 1);
 out:
 	buf_release(&o.entries);
 	buf_release(&ea.types);

@@ -210,34 +210,21 @@ static int put_link(struct buf *b, struct api_ctx *c, const struct fhir_search_r
 	return rc;
 }
 
-/* An entry with an OperationOutcome listing the ignored parameters (and
- * saying so when the index is being rebuilt). */
-static int put_outcome(struct buf *b, const struct fhir_search_request *r, int comma, int stale)
+/* The ignored parameters, worded for the outcome entry (in a). */
+static const char **ignored_notes(const struct fhir_search_request *r, struct arena *a)
 {
-	int rc = buf_puts(b, comma ? ",{" : "{");
+	const char **notes = r->n_ignored ? arena_alloc(a, r->n_ignored * sizeof(*notes)) : NULL;
 
-	if (!rc)
-		rc = buf_puts(b, "\"resource\":{\"resourceType\":\"OperationOutcome\",\"issue\":[");
-	if (!rc && stale)
-		rc = buf_printf(b, "{\"severity\":\"warning\",\"code\":\"incomplete\",\"diagnostics\":"
-				"\"the search index is out of date (run lienthong reindex):"
-				" results may be incomplete\"}%s", r->n_ignored ? "," : "");
-	for (size_t i = 0; !rc && i < r->n_ignored; i++) {
+	for (size_t i = 0; notes && i < r->n_ignored; i++) {
 		char msg[256];
 
 		snprintf(msg, sizeof(msg), "search parameter '%.100s' was ignored: %s", r->ignored[i],
 			 r->ignored_why[i]);
-		rc = buf_puts(b, i ? ",{" : "{");
-		if (!rc)
-			rc = buf_puts(b, "\"severity\":\"warning\",\"code\":\"not-supported\",\"diagnostics\":");
-		if (!rc)
-			rc = json_write_string(b, msg);
-		if (!rc)
-			rc = buf_putc(b, '}');
+		notes[i] = arena_strndup(a, msg, strlen(msg));
+		if (!notes[i])
+			return NULL;
 	}
-	if (!rc)
-		rc = buf_puts(b, "]},\"search\":{\"mode\":\"outcome\"}}");
-	return rc;
+	return notes;
 }
 
 /* ---- arguments ------------------------------------------------------------ */
@@ -304,8 +291,9 @@ int api_search(struct api_ctx *c)
 	struct search_out o = { 0 };
 	struct arena a;
 	struct buf *b = &c->res->body;
+	const char **notes;
 	size_t n_args = 0;
-	int rc, stale;
+	int rc;
 
 	arena_init(&a, SEARCH_ARENA_BYTES);
 	buf_init(&o.entries, 0);
@@ -350,22 +338,10 @@ int api_search(struct api_ctx *c)
 		rc = put_link(b, c, req, args, n_args, "next", s.next_cursor);
 	if (!rc)
 		rc = buf_putc(b, ']');
-	stale = api_index_stale(c->api);
-	if (!rc && (o.entries.n || req->n_ignored || stale)) {
-		rc = buf_puts(b, ",\"entry\":[");
-		if (!rc)
-			rc = buf_append(b, o.entries.p, o.entries.n);
-		if (!rc && (req->n_ignored || stale))
-			rc = put_outcome(b, req, o.entries.n > 0, stale);
-		if (!rc)
-			rc = buf_putc(b, ']');
-	}
-	if (!rc)
-		rc = buf_putc(b, '}');
-	if (rc && !c->err.code)
+	notes = ignored_notes(req, &a);
+	if (!rc && req->n_ignored && !notes)
 		rc = err_set(&c->err, ERR_NOMEM, NULL, "out of memory");
-	if (!rc)
-		c->res->status = 200;
+	rc = api_bundle_end(c, rc, &o.entries, notes, notes ? req->n_ignored : 0, 1);
 out:
 	buf_release(&o.entries);
 	arena_release(&a);
