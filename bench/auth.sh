@@ -40,20 +40,25 @@ start() {	# start [serve options]: sets pid and url
 }
 stop() { kill -TERM "$pid"; wait "$pid" || die "server exited $?"; pid=; }
 
-# The data: n patients in one transaction (written with auth off).
+# The data: n patients in transactions of 10,000 (written with auth off).
 start --auth off --audit off
-python3 - "$n" >"$out/bundle.json" <<'PY'
+python3 - "$n" "$out" <<'PY'
 import json, sys
-n = int(sys.argv[1])
-print(json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": [
-    {"request": {"method": "PUT", "url": f"Patient/b{i}"},
-     "resource": {"resourceType": "Patient", "id": f"b{i}", "active": True,
-                  "name": [{"family": "Nguyễn", "given": ["Văn", f"B{i}"]}], "gender": "male",
-                  "birthDate": "1980-01-01"}} for i in range(n)]}))
+n, out = int(sys.argv[1]), sys.argv[2]
+for k, lo in enumerate(range(0, n, 10000)):
+    with open(f"{out}/bundle-{k}.json", "w") as f:
+        json.dump({"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"request": {"method": "PUT", "url": f"Patient/b{i}"},
+             "resource": {"resourceType": "Patient", "id": f"b{i}", "active": True,
+                          "name": [{"family": "Nguyễn", "given": ["Văn", f"B{i}"]}],
+                          "gender": "male", "birthDate": "1980-01-01"}}
+            for i in range(lo, min(n, lo + 10000))]}, f)
 PY
-code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/fhir+json' \
-	--data-binary @"$out/bundle.json" "$url/fhir")
-[ "$code" = 200 ] || die "loading the data gave $code"
+for b in "$out"/bundle-*.json; do
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/fhir+json' \
+		--data-binary @"$b" "$url/fhir")
+	[ "$code" = 200 ] || die "loading the data gave $code"
+done
 seq 0 $((n - 1)) | sed 's/^/b/' >"$out/ids.txt"
 stop
 token=$("$bin" token --client bench --data "$data" 2>/dev/null)

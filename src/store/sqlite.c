@@ -145,34 +145,8 @@ static const char sqlite_schema_access[] =
 	" disabled INTEGER NOT NULL,"
 	" redirect_uris TEXT NOT NULL DEFAULT '',"	/* an app's (decision 0019) */
 	" public INTEGER NOT NULL DEFAULT 0,"
-	" UNIQUE (kind, name));"
-	/* The audit trail (struct store_audit, sqlite_audit.c): seq is given
-	 * by the writer, 1, 2, 3..., and hash chains each record to the one
-	 * before (hex HMAC-SHA-256). Append-only. */
-	"CREATE TABLE IF NOT EXISTS audit ("
-	" seq INTEGER PRIMARY KEY,"
-	" tenant INTEGER NOT NULL,"
-	" at_ms INTEGER NOT NULL,"		/* ms since epoch, UTC */
-	" agent TEXT NOT NULL,"
-	" action TEXT NOT NULL,"
-	" subtype TEXT NOT NULL,"
-	" entity TEXT NOT NULL,"
-	" patient TEXT NOT NULL,"
-	" source TEXT NOT NULL,"
-	" outcome INTEGER NOT NULL,"
-	" purpose TEXT NOT NULL,"
-	" flags INTEGER NOT NULL,"
-	" detail TEXT NOT NULL,"
-	" hash TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS audit_tenant ON audit(tenant, seq);"
-	/* Who looked at a patient's record: filled by the writer in sorted
-	 * batches, not with each record (sqlite_audit.c); an index on
-	 * audit(patient) made each record a random page write. */
-	"DROP INDEX IF EXISTS audit_patient;"
-	"CREATE TABLE IF NOT EXISTS audit_batch (start INTEGER PRIMARY KEY);"
-	"CREATE TABLE IF NOT EXISTS audit_by_patient (batch INTEGER NOT NULL, tenant INTEGER NOT NULL,"
-	" patient TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (batch, tenant, patient, seq))"
-	" WITHOUT ROWID;";
+	" UNIQUE (kind, name));";
+	/* The audit trail is in a file of its own (sqlite_audit.c). */
 
 /* The value indexes of the index tables, which searches read; they end
  * with rid so that they cover the searches. Their keys are values (codes,
@@ -294,6 +268,7 @@ static const unsigned char ix_slots[STORE_IX__COUNT][IX_SLOTS + 1] = {
 
 struct sqlite_backend {
 	char *path;
+	char *audit_path;		/* the audit trail's file (sqlite_audit.c) */
 	unsigned char audit_key[SQLITE_AUDIT_KEY_BYTES];
 	int64_t audit_index_batch;
 };
@@ -351,7 +326,7 @@ int sqlite_fail(sqlite3 *db, int src, struct err *e, const char *what)
 	return err_set(e, code, NULL, "storage: %s failed (%s)", what, sqlite3_errstr(src));
 }
 
-static int sqlite_exec(sqlite3 *db, const char *sql, struct err *e)
+int sqlite_exec(sqlite3 *db, const char *sql, struct err *e)
 {
 	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
 
@@ -519,12 +494,15 @@ static int sqlite_open_backend(const struct store_config *cfg, void **out, struc
 		return err_set(e, ERR_CONFIG, NULL, "cannot create data directory %s: %s",
 			       cfg->data_dir, strerror(errno));
 	b = calloc(1, sizeof(*b));
-	len = strlen(cfg->data_dir) + sizeof(SQLITE_DB_FILE) + 2;
-	if (!b || !(b->path = malloc(len))) {
+	len = strlen(cfg->data_dir) + sizeof(SQLITE_DB_FILE) + sizeof(SQLITE_AUDIT_FILE) + 2;
+	if (!b || !(b->path = malloc(len)) || !(b->audit_path = malloc(len))) {
+		if (b)
+			free(b->path);
 		free(b);
 		return err_set(e, ERR_NOMEM, NULL, "out of memory");
 	}
 	snprintf(b->path, len, "%s/%s", cfg->data_dir, SQLITE_DB_FILE);
+	snprintf(b->audit_path, len, "%s/%s", cfg->data_dir, SQLITE_AUDIT_FILE);
 	b->audit_index_batch = cfg->audit_index_batch > 0 ? cfg->audit_index_batch : 65536;
 
 	/* Create the schema once, on a connection of its own. 16 KiB pages
@@ -542,7 +520,7 @@ static int sqlite_open_backend(const struct store_config *cfg, void **out, struc
 	if ((rc = sqlite_exec(db, sqlite_schema_client_keys, e)))
 		goto fail;
 	if ((rc = migrate(db, e)) || (rc = ensure_value_indexes(db, e)) ||
-	    (rc = sqlite_audit_key_load(cfg->data_dir, db, b->audit_key, e)))
+	    (rc = sqlite_audit_open(cfg->data_dir, b->audit_path, db, b->audit_key, e)))
 		goto fail;
 	/* A store indexed before ix_date_span existed: measure its spans once. */
 	if ((rc = sqlite_exec(db, "INSERT INTO ix_date_span SELECT tenant, param, max(hi - lo)"
@@ -554,6 +532,7 @@ static int sqlite_open_backend(const struct store_config *cfg, void **out, struc
 	return 0;
 fail:
 	sqlite3_close(db);
+	free(b->audit_path);
 	free(b->path);
 	free(b);
 	return rc;
@@ -569,6 +548,7 @@ static void sqlite_close_backend(void *backend)
 	struct sqlite_backend *b = backend;
 
 	OPENSSL_cleanse(b->audit_key, sizeof(b->audit_key));
+	free(b->audit_path);
 	free(b->path);
 	free(b);
 }
@@ -615,6 +595,8 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 		goto fail;
 	}
 	sqlite3_busy_timeout(c->db, 10000);
+	if ((rc = sqlite_audit_attach(c->db, b->audit_path, writer, e)))
+		goto fail;
 	if (writer) {
 		char sql[160];
 

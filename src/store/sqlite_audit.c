@@ -5,7 +5,7 @@
  * Record n carries hash_n = HMAC-SHA-256(key, hash_{n-1} || canon(n)), with
  * hash_0 = 32 zero bytes. canon() is length-prefixed, so no value can pass
  * for a field boundary. The key is 32 random bytes in DATA/keys/audit.key,
- * outside the database. The newest (seq, hash) is also kept in store_meta
+ * outside the database. The newest (seq, hash) is also kept in audit_meta
  * "audit_head", written in the same transaction as the records, so that
  * records cut off the end show as missing.
  *
@@ -14,7 +14,7 @@
  * read), and with 16 KiB pages a group commit would rewrite a page per
  * record: 64% of the writer's time in the read benchmark. So the writer
  * files records in audit_by_patient in sorted batches of index_batch
- * (store_meta "audit_indexed" is the last seq filed; audit_batch lists the
+ * (audit_meta "audit_indexed" is the last seq filed; audit_batch lists the
  * batches), each appended at the end; a query by patient seeks it once a
  * batch and scans the unfiled tail, at most about index_batch records.
  */
@@ -36,9 +36,9 @@
 
 #define AUDIT_HASH_BYTES 32
 #define AUDIT_CANON_VERSION 1		/* first byte of canon(): the encoding's version */
-#define AUDIT_HEAD_KEY "audit_head"	/* store_meta: "SEQ HEXHASH" of the newest record */
-#define AUDIT_INDEXED_KEY "audit_indexed"	/* store_meta: the last seq in audit_by_patient */
-#define AUDIT_INDEXED_SQL "(SELECT coalesce((SELECT CAST(value AS INTEGER) FROM store_meta" \
+#define AUDIT_HEAD_KEY "audit_head"	/* audit_meta: "SEQ HEXHASH" of the newest record */
+#define AUDIT_INDEXED_KEY "audit_indexed"	/* audit_meta: the last seq in audit_by_patient */
+#define AUDIT_INDEXED_SQL "(SELECT coalesce((SELECT CAST(value AS INTEGER) FROM audit_meta" \
 			  " WHERE key='" AUDIT_INDEXED_KEY "'), 0))"
 #define AUDIT_KEY_DIR "keys"
 #define AUDIT_KEY_NAME "audit.key"
@@ -87,7 +87,7 @@ static int trail_exists(sqlite3 *db)
 	int src, found = -1;
 
 	src = sqlite3_prepare_v2(db, "SELECT EXISTS (SELECT 1 FROM audit) OR EXISTS (SELECT 1 FROM"
-				 " store_meta WHERE key='" AUDIT_HEAD_KEY "')", -1, &s, NULL);
+				 " audit_meta WHERE key='" AUDIT_HEAD_KEY "')", -1, &s, NULL);
 	if (src == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
 		found = sqlite3_column_int(s, 0) != 0;
 	sqlite3_finalize(s);
@@ -128,8 +128,8 @@ static int create_key(const char *dir, const char *path, struct err *e)
 	return rc;
 }
 
-int sqlite_audit_key_load(const char *data_dir, sqlite3 *db, unsigned char key[AUDIT_HASH_BYTES],
-			  struct err *e)
+static int key_load(const char *data_dir, sqlite3 *db, unsigned char key[AUDIT_HASH_BYTES],
+		    struct err *e)
 {
 	char dir[AUDIT_PATH_MAX], path[AUDIT_PATH_MAX + 16];
 	int fd, rc, exists;
@@ -160,6 +160,120 @@ int sqlite_audit_key_load(const char *data_dir, sqlite3 *db, unsigned char key[A
 			return rc;
 	}
 	return err_set(e, ERR_CONFIG, NULL, "cannot create the audit key %s", path);
+}
+
+/* ---- the file ---------------------------------------------------------------- */
+
+/* The trail's tables, in DATA/audit.db. seq is given by the writer, 1, 2,
+ * 3..., and hash chains each record to the one before (hex HMAC-SHA-256).
+ * Append-only. audit_meta holds the chain head and the filing mark. */
+static const char audit_schema[] =
+	"CREATE TABLE IF NOT EXISTS trail.audit ("
+	" seq INTEGER PRIMARY KEY,"
+	" tenant INTEGER NOT NULL,"
+	" at_ms INTEGER NOT NULL,"		/* ms since epoch, UTC */
+	" agent TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" subtype TEXT NOT NULL,"
+	" entity TEXT NOT NULL,"
+	" patient TEXT NOT NULL,"
+	" source TEXT NOT NULL,"
+	" outcome INTEGER NOT NULL,"
+	" purpose TEXT NOT NULL,"
+	" flags INTEGER NOT NULL,"
+	" detail TEXT NOT NULL,"
+	" hash TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS trail.audit_tenant ON audit(tenant, seq);"
+	"CREATE TABLE IF NOT EXISTS trail.audit_batch (start INTEGER PRIMARY KEY);"
+	"CREATE TABLE IF NOT EXISTS trail.audit_by_patient (batch INTEGER NOT NULL,"
+	" tenant INTEGER NOT NULL, patient TEXT NOT NULL, seq INTEGER NOT NULL,"
+	" PRIMARY KEY (batch, tenant, patient, seq)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS trail.audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+int sqlite_audit_attach(sqlite3 *db, const char *path, int writer, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int src = sqlite3_prepare_v2(db, "ATTACH ?1 AS trail", -1, &s, NULL);
+
+	if (src == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+		src = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	if (src != SQLITE_DONE)
+		return sqlite_fail(db, src, e, "opening the audit trail's file");
+	return writer ? sqlite_exec(db, "PRAGMA trail.synchronous=FULL;", e) : 0;
+}
+
+/* 1 when lienthong.db has table name, 0 when not, -1 on error. */
+static int main_has(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *s = NULL;
+	int src, found = -1;
+
+	src = sqlite3_prepare_v2(db, "SELECT EXISTS (SELECT 1 FROM main.sqlite_master"
+				 " WHERE type='table' AND name=?1)", -1, &s, NULL);
+	if (src == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			found = sqlite3_column_int(s, 0);
+	}
+	sqlite3_finalize(s);
+	return found;
+}
+
+/*
+ * Versions before decision 0023 kept the trail in lienthong.db. It is
+ * copied into the trail's file in one transaction, then dropped from
+ * lienthong.db in a second: a crash between the two leaves both copies,
+ * and the next open copies nothing new (OR IGNORE) and drops. The copy
+ * is of rows as they are, hashes included: the chain stays verifiable.
+ */
+static int move_from_main(sqlite3 *db, struct err *e)
+{
+	static const char *const copy[][2] = {
+		{ "audit", "INSERT OR IGNORE INTO trail.audit(" AUDIT_COLUMNS ") SELECT " AUDIT_COLUMNS
+			   " FROM main.audit;" },
+		{ "audit_batch", "INSERT OR IGNORE INTO trail.audit_batch SELECT start"
+				 " FROM main.audit_batch;" },
+		{ "audit_by_patient", "INSERT OR IGNORE INTO trail.audit_by_patient SELECT batch,"
+				      " tenant, patient, seq FROM main.audit_by_patient;" },
+	};
+	int rc, has = main_has(db, "audit");
+
+	if (has <= 0)
+		return has < 0 ? sqlite_fail(db, SQLITE_ERROR, e, "looking for an old audit trail") : 0;
+	log_info("store: moving the audit trail from " "lienthong.db to its own file, "
+		 SQLITE_AUDIT_FILE " (decision 0023)");
+	rc = sqlite_exec(db, "BEGIN IMMEDIATE", e);
+	for (size_t i = 0; !rc && i < sizeof(copy) / sizeof(copy[0]); i++)
+		if ((has = main_has(db, copy[i][0])) != 0)
+			rc = has < 0 ? sqlite_fail(db, SQLITE_ERROR, e, "looking for an old audit table")
+				     : sqlite_exec(db, copy[i][1], e);
+	if (!rc)
+		rc = sqlite_exec(db, "INSERT OR REPLACE INTO trail.audit_meta SELECT key, value"
+				 " FROM main.store_meta WHERE key IN ('" AUDIT_HEAD_KEY "', '"
+				 AUDIT_INDEXED_KEY "'); COMMIT;", e);
+	if (!rc)
+		rc = sqlite_exec(db, "BEGIN IMMEDIATE; DROP TABLE IF EXISTS main.audit_by_patient;"
+				 " DROP TABLE IF EXISTS main.audit_batch; DROP TABLE main.audit;"
+				 " DELETE FROM main.store_meta WHERE key IN ('" AUDIT_HEAD_KEY "', '"
+				 AUDIT_INDEXED_KEY "'); COMMIT;", e);
+	if (rc)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+int sqlite_audit_open(const char *data_dir, const char *path, sqlite3 *db,
+		      unsigned char key[SQLITE_AUDIT_KEY_BYTES], struct err *e)
+{
+	int rc;
+
+	if ((rc = sqlite_audit_attach(db, path, 1, e)) ||
+	    (rc = sqlite_exec(db, "PRAGMA trail.journal_mode=WAL;", e)) ||
+	    (rc = sqlite_exec(db, audit_schema, e)) || (rc = move_from_main(db, e)))
+		return rc;
+	return key_load(data_dir, db, key, e);
 }
 
 /* ---- the chain ------------------------------------------------------------- */
@@ -286,7 +400,7 @@ static const char *text(sqlite3_stmt *s, int col)
 	return t ? (const char *)t : "";
 }
 
-/* The chain head of store_meta: 1 when present (seq, hash set), 0 when not. */
+/* The chain head of audit_meta: 1 when present (seq, hash set), 0 when not. */
 static int head_parse(const char *v, int64_t *seq, unsigned char hash[AUDIT_HASH_BYTES])
 {
 	char *end;
@@ -313,7 +427,7 @@ static int chain_state(sqlite3 *db, int64_t *head_seq, unsigned char head[AUDIT_
 	*head_seq = *last_seq = 0;
 	memset(head, 0, AUDIT_HASH_BYTES);
 	memset(last, 0, AUDIT_HASH_BYTES);
-	src = sqlite3_prepare_v2(db, "SELECT value FROM store_meta WHERE key='" AUDIT_HEAD_KEY "'",
+	src = sqlite3_prepare_v2(db, "SELECT value FROM audit_meta WHERE key='" AUDIT_HEAD_KEY "'",
 				 -1, &s, NULL);
 	if (src == SQLITE_OK && (src = sqlite3_step(s)) == SQLITE_ROW)
 		*have_head = head_parse(text(s, 0), head_seq, head) ? -1 : 1;
@@ -395,13 +509,13 @@ static int file_by_patient(sqlite3 *db, int64_t batch, int64_t newest, struct er
 			   " FROM audit WHERE seq>?1 AND seq<=?2 AND patient<>''"
 			   " ORDER BY tenant, patient, seq", filed, upto);
 	if (src == SQLITE_DONE)
-		src = run2(db, "INSERT OR REPLACE INTO store_meta VALUES ('" AUDIT_INDEXED_KEY "', ?1)",
+		src = run2(db, "INSERT OR REPLACE INTO audit_meta VALUES ('" AUDIT_INDEXED_KEY "', ?1)",
 			   upto, 0);
 	return src == SQLITE_DONE ? 0 : sqlite_fail(db, src, e, "filing audit records by patient");
 }
 
 /*
- * The chain goes on from the head in store_meta, not from the newest row:
+ * The chain goes on from the head in audit_meta, not from the newest row:
  * records cut off the end stay missing (a gap before the next one) rather
  * than being papered over. A row past the head (put there by hand) is not
  * overwritten: the chain goes on after it, and verify reports it.
@@ -470,7 +584,7 @@ int sqlite_audit_append(void *wconn, const struct store_audit *const *a, size_t 
 	if (rc)
 		return rc;
 	snprintf(value, sizeof(value), "%lld %s", (long long)seq, hex);
-	src = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO store_meta VALUES ('" AUDIT_HEAD_KEY
+	src = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO audit_meta VALUES ('" AUDIT_HEAD_KEY
 				 "', ?1)", -1, &s, NULL);
 	if (src == SQLITE_OK) {
 		sqlite3_bind_text(s, 1, value, -1, SQLITE_STATIC);
@@ -794,9 +908,9 @@ static int walk(sqlite3 *db, struct verify *v, int64_t *checked, struct err *e)
 		return err_set(e, ERR_NOMEM, NULL, "out of memory");
 	/* The head: what the writer last committed. */
 	if (have_head < 0)
-		problem(v, last_seq, "the chain head (store_meta " AUDIT_HEAD_KEY ") was altered");
+		problem(v, last_seq, "the chain head (audit_meta " AUDIT_HEAD_KEY ") was altered");
 	else if (!have_head && last_seq)
-		problem(v, last_seq, "the chain head (store_meta " AUDIT_HEAD_KEY ") is missing");
+		problem(v, last_seq, "the chain head (audit_meta " AUDIT_HEAD_KEY ") is missing");
 	else if (have_head && head_seq == last_seq + 1)
 		problem(v, head_seq, "truncated (the newest record is missing)");
 	else if (have_head && head_seq > last_seq)

@@ -18,6 +18,8 @@ extern const char *const sqlite_ix_table[STORE_IX__COUNT];
 sqlite3 *sqlite_conn_db(struct sqlite_conn *c);
 /* Maps an SQLite result code to our error table, logging the library's message. */
 int sqlite_fail(sqlite3 *db, int src, struct err *e, const char *what);
+/* sqlite3_exec, failing through sqlite_fail. */
+int sqlite_exec(sqlite3 *db, const char *sql, struct err *e);
 /* Fills out from (version, last_updated, deleted, json, seq, interaction) at first_col. */
 int sqlite_row_to_version(sqlite3_stmt *s, int first_col, struct store_version *out);
 
@@ -57,19 +59,28 @@ int sqlite_client_jwks_get(void *conn, int64_t principal, struct buf *out, int64
 			   struct err *e);
 int sqlite_client_jti_use(void *backend, int64_t principal, const char *jti, int64_t exp_ms,
 			  int64_t now_ms, struct err *e);
-/* sqlite_audit.c: the audit trail (decision 0016). Each connection has one
- * of these; key is the backend's, statements are the connection's. */
+/* sqlite_audit.c: the audit trail (decision 0016). It lives in a file of
+ * its own, DATA/audit.db, attached to every connection as schema "trail":
+ * its commits then never change lienthong.db, whose readers would drop
+ * their page caches at each (decision 0023). Each connection has one of
+ * these; key is the backend's, statements are the connection's. */
 #define SQLITE_AUDIT_KEY_BYTES 32
+#define SQLITE_AUDIT_FILE "audit.db"
 struct sqlite_audit_conn {
 	const unsigned char *key;
 	sqlite3_stmt *insert;		/* writer: prepared on first use */
 	int64_t index_batch;		/* records put in audit_by_patient at a time */
 };
 struct sqlite_audit_conn *sqlite_conn_audit(struct sqlite_conn *c);
-/* Reads DATA/keys/audit.key, or creates it when the database has no trail
- * yet; ERR_CONFIG when it is missing beside a trail, or not 32 bytes. */
-int sqlite_audit_key_load(const char *data_dir, sqlite3 *db,
-			  unsigned char key[SQLITE_AUDIT_KEY_BYTES], struct err *e);
+/* Attaches the trail's file (path) to db as "trail"; the writer's commits
+ * to it are durable (synchronous=FULL). */
+int sqlite_audit_attach(sqlite3 *db, const char *path, int writer, struct err *e);
+/* On the schema connection: attaches the trail (creating it), moves a
+ * trail kept in lienthong.db by older versions into it, and reads
+ * DATA/keys/audit.key, or creates it when there is no trail yet;
+ * ERR_CONFIG when it is missing beside a trail, or not 32 bytes. */
+int sqlite_audit_open(const char *data_dir, const char *path, sqlite3 *db,
+		      unsigned char key[SQLITE_AUDIT_KEY_BYTES], struct err *e);
 void sqlite_audit_conn_release(struct sqlite_audit_conn *ac);
 int sqlite_audit_append(void *wconn, const struct store_audit *const *a, size_t n, struct err *e);
 int sqlite_audits(void *conn, const struct store_audit_query *q, store_audit_fn fn, void *ctx,

@@ -13,10 +13,10 @@
 #include "../base/log.h"
 #include "../base/time.h"
 
-/* The audit queue (decision 0016). store_audit blocks while it holds
- * AUDIT_QUEUE_MAX records; the writer commits queued records with every
- * group commit, on their own once the oldest has waited audit_flush_ms, or
- * at once past AUDIT_EAGER; at most AUDIT_BATCH_MAX a commit. */
+/* The audit queue (decisions 0016, 0023). store_audit blocks while it
+ * holds AUDIT_QUEUE_MAX records; the writer commits queued records once
+ * the oldest has waited audit_flush_ms, or at once past AUDIT_EAGER, in
+ * commits of their own; at most AUDIT_BATCH_MAX a commit. */
 #define AUDIT_QUEUE_MAX 65536
 #define AUDIT_EAGER 8192
 #define AUDIT_BATCH_MAX 8192
@@ -195,13 +195,8 @@ static void audit_done(struct store *st, struct audit_item *first, size_t n, int
 }
 
 /* Takes every waiting txn (up to max_batch), applies them in one backend
- * transaction, commits once, then wakes each waiter with its own result.
- * The n_audit queued audit records (a list from audits) are appended after
- * the txns, once they have their final outcome (after the replay, if any),
- * so a rollback never holds half of them; they share the commit. A failed
- * append fails the batch as a failed commit would. */
-static void writer_run_batch(struct store *st, struct pending *batch, struct audit_item *audits,
-			     size_t n_audit)
+ * transaction, commits once, then wakes each waiter with its own result. */
+static void writer_run_batch(struct store *st, struct pending *batch)
 {
 	struct err e = { 0 };
 	struct pending *p;
@@ -214,21 +209,12 @@ static void writer_run_batch(struct store *st, struct pending *batch, struct aud
 		if (!rc)
 			apply_batch(st, batch, 1, &any_applied);
 	}
-	if (!rc && n_audit) {
-		size_t i = 0;
-
-		for (struct audit_item *it = audits; it; it = it->next)
-			st->audit_batch[i++] = &it->a;
-		rc = st->ops->audit_append(st->wconn, st->audit_batch, n_audit, &e);
-		if (rc)
-			st->ops->batch_rollback(st->wconn);
-	}
 	for (p = batch; rc && p; p = p->next) {
 		p->rc = rc;
 		p->err = e;
 	}
 	if (!rc) {
-		if (any_applied || n_audit)
+		if (any_applied)
 			rc = st->ops->batch_commit(st->wconn, &e);
 		else
 			st->ops->batch_rollback(st->wconn);
@@ -243,13 +229,32 @@ static void writer_run_batch(struct store *st, struct pending *batch, struct aud
 				}
 		}
 	}
-	audit_done(st, audits, n_audit, rc);
 	pthread_mutex_lock(&st->queue_lock);
 	for (p = batch; p; p = p->next) {
 		p->done = 1;
 		pthread_cond_signal(&p->cond);
 	}
 	pthread_mutex_unlock(&st->queue_lock);
+}
+
+/* Appends the n queued audit records of the list audits in a transaction
+ * of their own. They do not share the data's commit: the trail is in a
+ * file of its own (decision 0023), and a commit to both would cost two
+ * fsyncs each; audit records wait up to audit_flush_ms instead. */
+static void writer_run_audits(struct store *st, struct audit_item *audits, size_t n)
+{
+	struct err e = { 0 };
+	size_t i = 0;
+	int rc;
+
+	for (struct audit_item *it = audits; it; it = it->next)
+		st->audit_batch[i++] = &it->a;
+	rc = st->ops->batch_begin(st->wconn, &e);
+	if (!rc && !(rc = st->ops->audit_append(st->wconn, st->audit_batch, n, &e)))
+		rc = st->ops->batch_commit(st->wconn, &e);
+	if (rc)
+		st->ops->batch_rollback(st->wconn);
+	audit_done(st, audits, n, rc);
 }
 
 /* Under queue_lock: the queued audit records should be committed now,
@@ -317,8 +322,7 @@ static void *writer_main(void *arg)
 				st->tail = NULL;
 			last->next = NULL;
 		}
-		/* Queued audit records ride along with any commit. */
-		if (st->audit_n) {
+		if (audit_due(st, time_monotonic_ms(), &wake_ms)) {
 			audits = alast = st->audit_head;
 			for (n_audit = 1; alast->next && n_audit < AUDIT_BATCH_MAX; n_audit++)
 				alast = alast->next;
@@ -330,7 +334,10 @@ static void *writer_main(void *arg)
 			pthread_cond_broadcast(&st->audit_cond);	/* room */
 		}
 		pthread_mutex_unlock(&st->queue_lock);
-		writer_run_batch(st, batch, audits, n_audit);
+		if (batch)
+			writer_run_batch(st, batch);
+		if (n_audit)
+			writer_run_audits(st, audits, n_audit);
 	}
 }
 

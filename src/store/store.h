@@ -174,7 +174,8 @@ typedef int (*store_message_fn)(void *ctx, const struct store_message *m);
  * record's hash || the record's canonical bytes); the key lives outside the
  * database (DATA/keys/audit.key, mode 0600), so a person who can edit the
  * database cannot rewrite the chain to hide a change. The newest (seq,
- * hash) is also kept in store_meta, so cutting records off the end shows.
+ * hash) is also kept apart, so cutting records off the end shows. The
+ * SQLite backend keeps the trail in a file of its own (decision 0023).
  * Strings are never health data beyond the patient reference and the
  * entity named.
  */
@@ -445,9 +446,8 @@ int store_messages(struct store *st, const struct store_message_query *q, store_
 		   void *ctx, struct err *e) LT_MUST_CHECK;
 /*
  * The audit trail. store_audit queues a record and returns at once: the
- * writer appends queued records in its next commit (with the writes
- * waiting then, or on its own within audit_flush_ms), so auditing a read
- * costs no fsync. store_audit_flush blocks until everything queued before
+ * writer appends queued records in a commit of their own within
+ * audit_flush_ms, so auditing a read costs no fsync of its own. store_audit_flush blocks until everything queued before
  * it is durable; store_close flushes. ERR_NOT_SUPPORTED when the backend
  * keeps no trail.
  */

@@ -12,7 +12,7 @@ command -v sqlite3 >/dev/null || lt_skip "the sqlite3 CLI is not installed"
 command -v curl >/dev/null || lt_skip "curl is not installed"
 [ -x "$LT_TOOLS_DIR/audit_fill" ] || { echo "no $LT_TOOLS_DIR/audit_fill: build first" >&2; exit 1; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
-DB="$LT_DATA/lienthong.db"
+DB="$LT_DATA/audit.db"	# the trail's own file (decision 0023)
 
 "$LT_TOOLS_DIR/audit_fill" "$LT_DATA" 50 >/dev/null || fail "audit_fill"
 

@@ -78,16 +78,27 @@ static int audit(struct store *st, int64_t at, const char *agent, const char *pa
 	return store_audit(st, &a, &e);
 }
 
-/* One value from SQL on the database file, read beside the store. */
-static int64_t sql_int(const char *sql)
+/* The store's files opened beside it: lienthong.db, with the audit
+ * trail's file attached as "trail" (decision 0023). */
+static sqlite3 *open_files(int flags)
 {
 	char path[128];
 	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/lienthong.db", dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, flags, NULL), SQLITE_OK);
+	snprintf(path, sizeof(path), "ATTACH '%s/audit.db' AS trail", dir);
+	assert_int_equal(sqlite3_exec(db, path, NULL, NULL, NULL), SQLITE_OK);
+	return db;
+}
+
+/* One value from SQL on the database files, read beside the store. */
+static int64_t sql_int(const char *sql)
+{
+	sqlite3 *db = open_files(SQLITE_OPEN_READONLY);
 	sqlite3_stmt *s = NULL;
 	int64_t n = -1;
 
-	snprintf(path, sizeof(path), "%s/lienthong.db", dir);
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int64(s, 0);
@@ -99,12 +110,9 @@ static int64_t sql_int(const char *sql)
 /* Changes the database by hand, as someone with file access could. */
 static void sql_exec(const char *sql)
 {
-	char path[128];
-	sqlite3 *db = NULL;
+	sqlite3 *db = open_files(SQLITE_OPEN_READWRITE);
 	char *msg = NULL;
 
-	snprintf(path, sizeof(path), "%s/lienthong.db", dir);
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
 		fail_msg("%s: %s", sql, msg);
 	sqlite3_close(db);
@@ -177,22 +185,50 @@ static void many_threads_give_a_contiguous_verified_chain(void **state)
 	store_close(st);
 }
 
-/* With a long flush delay, records queued before a write are in that
- * write's commit: visible as soon as it returns. */
-static void records_ride_with_the_next_write(void **state)
+/* PRAGMA data_version of lienthong.db as seen by a connection held open:
+ * it changes when another connection commits to that file, which is when
+ * readers drop their page caches. */
+static int64_t data_version(sqlite3 *db)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA main.data_version", -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* Records commit apart from the writes (decision 0023): a write does not
+ * wait for them, and their commits never change lienthong.db, so readers
+ * keep their caches however much is audited. */
+static void records_commit_apart_from_writes(void **state)
 {
 	struct store *st = open_store_flush(600000);
 	struct store_write w = { .tenant = 1, .type = "Patient", .id = "w1", .version = 1,
 				 .last_updated_ms = 1, .json = "{}", .json_len = 2 };
 	struct store_txn txn = { &w, 1 };
 	struct err e = { 0 };
+	sqlite3 *reader = open_files(SQLITE_OPEN_READONLY);
+	int64_t v;
 
 	assert_int_equal(audit(st, 1, "user/a", "Patient/w1"), 0);
 	assert_int_equal(audit(st, 2, "user/a", "Patient/w1"), 0);
-	assert_int_equal(sql_int("SELECT count(*) FROM audit"), 0);	/* not yet */
+	v = data_version(reader);
 	assert_int_equal(store_commit(st, &txn, &e), 0);
-	assert_int_equal(sql_int("SELECT count(*) FROM audit"), 2);
 	assert_int_equal(sql_int("SELECT count(*) FROM resource_version"), 1);
+	assert_int_not_equal(data_version(reader), v);	/* the write changed lienthong.db */
+	assert_int_equal(sql_int("SELECT count(*) FROM audit"), 0);	/* not yet */
+	v = data_version(reader);
+	assert_int_equal(store_audit_flush(st, &e), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM audit"), 2);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(audit(st, 3 + i, "user/a", "Patient/w1"), 0);
+	assert_int_equal(store_audit_flush(st, &e), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM audit"), 52);
+	assert_int_equal(data_version(reader), v);	/* the audit commits did not */
+	sqlite3_close(reader);
 	store_close(st);
 }
 
@@ -227,8 +263,8 @@ static void close_flushes(void **state)
 }
 
 /* A txn that fails after writing makes the writer roll the batch back and
- * replay it: the records queued with it are appended once, after the
- * replay, and the chain goes on from the last committed head. */
+ * replay it: the records queued meanwhile are appended once, and the
+ * chain goes on from the last committed head. */
 static void failed_txn_in_a_batch_keeps_the_chain(void **state)
 {
 	struct store *st = open_store_flush(600000);
@@ -249,6 +285,7 @@ static void failed_txn_in_a_batch_keeps_the_chain(void **state)
 	memset(e, 0, sizeof(e));
 	assert_int_equal(audit(st, 1, "user/a", "Patient/taken"), 0);
 	assert_int_equal(store_commit(st, &first, &e[0]), 0);
+	assert_int_equal(store_audit_flush(st, &e[0]), 0);
 	assert_int_equal(sql_int("SELECT count(*) FROM audit"), 1);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(audit(st, 10 + i, "user/b", "Patient/m"), 0);
@@ -256,24 +293,27 @@ static void failed_txn_in_a_batch_keeps_the_chain(void **state)
 	assert_int_equal(rc[0], 0);
 	assert_int_equal(rc[1], ERR_CONFLICT);
 	assert_int_equal(rc[2], 0);
+	assert_int_equal(store_audit_flush(st, &e[0]), 0);
 	assert_int_equal(sql_int("SELECT count(*) FROM resource_version WHERE id='m1'"), 0);
 	assert_int_equal(sql_int("SELECT count(*) FROM audit"), 6);	/* once each */
 	assert_int_equal(sql_int("SELECT max(seq) FROM audit"), 6);
 	assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE agent='user/b'"), 5);
 	assert_int_equal(verify(st, &f), 6);
 	assert_string_equal(f.text, "");
-	/* And a batch in which every txn fails still commits its records. */
+	/* And records queued with a batch in which every txn fails are kept. */
 	assert_int_equal(audit(st, 20, "user/c", ""), 0);
 	assert_int_equal(store_commit(st, &first, &e[0]), ERR_CONFLICT);
+	assert_int_equal(store_audit_flush(st, &e[0]), 0);
 	assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE agent='user/c'"), 1);
 	assert_int_equal(verify(st, &f), 7);
 	assert_string_equal(f.text, "");
 	store_close(st);
 }
 
-/* A commit that fails (here a trigger that refuses one record, standing in
- * for a full disk) fails the writes of its batch, and its audit records go
- * back to the queue in order: none lost, none twice, the chain whole. */
+/* A commit of audit records that fails (here a trigger that refuses one,
+ * standing in for a full disk) puts them back in the queue in order: none
+ * lost, none twice, the chain whole. Writes go on meanwhile: the records
+ * are in a file of their own (decision 0023). */
 static void records_survive_a_failed_commit(void **state)
 {
 	struct store *st = open_store_flush(600000);
@@ -285,17 +325,17 @@ static void records_survive_a_failed_commit(void **state)
 
 	assert_int_equal(audit(st, 1, "user/a", ""), 0);
 	assert_int_equal(store_audit_flush(st, &e), 0);
-	sql_exec("CREATE TRIGGER refuse BEFORE INSERT ON audit WHEN NEW.agent='user/refused'"
-		 " BEGIN SELECT RAISE(ABORT, 'injected'); END");
+	sql_exec("CREATE TRIGGER trail.refuse BEFORE INSERT ON audit"
+		 " WHEN NEW.agent='user/refused' BEGIN SELECT RAISE(ABORT, 'injected'); END");
 	assert_int_equal(audit(st, 2, "user/b", ""), 0);
 	assert_int_equal(audit(st, 3, "user/refused", ""), 0);
 	assert_int_equal(audit(st, 4, "user/c", ""), 0);
-	assert_int_not_equal(store_commit(st, &txn, &e), 0);
-	assert_int_equal(sql_int("SELECT count(*) FROM resource_version"), 0);
+	assert_int_equal(store_commit(st, &txn, &e), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM resource_version"), 1);
 	memset(&e, 0, sizeof(e));
 	assert_int_not_equal(store_audit_flush(st, &e), 0);
 	assert_int_equal(sql_int("SELECT count(*) FROM audit"), 1);
-	sql_exec("DROP TRIGGER refuse");
+	sql_exec("DROP TRIGGER trail.refuse");
 	assert_int_equal(audit(st, 5, "user/d", ""), 0);
 	memset(&e, 0, sizeof(e));
 	assert_int_equal(store_audit_flush(st, &e), 0);
@@ -303,7 +343,6 @@ static void records_survive_a_failed_commit(void **state)
 	assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE at_ms = seq"), 5);	/* in order */
 	assert_int_equal(verify(st, &f), 5);
 	assert_string_equal(f.text, "");
-	assert_int_equal(store_commit(st, &txn, &e), 0);
 	store_close(st);
 }
 
@@ -509,7 +548,6 @@ static void make_trail(void)
 	store_close(st);
 }
 
-/* Verifies after sql was run on the trail; returns what was found. */
 /* The patient index is filed in batches; a search by patient finds the
  * filed records and the tail alike, and verify checks the index. */
 static void patient_index_is_filed_in_batches(void **state)
@@ -527,7 +565,7 @@ static void patient_index_is_filed_in_batches(void **state)
 		assert_int_equal(store_audit_flush(st, &e), 0);	/* a commit each */
 	}
 	/* Filed up to seq 8 (two batches of 4); 9 to 11 wait. */
-	assert_int_equal(sql_int("SELECT value FROM store_meta WHERE key='audit_indexed'"), 8);
+	assert_int_equal(sql_int("SELECT value FROM audit_meta WHERE key='audit_indexed'"), 8);
 	assert_int_equal(sql_int("SELECT count(*) FROM audit_by_patient"), 7);
 	query(st, &q, &s);
 	assert_int_equal(s.n, 6);
@@ -559,6 +597,7 @@ static void patient_index_is_filed_in_batches(void **state)
 	store_close(st);
 }
 
+/* Verifies after sql was run on the trail; returns what was found. */
 static const char *tamper(const char *sql, struct found *f, int64_t expect_checked)
 {
 	struct store *st;
@@ -671,8 +710,8 @@ static void verify_finds_a_missing_head(void **state)
 {
 	struct found f;
 
-	assert_string_equal(tamper("DELETE FROM store_meta WHERE key='audit_head'", &f, 10),
-			    "10 the chain head (store_meta audit_head) is missing\n");
+	assert_string_equal(tamper("DELETE FROM audit_meta WHERE key='audit_head'", &f, 10),
+			    "10 the chain head (audit_meta audit_head) is missing\n");
 }
 
 static void verify_reports_several_problems(void **state)
@@ -689,12 +728,57 @@ static void verify_reports_several_problems(void **state)
 			    "10 truncated (the newest record is missing)\n");
 }
 
+/* Versions before decision 0023 kept the trail in lienthong.db: the next
+ * open moves it, chain and patient index intact, and the writer goes on
+ * from its head. */
+static void trail_kept_in_the_main_file_is_moved(void **state)
+{
+	static const char *const files[] = { "audit.db", "audit.db-wal", "audit.db-shm" };
+	struct store_audit_query q = { .tenant = 1, .patient = "Patient/1" };
+	struct store *st = open_store_cfg(0, 4);
+	struct err e = { 0 };
+	struct found f;
+	struct seen s;
+	char path[128];
+	int64_t filed;
+
+	(void)state;
+	for (int i = 1; i <= 10; i++)
+		assert_int_equal(audit(st, 100 * i, "user/a", i % 2 ? "Patient/1" : "Patient/2"), 0);
+	assert_int_equal(store_audit_flush(st, &e), 0);
+	store_close(st);
+	filed = sql_int("SELECT count(*) FROM audit_by_patient");
+	assert_true(filed > 0);
+	sql_exec("CREATE TABLE main.audit AS SELECT * FROM trail.audit;"
+		 "CREATE TABLE main.audit_batch AS SELECT * FROM trail.audit_batch;"
+		 "CREATE TABLE main.audit_by_patient AS SELECT * FROM trail.audit_by_patient;"
+		 "INSERT INTO main.store_meta SELECT * FROM trail.audit_meta;");
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	st = open_store_cfg(0, 4);
+	assert_int_equal(sql_int("SELECT count(*) FROM main.sqlite_master WHERE name LIKE 'audit%'"), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM main.store_meta WHERE key LIKE 'audit%'"), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM audit_by_patient"), filed);
+	assert_int_equal(verify(st, &f), 10);
+	assert_string_equal(f.text, "");
+	assert_int_equal(audit(st, 1100, "user/a", "Patient/1"), 0);
+	assert_int_equal(store_audit_flush(st, &e), 0);
+	assert_int_equal(verify(st, &f), 11);
+	assert_string_equal(f.text, "");
+	query(st, &q, &s);
+	assert_int_equal(s.n, 6);
+	assert_int_equal(s.seq[0], 11);
+	store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(many_threads_give_a_contiguous_verified_chain),
-		T(records_ride_with_the_next_write),
+		T(records_commit_apart_from_writes),
 		T(records_alone_are_committed_within_the_flush_delay),
 		T(close_flushes),
 		T(failed_txn_in_a_batch_keeps_the_chain),
@@ -713,6 +797,7 @@ int main(void)
 		T(verify_finds_truncation),
 		T(verify_finds_a_missing_head),
 		T(verify_reports_several_problems),
+		T(trail_kept_in_the_main_file_is_moved),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
