@@ -1,6 +1,8 @@
 # The two commands of the README, and a few more. CMake does the building;
 # this file only strings the steps together.
-#   make run    install what is missing, build, serve demo data at http://127.0.0.1:8080/fhir
+#   make run    install what is missing, build, serve demo data at http://127.0.0.1:8080/fhir:
+#               demo/seed.ndjson and a generated city of CITY patients (made once, kept
+#               in DATA-seed/, loaded when the store is empty)
 #   make check  install what is missing, build (release + sanitizers), run every test
 #   make bench  read/create benchmark against nginx, figures to bench/RESULTS.md
 #   make bench-search  search on a generated store of 1,000,000 resources (built
@@ -20,6 +22,7 @@ JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 MLLP       ?= 127.0.0.1:2575
 DATA       ?= data/demo
+CITY       ?= 2000
 
 .PHONY: all run check bench bench-auth bench-search bench-ingest bench-export bench-everything bench-hl7 lint crash-test fuzz deps deps-test deps-bench build build-asan test-deps clean
 
@@ -40,8 +43,15 @@ build-asan: deps-test
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLT_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-run: build
-	$(BUILD)/lienthong serve --data $(DATA) --listen $(LISTEN) --mllp $(MLLP) --seed demo/seed.ndjson
+run: build $(DATA)-seed
+	$(BUILD)/lienthong serve --data $(DATA) --listen $(LISTEN) --mllp $(MLLP) --seed $(DATA)-seed
+
+# The demo's data: the hand-written records and a synthetic city (issue 7).
+$(DATA)-seed:
+	@rm -rf $@.tmp && mkdir -p $@.tmp
+	@cp demo/seed.ndjson $@.tmp/
+	$(BUILD)/lienthong gen --patients $(CITY) --seed 79 --out $@.tmp/city
+	@mv $@.tmp $@
 
 test-deps: deps-test
 	@if [ -f tests/client/package-lock.json ]; then \

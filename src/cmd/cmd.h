@@ -88,6 +88,9 @@ struct api;
 struct store;
 int import_paths(struct api *api, struct store *st, char **paths, size_t n,
 		 const struct import_opts *o, size_t *loaded);
+/* The same for one file, or the NDJSON and JSON files under a directory. */
+int import_tree(struct api *api, struct store *st, const char *path, const struct import_opts *o,
+		size_t *loaded);
 
 int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);

@@ -34,7 +34,7 @@ static const struct setting {
 	S(listen, "127.0.0.1:8080", "HOST:PORT for HTTP; port 0 picks a free port"),
 	S(base_url, NULL, "public base URL used in links, e.g. https://emr.example.vn/fhir (default: from Host)"),
 	S(log_level, "info", "error, warn, info or debug"),
-	S(seed, NULL, "NDJSON file of resources to load at start when the store is empty (demo data)"),
+	S(seed, NULL, "NDJSON file, or directory of them, to load at start when the store is empty (demo data)"),
 	L(max_body_bytes, 16777216, 1024, 1073741824, "largest request body accepted (413 beyond)"),
 	L(max_url_bytes, 8192, 256, 1048576, "longest URL with query accepted (414 beyond)"),
 	L(max_json_depth, 64, 8, 256, "deepest JSON nesting accepted (400 beyond)"),

@@ -571,6 +571,18 @@ int import_paths(struct api *api, struct store *st, char **paths, size_t n,
 	return rc;
 }
 
+int import_tree(struct api *api, struct store *st, const char *path, const struct import_opts *o,
+		size_t *loaded)
+{
+	struct files f = { 0 };
+	int rc = collect(&f, path, 0) ? 1 : import_paths(api, st, f.path, f.n, o, loaded);
+
+	for (size_t i = 0; i < f.n; i++)
+		free(f.path[i]);
+	free(f.path);
+	return rc;
+}
+
 int cmd_import(int argc, char **argv)
 {
 	struct config cfg;

@@ -78,13 +78,18 @@ static void on_hl7v2(void *arg, const char *msg, size_t n, int truncated, const 
 	api_hl7v2(arg, &m, ack);
 }
 
-/* Loads an NDJSON file of resources (demo data) as `lienthong import` does:
- * a resource with an id keeps it, so that references in demo data hold. */
-static int seed(struct api *api, char *path)
+/* Loads an NDJSON file of resources, or a directory of them (demo data:
+ * `make run` gives demo/seed.ndjson and a generated city), as `lienthong
+ * import` does: a resource with an id keeps it, so that references in demo
+ * data hold; the store is empty, so in the bulk-load mode. */
+static int seed(struct api *api, struct store *st, const char *path)
 {
-	struct import_opts o = { .batch = 1000, .threads = 1, .bulk = IMPORT_BULK_OFF };
+	struct import_opts o = { .batch = 1000, .threads = 2, .bulk = IMPORT_BULK_AUTO, .audit = 1 };
 	size_t loaded = 0;
-	int rc = import_paths(api, NULL, &path, 1, &o, &loaded);
+	int rc;
+
+	log_info("seeding the empty store from %s", path);
+	rc = import_tree(api, st, path, &o, &loaded);
 
 	if (!rc)
 		log_info("seeded %zu resources from %s", loaded, path);
@@ -226,7 +231,8 @@ int cmd_serve(int argc, char **argv)
 			rc = 1;
 			goto out;
 		}
-		if (cfg.seed && store_is_empty(st, STORE_DEFAULT_TENANT, &e) == 1 && seed(api, cfg.seed)) {
+		if (cfg.seed && store_is_empty(st, STORE_DEFAULT_TENANT, &e) == 1 &&
+		    seed(api, st, cfg.seed)) {
 			rc = 1;
 			goto out;
 		}
