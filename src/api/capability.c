@@ -54,7 +54,7 @@ static int param_supported(const struct fhir_search_param *p)
 {
 	if (!strcmp(p->code, "_id") || !strcmp(p->code, "_lastUpdated"))
 		return 1;
-	return p->expression && p->type != FHIR_SEARCH_SPECIAL;
+	return p->expression != NULL;
 }
 
 /* searchParam, searchInclude and searchRevInclude of resource type `type`. */

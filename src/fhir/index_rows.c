@@ -48,7 +48,7 @@ static void fingerprint_build(void)
 		h = fnv1a(fnv1a(fnv1a(fnv1a(h, p->resource_type), p->code), p->expression), t);
 	}
 	/* Bump the suffix when the way rows are made changes. */
-	snprintf(fingerprint, sizeof(fingerprint), "r4-%016llx-3", (unsigned long long)h);
+	snprintf(fingerprint, sizeof(fingerprint), "r4-%016llx-4", (unsigned long long)h);
 }
 
 const char *fhir_search_fingerprint(void)
@@ -151,8 +151,11 @@ static int on_entry(void *arg, const struct fhir_index_entry *en)
 	case FHIR_INDEX_COMPOSITE:
 		table = STORE_IX_COMPOSITE;
 		break;
+	case FHIR_INDEX_POSITION:	/* Location near: a number row, lo latitude, hi longitude */
+		table = STORE_IX_NUMBER;
+		break;
 	default:
-		return 0;	/* Location.position: `near` is not searched yet */
+		return 0;
 	}
 	r = store_ix_rows_add(x->out, table, fhir_search_param_key(p, sub));
 	if (!r)
@@ -197,6 +200,10 @@ static int on_entry(void *arg, const struct fhir_index_entry *en)
 		break;
 	case FHIR_INDEX_URI:
 		rc = put(x, r, 0, en->v.string.exact);
+		break;
+	case FHIR_INDEX_POSITION:
+		r->dlo = en->v.position.latitude;
+		r->dhi = en->v.position.longitude;
 		break;
 	case FHIR_INDEX_COMPOSITE:
 		r->dlo = r->dhi = r->elo = r->ehi = NAN;

@@ -325,6 +325,7 @@ static int table_of(int type)
 	switch (type) {
 	case FHIR_SEARCH_NUMBER:
 	case FHIR_SEARCH_QUANTITY:
+	case FHIR_SEARCH_SPECIAL:	/* Location near: positions are number rows */
 		return STORE_IX_NUMBER;
 	case FHIR_SEARCH_DATE:
 		return STORE_IX_DATE;
@@ -401,6 +402,72 @@ static int parse_reference(struct parse *p, const struct fhir_search_param *sp, 
 		return 0;
 	}
 	return bad(p, "'%.*s' is not a reference (Type/id, id or an absolute URL)", STR_FMT(v));
+}
+
+/*
+ * Location near=LATITUDE|LONGITUDE|DISTANCE|UNITS: positions within DISTANCE
+ * (km when UNITS is absent; UCUM km, m, [mi_i]) along the great circle.
+ * DISTANCE absent: NEAR_DEFAULT_KM, this server's choice (decision 0024).
+ */
+#define NEAR_DEFAULT_KM 10.0
+#define NEAR_MAX_KM 20038.0		/* half the Earth's circumference: anywhere */
+
+static int parse_near(struct parse *p, struct str v, struct store_qvalue *q)
+{
+	static const struct { const char *code; double km; } units[] = {
+		{ "km", 1.0 }, { "m", 0.001 }, { "[mi_i]", 1.609344 },
+	};
+	struct str part[5] = { { 0 } };
+	double value[3] = { 0, 0, NEAR_DEFAULT_KM }, km = 1.0;
+	size_t n = 0;
+	const char *s = v.p, *end = v.p + v.n;
+
+	for (;;) {
+		const char *bar = memchr(s, '|', (size_t)(end - s));
+
+		if (n == 5)
+			return bad(p, "near is latitude|longitude|distance|units");
+		part[n++] = (struct str){ s, (size_t)((bar ? bar : end) - s) };
+		if (!bar)
+			break;
+		s = bar + 1;
+	}
+	if (n < 2 || n > 4)
+		return bad(p, "near is latitude|longitude|distance|units");
+	for (size_t i = 0; i < 3 && i < n; i++) {
+		char tmp[64], *stop;
+
+		if (i == 2 && !part[i].n)
+			continue;	/* no distance: ours */
+		if (!part[i].n || part[i].n >= sizeof(tmp))
+			return bad(p, "'%.*s' is not a number", STR_FMT(part[i]));
+		memcpy(tmp, part[i].p, part[i].n);
+		tmp[part[i].n] = '\0';
+		errno = 0;
+		value[i] = strtod(tmp, &stop);
+		if (*stop || errno || !isfinite(value[i]))
+			return bad(p, "'%s' is not a number", tmp);
+	}
+	if (n == 4 && part[3].n) {
+		size_t i;
+
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (str_eq(part[3], units[i].code))
+				break;
+		if (i == sizeof(units) / sizeof(units[0]))
+			return bad(p, "the units '%.*s' are not known (km, m or [mi_i])",
+				   STR_FMT(part[3]));
+		km = units[i].km;
+	}
+	if (value[0] < -90 || value[0] > 90 || value[1] < -180 || value[1] > 180)
+		return bad(p, "latitude is -90 to 90 and longitude -180 to 180 degrees");
+	if (value[2] < 0)
+		return bad(p, "the distance cannot be negative");
+	q->op = STORE_Q_NEAR;
+	q->dlo = value[0];
+	q->dhi = value[1];
+	q->elo = fmin(value[2] * km, NEAR_MAX_KM);
+	return 0;
 }
 
 /* One value of a non-chained parameter. */
@@ -501,6 +568,8 @@ static int parse_value(struct parse *p, const struct fhir_search_param *sp, unsi
 			return 0;
 		}
 		return parse_reference(p, sp, v, type_mod, q);
+	case FHIR_SEARCH_SPECIAL:	/* near, the only one with an expression */
+		return parse_near(p, v, q);
 	case FHIR_SEARCH_URI:
 		q->s[0] = v;
 		q->op = (mod & FHIR_SEARCH_MOD_BELOW)	? STORE_Q_URI_BELOW
@@ -544,6 +613,20 @@ static int parse_value(struct parse *p, const struct fhir_search_param *sp, unsi
 		if (np < 2 || !c1)
 			return 0;
 		q->has_second = 1;
+		if (np == 3) {	/* MolecularSequence's coordinates: token $ start $ end */
+			const struct fhir_search_param *c2 = fhir_search_component_param(sp, 2, &expr);
+			struct str d = part[2];
+			const char *bar = memchr(d.p, '|', d.n);
+
+			if (!c2 || (c2->type != FHIR_SEARCH_NUMBER && c2->type != FHIR_SEARCH_QUANTITY))
+				return bad(p, "this composite's third part is not supported");
+			if (bar)
+				d.n = (size_t)(bar - d.p);
+			if ((rc = take_prefix(p, c2, &d, &q->cmp2)) ||
+			    (rc = parse_number(p, d, &q->texact, &q->tlo, &q->thi)))
+				return rc;
+			q->has_third = 1;
+		}
 		switch (c1->type) {
 		case FHIR_SEARCH_TOKEN: {
 			struct store_qvalue t = { 0 };
@@ -779,10 +862,6 @@ static int parse_clause(struct parse *p, const char *type, struct str name, cons
 	c->param = fhir_search_param_key(pn.sp, FHIR_SEARCH_SUB_VALUE);
 	c->table = (uint8_t)table_of(pn.sp->type);
 	c->own_type = pn.sp->code[0] != '_';
-	if (pn.sp->type == FHIR_SEARCH_SPECIAL)
-		return p->strict ? bad(p, "'%s' (special) is not supported by this server", pn.sp->code)
-				 : ERR_NOT_SUPPORTED;	/* the caller reports it ignored */
-
 	if (pn.chain.n) {
 		/* One sub-query per target type that has the chained parameter. */
 		struct store_qvalue *v = arena_alloc(p->a, (pn.sp->n_target + 1) * sizeof(*v));

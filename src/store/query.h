@@ -78,6 +78,8 @@ enum store_q_op {
 				 * or sub: a chain (local references only) */
 	STORE_Q_COMPOSITE,	/* a composite: s0 s1 first token; second part: s2 s3 text,
 				 * or cmp over [dlo, dhi); third: cmp2 over [elo, ehi) */
+	STORE_Q_NEAR,		/* a position (rows: lo latitude, hi longitude) within elo
+				 * km of latitude dlo, longitude dhi (great circle) */
 	STORE_Q_PRESENT,	/* any row of the parameter (":missing=false") */
 	STORE_Q_ID,		/* the resource's id is s0 */
 	STORE_Q_LAST_UPDATED,	/* cmp over the resource's lastUpdated [lo, hi] */
@@ -128,12 +130,15 @@ struct store_qvalue {
 	uint8_t system_or_none;		/* token: rows without a system match too (a
 					 * `code` element, whose system is implied) */
 	uint8_t has_second;		/* composite: the second part is given */
+	uint8_t has_third;		/* composite: the third (a number) is given: cmp2 over
+					 * [tlo, thi), exact value texact */
 	uint8_t local;			/* reference Type/id: only local references (url
 					 * empty, or s2: the same as an absolute URL on
 					 * this server) */
 	struct str s[4];
 	int64_t lo, hi;
 	double dlo, dhi, elo, ehi;
+	double tlo, thi, texact;
 	uint32_t has_param;		/* STORE_Q_HAS: the reference parameter of sub's type */
 	const struct store_qvalue *and_also;	/* DATE, NUMBER: the same row must also
 						 * match this (a range: ge X and lt Y) */

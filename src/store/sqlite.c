@@ -597,6 +597,10 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 	sqlite3_busy_timeout(c->db, 10000);
 	if ((rc = sqlite_audit_attach(c->db, b->audit_path, writer, e)))
 		goto fail;
+	if (sqlite_query_functions(c->db) != SQLITE_OK) {
+		rc = sqlite_fail(c->db, sqlite3_errcode(c->db), e, "adding the search functions");
+		goto fail;
+	}
 	if (writer) {
 		char sql[160];
 

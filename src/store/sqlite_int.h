@@ -24,6 +24,11 @@ int sqlite_exec(sqlite3 *db, const char *sql, struct err *e);
 int sqlite_row_to_version(sqlite3_stmt *s, int first_col, struct store_version *out);
 
 int sqlite_search(void *conn, struct store_search *s, store_row_fn fn, void *ctx, struct err *e);
+/* The SQL functions searches use (lt_distance_km), on each connection. */
+int sqlite_query_functions(sqlite3 *db);
+#define SQLITE_EARTH_KM 6371.0088	/* mean radius (IUGG) */
+#define SQLITE_RADIANS (3.14159265358979323846 / 180.0)
+#define SQLITE_KM_PER_DEGREE (SQLITE_EARTH_KM * SQLITE_RADIANS)	/* along a meridian */
 /* sqlite_message.c */
 int sqlite_messages(void *conn, const struct store_message_query *q, store_message_fn fn,
 		    void *ctx, struct err *e);

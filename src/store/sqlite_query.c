@@ -250,6 +250,62 @@ static void range_cond(struct ctx *x, int cmp, const char *lo, const char *hi, i
 #undef QHI
 }
 
+/* lt_distance_km(lat1, lon1, lat2, lon2): the great-circle distance in km
+ * (haversine, mean Earth radius); NULL when an argument is not a number. */
+static void sqlite_distance_km(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	double a[4], h;
+
+	for (int i = 0; i < argc; i++) {
+		int t = sqlite3_value_numeric_type(argv[i]);
+
+		if (t != SQLITE_FLOAT && t != SQLITE_INTEGER) {
+			sqlite3_result_null(ctx);
+			return;
+		}
+		a[i] = sqlite3_value_double(argv[i]) * SQLITE_RADIANS;
+	}
+	h = pow(sin((a[2] - a[0]) / 2), 2) + cos(a[0]) * cos(a[2]) * pow(sin((a[3] - a[1]) / 2), 2);
+	sqlite3_result_double(ctx, 2 * SQLITE_EARTH_KM * asin(sqrt(fmin(1.0, h))));
+}
+
+int sqlite_query_functions(sqlite3 *db)
+{
+	return sqlite3_create_function_v2(db, "lt_distance_km", 4,
+					  SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+					  NULL, sqlite_distance_km, NULL, NULL, NULL);
+}
+
+/*
+ * Positions (lo latitude, hi longitude) within km of (lat, lon): the box of
+ * latitudes the distance spans bounds the index scan, the box of
+ * longitudes narrows it where it is narrower than the globe, and
+ * lt_distance_km (sqlite_distance_km) decides.
+ */
+static void near_cond(struct ctx *x, double lat, double lon, double km)
+{
+	struct sql *q = &x->sql;
+	double dlat = km / SQLITE_KM_PER_DEGREE, top = fmin(90.0, fabs(lat) + dlat);
+	double dlon = top < 89.0 ? dlat / cos(top * SQLITE_RADIANS) : 360.0;
+
+	sql_add(q, "%slo>=", x->col);
+	bind_real(q, lat - dlat);
+	sql_add(q, " AND %slo<=", x->col);
+	bind_real(q, lat + dlat);
+	if (lon - dlon >= -180.0 && lon + dlon <= 180.0) {	/* else it wraps: no bound */
+		sql_add(q, " AND %shi>=", x->col);
+		bind_real(q, lon - dlon);
+		sql_add(q, " AND %shi<=", x->col);
+		bind_real(q, lon + dlon);
+	}
+	sql_add(q, " AND lt_distance_km(%slo, %shi, ", x->col, x->col);
+	bind_real(q, lat);
+	sql_add(q, ", ");
+	bind_real(q, lon);
+	sql_add(q, ")<=");
+	bind_real(q, km);
+}
+
 /* Conditions are written without needless parentheses: SQLite's parser has
  * a bounded stack, and chains nest. A value is an AND-chain (AND binds
  * tighter than OR), so values join with OR as they are. */
@@ -404,6 +460,14 @@ static void value_cond(struct ctx *x, const struct store_qvalue *v)
 			sql_add(q, " AND ");
 			range_cond(x, v->cmp, col(x, 0, "blo"), col(x, 1, "bhi"), 1, 0, 0, v->dlo, v->dhi, v->elo);
 		}
+		if (v->has_third) {
+			sql_add(q, " AND ");
+			range_cond(x, v->cmp2, col(x, 0, "clo"), col(x, 1, "chi"), 1, 0, 0, v->tlo, v->thi,
+				   v->texact);
+		}
+		break;
+	case STORE_Q_NEAR:
+		near_cond(x, v->dlo, v->dhi, v->elo);
 		break;
 	case STORE_Q_PRESENT:
 		sql_add(q, "1");
