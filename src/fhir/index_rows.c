@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include "ucum.h"
 
 uint32_t fhir_search_param_key(const struct fhir_search_param *p, int sub)
 {
@@ -48,7 +49,7 @@ static void fingerprint_build(void)
 		h = fnv1a(fnv1a(fnv1a(fnv1a(h, p->resource_type), p->code), p->expression), t);
 	}
 	/* Bump the suffix when the way rows are made changes. */
-	snprintf(fingerprint, sizeof(fingerprint), "r4-%016llx-4", (unsigned long long)h);
+	snprintf(fingerprint, sizeof(fingerprint), "r4-%016llx-5", (unsigned long long)h);
 }
 
 const char *fhir_search_fingerprint(void)
@@ -105,6 +106,29 @@ static int composite_second(struct rows_ctx *x, struct store_ix_row *r,
 	default:
 		return 0;
 	}
+}
+
+/* A UCUM quantity's second row: its value in canonical units, with the
+ * canonical code (decision 0025). None for other quantities. */
+static int canonical_row(struct rows_ctx *x, const struct fhir_index_entry *en)
+{
+	struct str sys = en->v.quantity.system, code = en->v.quantity.code;
+	char canon[FHIR_UCUM_CANON_MAX];
+	double f, off;
+	struct store_ix_row *r;
+
+	if (!str_eq(sys, FHIR_UCUM_SYSTEM) || fhir_ucum_canonical(code.p, code.n, &f, &off, canon))
+		return 0;
+	r = store_ix_rows_add(x->out, STORE_IX_NUMBER,
+			      fhir_search_param_key(en->param, FHIR_SEARCH_SUB_CANONICAL));
+	if (!r)
+		return err_set(x->e, ERR_NOMEM, NULL, "out of memory");
+	r->dlo = isnan(en->v.quantity.low) ? -INFINITY : en->v.quantity.low * f + off;
+	r->dhi = isnan(en->v.quantity.high) ? INFINITY : en->v.quantity.high * f + off;
+	if (put(x, r, 0, sys) || store_ix_rows_str(x->out, r, 1, canon, strlen(canon)) ||
+	    store_ix_rows_str(x->out, r, 2, "", 0))
+		return err_set(x->e, ERR_NOMEM, NULL, "out of memory");
+	return 0;
 }
 
 static int on_entry(void *arg, const struct fhir_index_entry *en)
@@ -190,9 +214,12 @@ static int on_entry(void *arg, const struct fhir_index_entry *en)
 	case FHIR_INDEX_QUANTITY:
 		r->dlo = isnan(en->v.quantity.low) ? -INFINITY : en->v.quantity.low;
 		r->dhi = isnan(en->v.quantity.high) ? INFINITY : en->v.quantity.high;
-		if (en->kind == FHIR_INDEX_QUANTITY)
+		if (en->kind == FHIR_INDEX_QUANTITY) {
 			rc = put(x, r, 0, en->v.quantity.system) || put(x, r, 1, en->v.quantity.code) ||
 			     put(x, r, 2, en->v.quantity.unit);
+			if (!rc)
+				return canonical_row(x, en);
+		}
 		break;
 	case FHIR_INDEX_REFERENCE:
 		rc = put(x, r, 0, en->v.reference.type) || put(x, r, 1, en->v.reference.id) ||

@@ -376,7 +376,9 @@ int fhir_index_supports(int search_type, const struct fhirpath_value *v);
 
 /* A search parameter's key in the store: its row in the table, times 4,
  * plus what the rows hold (the value, the :text of a token, the :of-type of
- * an identifier, the :identifier of a reference). Stable within one
+ * an identifier, the :identifier of a reference; for a quantity, its value
+ * in canonical UCUM units under the :text slot, which quantities do not
+ * otherwise use: decision 0025). Stable within one
  * parameter table: fhir_search_fingerprint() names the table, and the
  * store keeps the fingerprint its index was built with. */
 enum fhir_search_sub {
@@ -385,6 +387,7 @@ enum fhir_search_sub {
 	FHIR_SEARCH_SUB_OF_TYPE,
 	FHIR_SEARCH_SUB_IDENTIFIER
 };
+#define FHIR_SEARCH_SUB_CANONICAL FHIR_SEARCH_SUB_TEXT	/* quantity: canonical UCUM */
 uint32_t fhir_search_param_key(const struct fhir_search_param *p, int sub);
 /* A short text that changes whenever the parameter table does. */
 const char *fhir_search_fingerprint(void);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include "../base/time.h"
 #include "fhir_tables.h"
+#include "ucum.h"
 
 #define SEARCH_MAX_VALUES 64		/* OR'ed values of one parameter */
 #define SEARCH_MAX_CLAUSES 64		/* AND'ed clauses of one query */
@@ -804,6 +805,43 @@ static int parse_in(struct parse *p, const struct fhir_search_param *sp, const c
 	return 0;
 }
 
+/*
+ * Quantities in UCUM units are compared in canonical units (decision
+ * 0025): when every value of the clause names a UCUM code this server
+ * knows, the clause reads the parameter's canonical rows, each value
+ * converted (mmol/L and umol/L meet in "mol.m-3"). Otherwise it matches
+ * codes as written.
+ */
+static int canonical_clause(struct parse *p, const struct fhir_search_param *sp,
+			    struct store_qclause *c)
+{
+	double f[SEARCH_MAX_VALUES], off[SEARCH_MAX_VALUES];
+	char canon[SEARCH_MAX_VALUES][FHIR_UCUM_CANON_MAX];
+
+	for (size_t i = 0; i < c->n; i++) {
+		const struct store_qvalue *v = &c->v[i];
+
+		if (v->op != STORE_Q_NUMBER || !str_eq(v->s[0], FHIR_UCUM_SYSTEM) ||
+		    fhir_ucum_canonical(v->s[1].p, v->s[1].n, &f[i], &off[i], canon[i]))
+			return 0;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		struct store_qvalue *v = &c->v[i];
+		size_t n = strlen(canon[i]);
+		char *s = arena_alloc(p->a, n + 1);
+
+		if (!s)
+			return nomem(p);
+		memcpy(s, canon[i], n + 1);
+		v->s[1] = (struct str){ s, n };
+		v->dlo = v->dlo * f[i] + off[i];
+		v->dhi = v->dhi * f[i] + off[i];
+		v->elo = v->elo * f[i] + off[i];
+	}
+	c->param = fhir_search_param_key(sp, FHIR_SEARCH_SUB_CANONICAL);
+	return 0;
+}
+
 /* name=value on type as one clause (values OR'ed). */
 static int parse_clause(struct parse *p, const char *type, struct str name, const char *value,
 			int depth, struct store_qclause *c)
@@ -938,7 +976,7 @@ static int parse_clause(struct parse *p, const char *type, struct str name, cons
 	for (size_t i = 0; i < nv; i++)
 		if ((rc = parse_value(p, pn.sp, mod, type_mod, vals[i], c, &c->v[i])))
 			return rc;
-	return 0;
+	return pn.sp->type == FHIR_SEARCH_QUANTITY ? canonical_clause(p, pn.sp, c) : 0;
 }
 
 /* ---- result parameters -------------------------------------------------- */
