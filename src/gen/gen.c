@@ -1,6 +1,7 @@
 /*
  * gen.c — the synthetic city: the PRNG, identifiers, facilities, people,
- * encounters, conditions and observations (see gen.h, decision 0021).
+ * encounters, conditions, observations, medication requests,
+ * immunizations, allergies and pregnancies (see gen.h, decision 0021).
  *
  * JSON is written with printf into one fixed buffer per resource: every
  * string comes from the static tables (no quotes or backslashes to escape),
@@ -220,6 +221,7 @@ static int finish(struct gen *g, enum gen_type t, const char *id, gen_emit_fn em
 
 static const char *const type_names[GEN_N_TYPES] = {
 	"Organization", "Location", "Patient", "Encounter", "Condition", "Observation",
+	"MedicationRequest", "Immunization", "AllergyIntolerance",
 };
 
 const char *gen_type_name(enum gen_type t)
@@ -483,7 +485,12 @@ static const struct {
 	[CLASS_EMER] = { "EMER", "emergency", "Cấp cứu" },
 };
 
-#define MAX_ENCOUNTERS 40
+/* Routine visits, then dengue and TB, then a pregnancy's antenatal visits
+ * and delivery. */
+#define MAX_ROUTINE 38
+#define MAX_ENCOUNTERS (MAX_ROUTINE + 2 + 8)
+
+enum { ENC_ROUTINE, ENC_ANTENATAL, ENC_DELIVERY };
 
 struct encounter {
 	int64_t day;
@@ -493,6 +500,7 @@ struct encounter {
 	size_t facility;
 	int labs;
 	int acute;		/* the gen_condition_row it was for, or -1 */
+	int kind;		/* ENC_ROUTINE, ENC_ANTENATAL, ENC_DELIVERY */
 };
 
 /* Physiology that stays with a person; each visit adds a little noise. */
@@ -510,7 +518,10 @@ struct care {
 	char patient_id[24];
 	int has[GEN_N_CONDITIONS];
 	struct body b;
-	unsigned n_obs;
+	unsigned n_obs, n_med;
+	int allergic[GEN_N_ALLERGENS];
+	int64_t lmp, delivery;	/* a pregnancy: last menstrual period, delivery day (may be
+				 * after the reference date: still pregnant); lmp 0: none */
 };
 
 static int age_group(int age)
@@ -595,7 +606,7 @@ static void draw_conditions(struct care *c)
 	/* Diabetes first: it raises the odds of hypertension, dyslipidaemia
 	 * and CKD. */
 	c->has[GEN_E11] = chance(&c->r, gen_conditions[GEN_E11].per_1000[grp] / 1000.0);
-	for (int k = 0; k < GEN_N_CONDITIONS; k++) {
+	for (int k = 0; k < GEN_N_PREVALENT; k++) {
 		double p = gen_conditions[k].per_1000[grp] / 1000.0;
 
 		if (k == GEN_E11)
@@ -683,9 +694,17 @@ static int emit_encounter(struct care *c, const struct encounter *e, const char 
 	    "\"subject\":{\"reference\":\"Patient/%s\"},\"period\":{\"start\":\"%s\",\"end\":\"%s\"},"
 	    "\"location\":[{\"location\":{\"reference\":\"Location/gen-loc-%d\"}}],"
 	    "\"serviceProvider\":{\"reference\":\"Organization/gen-org-%d\"}}",
-	    id, classes[e->cls].code, classes[e->cls].display, classes[e->cls].text,
+	    id, classes[e->cls].code, classes[e->cls].display,
+	    e->kind == ENC_ANTENATAL ? "Khám thai" : e->kind == ENC_DELIVERY ? "Sinh con" :
+	    classes[e->cls].text,
 	    c->patient_id, t0, t1, code, code);
 	return finish(c->g, GEN_ENCOUNTER, id, c->emit, c->arg);
+}
+
+/* The id of the n-th Condition of the patient (1-based). */
+static void condition_id(const struct care *c, unsigned n, char id[40])
+{
+	snprintf(id, 40, "gen-cond-%s-%02u", c->patient_id + 8, n);
 }
 
 static int emit_condition(struct care *c, int row, unsigned n, const struct encounter *e,
@@ -694,7 +713,8 @@ static int emit_condition(struct care *c, int row, unsigned n, const struct enco
 	const struct gen_condition *k = &gen_conditions[row];
 	char id[40], recorded[16], onset[16], abated[16];
 	int64_t birth = days_from_civil(c->p->birth_year, c->p->birth_month, c->p->birth_day);
-	int64_t onset_day = e->day;
+	int64_t ref = days_from_civil(REF_Y, REF_M, REF_D);
+	int64_t onset_day = e->day, abated_day = e->day + 10;
 	int resolved = !k->chronic;
 
 	if (k->chronic) {
@@ -702,12 +722,20 @@ static int emit_condition(struct care *c, int row, unsigned n, const struct enco
 		if (onset_day < birth + 1)
 			onset_day = birth + 1 < e->day ? birth + 1 : e->day;
 	}
-	if (row == GEN_A15 && e->day + 180 > days_from_civil(REF_Y, REF_M, REF_D))
-		resolved = 0;	/* still on treatment */
-	snprintf(id, sizeof(id), "gen-cond-%s-%02u", c->patient_id + 8, n);
+	if (row == GEN_A15)
+		abated_day = e->day + 180;
+	else if (row == GEN_Z34)
+		onset_day = c->lmp, abated_day = c->delivery;	/* supervised until delivery */
+	else if (row == GEN_O24_4)
+		abated_day = c->delivery;
+	else if (row == GEN_O80 || row == GEN_O82)
+		abated_day = e->day + (e->minute + e->minutes) / 1440;	/* discharge */
+	if (abated_day > ref)
+		resolved = 0;	/* still on treatment, still pregnant */
+	condition_id(c, n, id);
 	format_date(recorded, e->day);
 	format_date(onset, onset_day);
-	format_date(abated, e->day + (row == GEN_A15 ? 180 : 10));
+	format_date(abated, abated_day);
 	start(c->g);
 	put(c->g, "{\"resourceType\":\"Condition\",\"id\":\"%s\",\"clinicalStatus\":{\"coding\":[{"
 	    "\"system\":\"http://terminology.hl7.org/CodeSystem/condition-clinical\",\"code\":\"%s\"}]},"
@@ -795,6 +823,27 @@ static int emit_bp(struct care *c, double sbp, double dbp, const char *encounter
 	return finish(c->g, GEN_OBSERVATION, id, c->emit, c->arg);
 }
 
+/* At the first antenatal visit: pregnancy status (LOINC 82810-3),
+ * SNOMED CT 77386006 Pregnant. */
+static int emit_pregnancy_status(struct care *c, const char *encounter_id, const char *when)
+{
+	char id[40];
+
+	next_obs_id(c, id);
+	start(c->g);
+	put(c->g, "{\"resourceType\":\"Observation\",\"id\":\"%s\",\"status\":\"final\","
+	    "\"category\":[{\"coding\":[{\"system\":"
+	    "\"http://terminology.hl7.org/CodeSystem/observation-category\",\"code\":\"social-history\"}]}],"
+	    "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"82810-3\","
+	    "\"display\":\"Pregnancy status\"}]},"
+	    "\"subject\":{\"reference\":\"Patient/%s\"},\"encounter\":{\"reference\":\"Encounter/%s\"},"
+	    "\"effectiveDateTime\":\"%s\",\"valueCodeableConcept\":{\"coding\":[{"
+	    "\"system\":\"http://snomed.info/sct\",\"code\":\"77386006\",\"display\":\"Pregnant\"}],"
+	    "\"text\":\"Đang mang thai\"}}",
+	    id, c->patient_id, encounter_id, when);
+	return finish(c->g, GEN_OBSERVATION, id, c->emit, c->arg);
+}
+
 /* Rough growth anchors (WHO child growth standards, medians of both sexes,
  * rounded): height in cm and BMI by age in years. */
 static const double height_by_age[][2] = {
@@ -837,6 +886,8 @@ static int emit_observations(struct care *c, const struct encounter *e, const ch
 		if ((rc = emit_bp(c, sbp, dbp, encounter_id, when)))
 			return rc;
 	}
+	if (e->acute == GEN_Z34 && (rc = emit_pregnancy_status(c, encounter_id, when)))
+		return rc;
 	if (!e->labs)
 		return 0;
 	format_time(when, e->day, e->minute + 35);
@@ -861,16 +912,269 @@ static int emit_observations(struct care *c, const struct encounter *e, const ch
 	return 0;
 }
 
+/* ---- allergies, medications, immunizations, pregnancies ------------------ */
+
+static void draw_allergies(struct care *c)
+{
+	for (int k = 0; k < GEN_N_ALLERGENS; k++)
+		c->allergic[k] = chance(&c->r, gen_allergens[k].per_1000 / 1000.0);
+}
+
+/* Recorded at the first encounter when there is one. */
+static int emit_allergy(struct care *c, int row, unsigned n, const struct encounter *e,
+			const char *encounter_id)
+{
+	const struct gen_allergen *a = &gen_allergens[row];
+	const struct gen_manifestation *m = &a->reaction[chance(&c->r, 0.3)];
+	int high = chance(&c->r, a->high), confirmed = chance(&c->r, 0.7);
+	char id[48], when[16];
+
+	snprintf(id, sizeof(id), "gen-allergy-%s-%02u", c->patient_id + 8, n);
+	start(c->g);
+	put(c->g, "{\"resourceType\":\"AllergyIntolerance\",\"id\":\"%s\","
+	    "\"clinicalStatus\":{\"coding\":[{\"system\":"
+	    "\"http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical\",\"code\":\"active\"}]},"
+	    "\"verificationStatus\":{\"coding\":[{\"system\":"
+	    "\"http://terminology.hl7.org/CodeSystem/allergyintolerance-verification\",\"code\":\"%s\"}]},"
+	    "\"type\":\"allergy\",\"category\":[\"%s\"],\"criticality\":\"%s\",\"code\":{",
+	    id, confirmed ? "confirmed" : "unconfirmed", a->category, high ? "high" : "low");
+	if (a->snomed)
+		put(c->g, "\"coding\":[{\"system\":\"http://snomed.info/sct\",\"code\":\"%s\","
+		    "\"display\":\"%s\"}],", a->snomed, a->display);
+	put(c->g, "\"text\":\"%s\"},\"patient\":{\"reference\":\"Patient/%s\"}", a->text,
+	    c->patient_id);
+	if (e) {
+		format_date(when, e->day);
+		put(c->g, ",\"encounter\":{\"reference\":\"Encounter/%s\"},\"recordedDate\":\"%s\"",
+		    encounter_id, when);
+	}
+	put(c->g, ",\"reaction\":[{\"manifestation\":[{\"coding\":[{\"system\":"
+	    "\"http://snomed.info/sct\",\"code\":\"%s\",\"display\":\"%s\"}],\"text\":\"%s\"}]}]}",
+	    m->snomed, m->display, m->text);
+	return finish(c->g, GEN_ALLERGY_INTOLERANCE, id, c->emit, c->arg);
+}
+
+/* What a prescription is for: a Condition of the patient, or a code. */
+struct med_reason {
+	const char *condition_id;	/* or NULL */
+	const char *icd10, *text;	/* when there is no Condition */
+};
+
+static int emit_medication(struct care *c, int drug, const struct encounter *e,
+			   const char *encounter_id, int active, const struct med_reason *why)
+{
+	const struct gen_drug *d = &gen_drugs[drug];
+	char id[48], when[32];
+	int code = FIRST_CODE + (int)e->facility;
+
+	snprintf(id, sizeof(id), "gen-medreq-%s-%03u", c->patient_id + 8, ++c->n_med);
+	format_time(when, e->day, e->minute + 40);
+	start(c->g);
+	put(c->g, "{\"resourceType\":\"MedicationRequest\",\"id\":\"%s\",\"status\":\"%s\","
+	    "\"intent\":\"order\",\"category\":[{\"coding\":[{\"system\":"
+	    "\"http://terminology.hl7.org/CodeSystem/medicationrequest-category\",\"code\":\"%s\"}]}],"
+	    "\"medicationCodeableConcept\":{\"coding\":[{\"system\":\"http://www.whocc.no/atc\","
+	    "\"code\":\"%s\",\"display\":\"%s\"}],\"text\":\"%s\"},"
+	    "\"subject\":{\"reference\":\"Patient/%s\"},\"encounter\":{\"reference\":\"Encounter/%s\"},"
+	    "\"authoredOn\":\"%s\",\"requester\":{\"reference\":\"Organization/gen-org-%d\"},",
+	    id, active ? "active" : "completed", e->cls == CLASS_AMB ? "outpatient" : "inpatient",
+	    d->atc, d->atc_name, d->text, c->patient_id, encounter_id, when, code);
+	if (why->condition_id)
+		put(c->g, "\"reasonReference\":[{\"reference\":\"Condition/%s\"}],", why->condition_id);
+	else
+		put(c->g, "\"reasonCode\":[{\"coding\":[{\"system\":\"http://hl7.org/fhir/sid/icd-10\","
+		    "\"code\":\"%s\"}],\"text\":\"%s\"}],", why->icd10, why->text);
+	put(c->g, "\"courseOfTherapyType\":{\"coding\":[{\"system\":"
+	    "\"http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy\","
+	    "\"code\":\"%s\"}]},\"dosageInstruction\":[{\"text\":\"%s\"}],"
+	    "\"dispenseRequest\":{\"expectedSupplyDuration\":{\"value\":%d,\"unit\":\"ngày\","
+	    "\"system\":\"http://unitsofmeasure.org\",\"code\":\"d\"}}}",
+	    d->days ? "acute" : "continuous", d->dosage, d->days ? d->days : 30);
+	return finish(c->g, GEN_MEDICATION_REQUEST, id, c->emit, c->arg);
+}
+
+/* A drug the patient is allergic to is swapped for another of its use. */
+static int avoid_allergy(const struct care *c, int drug, int child)
+{
+	if (c->allergic[GEN_ALLERGY_PENICILLIN] &&
+	    (drug == GEN_AMOXICILLIN || drug == GEN_AMOX_CLAV || drug == GEN_AMOXICILLIN_CHILD))
+		return child ? GEN_AZITHROMYCIN_CHILD : GEN_AZITHROMYCIN;
+	if (c->allergic[GEN_ALLERGY_NSAID] && drug == GEN_ASPIRIN)
+		return GEN_CLOPIDOGREL;
+	return drug;
+}
+
+/* A short course at an encounter: paracetamol, an antibiotic or both. */
+static int acute_course(struct care *c, const struct encounter *e, const char *encounter_id,
+			int64_t ref, double p_paracetamol, double p_antibiotic,
+			const struct med_reason *why)
+{
+	int64_t birth = days_from_civil(c->p->birth_year, c->p->birth_month, c->p->birth_day);
+	int child = e->day - birth < 12 * 365, rc, drug;
+
+	if (chance(&c->r, p_paracetamol)) {
+		drug = child ? GEN_PARACETAMOL_CHILD : GEN_PARACETAMOL;
+		if ((rc = emit_medication(c, drug, e, encounter_id, e->day + gen_drugs[drug].days > ref, why)))
+			return rc;
+	}
+	if (chance(&c->r, p_antibiotic)) {
+		drug = gen_antibiotic_drug[pick_n(&c->r, gen_antibiotics, gen_n_antibiotics)];
+		if (child || e->day - birth < 18 * 365)	/* no quinolones for the young */
+			drug = drug == GEN_CIPROFLOXACIN ? GEN_AMOXICILLIN : drug;
+		if (child)
+			drug = drug == GEN_AZITHROMYCIN ? GEN_AZITHROMYCIN_CHILD : GEN_AMOXICILLIN_CHILD;
+		drug = avoid_allergy(c, drug, child);
+		if ((rc = emit_medication(c, drug, e, encounter_id, e->day + gen_drugs[drug].days > ref, why)))
+			return rc;
+	}
+	return 0;
+}
+
+/* Children under 6 on the reference date: the TCMR schedule, each dose
+ * given or missed, none after the reference date. Birth doses where the
+ * child was born, the rest at the commune station of the child's ward. */
+static int emit_immunizations(struct care *c)
+{
+	const struct gen_person *p = c->p;
+	int64_t birth = days_from_civil(p->birth_year, p->birth_month, p->birth_day);
+	int64_t ref = days_from_civil(REF_Y, REF_M, REF_D), last[16] = { 0 };
+	const char *series[16] = { 0 };
+	int doses[16] = { 0 }, station = FIRST_CODE + (int)(FIRST_STATION + p->ward_index);
+	int born_at, rc;
+	double cover = chance(&c->r, gen_tcmr_keepers) ? gen_tcmr_keeper_dose : gen_tcmr_other_dose;
+	unsigned n = 0;
+	size_t n_series = 0;
+
+	if (p->age >= 6)
+		return 0;
+	born_at = FIRST_CODE + (int)(chance(&c->r, 0.6) ? 6 + gen_rng_below(&c->r, 2)	/* Từ Dũ, Hùng Vương */
+								: pick_hospital(&c->r));
+	for (size_t i = 0; i < gen_n_tcmr; i++) {
+		const struct gen_vaccine_dose *v = &gen_tcmr[i];
+		size_t s = 0;
+		int64_t day;
+		char id[48], when[32];
+		int where;
+
+		while (s < n_series && strcmp(series[s], v->series))
+			s++;
+		if (s == n_series && n_series < 16)
+			series[n_series++] = v->series;
+		if (!chance(&c->r, cover))
+			continue;
+		if (v->at_birth)	/* hepatitis B within a day, BCG within the month */
+			day = birth + (!strcmp(v->series, "BCG") ? (int64_t)gen_rng_below(&c->r, 30)
+								 : chance(&c->r, 0.8) ? 0 : 1 + (int64_t)gen_rng_below(&c->r, 7));
+		else	/* late by up to four weeks, usually less */
+			day = birth + v->age_days + (int64_t)(gen_rng_below(&c->r, 29) * gen_rng_unit(&c->r));
+		if (doses[s] && day < last[s] + v->min_gap_days)
+			day = last[s] + v->min_gap_days;
+		if (day > ref)
+			continue;
+		last[s] = day;
+		doses[s]++;
+		where = v->at_birth ? born_at : station;
+		snprintf(id, sizeof(id), "gen-imm-%s-%02u", c->patient_id + 8, ++n);
+		format_time(when, day, v->at_birth ? (int)gen_rng_below(&c->r, 24 * 60)
+						   : 7 * 60 + 30 + (int)gen_rng_below(&c->r, 8 * 60));
+		start(c->g);
+		put(c->g, "{\"resourceType\":\"Immunization\",\"id\":\"%s\",\"status\":\"completed\","
+		    "\"vaccineCode\":{\"coding\":[{\"system\":\"http://hl7.org/fhir/sid/cvx\","
+		    "\"code\":\"%s\",\"display\":\"%s\"}],\"text\":\"%s\"},"
+		    "\"patient\":{\"reference\":\"Patient/%s\"},\"occurrenceDateTime\":\"%s\","
+		    "\"primarySource\":true,\"location\":{\"reference\":\"Location/gen-loc-%d\"},"
+		    "\"performer\":[{\"actor\":{\"reference\":\"Organization/gen-org-%d\"}}],"
+		    "\"fundingSource\":{\"coding\":[{\"system\":"
+		    "\"http://terminology.hl7.org/CodeSystem/immunization-funding-source\","
+		    "\"code\":\"public\"}],\"text\":\"Tiêm chủng mở rộng\"},"
+		    "\"protocolApplied\":[{\"series\":\"%s\",\"doseNumberPositiveInt\":%d}]}",
+		    id, v->cvx, v->cvx_display, v->text, c->patient_id, when, where, where, v->series,
+		    doses[s]);
+		if ((rc = finish(c->g, GEN_IMMUNIZATION, id, c->emit, c->arg)))
+			return rc;
+	}
+	return 0;
+}
+
+/* A pregnancy for some women who are 18-45 during the years of care:
+ * antenatal visits and, unless still pregnant on the reference date, a
+ * delivery in hospital. Appends to enc[]; returns how many. */
+static unsigned plan_pregnancy(struct care *c, struct encounter *enc, int64_t first, int64_t ref)
+{
+	const struct gen_person *p = c->p;
+	int64_t adult = days_from_civil(p->birth_year + 18, p->birth_month, p->birth_day);
+	int64_t too_old = days_from_civil(p->birth_year + 45, p->birth_month, p->birth_day);
+	int64_t lo = first > adult ? first : adult, hi = too_old - 287;	/* delivered by 45 */
+	int gdm, caesarean;
+	unsigned n = 0;
+
+	if (hi > ref)
+		hi = ref;
+	if (p->male || hi <= lo ||
+	    !chance(&c->r, clamp(gen_births_per_woman_year * (double)(hi - lo) / 365.25, 0, 0.9)))
+		return 0;
+	c->lmp = lo + (int64_t)gen_rng_below(&c->r, (uint64_t)(hi - lo));
+	c->delivery = c->lmp + 259 + (int64_t)gen_rng_below(&c->r, 28);	/* 37w0d .. 40w6d */
+	gdm = chance(&c->r, gen_gestational_diabetes_share);
+	caesarean = chance(&c->r, gen_caesarean_share);
+	c->has[GEN_Z34] = 1;
+	for (size_t i = 0; i < gen_n_antenatal_weeks; i++) {
+		struct encounter *e = &enc[n];
+		int64_t day = c->lmp + 7 * gen_antenatal_weeks[i] + (int64_t)gen_rng_below(&c->r, 7);
+		int gdm_visit = gdm && gen_antenatal_weeks[i] == 28;
+
+		if (i && !gdm_visit && !chance(&c->r, gen_antenatal_kept))
+			continue;
+		if (day > ref || day >= c->delivery)
+			break;
+		memset(e, 0, sizeof(*e));
+		e->day = day;
+		e->cls = CLASS_AMB;
+		e->kind = ENC_ANTENATAL;
+		e->acute = -1;
+		place(c, e);
+		if (gen_rng_unit(&c->r) < 0.6)	/* most go to a hospital for antenatal care */
+			e->facility = chance(&c->r, 0.5) ? 6 + (size_t)gen_rng_below(&c->r, 2)
+							 : pick_hospital(&c->r);
+		e->labs = !n || gdm_visit;
+		if (!n)
+			e->acute = GEN_Z34;
+		else if (gdm_visit)
+			e->acute = GEN_O24_4, c->has[GEN_O24_4] = 1;
+		n++;
+	}
+	if (c->delivery <= ref) {
+		struct encounter *e = &enc[n++];
+		int row = caesarean ? GEN_O82 : GEN_O80;
+
+		memset(e, 0, sizeof(*e));
+		e->day = c->delivery;
+		e->cls = CLASS_IMP;
+		e->kind = ENC_DELIVERY;
+		e->acute = row;
+		c->has[row] = 1;
+		e->facility = chance(&c->r, 0.6) ? 6 + (size_t)gen_rng_below(&c->r, 2) : pick_hospital(&c->r);
+		e->minute = (int)gen_rng_below(&c->r, 24 * 60);
+		e->minutes = (caesarean ? 4 : 2) * 1440 + (int)gen_rng_below(&c->r, 1440);
+		e->labs = 1;
+	}
+	if (!n)	/* the first visit was after the reference date */
+		c->has[GEN_Z34] = 0, c->lmp = 0;
+	return n;
+}
+
 int gen_patient(struct gen *g, size_t index, gen_emit_fn emit, void *arg)
 {
 	struct gen_person p;
 	struct care c;
 	struct encounter enc[MAX_ENCOUNTERS];
-	char encounter_ids[MAX_ENCOUNTERS][32];
+	char encounter_ids[MAX_ENCOUNTERS][32], cond_ids[GEN_N_CONDITIONS][40];
 	int64_t ref = days_from_civil(REF_Y, REF_M, REF_D), first, birth;
 	static const double visits_per_year[GEN_AGE_GROUPS] = { 1.5, 0.7, 1.1, 2.4 };
-	int n_chronic = 0, grp, rc;
-	unsigned n = 0, n_conditions = 0, want;
+	int n_chronic = 0, grp, rc, cond_at[GEN_N_CONDITIONS], regimen[GEN_N_CONDITIONS];
+	unsigned cond_no[GEN_N_CONDITIONS];
+	uint64_t renewed[GEN_N_CONDITIONS];	/* bit i: prescribed at encounter i */
+	unsigned n = 0, n_conditions = 0, n_allergies = 0, want;
 
 	if (index >= GEN_MAX_PATIENTS)
 		return ERR_INVALID;
@@ -884,19 +1188,21 @@ int gen_patient(struct gen *g, size_t index, gen_emit_fn emit, void *arg)
 	snprintf(c.patient_id, sizeof(c.patient_id), "gen-pat-%06zu", index + 1);
 	draw_conditions(&c);
 	draw_body(&c);
+	draw_allergies(&c);
 	for (int k = 0; k < GEN_N_CONDITIONS; k++)
 		n_chronic += c.has[k] && gen_conditions[k].chronic;
 
 	/* Encounters: a Poisson number over the years of care, more for the
-	 * old and the chronically ill; dengue and TB bring their own. */
+	 * old and the chronically ill; dengue, TB and a pregnancy bring their
+	 * own. */
 	birth = days_from_civil(p.birth_year, p.birth_month, p.birth_day);
 	first = days_from_civil(CARE_FIRST_YEAR, 1, 1);
 	if (first < birth)
 		first = birth;
 	grp = age_group(p.age);
 	want = poisson(&c.r, (visits_per_year[grp] + 0.8 * n_chronic) * (double)(ref - first + 1) / 365.25);
-	if (want > MAX_ENCOUNTERS - 2)
-		want = MAX_ENCOUNTERS - 2;
+	if (want > MAX_ROUTINE)
+		want = MAX_ROUTINE;
 	if (!want && n_chronic)
 		want = 1;
 	for (; n < want; n++) {
@@ -937,22 +1243,21 @@ int gen_patient(struct gen *g, size_t index, gen_emit_fn emit, void *arg)
 		e->labs = 1;
 		e->acute = GEN_A15;
 	}
+	n += plan_pregnancy(&c, enc + n, first, ref);
 	qsort(enc, n, sizeof(enc[0]), cmp_encounter);
-
-	if ((rc = emit_patient(&c)))
-		return rc;
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < n; i++)
 		snprintf(encounter_ids[i], sizeof(encounter_ids[i]), "gen-enc-%06zu-%02u", index + 1, i + 1);
-		if ((rc = emit_encounter(&c, &enc[i], encounter_ids[i])) ||
-		    (rc = emit_observations(&c, &enc[i], encounter_ids[i])))
-			return rc;
-	}
-	/* Chronic conditions are recorded at one of the earlier encounters;
-	 * acute ones at their own. */
-	for (int k = 0; k < GEN_N_CONDITIONS && n; k++) {
+
+	/* Chronic conditions are recorded at one of the earlier encounters,
+	 * acute ones at their own; those treated get a regimen there,
+	 * renewed at most later outpatient visits. */
+	for (int k = 0; k < GEN_N_CONDITIONS; k++) {
 		unsigned at = 0;
 
-		if (!c.has[k])
+		cond_at[k] = -1;
+		regimen[k] = -1;
+		renewed[k] = 0;
+		if (!c.has[k] || !n)
 			continue;
 		if (gen_conditions[k].chronic) {
 			at = (unsigned)gen_rng_below(&c.r, n / 2 + 1);
@@ -960,8 +1265,75 @@ int gen_patient(struct gen *g, size_t index, gen_emit_fn emit, void *arg)
 			while (at < n && enc[at].acute != k)
 				at++;
 		}
-		if (at < n && (rc = emit_condition(&c, k, ++n_conditions, &enc[at], encounter_ids[at])))
+		if (at >= n)
+			continue;
+		cond_at[k] = (int)at;
+		cond_no[k] = ++n_conditions;
+		condition_id(&c, cond_no[k], cond_ids[k]);
+		if (!chance(&c.r, gen_treated_per_100[k] / 100.0))
+			continue;
+		for (size_t i = 0, total = 0; i < gen_n_regimens; i++) {
+			if (gen_regimens[i].condition != k)
+				continue;
+			total += gen_regimens[i].weight;
+			if (gen_rng_below(&c.r, total) < gen_regimens[i].weight)
+				regimen[k] = (int)i;	/* a weighted choice in one pass */
+		}
+		renewed[k] = 1ull << at;
+		for (unsigned i = at + 1; gen_conditions[k].chronic && i < n; i++)
+			if (enc[i].cls == CLASS_AMB && chance(&c.r, 0.7))
+				renewed[k] |= 1ull << i;
+	}
+
+	if ((rc = emit_patient(&c)))
+		return rc;
+	for (int k = 0; k < GEN_N_ALLERGENS; k++)
+		if (c.allergic[k] &&
+		    (rc = emit_allergy(&c, k, ++n_allergies, n ? &enc[0] : NULL, encounter_ids[0])))
+			return rc;
+	for (unsigned i = 0; i < n; i++)
+		if ((rc = emit_encounter(&c, &enc[i], encounter_ids[i])) ||
+		    (rc = emit_observations(&c, &enc[i], encounter_ids[i])))
+			return rc;
+	for (int k = 0; k < GEN_N_CONDITIONS; k++)
+		if (cond_at[k] >= 0 &&
+		    (rc = emit_condition(&c, k, cond_no[k], &enc[cond_at[k]], encounter_ids[cond_at[k]])))
+			return rc;
+	/* Prescriptions, encounter by encounter: the chronic regimens due
+	 * there (the last of each still active), then short courses. */
+	for (unsigned i = 0; i < n; i++) {
+		const struct encounter *e = &enc[i];
+		int64_t age_days = e->day - birth;
+
+		for (int k = 0; k < GEN_N_CONDITIONS; k++) {
+			struct med_reason why = { cond_ids[k], NULL, NULL };
+			int last;
+
+			if (regimen[k] < 0 || !(renewed[k] >> i & 1))
+				continue;
+			last = i + 1 >= 64 || !(renewed[k] >> (i + 1));
+			for (int d = 0; d < 3 && gen_regimens[regimen[k]].drug[d]; d++) {
+				int drug = avoid_allergy(&c, gen_regimens[regimen[k]].drug[d], 0);
+				int active = gen_drugs[drug].days ? e->day + gen_drugs[drug].days > ref : last;
+
+				if ((rc = emit_medication(&c, drug, e, encounter_ids[i], active, &why)))
+					return rc;
+			}
+		}
+		if (e->acute == GEN_A90) {
+			/* Dengue: paracetamol, never NSAIDs or antibiotics. */
+			struct med_reason why = { cond_ids[GEN_A90], NULL, NULL };
+
+			rc = acute_course(&c, e, encounter_ids[i], ref, 0.9, 0, &why);
+		} else if (e->kind == ENC_ROUTINE && e->acute < 0 && age_days > 60) {
+			static const struct med_reason uri = { NULL, "J06.9",
+				"Nhiễm trùng đường hô hấp trên cấp" };
+			int emer = e->cls == CLASS_EMER, acute = emer || chance(&c.r, 0.3);
+
+			rc = acute ? acute_course(&c, e, encounter_ids[i], ref, 0.8, emer ? 0.35 : 0.45, &uri) : 0;
+		}
+		if (rc)
 			return rc;
 	}
-	return 0;
+	return emit_immunizations(&c);
 }

@@ -55,6 +55,9 @@ enum gen_type {
 	GEN_ENCOUNTER,
 	GEN_CONDITION,
 	GEN_OBSERVATION,
+	GEN_MEDICATION_REQUEST,
+	GEN_IMMUNIZATION,
+	GEN_ALLERGY_INTOLERANCE,
 	GEN_N_TYPES
 };
 const char *gen_type_name(enum gen_type t);	/* "Patient" */
@@ -120,7 +123,8 @@ void gen_person_make(const struct gen *g, size_t index, struct gen_person *p);
 /* An Organization and a Location for every facility. */
 int gen_facilities(struct gen *g, gen_emit_fn emit, void *arg) LT_MUST_CHECK;
 /* Patient index and everything about them: Encounters, Conditions,
- * Observations. References point only at resources of the same patient
+ * Observations, MedicationRequests, Immunizations (children under 6),
+ * AllergyIntolerances; pregnancies as Conditions and Encounters. References point only at resources of the same patient
  * and at the facilities. index < GEN_MAX_PATIENTS. */
 int gen_patient(struct gen *g, size_t index, gen_emit_fn emit, void *arg) LT_MUST_CHECK;
 

@@ -220,4 +220,217 @@ const struct gen_condition gen_conditions[GEN_N_CONDITIONS] = {
 	[GEN_A15] = { "A15", "Lao hô hấp, có xác nhận về vi khuẩn học và mô học",
 		      { 2, 7, 10, 12 }, 0 },
 	[GEN_A90] = { "A90", "Sốt Dengue [sốt xuất huyết Dengue cổ điển]", { 60, 45, 15, 8 }, 0 },
+	/* Pregnancy and delivery: not drawn by prevalence (see the pregnancy
+	 * rates below). Vietnamese displays are our rendering of the MoH's
+	 * ICD-10 titles, approximate. */
+	[GEN_Z34] = { "Z34", "Giám sát thai nghén bình thường", { 0, 0, 0, 0 }, 0 },
+	[GEN_O24_4] = { "O24.4", "Đái tháo đường phát sinh trong thời kỳ có thai", { 0, 0, 0, 0 }, 0 },
+	[GEN_O80] = { "O80", "Đẻ thường một thai", { 0, 0, 0, 0 }, 0 },
+	[GEN_O82] = { "O82", "Đẻ một thai bằng mổ lấy thai", { 0, 0, 0, 0 }, 0 },
 };
+
+/* Drugs. ATC codes and names from the WHO Collaborating Centre's ATC/DDD
+ * index (http://www.whocc.no/atc); the Vietnamese names, strengths and
+ * dosages are what a prescription at a district hospital or commune
+ * station commonly says (Vietnamese INN spelling: "Amlodipin",
+ * "Gliclazid"), picked from the MoH's essential-medicines and BHYT-covered
+ * lists as we understand them. Illustrative, not prescribing advice. */
+const struct gen_drug gen_drugs[GEN_N_DRUGS] = {
+	[GEN_DRUG_NONE] = { "", "", "", "", 0 },
+	[GEN_AMLODIPINE] = { "C08CA01", "amlodipine", "Amlodipin 5mg",
+			     "Uống 1 viên/ngày vào buổi sáng", 0 },
+	[GEN_LOSARTAN] = { "C09CA01", "losartan", "Losartan 50mg", "Uống 1 viên/ngày", 0 },
+	[GEN_PERINDOPRIL] = { "C09AA04", "perindopril", "Coversyl 5mg (Perindopril)",
+			      "Uống 1 viên/ngày trước bữa ăn sáng", 0 },
+	[GEN_BISOPROLOL] = { "C07AB07", "bisoprolol", "Bisoprolol 2,5mg",
+			     "Uống 1 viên/ngày vào buổi sáng", 0 },
+	[GEN_HCTZ] = { "C03AA03", "hydrochlorothiazide", "Hydroclorothiazid 25mg",
+		       "Uống 1 viên/ngày vào buổi sáng", 0 },
+	[GEN_METFORMIN] = { "A10BA02", "metformin", "Metformin 850mg",
+			    "Uống 1 viên x 2 lần/ngày, sau ăn sáng và tối", 0 },
+	[GEN_GLICLAZIDE] = { "A10BB09", "gliclazide", "Diamicron MR 30mg (Gliclazid)",
+			     "Uống 1 viên/ngày trước bữa ăn sáng", 0 },
+	[GEN_INSULIN_MIX] = { "A10AD01", "insulin (human)", "Mixtard 30 (Insulin người 30/70) 100 IU/ml",
+			      "Tiêm dưới da 14 đơn vị trước ăn sáng, 10 đơn vị trước ăn tối", 0 },
+	[GEN_ATORVASTATIN] = { "C10AA05", "atorvastatin", "Atorvastatin 20mg",
+			       "Uống 1 viên/ngày vào buổi tối", 0 },
+	[GEN_ROSUVASTATIN] = { "C10AA07", "rosuvastatin", "Crestor 10mg (Rosuvastatin)",
+			       "Uống 1 viên/ngày vào buổi tối", 0 },
+	[GEN_SALBUTAMOL] = { "R03AC02", "salbutamol", "Ventolin 100mcg/liều (Salbutamol) bình xịt",
+			     "Xịt 2 nhát khi khó thở, tối đa 4 lần/ngày", 0 },
+	[GEN_BUDESONIDE_FORMOTEROL] = { "R03AK07", "formoterol and budesonide",
+					"Symbicort 160/4,5mcg (Budesonid/Formoterol)",
+					"Hít 1 liều x 2 lần/ngày, súc miệng sau khi hít", 0 },
+	[GEN_SALMETEROL_FLUTICASONE] = { "R03AK06", "salmeterol and fluticasone",
+					 "Seretide 25/250mcg (Salmeterol/Fluticason) bình xịt",
+					 "Xịt 2 nhát x 2 lần/ngày, súc miệng sau khi xịt", 0 },
+	[GEN_TIOTROPIUM] = { "R03BB04", "tiotropium bromide", "Spiriva Respimat 2,5mcg (Tiotropium)",
+			     "Hít 2 nhát/ngày vào cùng một giờ", 0 },
+	[GEN_TENOFOVIR] = { "J05AF07", "tenofovir disoproxil", "Tenofovir disoproxil fumarat 300mg",
+			    "Uống 1 viên/ngày, cùng một giờ mỗi ngày", 0 },
+	[GEN_ENTECAVIR] = { "J05AF10", "entecavir", "Entecavir 0,5mg",
+			    "Uống 1 viên/ngày lúc đói, trước ăn 2 giờ", 0 },
+	[GEN_ASPIRIN] = { "B01AC06", "acetylsalicylic acid", "Aspirin 81mg",
+			  "Uống 1 viên/ngày sau ăn trưa", 0 },
+	[GEN_CLOPIDOGREL] = { "B01AC04", "clopidogrel", "Clopidogrel 75mg", "Uống 1 viên/ngày", 0 },
+	/* TB: the national programme's 2RHZE/4RH, in fixed-dose combinations. */
+	[GEN_RHZE] = { "J04AM06", "rifampicin, pyrazinamide, ethambutol and isoniazid",
+		       "RHZE (Rifampicin 150mg/Isoniazid 75mg/Pyrazinamid 400mg/Ethambutol 275mg)",
+		       "Giai đoạn tấn công 2 tháng: uống 4 viên/ngày lúc đói, buổi sáng", 60 },
+	[GEN_RH] = { "J04AM02", "rifampicin and isoniazid", "RH (Rifampicin 150mg/Isoniazid 75mg)",
+		     "Giai đoạn duy trì 4 tháng sau giai đoạn tấn công: uống 4 viên/ngày lúc đói", 180 },
+	[GEN_PARACETAMOL] = { "N02BE01", "paracetamol", "Panadol 500mg (Paracetamol)",
+			      "Uống 1 viên mỗi 6 giờ khi sốt trên 38,5 độ C hoặc đau, tối đa 4 viên/ngày", 5 },
+	[GEN_PARACETAMOL_CHILD] = { "N02BE01", "paracetamol", "Hapacol 250 (Paracetamol 250mg) gói bột",
+				    "Uống 1 gói mỗi 6 giờ khi sốt trên 38,5 độ C, pha với nước", 5 },
+	[GEN_AMOXICILLIN] = { "J01CA04", "amoxicillin", "Amoxicilin 500mg",
+			      "Uống 1 viên x 3 lần/ngày, trong 7 ngày", 7 },
+	[GEN_AMOXICILLIN_CHILD] = { "J01CA04", "amoxicillin", "Amoxicilin 250mg gói bột",
+				    "Uống 1 gói x 3 lần/ngày, trong 7 ngày", 7 },
+	[GEN_AMOX_CLAV] = { "J01CR02", "amoxicillin and beta-lactamase inhibitor",
+			    "Augmentin 625mg (Amoxicilin/Acid clavulanic 500/125mg)",
+			    "Uống 1 viên x 2 lần/ngày sau ăn, trong 7 ngày", 7 },
+	[GEN_CEFUROXIME] = { "J01DC02", "cefuroxime", "Zinnat 500mg (Cefuroxim)",
+			     "Uống 1 viên x 2 lần/ngày sau ăn, trong 7 ngày", 7 },
+	[GEN_AZITHROMYCIN] = { "J01FA10", "azithromycin", "Azithromycin 500mg",
+			       "Uống 1 viên/ngày, trong 3 ngày", 3 },
+	[GEN_AZITHROMYCIN_CHILD] = { "J01FA10", "azithromycin", "Zitromax 200mg/5ml (Azithromycin) hỗn dịch",
+				     "Uống 10mg/kg/ngày, 1 lần/ngày, trong 3 ngày", 3 },
+	[GEN_CIPROFLOXACIN] = { "J01MA02", "ciprofloxacin", "Ciprofloxacin 500mg",
+				"Uống 1 viên x 2 lần/ngày, trong 5 ngày", 5 },
+};
+
+/* Regimens: rough shares of first-line choices in the MoH's treatment
+ * guidelines as we read them (hypertension QĐ 3192/QĐ-BYT 2010 and its
+ * 2024 update: a calcium-channel blocker or an ACE inhibitor/ARB, often in
+ * combination; type 2 diabetes QĐ 5481/QĐ-BYT 2020: metformin first, then
+ * a sulfonylurea, insulin for some; statins for dyslipidaemia; inhaled
+ * corticosteroid/LABA or a reliever for asthma, LAMA for COPD; tenofovir or
+ * entecavir for hepatitis B (QĐ 3310/QĐ-BYT 2019); antiplatelets after
+ * stroke and in IHD; 2RHZE/4RH for TB). Weights approximate. */
+const struct gen_regimen gen_regimens[] = {
+	{ GEN_I10, 35, { GEN_AMLODIPINE } }, { GEN_I10, 20, { GEN_LOSARTAN } },
+	{ GEN_I10, 10, { GEN_PERINDOPRIL } }, { GEN_I10, 5, { GEN_BISOPROLOL } },
+	{ GEN_I10, 15, { GEN_AMLODIPINE, GEN_LOSARTAN } }, { GEN_I10, 10, { GEN_LOSARTAN, GEN_HCTZ } },
+	{ GEN_I10, 5, { GEN_AMLODIPINE, GEN_PERINDOPRIL } },
+	{ GEN_E11, 50, { GEN_METFORMIN } }, { GEN_E11, 30, { GEN_METFORMIN, GEN_GLICLAZIDE } },
+	{ GEN_E11, 5, { GEN_GLICLAZIDE } }, { GEN_E11, 10, { GEN_METFORMIN, GEN_INSULIN_MIX } },
+	{ GEN_E11, 5, { GEN_INSULIN_MIX } },
+	{ GEN_E78, 60, { GEN_ATORVASTATIN } }, { GEN_E78, 40, { GEN_ROSUVASTATIN } },
+	{ GEN_J45, 50, { GEN_SALBUTAMOL } }, { GEN_J45, 30, { GEN_BUDESONIDE_FORMOTEROL } },
+	{ GEN_J45, 20, { GEN_SALMETEROL_FLUTICASONE, GEN_SALBUTAMOL } },
+	{ GEN_J44, 40, { GEN_TIOTROPIUM } }, { GEN_J44, 20, { GEN_SALMETEROL_FLUTICASONE } },
+	{ GEN_J44, 20, { GEN_BUDESONIDE_FORMOTEROL } }, { GEN_J44, 20, { GEN_TIOTROPIUM, GEN_SALBUTAMOL } },
+	{ GEN_B18_1, 70, { GEN_TENOFOVIR } }, { GEN_B18_1, 30, { GEN_ENTECAVIR } },
+	{ GEN_I25, 60, { GEN_ASPIRIN } }, { GEN_I25, 20, { GEN_CLOPIDOGREL } },
+	{ GEN_I25, 20, { GEN_ASPIRIN, GEN_BISOPROLOL } },
+	{ GEN_I63, 50, { GEN_ASPIRIN } }, { GEN_I63, 50, { GEN_CLOPIDOGREL } },
+	{ GEN_A15, 1, { GEN_RHZE, GEN_RH } },
+};
+const size_t gen_n_regimens = N_OF(gen_regimens);
+
+/* On treatment, per 100 of those with the condition (rough: most
+ * diagnosed hypertensives and diabetics are treated; a minority of chronic
+ * hepatitis B meets the criteria for antivirals; CKD's drugs are those of
+ * its causes; every TB case is treated). */
+const unsigned gen_treated_per_100[GEN_N_CONDITIONS] = {
+	[GEN_I10] = 85, [GEN_E11] = 90, [GEN_E78] = 60, [GEN_J44] = 80, [GEN_J45] = 70,
+	[GEN_I25] = 90, [GEN_I63] = 85, [GEN_B18_1] = 35, [GEN_A15] = 100,
+};
+
+/* Antibiotics of a short course, adults (children get amoxicillin or
+ * azithromycin in paediatric forms): Vietnamese outpatient prescribing is
+ * dominated by penicillins and cephalosporins, then macrolides and
+ * quinolones. Rough weights. */
+const struct gen_weighted gen_antibiotics[] = {
+	{ "amoxicillin", 30 }, { "amoxicillin/clavulanate", 25 }, { "cefuroxime", 20 },
+	{ "azithromycin", 15 }, { "ciprofloxacin", 10 },
+};
+const int gen_antibiotic_drug[] = {
+	GEN_AMOXICILLIN, GEN_AMOX_CLAV, GEN_CEFUROXIME, GEN_AZITHROMYCIN, GEN_CIPROFLOXACIN,
+};
+const size_t gen_n_antibiotics = N_OF(gen_antibiotics);
+
+/* TCMR, Vietnam's Expanded Programme on Immunization, for children under 5
+ * (the schedule of TT 38/2017/TT-BYT and the programme's updates as we
+ * understand them: hepatitis B within 24 hours of birth, BCG in the first
+ * month; DPT-VGB-Hib (pentavalent) and bOPV at 2, 3 and 4 months; IPV at
+ * 5 months; measles at 9 months; Japanese encephalitis from 12 months, a
+ * second dose 1-2 weeks later and a third a year after; MR (measles-
+ * rubella) and a DPT booster at 18 months). The MR dose counts as the
+ * second of the measles series, the booster as the fourth of DPT. CVX codes
+ * (CDC): 08 Hep B paediatric, 19 BCG, 102 DTP-Hib-Hep B, 178 OPV bivalent,
+ * 10 IPV, 05 measles, 39 Japanese encephalitis SC (the programme's
+ * inactivated vaccine), 04 M/R, 01 DTP. Approximate; newer additions
+ * (rotavirus, a second IPV) are left out. */
+const struct gen_vaccine_dose gen_tcmr[] = {
+	{ "VGB", 1, 0, 0, "08", "Hep B, adolescent or pediatric", "Vắc xin viêm gan B sơ sinh", 1 },
+	{ "BCG", 1, 0, 0, "19", "BCG", "Vắc xin phòng lao (BCG)", 1 },
+	{ "DPT", 1, 60, 0, "102", "DTP-Hib-Hep B", "Vắc xin DPT-VGB-Hib (5 trong 1)", 0 },
+	{ "bOPV", 1, 60, 0, "178", "OPV bivalent", "Vắc xin bại liệt uống (bOPV)", 0 },
+	{ "DPT", 2, 90, 28, "102", "DTP-Hib-Hep B", "Vắc xin DPT-VGB-Hib (5 trong 1)", 0 },
+	{ "bOPV", 2, 90, 28, "178", "OPV bivalent", "Vắc xin bại liệt uống (bOPV)", 0 },
+	{ "DPT", 3, 120, 28, "102", "DTP-Hib-Hep B", "Vắc xin DPT-VGB-Hib (5 trong 1)", 0 },
+	{ "bOPV", 3, 120, 28, "178", "OPV bivalent", "Vắc xin bại liệt uống (bOPV)", 0 },
+	{ "IPV", 1, 150, 0, "10", "IPV", "Vắc xin bại liệt tiêm (IPV)", 0 },
+	{ "Sởi", 1, 270, 0, "05", "measles", "Vắc xin sởi", 0 },
+	{ "VNNB", 1, 365, 0, "39", "Japanese encephalitis SC", "Vắc xin viêm não Nhật Bản", 0 },
+	{ "VNNB", 2, 372, 7, "39", "Japanese encephalitis SC", "Vắc xin viêm não Nhật Bản", 0 },
+	{ "Sởi", 2, 540, 180, "04", "M/R", "Vắc xin sởi - rubella (MR)", 0 },
+	{ "DPT", 4, 540, 180, "01", "DTP", "Vắc xin DPT nhắc lại", 0 },
+	{ "VNNB", 3, 737, 330, "39", "Japanese encephalitis SC", "Vắc xin viêm não Nhật Bản", 0 },
+};
+const size_t gen_n_tcmr = N_OF(gen_tcmr);
+/* Coverage: the programme reports 90-95% for most doses (WHO/UNICEF
+ * estimates of national immunization coverage for Vietnam, 2019-2023,
+ * with a dip in 2021-2023 from vaccine shortages). 95% of children keep to
+ * the schedule and get 97% of doses, the rest 35%: about 93% a dose. */
+const double gen_tcmr_keepers = 0.95, gen_tcmr_keeper_dose = 0.97, gen_tcmr_other_dose = 0.35;
+
+/* Allergies: a few percent of people. Rough shares from Asian
+ * questionnaire studies (self-reported penicillin allergy ~1%, NSAID
+ * hypersensitivity ~0.5%, shellfish the commonest food allergy in
+ * South-East Asian adults, peanut allergy rare, house dust mite the
+ * commonest inhaled allergen in tropical cities); per 1000, approximate.
+ * SNOMED CT codes: 764146007 Penicillin, 372665008 Non-steroidal
+ * anti-inflammatory agent, 44027008 Seafood, 256349002 Peanut,
+ * 260147004 House dust mite; reactions 126485001 Urticaria, 271807003
+ * Eruption of skin, 39579001 Anaphylaxis, 41291007 Angioedema, 267036007
+ * Dyspnea, 76067001 Sneezing. */
+const struct gen_allergen gen_allergens[GEN_N_ALLERGENS] = {
+	[GEN_ALLERGY_PENICILLIN] = { "medication", "764146007", "Penicillin (substance)",
+				     "Dị ứng Penicillin", 12, 0.25,
+				     { { "126485001", "Urticaria", "Nổi mề đay" },
+				       { "39579001", "Anaphylaxis", "Sốc phản vệ" } } },
+	[GEN_ALLERGY_NSAID] = { "medication", "372665008",
+				"Non-steroidal anti-inflammatory agent (substance)",
+				"Dị ứng thuốc kháng viêm không steroid (NSAID)", 5, 0.2,
+				{ { "41291007", "Angioedema", "Phù mạch" },
+				  { "126485001", "Urticaria", "Nổi mề đay" } } },
+	[GEN_ALLERGY_SEAFOOD] = { "food", "44027008", "Seafood (substance)",
+				  "Dị ứng hải sản (tôm, cua)", 15, 0.1,
+				  { { "126485001", "Urticaria", "Nổi mề đay" },
+				    { "271807003", "Eruption of skin", "Phát ban" } } },
+	[GEN_ALLERGY_PEANUT] = { "food", "256349002", "Peanut (substance)", "Dị ứng đậu phộng",
+				 3, 0.3,
+				 { { "126485001", "Urticaria", "Nổi mề đay" },
+				   { "39579001", "Anaphylaxis", "Sốc phản vệ" } } },
+	[GEN_ALLERGY_DUST_MITE] = { "environment", "260147004", "House dust mite (organism)",
+				    "Dị ứng mạt bụi nhà", 20, 0.02,
+				    { { "76067001", "Sneezing", "Hắt hơi, sổ mũi" },
+				      { "267036007", "Dyspnea", "Khó thở" } } },
+};
+
+/* Pregnancies. HCMC's total fertility rate is about 1.4 children per
+ * woman (GSO, 2022-2023), over roughly 28 fertile years: ~0.05 births per
+ * woman-year at 18-45. Antenatal care: the MoH's national guideline (QĐ
+ * 4128/QĐ-BYT 2016) asks for at least 4 visits, urban women usually make
+ * more; we schedule 7 (after WHO 2016's contacts) and keep each after the
+ * first with 85%. Caesarean deliveries: around 40-50% in HCMC's hospitals
+ * (published hospital series; the national rate is lower). Gestational
+ * diabetes: 5-20% in Vietnamese studies depending on the criteria; we take
+ * 8%. All approximate. */
+const double gen_births_per_woman_year = 0.05, gen_antenatal_kept = 0.85,
+	     gen_caesarean_share = 0.45, gen_gestational_diabetes_share = 0.08;
+const int gen_antenatal_weeks[] = { 10, 16, 22, 28, 32, 36, 38 };
+const size_t gen_n_antenatal_weeks = N_OF(gen_antenatal_weeks);

@@ -11,6 +11,7 @@ command -v python3 >/dev/null || lt_skip "python3 is not installed"
 command -v curl >/dev/null || lt_skip "curl is not installed"
 fail() { echo "FAIL $*"; exit 1; }
 out="$LT_TMP/city"
+TYPES="Organization Location Patient Encounter Condition Observation MedicationRequest Immunization AllergyIntolerance"
 
 # 1. Bad arguments: a clear message and exit 2.
 for args in "--patients 0 --seed 1 --out $out" "--patients x --seed 1 --out $out" \
@@ -29,7 +30,7 @@ cat "$LT_TMP/gen.err"
 grep -q "gen: 300 patients, .* resources/s" "$LT_TMP/gen.err" || fail "no summary line"
 "$LIENTHONG" gen --patients 300 --seed 7 --out "$LT_TMP/again" 2>/dev/null
 "$LIENTHONG" gen --patients 300 --seed 8 --out "$LT_TMP/other" 2>/dev/null
-for t in Organization Location Patient Encounter Condition Observation; do
+for t in $TYPES; do
 	[ -s "$out/$t.ndjson" ] || fail "$t.ndjson is missing or empty"
 	cmp -s "$out/$t.ndjson" "$LT_TMP/again/$t.ndjson" || fail "$t.ndjson differs with the same seed"
 done
@@ -68,7 +69,7 @@ lines() { wc -l <"$out/$1.ndjson" | tr -d ' '; }
 count() { curl -sf "$LT_URL/$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])'; }
 
 lt_start
-for t in Organization Location Patient Encounter Condition Observation; do
+for t in $TYPES; do
 	got=$(count "$t?_summary=count")
 	[ "$got" = "$(lines $t)" ] || fail "$t: $got in the store, $(lines $t) generated"
 done
@@ -87,6 +88,16 @@ obs=$(lines Observation)
 cccd=$(grep -m1 '"code":"E11"' "$out/Condition.ndjson" | python3 -c 'import json,sys; print(json.load(sys.stdin)["subject"]["reference"])')
 [ "$(count "Observation?subject=$cccd&code=http://loinc.org|4548-4&_summary=count")" -ge 1 ] ||
 	fail "no HbA1c for the diabetic $cccd"
+# Care: metformin (ATC) is found by code; every Immunization's patient is a
+# stored Patient; a delivery (O80/O82) is there.
+metformin=$(grep -c '"code":"A10BA02"' "$out/MedicationRequest.ndjson")
+[ "$metformin" -ge 1 ] || fail "no metformin among 300 patients"
+[ "$(count 'MedicationRequest?code=http://www.whocc.no/atc|A10BA02&_summary=count')" = "$metformin" ] ||
+	fail "MedicationRequest?code=metformin: $(count 'MedicationRequest?code=http://www.whocc.no/atc|A10BA02&_summary=count'), want $metformin"
+[ "$(count 'Immunization?patient:Patient.gender=male,female&_summary=count')" = "$(lines Immunization)" ] ||
+	fail "Immunizations whose patient is a stored Patient"
+[ "$(count 'Condition?code=http://hl7.org/fhir/sid/icd-10|O80,http://hl7.org/fhir/sid/icd-10|O82&_summary=count')" -ge 1 ] ||
+	fail "no delivery among 300 patients"
 lt_stop
 
 # 5. --format bundle: one transaction Bundle per patient; the same resources.

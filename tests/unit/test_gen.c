@@ -2,7 +2,9 @@
  * test_gen.c — the synthetic city (src/gen/): same seed, same bytes;
  * CCCD and BHYT numbers well-formed and unique; sex, age and family names
  * near their targets; every resource valid FHIR R4 by the server's own
- * validator.
+ * validator; references resolve; immunisations follow the TCMR schedule
+ * within the child's life; pregnancies only for women of 18-45; no drug a
+ * patient is allergic to.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -63,6 +65,9 @@ static void same_seed_same_bytes(void **state)
 	assert_int_equal(a.n[GEN_LOCATION], 570);
 	assert_true(a.n[GEN_ENCOUNTER] > 500 && a.n[GEN_OBSERVATION] > 5 * a.n[GEN_ENCOUNTER] / 2);
 	assert_true(a.n[GEN_CONDITION] > 50);
+	assert_true(a.n[GEN_MEDICATION_REQUEST] > 500);
+	assert_true(a.n[GEN_IMMUNIZATION] > 100);
+	assert_true(a.n[GEN_ALLERGY_INTOLERANCE] > 5);
 }
 
 /* Patient 77 is the same whether made alone or after 0..76: no state is
@@ -181,7 +186,7 @@ static void identifiers_and_population(void **state)
 }
 
 struct check {
-	size_t n, invalid;
+	size_t n, invalid, per_type[GEN_N_TYPES];
 	size_t hypertension_old, old_people;
 };
 
@@ -208,6 +213,7 @@ static int on_validate(void *arg, enum gen_type type, const char *id, const char
 	}
 	json_object_put(o);
 	c->n++;
+	c->per_type[type]++;
 	return 0;
 }
 
@@ -224,6 +230,218 @@ static void every_resource_is_valid(void **state)
 	print_message("%zu resources validated\n", c.n);
 	assert_true(c.n > 10000);
 	assert_int_equal(c.invalid, 0);
+	for (int t = 0; t < GEN_N_TYPES; t++)
+		assert_true(c.per_type[t] > 0);
+	free(g);
+}
+
+/* ---- references, immunisations, pregnancies, allergies ---------------- */
+
+/* "Type/id" of every resource, and every reference made, of a small city. */
+struct refs {
+	char (*ids)[64], (*refs)[64];
+	size_t n_ids, n_refs, cap_ids, cap_refs;
+};
+
+static void add_key(char (**v)[64], size_t *n, size_t *cap, const char *s, size_t len)
+{
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 4096;
+		*v = realloc(*v, *cap * sizeof(**v));
+		assert_non_null(*v);
+	}
+	assert_true(len < 64);
+	memcpy((*v)[*n], s, len);
+	(*v)[(*n)++][len] = 0;
+}
+
+static int on_refs(void *arg, enum gen_type type, const char *id, const char *json, size_t n)
+{
+	struct refs *r = arg;
+	char key[64];
+	const char *p = json, *end;
+	int k = snprintf(key, sizeof(key), "%s/%s", gen_type_name(type), id);
+
+	add_key(&r->ids, &r->n_ids, &r->cap_ids, key, (size_t)k);
+	while ((p = strstr(p, "\"reference\":\"")) && p < json + n) {
+		p += 13;
+		end = strchr(p, '"');
+		add_key(&r->refs, &r->n_refs, &r->cap_refs, p, (size_t)(end - p));
+	}
+	return 0;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void references_resolve(void **state)
+{
+	struct gen *g = malloc(sizeof(*g));
+	struct refs r = { 0 };
+	size_t to_new[3] = { 0 };
+
+	assert_non_null(g);
+	gen_init(g, 11);
+	assert_int_equal(gen_facilities(g, on_refs, &r), 0);
+	for (size_t i = 0; i < 600; i++)
+		assert_int_equal(gen_patient(g, i, on_refs, &r), 0);
+	qsort(r.ids, r.n_ids, sizeof(r.ids[0]), cmp_key);
+	for (size_t i = 1; i < r.n_ids; i++)
+		assert_true(strcmp(r.ids[i - 1], r.ids[i]) != 0);	/* unique */
+	for (size_t i = 0; i < r.n_refs; i++) {
+		if (!bsearch(r.refs[i], r.ids, r.n_ids, sizeof(r.ids[0]), cmp_key))
+			print_error("unresolved: %s\n", r.refs[i]);
+		assert_non_null(bsearch(r.refs[i], r.ids, r.n_ids, sizeof(r.ids[0]), cmp_key));
+		to_new[0] += !strncmp(r.refs[i], "Condition/", 10);
+		to_new[1] += !strncmp(r.refs[i], "Location/", 9);
+		to_new[2] += !strncmp(r.refs[i], "Encounter/", 10);
+	}
+	print_message("%zu resources, %zu references, all resolve\n", r.n_ids, r.n_refs);
+	assert_true(r.n_refs > r.n_ids && to_new[0] > 100 && to_new[1] > 100 && to_new[2] > 1000);
+	free(r.ids);
+	free(r.refs);
+	free(g);
+}
+
+/* One patient's record, seen through a few strings of each resource. */
+struct record {
+	char birth[11];
+	int female;
+	struct {
+		char series[16], date[11];
+		int dose;
+	} imm[64];
+	size_t n_imm;
+	char pregnancy_onset[11], delivery[11], first_antenatal[11];
+	int n_pregnancies, n_deliveries, penicillin_allergy, penicillin_drug, n_pentavalent;
+};
+
+/* Copies the n characters after `key` in json into out (NUL-terminated). */
+static int field(const char *json, const char *key, char *out, size_t n)
+{
+	const char *p = strstr(json, key);
+
+	if (!p)
+		return 0;
+	memcpy(out, p + strlen(key), n);
+	out[n] = 0;
+	return 1;
+}
+
+static int on_record(void *arg, enum gen_type type, const char *id, const char *json, size_t n)
+{
+	struct record *r = arg;
+	char when[11];
+
+	if (type == GEN_PATIENT) {
+		assert_true(field(json, "\"birthDate\":\"", r->birth, 10));
+		r->female = strstr(json, "\"gender\":\"female\"") != NULL;
+	} else if (type == GEN_IMMUNIZATION) {
+		const char *s = strstr(json, "\"series\":\"") + 10, *e = strchr(s, '"');
+
+		assert_true(r->n_imm < 64 && (size_t)(e - s) < 16);
+		memcpy(r->imm[r->n_imm].series, s, (size_t)(e - s));
+		r->imm[r->n_imm].series[e - s] = 0;
+		r->n_pentavalent += strstr(json, "\"code\":\"102\"") != NULL;
+		r->imm[r->n_imm].dose = atoi(strstr(json, "\"doseNumberPositiveInt\":") + 24);
+		assert_true(field(json, "\"occurrenceDateTime\":\"", r->imm[r->n_imm].date, 10));
+		r->n_imm++;
+	} else if (type == GEN_CONDITION && strstr(json, "\"code\":\"Z34\"")) {
+		r->n_pregnancies++;
+		assert_true(field(json, "\"onsetDateTime\":\"", r->pregnancy_onset, 10));
+		assert_true(field(json, "\"recordedDate\":\"", r->first_antenatal, 10));
+	} else if (type == GEN_CONDITION && (strstr(json, "\"code\":\"O80\"") || strstr(json, "\"code\":\"O82\""))) {
+		r->n_deliveries++;
+		assert_true(field(json, "\"onsetDateTime\":\"", r->delivery, 10));
+	} else if (type == GEN_ENCOUNTER && strstr(json, "\"text\":\"Khám thai\"")) {
+		assert_true(field(json, "\"start\":\"", when, 10));
+		assert_true(r->n_pregnancies == 0);	/* conditions come after encounters */
+		if (!r->first_antenatal[0] || strcmp(when, r->first_antenatal) < 0)
+			memcpy(r->first_antenatal, when, 11);
+	} else if (type == GEN_ALLERGY_INTOLERANCE && strstr(json, "764146007")) {
+		r->penicillin_allergy = 1;
+	} else if (type == GEN_MEDICATION_REQUEST &&
+		   (strstr(json, "\"J01CA04\"") || strstr(json, "\"J01CR02\""))) {
+		r->penicillin_drug = 1;
+	}
+	return 0;
+}
+
+static int full_years_at(const char *birth, const char *date)
+{
+	return atoi(date) - atoi(birth) - (strcmp(date + 5, birth + 5) < 0);
+}
+
+static void immunisations_pregnancies_allergies(void **state)
+{
+	struct gen *g = malloc(sizeof(*g));
+	struct record *r = malloc(sizeof(*r));
+	size_t children = 0, penta_due = 0, penta = 0, pregnancies = 0, deliveries = 0;
+	size_t penicillin = 0, women = 0;
+
+	assert_non_null(g);
+	assert_non_null(r);
+	gen_init(g, 2025);
+	for (size_t i = 0; i < 6000; i++) {
+		memset(r, 0, sizeof(*r));
+		assert_int_equal(gen_patient(g, i, on_record, r), 0);
+		/* Immunisations: children under 6, within their life, before
+		 * the reference date, each series' doses numbered 1, 2, ... in
+		 * date order. */
+		if (r->n_imm)
+			assert_true(full_years_at(r->birth, GEN_REFERENCE_DATE) < 6);
+		children += full_years_at(r->birth, GEN_REFERENCE_DATE) < 6;
+		for (size_t k = 0; k < r->n_imm; k++) {
+			int want = 1;
+
+			assert_true(strcmp(r->imm[k].date, r->birth) >= 0);
+			assert_true(strcmp(r->imm[k].date, GEN_REFERENCE_DATE) <= 0);
+			for (size_t j = 0; j < k; j++) {
+				if (strcmp(r->imm[j].series, r->imm[k].series))
+					continue;
+				assert_true(strcmp(r->imm[j].date, r->imm[k].date) < 0);
+				want++;
+			}
+			assert_int_equal(r->imm[k].dose, want);
+		}
+		/* Coverage: the three pentavalent doses (2, 3, 4 months, given
+		 * by 5) of children at least 5 months old, ~93% each. */
+		if (full_years_at(r->birth, GEN_REFERENCE_DATE) < 6 && strcmp(r->birth, "2025-07-31") < 0) {
+			penta_due += 3;
+			penta += (size_t)r->n_pentavalent;
+		}
+		/* Pregnancies: women of 18-45; antenatal visits, then delivery. */
+		women += r->female;
+		if (r->n_pregnancies) {
+			assert_int_equal(r->n_pregnancies, 1);
+			assert_true(r->female);
+			assert_true(full_years_at(r->birth, r->pregnancy_onset) >= 18);
+			assert_true(full_years_at(r->birth, r->pregnancy_onset) <= 45);
+			assert_true(strcmp(r->pregnancy_onset, r->first_antenatal) < 0);
+			pregnancies++;
+		}
+		assert_true(r->n_deliveries <= r->n_pregnancies);
+		if (r->n_deliveries) {
+			assert_true(strcmp(r->first_antenatal, r->delivery) < 0);
+			assert_true(full_years_at(r->birth, r->delivery) <= 45);
+			deliveries++;
+		}
+		/* No penicillin for those allergic to it. */
+		if (r->penicillin_allergy) {
+			penicillin++;
+			assert_false(r->penicillin_drug);
+		}
+	}
+	print_message("children under 6 %zu, pentavalent doses %zu of %zu due (%.3f), pregnancies "
+		      "%zu of %zu women, deliveries %zu, penicillin allergies %zu\n",
+		      children, penta, penta_due, (double)penta / (double)penta_due, pregnancies, women,
+		      deliveries, penicillin);
+	assert_true((double)penta / (double)penta_due > 0.88 && (double)penta / (double)penta_due < 0.97);
+	assert_true(pregnancies > 100 && deliveries > pregnancies / 2);
+	assert_true(penicillin > 20);
+	free(r);
 	free(g);
 }
 
@@ -290,6 +508,8 @@ int main(void)
 		cmocka_unit_test(a_patient_depends_on_seed_and_index_only),
 		cmocka_unit_test(identifiers_and_population),
 		cmocka_unit_test(every_resource_is_valid),
+		cmocka_unit_test(references_resolve),
+		cmocka_unit_test(immunisations_pregnancies_allergies),
 		cmocka_unit_test(glucose_follows_diabetes),
 		cmocka_unit_test(seeds),
 	};
