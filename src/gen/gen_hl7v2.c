@@ -554,11 +554,14 @@ static void obx(struct wr *w, int set, json_object *o, int female, int adult)
 	end_segment(w);
 }
 
-/* A lab Observation that an OBX can carry. */
-static int reportable(json_object *o)
+/* A lab Observation of this encounter that an OBX can carry. */
+static int reportable(json_object *o, const char *enc_ref)
 {
-	return member(o, "valueQuantity") || member(o, "valueCodeableConcept") ||
-	       str(o, "valueString");
+	const char *ref = str(member(o, "encounter"), "reference");
+
+	return ref && !strcmp(ref, enc_ref) &&
+	       (member(o, "valueQuantity") || member(o, "valueCodeableConcept") ||
+		str(o, "valueString"));
 }
 
 /* Placer and filler order numbers from the encounter's id:
@@ -592,8 +595,7 @@ static int oru(struct gen_hl7v2 *h, json_object *enc, const char *enc_ref)
 		json_object *o = json_object_array_get_idx(h->labs, i);
 		const char *t = str(o, "effectiveDateTime");
 
-		if (!reportable(o) || !str(member(o, "encounter"), "reference") ||
-		    strcmp(str(member(o, "encounter"), "reference"), enc_ref))
+		if (!reportable(o, enc_ref))
 			continue;
 		if (t && (!first || strcmp(t, first) < 0))
 			first = t;
@@ -646,7 +648,7 @@ static int oru(struct gen_hl7v2 *h, json_object *enc, const char *enc_ref)
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_array_get_idx(h->labs, i);
 
-		if (!reportable(o) || strcmp(str(member(o, "encounter"), "reference"), enc_ref))
+		if (!reportable(o, enc_ref))
 			continue;
 		adult = years_between(str(h->patient, "birthDate"), str(o, "effectiveDateTime")) >= 18;
 		obx(&w, ++set, o, female, adult);

@@ -370,8 +370,8 @@ static void deterministic(void **state)
 }
 
 /* Text with the delimiters in it comes back as it was; unknown resource
- * types and vital signs are ignored; a patient with no national id is
- * matched by its own id. */
+ * types, vital signs and a lab result of no encounter are ignored; a
+ * patient with no national id is matched by its own id. */
 static void escapes_and_unknown_types(void **state)
 {
 	static const char patient[] =
@@ -383,6 +383,12 @@ static void escapes_and_unknown_types(void **state)
 	static const char other[] = "{\"resourceType\":\"Immunization\",\"id\":\"x\"}";
 	static const char vital[] =
 		"{\"resourceType\":\"Observation\",\"id\":\"v\",\"category\":[{\"coding\":[{\"code\":\"vital-signs\"}]}]}";
+	static const char lab_without_visit[] =
+		"{\"resourceType\":\"Observation\",\"id\":\"l\",\"status\":\"final\","
+		"\"category\":[{\"coding\":[{\"code\":\"laboratory\"}]}],"
+		"\"valueQuantity\":{\"value\":1}}";
+	static const char encounter[] =
+		"{\"resourceType\":\"Encounter\",\"id\":\"gen-enc-000009-01\"}";
 	struct seen s;
 	struct msgs m;
 	json_object *b, *got[4];
@@ -393,6 +399,9 @@ static void escapes_and_unknown_types(void **state)
 	assert_int_equal(gen_hl7v2_emit(&s.h, GEN_PATIENT, "gen-pat-000009", patient, strlen(patient)), 0);
 	assert_int_equal(gen_hl7v2_emit(&s.h, (enum gen_type)(GEN_N_TYPES + 3), "x", other, strlen(other)), 0);
 	assert_int_equal(gen_hl7v2_emit(&s.h, GEN_OBSERVATION, "v", vital, strlen(vital)), 0);
+	assert_int_equal(gen_hl7v2_emit(&s.h, GEN_ENCOUNTER, "e", encounter, strlen(encounter)), 0);
+	assert_int_equal(gen_hl7v2_emit(&s.h, GEN_OBSERVATION, "l", lab_without_visit,
+					strlen(lab_without_visit)), 0);
 	assert_int_equal(gen_hl7v2_patient_end(&s.h), 0);
 	assert_int_equal(s.oru.n, 0);
 	assert_non_null(strstr(s.adt.p, "A\\F\\B\\S\\C^D\\R\\E^F\\T\\G\\E\\H"));
