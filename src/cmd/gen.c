@@ -1,8 +1,9 @@
 /*
  * gen.c — `lienthong gen`: writes a synthetic Ho Chi Minh City (src/gen/)
  * to a directory, as NDJSON per resource type or as transaction Bundles
- * that `lienthong import` loads. Streaming: one patient at a time is in
- * memory, whatever --patients says. Progress on a terminal.
+ * that `lienthong import` loads, or as HL7 v2 messages (adt.hl7, oru.hl7)
+ * that `lienthong hl7 send` delivers over MLLP. Streaming: one patient at a
+ * time is in memory, whatever --patients says. Progress on a terminal.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,11 +15,13 @@
 #include "../base/buf.h"
 #include "../base/time.h"
 #include "../gen/gen.h"
+#include "../gen/gen_hl7v2.h"
 
 #define GEN_OUT_BUFFER (1u << 20)	/* stdio buffer of each output file */
 #define GEN_MAX_BUNDLE_BYTES (16u << 20)	/* one patient's Bundle */
+#define GEN_MAX_HL7V2_BYTES (16u << 20)	/* one patient's messages of one kind */
 
-enum { FORMAT_NDJSON, FORMAT_BUNDLE };
+enum { FORMAT_NDJSON, FORMAT_BUNDLE, FORMAT_HL7V2 };
 
 struct gen_out {
 	int format;
@@ -29,12 +32,16 @@ struct gen_out {
 	size_t count[GEN_N_TYPES];
 	size_t total;
 	int failed;			/* errno of a failed write */
+	/* HL7 v2: one patient's messages, then written to adt.hl7 / oru.hl7 */
+	struct gen_hl7v2 hl7;
+	struct buf adt, oru;
+	FILE *adt_file, *oru_file;
 };
 
 static int usage_error(const char *msg, const char *arg)
 {
 	fprintf(stderr, "lienthong: gen: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
-	fprintf(stderr, "usage: lienthong gen --patients N --seed S --out DIR [--format ndjson|bundle]\n");
+	fprintf(stderr, "usage: lienthong gen --patients N --seed S --out DIR [--format ndjson|bundle|hl7v2]\n");
 	return 2;
 }
 
@@ -126,11 +133,66 @@ static int close_ndjson(struct gen_out *o)
 static void progress(const struct gen_out *o, size_t done, size_t n, int64_t t0, int final)
 {
 	double s = (double)(time_monotonic_ms() - t0) / 1000.0;
-	double rate = s > 0 ? (double)o->total / s : 0, frac = n ? (double)done / (double)n : 1;
+	size_t total = o->format == FORMAT_HL7V2 ? o->hl7.n_adt + o->hl7.n_oru : o->total;
+	double rate = s > 0 ? (double)total / s : 0, frac = n ? (double)done / (double)n : 1;
 
-	fprintf(stderr, "\rgen: %3.0f%% %zu/%zu patients, %zu resources, %.0f/s, ETA %.0f s   %s",
-		frac * 100, done, n, o->total, rate, frac > 0 && frac < 1 ? s / frac - s : 0.0,
-		final ? "\n" : "");
+	fprintf(stderr, "\rgen: %3.0f%% %zu/%zu patients, %zu %s, %.0f/s, ETA %.0f s   %s",
+		frac * 100, done, n, total, o->format == FORMAT_HL7V2 ? "messages" : "resources", rate,
+		frac > 0 && frac < 1 ? s / frac - s : 0.0, final ? "\n" : "");
+}
+
+/* ---- HL7 v2 -------------------------------------------------------------------- */
+
+static FILE *open_out(struct gen_out *o, const char *name)
+{
+	char path[4096];
+	FILE *f;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", o->dir, name) >= sizeof(path))
+		return NULL;
+	if (!(f = fopen(path, "w"))) {
+		o->failed = errno;
+		return NULL;
+	}
+	setvbuf(f, NULL, _IOFBF, GEN_OUT_BUFFER);
+	return f;
+}
+
+static int write_buf(struct gen_out *o, FILE *f, struct buf *b)
+{
+	if (b->n && fwrite(b->p, 1, b->n, f) != b->n) {
+		o->failed = errno ? errno : EIO;
+		return ERR_IO;
+	}
+	buf_clear(b);
+	return 0;
+}
+
+/* Patient i's ADT^A04 and ORU^R01 messages, appended to the two files. */
+static int hl7v2_patient(struct gen *g, struct gen_out *o, size_t i)
+{
+	int rc;
+
+	if ((rc = gen_patient(g, i, gen_hl7v2_emit, &o->hl7)) ||
+	    (rc = gen_hl7v2_patient_end(&o->hl7)))
+		return rc;
+	return write_buf(o, o->adt_file, &o->adt) || write_buf(o, o->oru_file, &o->oru) ? ERR_IO : 0;
+}
+
+static int close_hl7v2(struct gen_out *o)
+{
+	int rc = 0;
+
+	if (o->adt_file && fclose(o->adt_file) && !rc) {
+		o->failed = errno;
+		rc = ERR_IO;
+	}
+	if (o->oru_file && fclose(o->oru_file) && !rc) {
+		o->failed = errno;
+		rc = ERR_IO;
+	}
+	o->adt_file = o->oru_file = NULL;
+	return rc;
 }
 
 static int parse_count(const char *opt, const char *v, long max, long *out)
@@ -161,6 +223,8 @@ int cmd_gen(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	buf_init(&o.bundle, GEN_MAX_BUNDLE_BYTES);
+	buf_init(&o.adt, GEN_MAX_HL7V2_BYTES);
+	buf_init(&o.oru, GEN_MAX_HL7V2_BYTES);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -190,9 +254,9 @@ int cmd_gen(int argc, char **argv)
 	else if (!strcmp(format, "bundle"))
 		o.format = FORMAT_BUNDLE;
 	else if (!strcmp(format, "hl7v2"))
-		return usage_error("--format hl7v2 is not implemented yet (issue 7, a later slice)", NULL);
+		o.format = FORMAT_HL7V2;
 	else
-		return usage_error("--format is ndjson or bundle, not", format);
+		return usage_error("--format is ndjson, bundle or hl7v2, not", format);
 	if (mkdir(o.dir, 0777) && errno != EEXIST) {
 		fprintf(stderr, "lienthong: gen: cannot create %s: %s\n", o.dir, strerror(errno));
 		return 1;
@@ -218,6 +282,22 @@ int cmd_gen(int argc, char **argv)
 			}
 		}
 		rc = close_ndjson(&o);
+	} else if (o.format == FORMAT_HL7V2) {
+		/* No facilities: a message names its facility by code (MSH-4). */
+		gen_hl7v2_init(&o.hl7, g->seed, &o.adt, &o.oru);
+		if (!(o.adt_file = open_out(&o, "adt.hl7")) || !(o.oru_file = open_out(&o, "oru.hl7"))) {
+			rc = ERR_IO;
+			goto out;
+		}
+		for (long i = 0; i < patients; i++) {
+			if ((rc = hl7v2_patient(g, &o, (size_t)i)))
+				goto out;
+			if (tty && !(i & 255) && time_monotonic_ms() - last >= 200) {
+				last = time_monotonic_ms();
+				progress(&o, (size_t)i, (size_t)patients, t0, 0);
+			}
+		}
+		rc = close_hl7v2(&o);
 	} else {
 		if ((rc = gen_facilities(g, on_bundle, &o)) || (rc = flush_bundle(&o, "facilities")))
 			goto out;
@@ -236,11 +316,24 @@ int cmd_gen(int argc, char **argv)
 out:
 	if (close_ndjson(&o) && !rc)
 		rc = ERR_IO;
+	if (close_hl7v2(&o) && !rc)
+		rc = ERR_IO;
 	if (rc) {
 		if (tty)
 			fputc('\n', stderr);
 		fprintf(stderr, "lienthong: gen: writing to %s failed: %s\n", o.dir,
 			o.failed ? strerror(o.failed) : err_message(rc));
+	} else if (o.format == FORMAT_HL7V2) {
+		size_t msgs = o.hl7.n_adt + o.hl7.n_oru;
+
+		if (tty)
+			progress(&o, (size_t)patients, (size_t)patients, t0, 1);
+		s = (double)(time_monotonic_ms() - t0) / 1000.0;
+		fprintf(stderr, "gen: %ld patients, %zu HL7 v2 messages (ADT^A04 %zu, ORU^R01 %zu with "
+			"%zu OBX), %.1f MB in %.1f s, %.0f messages/s, %.1f MB/s, to %s/adt.hl7 and "
+			"%s/oru.hl7\n", patients, msgs, o.hl7.n_adt, o.hl7.n_oru, o.hl7.n_obx,
+			(double)o.hl7.n_bytes / 1e6, s, s > 0 ? (double)msgs / s : 0.0,
+			s > 0 ? (double)o.hl7.n_bytes / 1e6 / s : 0.0, o.dir, o.dir);
 	} else {
 		if (tty)
 			progress(&o, (size_t)patients, (size_t)patients, t0, 1);
@@ -253,6 +346,9 @@ out:
 			o.format == FORMAT_NDJSON ? "NDJSON" : "transaction Bundles", o.dir);
 	}
 	buf_release(&o.bundle);
+	gen_hl7v2_release(&o.hl7);
+	buf_release(&o.adt);
+	buf_release(&o.oru);
 	if (g)
 		gen_release(g);
 	free(g);
