@@ -736,7 +736,7 @@ static int local_code(struct gen_defects *d, enum gen_type type, const char *id,
 	return record(d, &l);
 }
 
-/* A number no body or laboratory gives: a height ten times too tall (17 m),
+/* A number no body or laboratory gives: a height over 3 m (ten times the real one),
  * a heart rate ten times too fast, a negative measurement, or a blood
  * pressure whose diastolic is above its systolic. */
 static int impossible_value(struct gen_defects *d, const char *id, struct json_object *res, int *applied)
@@ -774,8 +774,9 @@ static int impossible_value(struct gen_defects *d, const char *id, struct json_o
 	t = number_text(v);
 	x = json_object_get_double(v);
 	if (loinc && (!strcmp(loinc, "8302-2") || !strcmp(loinc, "8867-4"))) {
-		l.variant = !strcmp(loinc, "8302-2") ? "height-times-10" : "heart-rate-times-10";
-		x *= 10;
+		/* Ten times (a newborn's 50 cm a hundred times): over 3 m, over 300/min. */
+		l.variant = !strcmp(loinc, "8302-2") ? "height-over-3-m" : "heart-rate-times-10";
+		x *= x < 30 ? 100 : 10;
 		snprintf(text, sizeof(text), "%.*f", decimals_of(t), x);
 	} else {
 		l.variant = "negative";
