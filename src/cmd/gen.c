@@ -15,6 +15,7 @@
 #include "../base/buf.h"
 #include "../base/time.h"
 #include "../gen/gen.h"
+#include "../gen/gen_defects.h"
 #include "../gen/gen_hl7v2.h"
 
 #define GEN_OUT_BUFFER (1u << 20)	/* stdio buffer of each output file */
@@ -41,7 +42,9 @@ struct gen_out {
 static int usage_error(const char *msg, const char *arg)
 {
 	fprintf(stderr, "lienthong: gen: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
-	fprintf(stderr, "usage: lienthong gen --patients N --seed S --out DIR [--format ndjson|bundle|hl7v2]\n");
+	fprintf(stderr, "usage: lienthong gen --patients N --seed S --out DIR"
+		" [--format ndjson|bundle|hl7v2]\n"
+		"                    [--defects RATE]\n");
 	return 2;
 }
 
@@ -56,6 +59,14 @@ static int on_ndjson(void *arg, enum gen_type type, const char *id, const char *
 	o->count[type]++;
 	o->total++;
 	return 0;
+}
+
+/* --defects: the sidecar DIR/defects.jsonl, one line per defect. */
+static int on_defect(void *arg, const char *json, size_t n)
+{
+	FILE *f = arg;
+
+	return fwrite(json, 1, n, f) != n || putc('\n', f) == EOF ? ERR_IO : 0;
 }
 
 static int on_bundle(void *arg, enum gen_type type, const char *id, const char *json, size_t n)
@@ -216,6 +227,11 @@ int cmd_gen(int argc, char **argv)
 	struct gen *g = NULL;
 	const char *seed = NULL, *format = "ndjson";
 	long patients = 0;
+	double defect_rate = -1;		/* -1: no --defects */
+	struct gen_defects *defects = NULL;
+	FILE *defects_file = NULL;
+	gen_emit_fn emit;
+	void *emit_arg = &o;
 	int tty = isatty(2), rc = 0;
 	int64_t t0, last = 0;
 	struct stat sb;
@@ -228,7 +244,8 @@ int cmd_gen(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (strcmp(a, "--patients") && strcmp(a, "--seed") && strcmp(a, "--out") && strcmp(a, "--format"))
+		if (strcmp(a, "--patients") && strcmp(a, "--seed") && strcmp(a, "--out") && strcmp(a, "--format") &&
+		    strcmp(a, "--defects"))
 			return usage_error("unknown argument", a);
 		if (i + 1 >= argc)
 			return usage_error("a value is missing after", a);
@@ -237,6 +254,13 @@ int cmd_gen(int argc, char **argv)
 				return 2;
 		} else if (!strcmp(a, "--seed")) {
 			seed = argv[++i];
+		} else if (!strcmp(a, "--defects")) {
+			char *end;
+
+			errno = 0;
+			defect_rate = strtod(argv[++i], &end);
+			if (errno || end == argv[i] || *end || !(defect_rate >= 0 && defect_rate <= 1))
+				return usage_error("--defects takes a fraction from 0 to 1 (0.05 = 5%), not", argv[i]);
 		} else if (!strcmp(a, "--out")) {
 			o.dir = argv[++i];
 		} else {
@@ -257,6 +281,8 @@ int cmd_gen(int argc, char **argv)
 		o.format = FORMAT_HL7V2;
 	else
 		return usage_error("--format is ndjson, bundle or hl7v2, not", format);
+	if (o.format == FORMAT_HL7V2 && defect_rate >= 0)	/* a duplicate Patient has no place in them */
+		return usage_error("--defects works with --format ndjson or bundle, not", format);
 	if (mkdir(o.dir, 0777) && errno != EEXIST) {
 		fprintf(stderr, "lienthong: gen: cannot create %s: %s\n", o.dir, strerror(errno));
 		return 1;
@@ -269,12 +295,30 @@ int cmd_gen(int argc, char **argv)
 		return 1;
 	gen_init(g, gen_seed_parse(seed));
 	t0 = time_monotonic_ms();
+	emit = o.format == FORMAT_NDJSON ? on_ndjson : on_bundle;
+	if (defect_rate >= 0) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/defects.jsonl", o.dir);
+		if (!(defects_file = fopen(path, "w"))) {
+			fprintf(stderr, "lienthong: gen: %s: %s\n", path, strerror(errno));
+			rc = ERR_IO;
+			goto out;
+		}
+		setvbuf(defects_file, NULL, _IOFBF, GEN_OUT_BUFFER);
+		if (!(defects = gen_defects_new(g->seed, defect_rate, emit, &o, on_defect, defects_file))) {
+			rc = ERR_NOMEM;
+			goto out;
+		}
+		emit = gen_defects_emit;
+		emit_arg = defects;
+	}
 
 	if (o.format == FORMAT_NDJSON) {
-		if ((rc = open_ndjson(&o)) || (rc = gen_facilities(g, on_ndjson, &o)))
+		if ((rc = open_ndjson(&o)) || (rc = gen_facilities(g, emit, emit_arg)))
 			goto out;
 		for (long i = 0; i < patients; i++) {
-			if ((rc = gen_patient(g, (size_t)i, on_ndjson, &o)))
+			if ((rc = gen_patient(g, (size_t)i, emit, emit_arg)))
 				goto out;
 			if (tty && !(i & 255) && time_monotonic_ms() - last >= 200) {
 				last = time_monotonic_ms();
@@ -299,13 +343,13 @@ int cmd_gen(int argc, char **argv)
 		}
 		rc = close_hl7v2(&o);
 	} else {
-		if ((rc = gen_facilities(g, on_bundle, &o)) || (rc = flush_bundle(&o, "facilities")))
+		if ((rc = gen_facilities(g, emit, emit_arg)) || (rc = flush_bundle(&o, "facilities")))
 			goto out;
 		for (long i = 0; i < patients; i++) {
 			char name[32];
 
 			snprintf(name, sizeof(name), "gen-pat-%06ld", i + 1);
-			if ((rc = gen_patient(g, (size_t)i, on_bundle, &o)) || (rc = flush_bundle(&o, name)))
+			if ((rc = gen_patient(g, (size_t)i, emit, emit_arg)) || (rc = flush_bundle(&o, name)))
 				goto out;
 			if (tty && !(i & 63) && time_monotonic_ms() - last >= 200) {
 				last = time_monotonic_ms();
@@ -317,6 +361,8 @@ out:
 	if (close_ndjson(&o) && !rc)
 		rc = ERR_IO;
 	if (close_hl7v2(&o) && !rc)
+		rc = ERR_IO;
+	if (defects_file && fclose(defects_file) && !rc)
 		rc = ERR_IO;
 	if (rc) {
 		if (tty)
@@ -345,10 +391,20 @@ out:
 			s > 0 ? (double)o.total / s : 0.0,
 			o.format == FORMAT_NDJSON ? "NDJSON" : "transaction Bundles", o.dir);
 	}
+	if (!rc && defects) {
+		const struct gen_defects_stats *st = gen_defects_stats(defects);
+
+		fprintf(stderr, "gen: %zu defects at rate %g (", st->lines, defect_rate);
+		for (int k = 0; k < GEN_DEFECT_N_KINDS; k++)
+			fprintf(stderr, "%s%s %zu", k ? ", " : "",
+				gen_defect_kind_name((enum gen_defect_kind)k), st->kind[k]);
+		fprintf(stderr, ") in %s/defects.jsonl\n", o.dir);
+	}
 	buf_release(&o.bundle);
 	gen_hl7v2_release(&o.hl7);
 	buf_release(&o.adt);
 	buf_release(&o.oru);
+	gen_defects_free(defects);
 	if (g)
 		gen_release(g);
 	free(g);
