@@ -13,7 +13,7 @@ command -v python3 >/dev/null || lt_skip "python3 is not installed"
 command -v curl >/dev/null || lt_skip "curl is not installed"
 fail() { echo "FAIL $*"; exit 1; }
 out="$LT_TMP/city"
-types="Organization Location Patient Encounter Condition Observation"
+types="Organization Location Patient Encounter Condition Observation MedicationRequest Immunization AllergyIntolerance"
 
 # 1. A bad rate: a clear message and exit 2.
 for rate in -0.1 1.5 x 0.05x ""; do
@@ -41,9 +41,10 @@ done
 cat "$LT_TMP/gen.err"
 grep -q "gen: [0-9]* defects at rate 0.05 (" "$LT_TMP/gen.err" || fail "no defects summary"
 "$LIENTHONG" gen --patients 400 --seed 7 --out "$LT_TMP/again" --defects 0.05 2>/dev/null
-for f in $types defects; do
+for f in $types; do
 	cmp -s "$out/$f.ndjson" "$LT_TMP/again/$f.ndjson" || fail "$f.ndjson differs with the same seed"
 done
+cmp -s "$out/defects.jsonl" "$LT_TMP/again/defects.jsonl" || fail "defects.jsonl differs with the same seed"
 cmp -s "$out/Observation.ndjson" "$LT_TMP/plain/Observation.ndjson" && fail "no Observation changed"
 python3 - "$out" <<'PY' || fail "the sidecar does not match the output"
 import json, sys, collections
