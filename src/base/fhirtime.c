@@ -16,6 +16,7 @@
 #include "time.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 #define MS_PER_SECOND INT64_C(1000)
 #define MS_PER_MINUTE INT64_C(60000)
@@ -138,6 +139,25 @@ static bool zone(struct cursor *c, int64_t *offset_ms)
 	return true;
 }
 
+static int64_t local_offset;
+
+void time_set_local_offset_ms(int64_t offset_ms)
+{
+	local_offset = offset_ms;
+}
+
+int64_t time_local_offset_ms(void)
+{
+	return local_offset;
+}
+
+int time_parse_offset(const char *s, int64_t *offset_ms)
+{
+	struct cursor c = { s, s ? strlen(s) : 0, 0 };
+
+	return s && zone(&c, offset_ms) && at_end(&c) ? 0 : -1;
+}
+
 int time_parse_fhir(const char *s, size_t n, enum time_kind kind, int64_t *low_ms,
 		    int64_t *high_ms)
 {
@@ -161,7 +181,7 @@ int time_parse_fhir(const char *s, size_t n, enum time_kind kind, int64_t *low_m
 			return -1;
 		low = days_from_civil(year, 1, 1) * MS_PER_DAY;
 		high = days_from_civil(year + 1, 1, 1) * MS_PER_DAY - 1;
-		goto done;
+		goto local;
 	}
 	if (!accept(&c, '-') || !number(&c, 2, &month) || month < 1 || month > 12)
 		return -1;
@@ -170,7 +190,7 @@ int time_parse_fhir(const char *s, size_t n, enum time_kind kind, int64_t *low_m
 			return -1;
 		low = days_from_civil(year, month, 1) * MS_PER_DAY;
 		high = low + days_in_month(year, month) * MS_PER_DAY - 1;
-		goto done;
+		goto local;
 	}
 	if (!accept(&c, '-') || !number(&c, 2, &day) || day < 1 ||
 	    day > days_in_month(year, month))
@@ -180,13 +200,17 @@ int time_parse_fhir(const char *s, size_t n, enum time_kind kind, int64_t *low_m
 		if (kind == TIME_INSTANT)
 			return -1;
 		high = low + MS_PER_DAY - 1;
-		goto done;
+		goto local;
 	}
 	if (kind == TIME_DATE || !accept(&c, 'T') || !clock_time(&c, &ms, &width) ||
 	    !zone(&c, &offset) || !at_end(&c))
 		return -1;
 	low += ms - offset;
 	high = low + width - 1;
+	goto done;
+local:	/* no time, no zone: the local one */
+	low -= local_offset;
+	high -= local_offset;
 done:
 	if (low_ms)
 		*low_ms = low;

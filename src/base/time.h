@@ -29,6 +29,15 @@ int64_t time_monotonic_ms(void);	/* for durations */
  * A value without a time zone is read as UTC. */
 int time_parse_fhir(const char *s, size_t n, enum time_kind kind, int64_t *low_ms,
 		    int64_t *high_ms);
+/* The zone of values without a time ("2024", "2024-05", "2024-05-05"):
+ * FHIR search assumes the server's local time zone (search.html, date).
+ * An offset from UTC in ms, set once at start before any parsing (the
+ * setting `timezone`, +07:00 by default); 0 until set. Not thread-safe to
+ * change while other threads parse. */
+void time_set_local_offset_ms(int64_t offset_ms);
+int64_t time_local_offset_ms(void);
+/* "Z", "+07:00", "-05:30" into ms; -1 when it is not one. */
+int time_parse_offset(const char *s, int64_t *offset_ms);
 
 #define TIME_INSTANT_LEN 24	/* "2026-11-22T15:45:30.123Z" */
 #define TIME_HTTP_LEN 29	/* "Sun, 22 Nov 2026 15:45:30 GMT" */

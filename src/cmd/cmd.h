@@ -16,6 +16,7 @@ struct config {
 	char *listen;
 	char *base_url;
 	char *log_level;
+	char *timezone;
 	char *seed;
 	long max_body_bytes;
 	long max_url_bytes;

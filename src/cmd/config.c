@@ -34,6 +34,8 @@ static const struct setting {
 	S(listen, "127.0.0.1:8080", "HOST:PORT for HTTP; port 0 picks a free port"),
 	S(base_url, NULL, "public base URL used in links, e.g. https://emr.example.vn/fhir (default: from Host)"),
 	S(log_level, "info", "error, warn, info or debug"),
+	S(timezone, "+07:00", "UTC offset of dates and times without a zone, in the index and in "
+	  "searches (Z, +07:00, -05:00); changing it needs `lienthong reindex`"),
 	S(seed, NULL, "NDJSON file, or directory of them, to load at start when the store is empty (demo data)"),
 	L(max_body_bytes, 16777216, 1024, 1073741824, "largest request body accepted (413 beyond)"),
 	L(max_url_bytes, 8192, 256, 1048576, "longest URL with query accepted (414 beyond)"),
@@ -323,6 +325,14 @@ static int on_off(const char *key, const char *v)
 
 static int check(const struct config *cfg)
 {
+	int64_t offset;
+
+	if (time_parse_offset(cfg->timezone, &offset)) {
+		fprintf(stderr, "lienthong: timezone is an offset like +07:00 or Z, not '%s'\n",
+			cfg->timezone ? cfg->timezone : "");
+		return 2;
+	}
+	time_set_local_offset_ms(offset);
 	if (on_off("auth", cfg->auth) || on_off("audit", cfg->audit))
 		return 2;
 	if (cfg->auth && cfg->audit && !strcmp(cfg->audit, "off") && strcmp(cfg->auth, "off")) {

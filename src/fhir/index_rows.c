@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "ucum.h"
+#include "../base/time.h"
 
 uint32_t fhir_search_param_key(const struct fhir_search_param *p, int sub)
 {
@@ -25,7 +26,7 @@ uint32_t fhir_search_param_key(const struct fhir_search_param *p, int sub)
 	return (uint32_t)(p - fhir_search_params) * 4u + (uint32_t)sub;
 }
 
-static char fingerprint[24];
+static char fingerprint[40];
 static pthread_once_t fingerprint_once = PTHREAD_ONCE_INIT;
 
 static uint64_t fnv1a(uint64_t h, const char *s)
@@ -48,8 +49,10 @@ static void fingerprint_build(void)
 		snprintf(t, sizeof(t), "%d", p->type);
 		h = fnv1a(fnv1a(fnv1a(fnv1a(h, p->resource_type), p->code), p->expression), t);
 	}
-	/* Bump the suffix when the way rows are made changes. */
-	snprintf(fingerprint, sizeof(fingerprint), "r4-%016llx-5", (unsigned long long)h);
+	/* Bump the suffix when the way rows are made changes. The zone of
+	 * dates without one is part of it: changing `timezone` moves them. */
+	snprintf(fingerprint, sizeof(fingerprint), "r4-%016llx-6%+lld", (unsigned long long)h,
+		 (long long)(time_local_offset_ms() / 60000));
 }
 
 const char *fhir_search_fingerprint(void)

@@ -53,6 +53,32 @@ static void test_partial_dates(void **state)
 	expect("2024-02-29", TIME_DATETIME, INT64_C(1709164800000), INT64_C(1709164800000) + DAY_MS - 1);
 }
 
+/* Values without a zone are in the server's (search.html: "the server's
+ * local time zone"); values with one are not moved. */
+static void test_local_zone(void **state)
+{
+	int64_t off = -1, h7 = 7 * INT64_C(3600000);
+
+	(void)state;
+	assert_int_equal(time_parse_offset("+07:00", &off), 0);
+	assert_true(off == h7);
+	assert_int_equal(time_parse_offset("Z", &off), 0);
+	assert_true(off == 0);
+	assert_int_equal(time_parse_offset("-05:30", &off), 0);
+	assert_true(off == -(5 * INT64_C(3600000) + 30 * INT64_C(60000)));
+	assert_int_equal(time_parse_offset("+7", &off), -1);
+	assert_int_equal(time_parse_offset("07:00", &off), -1);
+	assert_int_equal(time_parse_offset("+15:00", &off), -1);
+	assert_int_equal(time_parse_offset(NULL, &off), -1);
+	time_set_local_offset_ms(h7);
+	expect("2024-02-29", TIME_DATE, INT64_C(1709164800000) - h7,
+	       INT64_C(1709164800000) + DAY_MS - 1 - h7);
+	expect("2024", TIME_DATETIME, INT64_C(1704067200000) - h7, INT64_C(1735689600000) - 1 - h7);
+	expect("2024-02-29T00:00:00Z", TIME_DATETIME, INT64_C(1709164800000),
+	       INT64_C(1709164800000) + 999);
+	time_set_local_offset_ms(0);
+}
+
 static void test_leap_days(void **state)
 {
 	(void)state;
@@ -176,6 +202,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_partial_dates),
+		cmocka_unit_test(test_local_zone),
 		cmocka_unit_test(test_leap_days),
 		cmocka_unit_test(test_datetimes_and_offsets),
 		cmocka_unit_test(test_times),
