@@ -47,7 +47,7 @@ run: build $(DATA)-seed
 	$(BUILD)/lienthong serve --data $(DATA) --listen $(LISTEN) --mllp $(MLLP) --seed $(DATA)-seed
 
 # The demo's data: the hand-written records and a synthetic city (issue 7).
-$(DATA)-seed:
+$(DATA)-seed: | build
 	@rm -rf $@.tmp && mkdir -p $@.tmp
 	@cp demo/seed.ndjson $@.tmp/
 	$(BUILD)/lienthong gen --patients $(CITY) --seed 79 --out $@.tmp/city
