@@ -40,6 +40,11 @@
 #define AUDIT_INDEXED_KEY "audit_indexed"	/* audit_meta: the last seq in audit_by_patient */
 #define AUDIT_INDEXED_SQL "(SELECT coalesce((SELECT CAST(value AS INTEGER) FROM audit_meta" \
 			  " WHERE key='" AUDIT_INDEXED_KEY "'), 0))"
+/* main.store_meta: set once the trail has records, so that a trail whose
+ * file was removed or emptied is noticed at open rather than restarted. */
+#define AUDIT_MARK_KEY "audit_trail"
+#define AUDIT_MARK_SQL "INSERT OR IGNORE INTO main.store_meta VALUES ('" AUDIT_MARK_KEY \
+		       "', '" SQLITE_AUDIT_FILE "')"
 #define AUDIT_KEY_DIR "keys"
 #define AUDIT_KEY_NAME "audit.key"
 #define AUDIT_CANON_SEQ_AT 1
@@ -264,14 +269,39 @@ static int move_from_main(sqlite3 *db, struct err *e)
 	return rc;
 }
 
+/* 1 when lienthong.db says the trail has had records, 0 when not, -1 on error. */
+static int trail_marked(sqlite3 *db)
+{
+	sqlite3_stmt *s = NULL;
+	int found = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT EXISTS (SELECT 1 FROM main.store_meta WHERE key='"
+			       AUDIT_MARK_KEY "')", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		found = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return found;
+}
+
 int sqlite_audit_open(const char *data_dir, const char *path, sqlite3 *db,
 		      unsigned char key[SQLITE_AUDIT_KEY_BYTES], struct err *e)
 {
-	int rc;
+	int rc, exists, marked;
 
 	if ((rc = sqlite_audit_attach(db, path, 1, e)) ||
 	    (rc = sqlite_exec(db, "PRAGMA trail.journal_mode=WAL;", e)) ||
 	    (rc = sqlite_exec(db, audit_schema, e)) || (rc = move_from_main(db, e)))
+		return rc;
+	exists = trail_exists(db);
+	marked = trail_marked(db);
+	if (exists < 0 || marked < 0)
+		return sqlite_fail(db, SQLITE_ERROR, e, "reading the audit trail");
+	if (marked && !exists)
+		return err_set(e, ERR_CONFIG, NULL,
+			       "the audit trail in %s is missing or empty, but this store has had one:"
+			       " restore the file from a back-up (a new trail would hide what the old"
+			       " one recorded)", path);
+	if (exists && (rc = sqlite_exec(db, AUDIT_MARK_SQL, e)))	/* stores from before the mark */
 		return rc;
 	return key_load(data_dir, db, key, e);
 }
@@ -544,6 +574,10 @@ int sqlite_audit_append(void *wconn, const struct store_audit *const *a, size_t 
 		seq = last_seq;
 		memcpy(prev, last_seq ? last : zero_hash, sizeof(prev));
 	}
+	/* The first records of the store's trail: lienthong.db remembers there
+	 * is one (its only change from the trail, once). */
+	if (!seq && (rc = sqlite_exec(db, AUDIT_MARK_SQL, e)))
+		return rc;
 	if ((rc = insert_stmt(db, ac, e)) || (rc = chain_init(&ch, ac->key, e))) {
 		chain_release(&ch);
 		return rc;

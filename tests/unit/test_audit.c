@@ -220,9 +220,9 @@ static void records_commit_apart_from_writes(void **state)
 	assert_int_equal(sql_int("SELECT count(*) FROM resource_version"), 1);
 	assert_int_not_equal(data_version(reader), v);	/* the write changed lienthong.db */
 	assert_int_equal(sql_int("SELECT count(*) FROM audit"), 0);	/* not yet */
-	v = data_version(reader);
-	assert_int_equal(store_audit_flush(st, &e), 0);
+	assert_int_equal(store_audit_flush(st, &e), 0);	/* the first: lienthong.db is marked, once */
 	assert_int_equal(sql_int("SELECT count(*) FROM audit"), 2);
+	v = data_version(reader);
 	for (int i = 0; i < 50; i++)
 		assert_int_equal(audit(st, 3 + i, "user/a", "Patient/w1"), 0);
 	assert_int_equal(store_audit_flush(st, &e), 0);
@@ -759,7 +759,9 @@ static void trail_kept_in_the_main_file_is_moved(void **state)
 	}
 	st = open_store_cfg(0, 4);
 	assert_int_equal(sql_int("SELECT count(*) FROM main.sqlite_master WHERE name LIKE 'audit%'"), 0);
-	assert_int_equal(sql_int("SELECT count(*) FROM main.store_meta WHERE key LIKE 'audit%'"), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM main.store_meta"
+				 " WHERE key IN ('audit_head', 'audit_indexed')"), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM main.store_meta WHERE key='audit_trail'"), 1);
 	assert_int_equal(sql_int("SELECT count(*) FROM audit_by_patient"), filed);
 	assert_int_equal(verify(st, &f), 10);
 	assert_string_equal(f.text, "");
@@ -771,6 +773,28 @@ static void trail_kept_in_the_main_file_is_moved(void **state)
 	assert_int_equal(s.n, 6);
 	assert_int_equal(s.seq[0], 11);
 	store_close(st);
+}
+
+/* A trail whose file was removed (or emptied) is refused at open, with
+ * the reason: a new, empty trail would hide what the old one recorded. */
+static void a_removed_trail_is_noticed(void **state)
+{
+	static const char *const files[] = { "audit.db", "audit.db-wal", "audit.db-shm" };
+	struct store_config cfg = { .backend = "sqlite", .data_dir = dir };
+	struct store *st = NULL;
+	struct err e = { 0 };
+	char path[128];
+
+	(void)state;
+	make_trail();
+	assert_int_equal(sql_int("SELECT count(*) FROM main.store_meta WHERE key='audit_trail'"), 1);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	assert_int_equal(store_open(&cfg, &st, &e), ERR_CONFIG);
+	assert_null(st);
+	assert_non_null(strstr(e.issue[0].diagnostics, "missing or empty"));
 }
 
 int main(void)
@@ -798,6 +822,7 @@ int main(void)
 		T(verify_finds_a_missing_head),
 		T(verify_reports_several_problems),
 		T(trail_kept_in_the_main_file_is_moved),
+		T(a_removed_trail_is_noticed),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
