@@ -574,10 +574,15 @@ int sqlite_audit_append(void *wconn, const struct store_audit *const *a, size_t 
 		seq = last_seq;
 		memcpy(prev, last_seq ? last : zero_hash, sizeof(prev));
 	}
-	/* The first records of the store's trail: lienthong.db remembers there
-	 * is one (its only change from the trail, once). */
-	if (!seq && (rc = sqlite_exec(db, AUDIT_MARK_SQL, e)))
-		return rc;
+	/* Once the trail has durable records, lienthong.db remembers there is
+	 * one (its only change from the trail, once): not with the first
+	 * records, as a crash between the two files' commits could leave the
+	 * mark without them. */
+	if (seq && !ac->marked) {
+		if ((rc = sqlite_exec(db, AUDIT_MARK_SQL, e)))
+			return rc;
+		ac->marked = 1;
+	}
 	if ((rc = insert_stmt(db, ac, e)) || (rc = chain_init(&ch, ac->key, e))) {
 		chain_release(&ch);
 		return rc;

@@ -75,6 +75,7 @@ struct sqlite_audit_conn {
 	const unsigned char *key;
 	sqlite3_stmt *insert;		/* writer: prepared on first use */
 	int64_t index_batch;		/* records put in audit_by_patient at a time */
+	int marked;			/* writer: lienthong.db's audit_trail mark is set */
 };
 struct sqlite_audit_conn *sqlite_conn_audit(struct sqlite_conn *c);
 /* Attaches the trail's file (path) to db as "trail"; the writer's commits
