@@ -22,9 +22,10 @@ JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 MLLP       ?= 127.0.0.1:2575
 DATA       ?= data/demo
+SOAK_MINUTES ?= 30
 CITY       ?= 2000
 
-.PHONY: all run check bench bench-auth bench-search bench-ingest bench-export bench-everything bench-hl7 lint crash-test fuzz deps deps-test deps-bench build build-asan test-deps clean
+.PHONY: all run check bench bench-auth bench-search bench-ingest bench-export bench-everything bench-hl7 lint crash-test soak fuzz deps deps-test deps-bench build build-asan test-deps clean
 
 all: build
 
@@ -83,6 +84,11 @@ bench-auth: build deps-bench
 ROUNDS ?= 200
 crash-test: build deps-test
 	python3 tests/reliability/crash.py $(BUILD)/lienthong --rounds $(ROUNDS)
+
+# Mixed load for SOAK_MINUTES (30), RSS, open files, errors and latency every
+# 10 s; fails on any error, on growing files, or RSS growth over 5 %.
+soak: build deps-test
+	python3 tests/reliability/soak.py $(BUILD)/lienthong --minutes $(SOAK_MINUTES)
 
 # libFuzzer targets (clang, ASan+UBSan) for every parser fed by the network;
 # FUZZ_SECONDS per target. Crashes land in build-fuzz/crashes/.
