@@ -92,15 +92,22 @@ static const struct command {
 	  "rotate adds a key that signs from the next start on; older keys still verify the\n"
 	  "tokens they signed until their files (DIR/keys/signing/KID.pem) are removed.\n", 0 },
 	{ "gen", cmd_gen, "write a synthetic Ho Chi Minh City (test data) to a directory",
-	  "lienthong gen --patients N --seed S --out DIR [--format ndjson|bundle]\n"
+	  "lienthong gen --patients N --seed S --out DIR [--format ndjson|bundle|hl7v2]\n"
+	  "              [--defects RATE]\n"
 	  "\n"
 	  "Writes the city's facilities (164 hospitals, 38 regional health centres, 168\n"
 	  "commune health stations, 200 clinics: Organization + Location) and N people with\n"
-	  "their care (Patient, Encounter, Condition, Observation) to DIR: one NDJSON file per\n"
-	  "type (Patient.ndjson, ...), or with --format bundle one transaction Bundle (PUT)\n"
-	  "per patient plus facilities.json. The same seed gives the same bytes; N is at most\n"
-	  "1,000,000. Load it with `lienthong import --data D DIR`. Progress on a terminal.\n"
-	  "What is generated and where the numbers come from: docs/synthetic-data.md.\n", 1 },
+	  "their care (Patient, Encounter, Condition, Observation, MedicationRequest,\n"
+	  "Immunization, AllergyIntolerance) to DIR: one NDJSON file per type\n"
+	  "(Patient.ndjson, ...); with --format bundle one transaction Bundle (PUT) per\n"
+	  "patient plus facilities.json; with --format hl7v2 adt.hl7 (ADT^A04 per patient)\n"
+	  "and oru.hl7 (ORU^R01 per encounter with lab results) for `lienthong hl7 send`.\n"
+	  "--defects RATE (0 to 1) puts that share of real feeds' defects in the resources\n"
+	  "(malformed CCCD, duplicates, local codes, impossible values, stale records) and\n"
+	  "lists each in DIR/defects.jsonl (not with hl7v2). The same seed gives the same\n"
+	  "bytes; N is at most 1,000,000. Load it with `lienthong import --data D DIR`.\n"
+	  "Progress on a terminal. What is generated and where the numbers come from:\n"
+	  "docs/synthetic-data.md.\n", 1 },
 	{ "audit", cmd_audit, "the audit trail: verify its hash chain, list who accessed what",
 	  "lienthong audit verify [--data DIR]\n"
 	  "lienthong audit list [--data DIR] [--patient Patient/ID] [--agent A] [--tenant N]\n"

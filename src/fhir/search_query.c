@@ -186,40 +186,38 @@ static int parse_number(struct parse *p, struct str v, double *value, double *lo
 	return 0;
 }
 
-/* A date value: [lo, hi] covered. A time without a zone is in the
- * server's (time_local_offset_ms), as dates without one are. */
+/* A date value: [lo, hi] covered. Search also allows a time without
+ * seconds (the whole minute) and without a zone (the server's,
+ * time_local_offset_ms, as for dates without one). */
 static int parse_date(struct parse *p, struct str v, int64_t *lo, int64_t *hi)
 {
 	char tmp[64];
 
 	if (time_parse_fhir(v.p, v.n, TIME_DATETIME, lo, hi) == 0)
 		return 0;
-	if ((v.n == 16 || v.n == 19) && v.p[10] == 'T' && v.p[13] == ':' &&
-	    (v.n == 16 || v.p[16] == ':')) {
-		int64_t off = time_local_offset_ms(), a = off < 0 ? -off : off;
-		char *w = tmp + v.n;
+	if (v.n >= 16 && v.n < sizeof(tmp) - 9 && v.p[10] == 'T' && v.p[13] == ':') {
+		size_t z = 16, n;
 
-		memcpy(tmp, v.p, v.n);
-		if (v.n == 16) {
-			memcpy(w, ":00", 3);
-			w += 3;
+		while (z < v.n && v.p[z] != 'Z' && v.p[z] != '+' && v.p[z] != '-')
+			z++;
+		memcpy(tmp, v.p, z);
+		n = z;
+		if (z == 16) {	/* hh:mm */
+			memcpy(tmp + n, ":00", 3);
+			n += 3;
 		}
-		snprintf(w, sizeof(tmp) - (size_t)(w - tmp), "%c%02d:%02d", off < 0 ? '-' : '+',
-			 (int)(a / 3600000), (int)(a / 60000 % 60));
-		if (time_parse_fhir(tmp, strlen(tmp), TIME_DATETIME, lo, hi) == 0) {
-			if (v.n == 16)
+		if (z < v.n) {
+			memcpy(tmp + n, v.p + z, v.n - z);
+			n += v.n - z;
+		} else {
+			int64_t off = time_local_offset_ms(), a = off < 0 ? -off : off;
+
+			n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, "%c%02d:%02d", off < 0 ? '-' : '+',
+					      (int)(a / 3600000), (int)(a / 60000 % 60));
+		}
+		if (time_parse_fhir(tmp, n, TIME_DATETIME, lo, hi) == 0) {
+			if (z == 16)
 				*hi = *lo + 59999;	/* the whole minute */
-			return 0;
-		}
-	}
-	/* Search allows hours and minutes without seconds: YYYY-MM-DDThh:mm[zone]. */
-	if (v.n > 16 && v.n < sizeof(tmp) - 3 && v.p[10] == 'T' && v.p[13] == ':' &&
-	    (v.n == 16 || v.p[16] == 'Z' || v.p[16] == '+' || v.p[16] == '-')) {
-		memcpy(tmp, v.p, 16);
-		memcpy(tmp + 16, ":00", 3);
-		memcpy(tmp + 19, v.p + 16, v.n - 16);
-		if (time_parse_fhir(tmp, v.n + 3, TIME_DATETIME, lo, hi) == 0) {
-			*hi = *lo + 59999;	/* the whole minute */
 			return 0;
 		}
 	}
