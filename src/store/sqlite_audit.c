@@ -85,19 +85,26 @@ static int read_key(const char *path, int fd, unsigned char key[AUDIT_HASH_BYTES
 	return 0;
 }
 
-/* 1 when the database has audit records or a chain head, 0 when not, -1 on error. */
-static int trail_exists(sqlite3 *db)
+/* The truth of one query (sql, with ?1 bound to arg when given): 1 or 0,
+ * -1 on error. */
+static int sql_true(sqlite3 *db, const char *sql, const char *arg)
 {
 	sqlite3_stmt *s = NULL;
-	int src, found = -1;
+	int found = -1;
 
-	src = sqlite3_prepare_v2(db, "SELECT EXISTS (SELECT 1 FROM audit) OR EXISTS (SELECT 1 FROM"
-				 " audit_meta WHERE key='" AUDIT_HEAD_KEY "')", -1, &s, NULL);
-	if (src == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-		found = sqlite3_column_int(s, 0) != 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+		if (arg)
+			sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			found = sqlite3_column_int(s, 0) != 0;
+	}
 	sqlite3_finalize(s);
 	return found;
 }
+
+/* The trail has records or a chain head. */
+#define TRAIL_EXISTS_SQL "SELECT EXISTS (SELECT 1 FROM audit) OR EXISTS (SELECT 1 FROM audit_meta" \
+			 " WHERE key='" AUDIT_HEAD_KEY "')"
 
 /* Writes a new key: to a temporary file first, then link(2)ed into place,
  * which fails if another process got there first (it then reads theirs). */
@@ -153,7 +160,7 @@ static int key_load(const char *data_dir, sqlite3 *db, unsigned char key[AUDIT_H
 		if (errno != ENOENT)
 			return err_set(e, ERR_CONFIG, NULL, "cannot open the audit key %s: %s", path,
 				       strerror(errno));
-		exists = trail_exists(db);
+		exists = sql_true(db, TRAIL_EXISTS_SQL, NULL);
 		if (exists < 0)
 			return sqlite_fail(db, SQLITE_ERROR, e, "reading the audit trail");
 		if (exists)
@@ -210,22 +217,8 @@ int sqlite_audit_attach(sqlite3 *db, const char *path, int writer, struct err *e
 	return writer ? sqlite_exec(db, "PRAGMA trail.synchronous=FULL;", e) : 0;
 }
 
-/* 1 when lienthong.db has table name, 0 when not, -1 on error. */
-static int main_has(sqlite3 *db, const char *name)
-{
-	sqlite3_stmt *s = NULL;
-	int src, found = -1;
-
-	src = sqlite3_prepare_v2(db, "SELECT EXISTS (SELECT 1 FROM main.sqlite_master"
-				 " WHERE type='table' AND name=?1)", -1, &s, NULL);
-	if (src == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) == SQLITE_ROW)
-			found = sqlite3_column_int(s, 0);
-	}
-	sqlite3_finalize(s);
-	return found;
-}
+/* lienthong.db has the table ?1. */
+#define MAIN_HAS_SQL "SELECT EXISTS (SELECT 1 FROM main.sqlite_master WHERE type='table' AND name=?1)"
 
 /*
  * Versions before decision 0023 kept the trail in lienthong.db. It is
@@ -244,7 +237,7 @@ static int move_from_main(sqlite3 *db, struct err *e)
 		{ "audit_by_patient", "INSERT OR IGNORE INTO trail.audit_by_patient SELECT batch,"
 				      " tenant, patient, seq FROM main.audit_by_patient;" },
 	};
-	int rc, has = main_has(db, "audit");
+	int rc, has = sql_true(db, MAIN_HAS_SQL, "audit");
 
 	if (has <= 0)
 		return has < 0 ? sqlite_fail(db, SQLITE_ERROR, e, "looking for an old audit trail") : 0;
@@ -252,7 +245,7 @@ static int move_from_main(sqlite3 *db, struct err *e)
 		 SQLITE_AUDIT_FILE " (decision 0023)");
 	rc = sqlite_exec(db, "BEGIN IMMEDIATE", e);
 	for (size_t i = 0; !rc && i < sizeof(copy) / sizeof(copy[0]); i++)
-		if ((has = main_has(db, copy[i][0])) != 0)
+		if ((has = sql_true(db, MAIN_HAS_SQL, copy[i][0])) != 0)
 			rc = has < 0 ? sqlite_fail(db, SQLITE_ERROR, e, "looking for an old audit table")
 				     : sqlite_exec(db, copy[i][1], e);
 	if (!rc)
@@ -269,19 +262,8 @@ static int move_from_main(sqlite3 *db, struct err *e)
 	return rc;
 }
 
-/* 1 when lienthong.db says the trail has had records, 0 when not, -1 on error. */
-static int trail_marked(sqlite3 *db)
-{
-	sqlite3_stmt *s = NULL;
-	int found = -1;
-
-	if (sqlite3_prepare_v2(db, "SELECT EXISTS (SELECT 1 FROM main.store_meta WHERE key='"
-			       AUDIT_MARK_KEY "')", -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
-		found = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	return found;
-}
+/* lienthong.db says the trail has had records. */
+#define TRAIL_MARKED_SQL "SELECT EXISTS (SELECT 1 FROM main.store_meta WHERE key='" AUDIT_MARK_KEY "')"
 
 int sqlite_audit_open(const char *data_dir, const char *path, sqlite3 *db,
 		      unsigned char key[SQLITE_AUDIT_KEY_BYTES], struct err *e)
@@ -292,8 +274,8 @@ int sqlite_audit_open(const char *data_dir, const char *path, sqlite3 *db,
 	    (rc = sqlite_exec(db, "PRAGMA trail.journal_mode=WAL;", e)) ||
 	    (rc = sqlite_exec(db, audit_schema, e)) || (rc = move_from_main(db, e)))
 		return rc;
-	exists = trail_exists(db);
-	marked = trail_marked(db);
+	exists = sql_true(db, TRAIL_EXISTS_SQL, NULL);
+	marked = sql_true(db, TRAIL_MARKED_SQL, NULL);
 	if (exists < 0 || marked < 0)
 		return sqlite_fail(db, SQLITE_ERROR, e, "reading the audit trail");
 	if (marked && !exists)
