@@ -33,6 +33,8 @@ struct gen_out {
 	size_t count[GEN_N_TYPES];
 	size_t total;
 	int failed;			/* errno of a failed write */
+	int reported;			/* a message about the failure was printed */
+	FILE *defects;			/* --defects: the sidecar */
 	/* HL7 v2: one patient's messages, then written to adt.hl7 / oru.hl7 */
 	struct gen_hl7v2 hl7;
 	struct buf adt, oru;
@@ -64,9 +66,13 @@ static int on_ndjson(void *arg, enum gen_type type, const char *id, const char *
 /* --defects: the sidecar DIR/defects.jsonl, one line per defect. */
 static int on_defect(void *arg, const char *json, size_t n)
 {
-	FILE *f = arg;
+	struct gen_out *o = arg;
 
-	return fwrite(json, 1, n, f) != n || putc('\n', f) == EOF ? ERR_IO : 0;
+	if (fwrite(json, 1, n, o->defects) != n || putc('\n', o->defects) == EOF) {
+		o->failed = errno ? errno : EIO;
+		return ERR_IO;
+	}
+	return 0;
 }
 
 static int on_bundle(void *arg, enum gen_type type, const char *id, const char *json, size_t n)
@@ -110,19 +116,33 @@ static int flush_bundle(struct gen_out *o, const char *name)
 	return 0;
 }
 
+static FILE *open_out(struct gen_out *o, const char *name)
+{
+	char path[4096];
+	FILE *f;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", o->dir, name) >= sizeof(path)) {
+		fprintf(stderr, "lienthong: gen: the path %s/%s is too long\n", o->dir, name);
+		o->reported = 1;
+		return NULL;
+	}
+	if (!(f = fopen(path, "w"))) {
+		fprintf(stderr, "lienthong: gen: %s: %s\n", path, strerror(errno));
+		o->reported = 1;
+		return NULL;
+	}
+	setvbuf(f, NULL, _IOFBF, GEN_OUT_BUFFER);
+	return f;
+}
+
 static int open_ndjson(struct gen_out *o)
 {
 	for (int t = 0; t < GEN_N_TYPES; t++) {
-		char path[4096];
+		char name[64];
 
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s.ndjson", o->dir,
-				     gen_type_name((enum gen_type)t)) >= sizeof(path))
-			return ERR_TOO_LARGE;
-		if (!(o->file[t] = fopen(path, "w"))) {
-			fprintf(stderr, "lienthong: gen: %s: %s\n", path, strerror(errno));
+		snprintf(name, sizeof(name), "%s.ndjson", gen_type_name((enum gen_type)t));
+		if (!(o->file[t] = open_out(o, name)))
 			return ERR_IO;
-		}
-		setvbuf(o->file[t], NULL, _IOFBF, GEN_OUT_BUFFER);
 	}
 	return 0;
 }
@@ -154,20 +174,6 @@ static void progress(const struct gen_out *o, size_t done, size_t n, int64_t t0,
 
 /* ---- HL7 v2 -------------------------------------------------------------------- */
 
-static FILE *open_out(struct gen_out *o, const char *name)
-{
-	char path[4096];
-	FILE *f;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", o->dir, name) >= sizeof(path))
-		return NULL;
-	if (!(f = fopen(path, "w"))) {
-		o->failed = errno;
-		return NULL;
-	}
-	setvbuf(f, NULL, _IOFBF, GEN_OUT_BUFFER);
-	return f;
-}
 
 static int write_buf(struct gen_out *o, FILE *f, struct buf *b)
 {
@@ -229,7 +235,6 @@ int cmd_gen(int argc, char **argv)
 	long patients = 0;
 	double defect_rate = -1;		/* -1: no --defects */
 	struct gen_defects *defects = NULL;
-	FILE *defects_file = NULL;
 	gen_emit_fn emit;
 	void *emit_arg = &o;
 	int tty = isatty(2), rc = 0;
@@ -291,22 +296,19 @@ int cmd_gen(int argc, char **argv)
 		fprintf(stderr, "lienthong: gen: %s is not a directory\n", o.dir);
 		return 1;
 	}
-	if (!(g = malloc(sizeof(*g))))
+	if (!(g = malloc(sizeof(*g)))) {
+		fprintf(stderr, "lienthong: gen: out of memory\n");
 		return 1;
+	}
 	gen_init(g, gen_seed_parse(seed));
 	t0 = time_monotonic_ms();
 	emit = o.format == FORMAT_NDJSON ? on_ndjson : on_bundle;
 	if (defect_rate >= 0) {
-		char path[4096];
-
-		snprintf(path, sizeof(path), "%s/defects.jsonl", o.dir);
-		if (!(defects_file = fopen(path, "w"))) {
-			fprintf(stderr, "lienthong: gen: %s: %s\n", path, strerror(errno));
+		if (!(o.defects = open_out(&o, "defects.jsonl"))) {
 			rc = ERR_IO;
 			goto out;
 		}
-		setvbuf(defects_file, NULL, _IOFBF, GEN_OUT_BUFFER);
-		if (!(defects = gen_defects_new(g->seed, defect_rate, emit, &o, on_defect, defects_file))) {
+		if (!(defects = gen_defects_new(g->seed, defect_rate, emit, &o, on_defect, &o))) {
 			rc = ERR_NOMEM;
 			goto out;
 		}
@@ -362,13 +364,18 @@ out:
 		rc = ERR_IO;
 	if (close_hl7v2(&o) && !rc)
 		rc = ERR_IO;
-	if (defects_file && fclose(defects_file) && !rc)
+	if (o.defects && fclose(o.defects) && !rc) {
+		o.failed = errno;
 		rc = ERR_IO;
+	}
 	if (rc) {
 		if (tty)
 			fputc('\n', stderr);
-		fprintf(stderr, "lienthong: gen: writing to %s failed: %s\n", o.dir,
-			o.failed ? strerror(o.failed) : err_message(rc));
+		if (!o.reported && o.failed)	/* else said where it happened */
+			fprintf(stderr, "lienthong: gen: writing to %s failed: %s\n", o.dir,
+				strerror(o.failed));
+		else if (!o.reported)
+			fprintf(stderr, "lienthong: gen: %s\n", err_message(rc));
 	} else if (o.format == FORMAT_HL7V2) {
 		size_t msgs = o.hl7.n_adt + o.hl7.n_oru;
 

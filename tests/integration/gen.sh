@@ -24,6 +24,17 @@ for args in "--patients 0 --seed 1 --out $out" "--patients x --seed 1 --out $out
 	grep -q "lienthong: gen: " "$LT_TMP/bad.err" || fail "gen $args: no message: $(cat "$LT_TMP/bad.err")"
 done
 
+# An output file that cannot be written: exit 1, the file named.
+for case in "Patient.ndjson|" "adt.hl7|--format hl7v2" "defects.jsonl|--defects 0.1"; do
+	file=${case%%|*}
+	rm -rf "$LT_TMP/blocked" && mkdir -p "$LT_TMP/blocked/$file"
+	rc=0
+	# shellcheck disable=SC2086
+	"$LIENTHONG" gen --patients 3 --seed 1 --out "$LT_TMP/blocked" ${case#*|} 2>"$LT_TMP/bad.err" || rc=$?
+	[ $rc -eq 1 ] && grep -q "lienthong: gen: .*/$file: Is a directory" "$LT_TMP/bad.err" ||
+		fail "an unwritable $file: exit $rc, $(cat "$LT_TMP/bad.err")"
+done
+
 # 2. The same seed gives the same bytes; another seed does not.
 "$LIENTHONG" gen --patients 300 --seed 7 --out "$out" 2>"$LT_TMP/gen.err" || fail "gen: $(cat "$LT_TMP/gen.err")"
 cat "$LT_TMP/gen.err"
