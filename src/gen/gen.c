@@ -488,7 +488,8 @@ static const struct {
 /* Routine visits, then dengue and TB, then a pregnancy's antenatal visits
  * and delivery. */
 #define MAX_ROUTINE 38
-#define MAX_ENCOUNTERS (MAX_ROUTINE + 2 + 8)
+#define MAX_ENCOUNTERS (MAX_ROUTINE + 2 + GEN_N_ANTENATAL_WEEKS + 1)
+_Static_assert(MAX_ENCOUNTERS <= 64, "renewed[] holds a bit per encounter in 64");
 
 enum { ENC_ROUTINE, ENC_ANTENATAL, ENC_DELIVERY };
 
@@ -1058,7 +1059,9 @@ static int emit_immunizations(struct care *c)
 
 		while (s < n_series && strcmp(series[s], v->series))
 			s++;
-		if (s == n_series && n_series < 16)
+		if (s == 16)
+			continue;	/* more series than the arrays hold: gen_tcmr has 9 */
+		if (s == n_series)
 			series[n_series++] = v->series;
 		if (!chance(&c->r, cover))
 			continue;

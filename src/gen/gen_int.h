@@ -150,7 +150,8 @@ extern const struct gen_allergen gen_allergens[GEN_N_ALLERGENS];
 extern const double gen_births_per_woman_year, gen_antenatal_kept, gen_caesarean_share,
 	gen_gestational_diabetes_share;
 /* Antenatal visits, in weeks after the last menstrual period. */
-extern const int gen_antenatal_weeks[];
+#define GEN_N_ANTENATAL_WEEKS 7	/* sizes gen.c's encounter arrays */
+extern const int gen_antenatal_weeks[GEN_N_ANTENATAL_WEEKS];
 extern const size_t gen_n_antenatal_weeks;
 
 #endif

@@ -432,5 +432,5 @@ const struct gen_allergen gen_allergens[GEN_N_ALLERGENS] = {
  * 8%. All approximate. */
 const double gen_births_per_woman_year = 0.05, gen_antenatal_kept = 0.85,
 	     gen_caesarean_share = 0.45, gen_gestational_diabetes_share = 0.08;
-const int gen_antenatal_weeks[] = { 10, 16, 22, 28, 32, 36, 38 };
+const int gen_antenatal_weeks[GEN_N_ANTENATAL_WEEKS] = { 10, 16, 22, 28, 32, 36, 38 };
 const size_t gen_n_antenatal_weeks = N_OF(gen_antenatal_weeks);
