@@ -774,7 +774,7 @@ static const struct obs_code
 	o_ast = { "1920-8", "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma", "U/L", 0 },
 	o_hb = { "718-7", "Hemoglobin [Mass/volume] in Blood", "g/dL", 1 };
 
-static void obs_head(struct care *c, const char *id, int lab, const char *loinc,
+static void obs_head(struct care *c, const char *id, const char *category, const char *loinc,
 		     const char *display, const char *encounter_id, const char *when)
 {
 	put(c->g, "{\"resourceType\":\"Observation\",\"id\":\"%s\",\"status\":\"final\","
@@ -783,7 +783,7 @@ static void obs_head(struct care *c, const char *id, int lab, const char *loinc,
 	    "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"%s\",\"display\":\"%s\"}]},"
 	    "\"subject\":{\"reference\":\"Patient/%s\"},\"encounter\":{\"reference\":\"Encounter/%s\"},"
 	    "\"effectiveDateTime\":\"%s\"",
-	    id, lab ? "laboratory" : "vital-signs", loinc, display, c->patient_id, encounter_id, when);
+	    id, category, loinc, display, c->patient_id, encounter_id, when);
 }
 
 static void next_obs_id(struct care *c, char id[40])
@@ -798,7 +798,7 @@ static int emit_quantity(struct care *c, const struct obs_code *k, int lab, doub
 
 	next_obs_id(c, id);
 	start(c->g);
-	obs_head(c, id, lab, k->loinc, k->display, encounter_id, when);
+	obs_head(c, id, lab ? "laboratory" : "vital-signs", k->loinc, k->display, encounter_id, when);
 	put(c->g, ",\"valueQuantity\":{\"value\":%.*f,\"unit\":\"%s\","
 	    "\"system\":\"http://unitsofmeasure.org\",\"code\":\"%s\"}}",
 	    k->decimals, value, k->unit, k->unit);
@@ -811,7 +811,7 @@ static int emit_bp(struct care *c, double sbp, double dbp, const char *encounter
 
 	next_obs_id(c, id);
 	start(c->g);
-	obs_head(c, id, 0, "85354-9", "Blood pressure panel with all children optional",
+	obs_head(c, id, "vital-signs", "85354-9", "Blood pressure panel with all children optional",
 		 encounter_id, when);
 	put(c->g, ",\"component\":[{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\","
 	    "\"code\":\"8480-6\",\"display\":\"Systolic blood pressure\"}]},\"valueQuantity\":"
@@ -832,16 +832,9 @@ static int emit_pregnancy_status(struct care *c, const char *encounter_id, const
 
 	next_obs_id(c, id);
 	start(c->g);
-	put(c->g, "{\"resourceType\":\"Observation\",\"id\":\"%s\",\"status\":\"final\","
-	    "\"category\":[{\"coding\":[{\"system\":"
-	    "\"http://terminology.hl7.org/CodeSystem/observation-category\",\"code\":\"social-history\"}]}],"
-	    "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"82810-3\","
-	    "\"display\":\"Pregnancy status\"}]},"
-	    "\"subject\":{\"reference\":\"Patient/%s\"},\"encounter\":{\"reference\":\"Encounter/%s\"},"
-	    "\"effectiveDateTime\":\"%s\",\"valueCodeableConcept\":{\"coding\":[{"
-	    "\"system\":\"http://snomed.info/sct\",\"code\":\"77386006\",\"display\":\"Pregnant\"}],"
-	    "\"text\":\"Đang mang thai\"}}",
-	    id, c->patient_id, encounter_id, when);
+	obs_head(c, id, "social-history", "82810-3", "Pregnancy status", encounter_id, when);
+	put(c->g, ",\"valueCodeableConcept\":{\"coding\":[{\"system\":\"http://snomed.info/sct\","
+	    "\"code\":\"77386006\",\"display\":\"Pregnant\"}],\"text\":\"Đang mang thai\"}}");
 	return finish(c->g, GEN_OBSERVATION, id, c->emit, c->arg);
 }
 
