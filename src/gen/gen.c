@@ -7,6 +7,7 @@
  * string comes from the static tables (no quotes or backslashes to escape),
  * and it is several times faster than building json-c objects.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,10 +76,12 @@ double gen_rng_normal(struct gen_rng *r, double mean, double sd)
 uint64_t gen_seed_parse(const char *s)
 {
 	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
+	unsigned long long v;
 	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a */
 
-	if (*s && *s != '-' && !*end)
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*s && *s != '-' && !*end && errno != ERANGE)	/* too big: hashed, not clamped */
 		return v;
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;

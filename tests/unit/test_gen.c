@@ -499,6 +499,9 @@ static void seeds(void **state)
 	assert_true(gen_seed_parse("42") == 42);
 	assert_true(gen_seed_parse("hcmc") != gen_seed_parse("hcm"));
 	assert_true(gen_seed_parse("-1") != 0);
+	assert_true(gen_seed_parse("18446744073709551615") == UINT64_MAX);
+	/* beyond 64 bits: hashed, so two such seeds still differ */
+	assert_true(gen_seed_parse("18446744073709551616") != gen_seed_parse("18446744073709551617"));
 }
 
 int main(void)
