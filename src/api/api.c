@@ -949,6 +949,7 @@ int api_new(const struct api_config *cfg, struct store *st, struct api **out, st
 	api->st = st;
 	api->tenant = STORE_DEFAULT_TENANT;
 	buf_init(&api->capability, 0);
+	pthread_mutex_init(&api->capability_lock, NULL);
 	if (cfg->base_url && *cfg->base_url) {
 		size_t n = strlen(cfg->base_url);
 		while (n && cfg->base_url[n - 1] == '/')
@@ -960,7 +961,9 @@ int api_new(const struct api_config *cfg, struct store *st, struct api **out, st
 		}
 	}
 	api->cfg.base_url = api->base_url;
-	rc = api_capability_build(api, e);
+	rc = api_search_params_load(api->st, e);
+	if (!rc)
+		rc = api_capability_build(api, e);
 	if (!rc)
 		rc = api_auth_open(api, e);
 	if (!rc && api->auth)
@@ -985,6 +988,7 @@ void api_free(struct api *api)
 	api_auth_close(api);
 	api_limiter_close(api);
 	buf_release(&api->capability);
+	pthread_mutex_destroy(&api->capability_lock);
 	free(api->base_url);
 	free(api);
 }

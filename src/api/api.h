@@ -161,8 +161,10 @@ struct api_hl7v2_message {
 };
 int api_hl7v2(struct api *api, const struct api_hl7v2_message *msg, struct buf *ack);
 
+/* Rebuilds the search index of every tenant of st, online (reindex.c),
+ * with the generated parameters and the store's custom ones. */
 typedef void (*api_reindex_progress_fn)(void *arg, int64_t done, int64_t total);
-int api_reindex(struct store *st, int64_t tenant, api_reindex_progress_fn progress, void *arg,
+int api_reindex(struct store *st, api_reindex_progress_fn progress, void *arg,
 		struct err *e) LT_MUST_CHECK;
 
 /*

@@ -8,6 +8,7 @@
 #define LT_API_API_INT_H
 
 #include <json-c/json.h>
+#include <pthread.h>
 #include "api.h"
 #include "../auth/auth.h"
 #include "../fhir/fhir.h"
@@ -22,6 +23,8 @@ struct api {
 	char *base_url;			/* owned copy of cfg.base_url, or NULL */
 	struct store *st;
 	struct buf capability;		/* CapabilityStatement, compact bytes */
+	unsigned capability_gen;	/* of the custom search parameters it lists */
+	pthread_mutex_t capability_lock;	/* rebuilt when they change */
 	int64_t tenant;			/* requests of in-process callers (HL7, import) act in it */
 	struct api_auth *auth;		/* keys and verified tokens (auth.c); NULL: no authentication */
 	int index_stale;		/* the store's index was made with another table */
@@ -172,9 +175,11 @@ void api_tx_entry_release(struct tx_entry *e);
  * err set. GET entries are left to the caller.
  */
 int api_tx_run(struct api_ctx *c, struct tx_entry *e, size_t n, unsigned flags, size_t *failed);
-/* The stored form of a resource: validated, index rows made, compact bytes. */
-int api_prepare(const char *type, struct json_object *resource, const char *id, int64_t version,
-		int64_t now_ms, struct store_ix_rows *ix, struct buf *out, struct err *err);
+/* The stored form of a resource for tenant: validated (a SearchParameter
+ * also as a custom parameter), index rows made, compact bytes. */
+int api_prepare(int64_t tenant, const char *type, struct json_object *resource, const char *id,
+		int64_t version, int64_t now_ms, struct store_ix_rows *ix, struct buf *out,
+		struct err *err);
 
 /* search.c: parses "a=1&b=2" (percent-decoded; '+' a space with
  * plus_is_space) into args allocated in a. */
@@ -313,6 +318,16 @@ int api_client_assertion(struct api_ctx *c, const char *assertion, const char *c
  * and AuditEvent/[seq]. */
 int api_audit_event_json(const struct store_audit *a, const char *base, struct buf *out) LT_MUST_CHECK;
 int api_audit_search(struct api_ctx *c);
+
+/* searchparam.c: custom search parameters (decision 0027). Loads the
+ * SearchParameter resources of the host's tenant and makes them current. */
+int api_search_params_load(struct store *st, struct err *e);
+/* A SearchParameter about to be written in tenant: 0, or 422 saying why it
+ * cannot be used. */
+int api_search_param_check(int64_t tenant, struct json_object *sp, const char *id, struct err *e);
+/* After a SearchParameter of the host's tenant was written: reloads the
+ * set, and marks the index out of date when its fingerprint changed. */
+int api_search_params_changed(struct api *api, struct err *e);
 
 /* capability.c */
 int api_capability_build(struct api *api, struct err *e);

@@ -57,26 +57,48 @@ static int param_supported(const struct fhir_search_param *p)
 	return p->expression != NULL;
 }
 
+/* "Type:param" to rev when p is a reference parameter that may point at `type`. */
+static void add_revinclude(struct json_object *rev, const struct fhir_search_param *p,
+			   const char *type)
+{
+	char name[160];
+
+	if (p->type != FHIR_SEARCH_REFERENCE || !p->expression)
+		return;
+	for (size_t t = 0; t < p->n_target; t++) {
+		if (strcmp(p->target[t], type))
+			continue;
+		snprintf(name, sizeof(name), "%s:%s", p->resource_type, p->code);
+		json_object_array_add(rev, json_object_new_string(name));
+		return;
+	}
+}
+
 /* searchParam, searchInclude and searchRevInclude of resource type `type`. */
 static void add_search(struct json_object *r, const char *type)
 {
 	struct json_object *params = json_object_new_array(), *inc = json_object_new_array();
 	struct json_object *rev = json_object_new_array();
-	const struct fhir_search_param *all;
+	const struct fhir_search_customs *custom = fhir_search_customs();
+	const struct fhir_search_param *all, *p;
+	int ti = fhir_resource_type_index(type, strlen(type));
 	char name[160];
 	size_t n;
 
 	all = fhir_search_params_for(type, &n);
-	for (size_t i = 0; i < n; i++) {
-		const struct fhir_search_param *p = &all[i];
+	for (size_t i = 0; (p = i < n ? &all[i] : fhir_search_customs_param(custom, ti, i - n)); i++) {
+		const char *url = fhir_search_custom_url(p);
 		struct json_object *o;
 
 		if (!param_supported(p))
 			continue;
 		o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string(p->code));
-		snprintf(name, sizeof(name), "http://hl7.org/fhir/SearchParameter/%s", p->id);
-		json_object_object_add(o, "definition", json_object_new_string(name));
+		if (!url) {
+			snprintf(name, sizeof(name), "http://hl7.org/fhir/SearchParameter/%s", p->id);
+			url = name;
+		}
+		json_object_object_add(o, "definition", json_object_new_string(url));
 		json_object_object_add(o, "type", json_object_new_string(fhir_search_type_name(p->type)));
 		json_object_array_add(params, o);
 		if (p->type == FHIR_SEARCH_REFERENCE) {
@@ -86,20 +108,13 @@ static void add_search(struct json_object *r, const char *type)
 	}
 	snprintf(name, sizeof(name), "%s:*", type);
 	json_object_array_add(inc, json_object_new_string(name));
-	/* Every reference parameter of any type that may point at this one. */
-	for (size_t i = 0; i < FHIR_SEARCH_PARAM_COUNT; i++) {
-		const struct fhir_search_param *p = &fhir_search_params[i];
-
-		if (p->type != FHIR_SEARCH_REFERENCE || !p->expression)
-			continue;
-		for (size_t t = 0; t < p->n_target; t++) {
-			if (strcmp(p->target[t], type))
-				continue;
-			snprintf(name, sizeof(name), "%s:%s", p->resource_type, p->code);
-			json_object_array_add(rev, json_object_new_string(name));
-			break;
-		}
-	}
+	/* Every reference parameter of any type that may point at this one:
+	 * the generated table's, then each type's custom ones. */
+	for (size_t i = 0; i < FHIR_SEARCH_PARAM_COUNT; i++)
+		add_revinclude(rev, &fhir_search_params[i], type);
+	for (int t = 0; t < fhir_resource_type_count(); t++)
+		for (size_t i = 0; (p = fhir_search_customs_param(custom, t, i)); i++)
+			add_revinclude(rev, p, type);
 	json_object_object_add(r, "searchInclude", inc);
 	if (json_object_array_length(rev))
 		json_object_object_add(r, "searchRevInclude", rev);
@@ -215,6 +230,8 @@ int api_capability_build(struct api *api, struct err *e)
 
 	if (!cs)
 		return err_set(e, ERR_NOMEM, NULL, "out of memory");
+	api->capability_gen = fhir_search_customs_generation(fhir_search_customs());
+	buf_clear(&api->capability);
 	time_format_instant(time_now_ms(), now);
 	json_object_object_add(cs, "resourceType", json_object_new_string("CapabilityStatement"));
 	json_object_object_add(cs, "status", json_object_new_string("active"));
@@ -307,16 +324,34 @@ int api_capability_build(struct api *api, struct err *e)
 	return rc ? err_set(e, rc, NULL, "cannot build the CapabilityStatement") : 0;
 }
 
+static int metadata_body(struct api_ctx *c);
+
+/* Under the lock: the statement is rebuilt when the custom search
+ * parameters have changed since it was. */
 int api_metadata(struct api_ctx *c)
 {
 	static const char *const params[] = { "mode", NULL };
-	const char *p = c->api->capability.p, *end = p + c->api->capability.n, *at;
-	char root[API_BASE_MAX];
-	struct buf b, esc;
+	struct api *api = c->api;
 	int rc = api_check_params(c, params);
 
 	if (rc)
 		return rc;
+	pthread_mutex_lock(&api->capability_lock);
+	if (api->capability_gen != fhir_search_customs_generation(fhir_search_customs()))
+		rc = api_capability_build(api, &c->err);
+	if (!rc)
+		rc = metadata_body(c);
+	pthread_mutex_unlock(&api->capability_lock);
+	return rc;
+}
+
+static int metadata_body(struct api_ctx *c)
+{
+	const char *p = c->api->capability.p, *end = p + c->api->capability.n, *at;
+	char root[API_BASE_MAX];
+	struct buf b, esc;
+	int rc;
+
 	c->res->status = 200;
 	if (!memmem(p, (size_t)(end - p), CAPABILITY_ROOT, strlen(CAPABILITY_ROOT)))
 		return api_set_body_json(c, p, (size_t)(end - p));

@@ -83,8 +83,9 @@ int api_load(struct api *api, const struct api_load_item *items, size_t n, int d
 		for (size_t k = 0; k < m; k++) {
 			struct tx_entry *x = &e[k];
 
-			if (api_prepare(x->type, x->body, x->method == TX_PUT ? x->id : "dry-run", 1, 0,
-					&x->ix, &x->stored, &x->err))
+			if (api_prepare(c->tenant, x->type, x->body,
+					x->method == TX_PUT ? x->id : "dry-run", 1, 0, &x->ix,
+					&x->stored, &x->err))
 				load_fail(on_fail, arg, map[k], &x->err);
 			else
 				(*loaded)++;

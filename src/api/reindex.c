@@ -8,9 +8,11 @@
  * migrated from schema 1) still serves, and searches carry a warning until
  * `lienthong reindex` has rebuilt the rows.
  *
- * Rebuilding is online: it reads the current versions page by page (a
- * search across types, in rid order) and replaces each resource's rows in
- * batches through the normal group commit, each write pinned to the
+ * Rebuilding is online and covers every tenant: it reads the current
+ * versions page by page (a search across types, in rid order; the custom
+ * search parameters are those of the store, see searchparam.c) and
+ * replaces each resource's rows in batches through the normal group
+ * commit, each write pinned to the
  * version it was computed from. A resource updated meanwhile has been
  * indexed by its own write; its stale reindex write fails with a conflict
  * and is skipped. Reads are never blocked (WAL); the server's writes wait
@@ -76,7 +78,10 @@ struct reindex {
 	char id[REINDEX_BATCH][STORE_ID_MAX + 1];
 	size_t n;
 	int64_t done, skipped, total;
-	int64_t last_rid;
+	int64_t tenant;			/* being rebuilt */
+	int64_t *tenants;		/* every tenant's id, the host's (1) first */
+	unsigned char *stale;		/* per type index: rebuild it; NULL: every type */
+	size_t n_tenants, cap_tenants;
 	api_reindex_progress_fn progress;
 	void *arg;
 	struct err *e;
@@ -135,7 +140,7 @@ static int on_resource(void *arg, const struct store_version *v)
 	snprintf(r->type[i], sizeof(r->type[i]), "%s", v->type);
 	snprintf(r->id[i], sizeof(r->id[i]), "%s", v->id);
 	r->w[i] = (struct store_write){
-		.tenant = STORE_DEFAULT_TENANT,
+		.tenant = r->tenant,
 		.type = r->type[i],
 		.id = r->id[i],
 		.expect_version = v->version,
@@ -147,13 +152,113 @@ static int on_resource(void *arg, const struct store_version *v)
 	return 0;
 }
 
-int api_reindex(struct store *st, int64_t tenant, api_reindex_progress_fn progress, void *arg,
-		struct err *e)
+static int add_tenant(struct reindex *r, int64_t id)
+{
+	if (r->n_tenants == r->cap_tenants) {
+		size_t cap = r->cap_tenants ? 2 * r->cap_tenants : 64;
+		int64_t *t = realloc(r->tenants, cap * sizeof(*t));
+
+		if (!t)
+			return err_set(r->e, ERR_NOMEM, NULL, "out of memory");
+		r->tenants = t;
+		r->cap_tenants = cap;
+	}
+	r->tenants[r->n_tenants++] = id;
+	return 0;
+}
+
+static int on_tenant(void *arg, const struct store_tenant *t)
+{
+	struct reindex *r = arg;
+
+	return t->id == STORE_DEFAULT_TENANT ? 0 : add_tenant(r, t->id);
+}
+
+/* One tenant's resources of type (NULL: every type): their number into
+ * r->total, or their rows rebuilt page by page. */
+static int pass(struct reindex *r, const char *type, int count_only)
+{
+	struct store_query q = { .tenant = r->tenant, .type = type };
+	struct store_search s = { .q = &q };
+	char cursor[STORE_CURSOR_MAX];
+	int rc;
+
+	if (count_only) {
+		s.total = STORE_TOTAL_ACCURATE;
+		rc = store_search(r->st, &s, on_resource, r, r->e);
+		r->total += s.total_n > 0 ? s.total_n : 0;
+		return rc;
+	}
+	s.count = REINDEX_BATCH;
+	s.total = STORE_TOTAL_NONE;
+	cursor[0] = '\0';
+	for (;;) {
+		s.cursor = cursor[0] ? cursor : NULL;
+		rc = store_search(r->st, &s, on_resource, r, r->e);
+		if (!rc)
+			rc = flush(r);
+		if (rc || !s.next_cursor[0])
+			return rc;
+		snprintf(cursor, sizeof(cursor), "%s", s.next_cursor);
+	}
+}
+
+/* Every tenant, every type to rebuild. */
+static int passes(struct reindex *r, int count_only)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < r->n_tenants; i++) {
+		r->tenant = r->tenants[i];
+		if (!r->stale)
+			rc = pass(r, NULL, count_only);
+		for (int t = 0; r->stale && !rc && t < fhir_resource_type_count(); t++)
+			if (r->stale[t])
+				rc = pass(r, fhir_resource_type_name(t), count_only);
+	}
+	return rc;
+}
+
+/* Which types to rebuild (r->stale; NULL: all), from the fingerprint the
+ * index was made for: after a change of custom parameters, only their
+ * types. */
+static int plan(struct reindex *r, char *types, size_t n)
+{
+	struct buf have;
+	int rc, count = fhir_resource_type_count();
+
+	buf_init(&have, 4096);
+	rc = store_meta_get(r->st, INDEX_META_KEY, &have, r->e);
+	if (rc == ERR_NOT_FOUND) {
+		err_clear(r->e);
+		rc = 0;
+	} else if (!rc && (r->stale = calloc((size_t)count, 1)) == NULL) {
+		rc = err_set(r->e, ERR_NOMEM, NULL, "out of memory");
+	} else if (!rc && fhir_search_fingerprint_diff(have.p, fhir_search_fingerprint(), r->stale) ==
+			  count) {
+		free(r->stale);
+		r->stale = NULL;
+	}
+	buf_release(&have);
+	snprintf(types, n, "every type");
+	if (r->stale) {
+		size_t used = 0;
+
+		types[0] = '\0';
+		for (int t = 0; t < count && used < n; t++)
+			if (r->stale[t])
+				used += (size_t)snprintf(types + used, n - used, "%s%s", used ? ", " : "",
+							 fhir_resource_type_name(t));
+		if (!types[0])
+			snprintf(types, n, "no type (the index is current)");
+	}
+	return rc;
+}
+
+int api_reindex(struct store *st, api_reindex_progress_fn progress, void *arg, struct err *e)
 {
 	struct reindex *r = calloc(1, sizeof(*r));
-	struct store_query q = { .tenant = tenant };
-	struct store_search s = { .q = &q, .count = 0, .total = STORE_TOTAL_ACCURATE };
-	char cursor[STORE_CURSOR_MAX];
+	char types[512];
 	int rc;
 
 	if (!r)
@@ -164,30 +269,33 @@ int api_reindex(struct store *st, int64_t tenant, api_reindex_progress_fn progre
 	r->e = e;
 	for (size_t i = 0; i < REINDEX_BATCH; i++)
 		store_ix_rows_init(&r->ix[i]);
-	rc = store_search(st, &s, on_resource, r, e);	/* the total, for progress */
-	r->total = s.total_n;
-	s.total = STORE_TOTAL_NONE;
-	s.count = REINDEX_BATCH;
-	cursor[0] = '\0';
-	while (!rc) {
-		s.cursor = cursor[0] ? cursor : NULL;
-		rc = store_search(st, &s, on_resource, r, e);
-		if (!rc)
-			rc = flush(r);
-		if (rc || !s.next_cursor[0])
-			break;
-		snprintf(cursor, sizeof(cursor), "%s", s.next_cursor);
-	}
+	/* The index is made with the custom search parameters the store has. */
+	rc = api_search_params_load(st, e);
+	if (!rc)
+		rc = add_tenant(r, STORE_DEFAULT_TENANT);
+	if (!rc)
+		rc = store_tenants(st, on_tenant, r, e);
+	if (!rc)
+		rc = plan(r, types, sizeof(types));
+	if (!rc)
+		log_info("reindex: %s", types);
+	if (!rc)
+		rc = passes(r, 1);	/* the total, for progress */
+	if (!rc)
+		rc = passes(r, 0);
 	if (!rc) {
 		struct store_txn txn = { .meta_key = INDEX_META_KEY, .meta_value = fhir_search_fingerprint() };
 
 		rc = store_commit(st, &txn, e);
 	}
 	if (!rc)
-		log_info("reindex: %lld resources indexed, %lld skipped (changed meanwhile or unreadable)",
-			 (long long)(r->done - r->skipped), (long long)r->skipped);
+		log_info("reindex: %lld resources indexed in %zu tenants, %lld skipped (changed"
+			 " meanwhile or unreadable)", (long long)(r->done - r->skipped), r->n_tenants,
+			 (long long)r->skipped);
 	for (size_t i = 0; i < REINDEX_BATCH; i++)
 		store_ix_rows_release(&r->ix[i]);
+	free(r->tenants);
+	free(r->stale);
 	free(r);
 	return rc;
 }

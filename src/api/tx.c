@@ -27,6 +27,7 @@
 #include "../base/arena.h"
 #include "../base/json.h"
 #include "../base/jsonpatch.h"
+#include "../base/log.h"
 #include "../base/rand.h"
 #include "../base/time.h"
 #include "../fhir/search.h"
@@ -486,8 +487,9 @@ static int rewrite_refs(struct tx *t, size_t *failed)
 /* Builds the stored form of resource: resourceType, id, meta (versionId,
  * lastUpdated, then the client's other meta elements), then the rest in the
  * client's order. Validates it, makes its index rows, writes compact JSON. */
-int api_prepare(const char *type, struct json_object *resource, const char *id, int64_t version,
-		int64_t now_ms, struct store_ix_rows *ix, struct buf *out, struct err *err)
+int api_prepare(int64_t tenant, const char *type, struct json_object *resource, const char *id,
+		int64_t version, int64_t now_ms, struct store_ix_rows *ix, struct buf *out,
+		struct err *err)
 {
 	struct json_object *o = json_object_new_object(), *meta = json_object_new_object(), *old_meta;
 	char vid[24], when[TIME_INSTANT_LEN + 1];
@@ -519,6 +521,8 @@ int api_prepare(const char *type, struct json_object *resource, const char *id, 
 			json_object_object_add(o, k, json_object_get(v));
 	}
 	rc = fhir_validate(o, err);
+	if (!rc && !strcmp(type, "SearchParameter"))
+		rc = api_search_param_check(tenant, o, id, err);
 	store_ix_rows_clear(ix);
 	if (!rc)
 		rc = fhir_index_rows(o, ix, err);
@@ -541,7 +545,8 @@ static int check_body_type(struct tx_entry *e)
 	return 0;
 }
 
-static int patch_current(struct tx_entry *e, const struct store_version *cur, int64_t now)
+static int patch_current(struct tx *t, struct tx_entry *e, const struct store_version *cur,
+			 int64_t now)
 {
 	struct json_object *doc;
 	const char *rt, *id;
@@ -558,7 +563,8 @@ static int patch_current(struct tx_entry *e, const struct store_version *cur, in
 			     "a patch may not change the resourceType or the id");
 		goto out;
 	}
-	rc = api_prepare(e->type, doc, e->out_id, e->version, now, &e->ix, &e->stored, &e->err);
+	rc = api_prepare(t->c->tenant, e->type, doc, e->out_id, e->version, now, &e->ix, &e->stored,
+			 &e->err);
 	if (rc == ERR_INVALID)
 		e->err.code = rc = ERR_UNPROCESSABLE;	/* the patch made it invalid: 422 */
 out:
@@ -582,7 +588,8 @@ static int plan_entry(struct tx *t, struct tx_entry *e, int64_t now)
 		e->status = 201;
 		if ((rc = check_body_type(e)))
 			return rc;
-		return api_prepare(e->type, e->body, e->out_id, 1, now, &e->ix, &e->stored, &e->err);
+		return api_prepare(t->c->tenant, e->type, e->body, e->out_id, 1, now, &e->ix,
+				   &e->stored, &e->err);
 	}
 	store_version_init(&cur);
 	rc = store_read(t->c->api->st, t->c->tenant, e->type, e->out_id, 0, &cur, &e->err);
@@ -631,13 +638,13 @@ static int plan_entry(struct tx *t, struct tx_entry *e, int64_t now)
 					     : "the resource in an update must carry its id");
 			break;
 		}
-		rc = api_prepare(e->type, e->body, e->out_id, e->version, e->last_updated_ms, &e->ix,
-				 &e->stored, &e->err);
+		rc = api_prepare(t->c->tenant, e->type, e->body, e->out_id, e->version,
+				 e->last_updated_ms, &e->ix, &e->stored, &e->err);
 		break;
 	case TX_PATCH:
 		e->interaction = STORE_PATCH;
 		e->status = 200;
-		rc = patch_current(e, &cur, e->last_updated_ms);
+		rc = patch_current(t, e, &cur, e->last_updated_ms);
 		break;
 	case TX_DELETE:
 		e->interaction = STORE_DELETE;
@@ -924,6 +931,16 @@ void api_tx_entry_release(struct tx_entry *e)
 	e->del = NULL;
 }
 
+/* Whether the run changed a SearchParameter (searchparam.c). */
+static int wrote_search_parameter(const struct tx_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (e[i].state == TX_DONE && !e[i].noop && e[i].method != TX_GET &&
+		    !strcmp(e[i].type, "SearchParameter"))
+			return 1;
+	return 0;
+}
+
 int api_tx_run(struct api_ctx *c, struct tx_entry *e, size_t n, unsigned flags, size_t *failed)
 {
 	struct tx t = { .c = c, .e = e, .n = n, .flags = flags };
@@ -964,6 +981,13 @@ int api_tx_run(struct api_ctx *c, struct tx_entry *e, size_t n, unsigned flags, 
 			e[i].state = TX_DONE;
 	} else if (!rc) {
 		rc = batch_run(&t);
+	}
+	if (c->tenant == STORE_DEFAULT_TENANT && wrote_search_parameter(e, n)) {
+		struct err le = { 0 };
+
+		if (api_search_params_changed(c->api, &le))	/* the write stands; say so */
+			log_error("custom search parameters not reloaded: %s",
+				  le.n_issues ? le.issue[0].diagnostics : err_message(le.code));
 	}
 	for (size_t i = 0; i < t.n_slot; i++)
 		free(t.slot[i].orig);

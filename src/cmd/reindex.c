@@ -44,7 +44,7 @@ int cmd_reindex(int argc, char **argv)
 
 		rc = store_open(&sc, &st, &e);
 		if (!rc)
-			rc = api_reindex(st, STORE_DEFAULT_TENANT, on_progress, &p, &e);
+			rc = api_reindex(st, on_progress, &p, &e);
 	}
 	if (p.tty)
 		fputc('\n', stderr);

@@ -110,7 +110,7 @@ const struct fhir_search_param *fhir_search_param_find_n(const char *resource_ty
 		else
 			hi = mid;
 	}
-	return NULL;
+	return fhir_search_customs_find(fhir_search_customs(), r, code, code_n);
 }
 
 const struct fhir_search_param *fhir_search_param_find(const char *resource_type, const char *code)
@@ -402,8 +402,10 @@ const struct fhirpath_expr *fhir_search_param_expr(const struct fhir_search_para
 	const struct compiled *c = cache_get();
 	size_t i;
 
-	if (!c || !p || p < fhir_search_params || p >= fhir_search_params + FHIR_SEARCH_PARAM_COUNT)
+	if (!c || !p)
 		return NULL;
+	if (p < fhir_search_params || p >= fhir_search_params + FHIR_SEARCH_PARAM_COUNT)
+		return fhir_search_custom_expr(p);
 	i = (size_t)(p - fhir_search_params);
 	return c->param[i].node ? &c->param[i] : NULL;
 }
@@ -1234,9 +1236,9 @@ static int index_param(struct ix *ix, const struct fhir_search_param *p)
 	return rc;
 }
 
-/* The resource's row range in the table, or an error. */
+/* The resource's row range in the table and its type's index, or an error. */
 static int resource_slice(struct json_object *resource, size_t *first, size_t *count,
-			  uint16_t *type, struct err *e)
+			  uint16_t *type, int *type_index, struct err *e)
 {
 	struct json_object *rt;
 	int r;
@@ -1252,21 +1254,25 @@ static int resource_slice(struct json_object *resource, size_t *first, size_t *c
 	*first = fhir_search_by_type[r].first;
 	*count = fhir_search_by_type[r].count;
 	*type = fhir_resource_types[r].type;
+	*type_index = r;
 	return 0;
 }
 
 static int run(struct json_object *resource, const struct fhir_search_param *only,
 	       fhir_index_fn fn, void *arg, struct err *e)
 {
+	const struct fhir_search_customs *custom = fhir_search_customs();	/* one set throughout */
 	struct ix *ix;
 	size_t first = 0, count = 0;
 	uint16_t type = 0;
-	int rc;
+	int rc, ti = -1;
 
-	rc = resource_slice(resource, &first, &count, &type, e);
+	rc = resource_slice(resource, &first, &count, &type, &ti, e);
 	if (rc)
 		return rc;
-	if (only && (only < fhir_search_params + first || only >= fhir_search_params + first + count))
+	if (only && (only < fhir_search_params + first || only >= fhir_search_params + first + count) &&
+	    (!fhir_search_custom_url(only) ||
+	     strcmp(only->resource_type, fhir_resource_type_name(ti))))
 		return err_set(e, ERR_BAD_REQUEST, NULL, "%s is not a parameter of this resource type",
 			       only->code);
 	/* About 15 KiB (value stack, scratch, seen entries): on the heap
@@ -1295,6 +1301,13 @@ static int run(struct json_object *resource, const struct fhir_search_param *onl
 	else
 		for (size_t i = first; !rc && i < first + count; i++)
 			rc = index_param(ix, &fhir_search_params[i]);
+	for (size_t i = 0; !rc && !only; i++) {
+		const struct fhir_search_param *p = fhir_search_customs_param(custom, ti, i);
+
+		if (!p)
+			break;
+		rc = index_param(ix, p);
+	}
 	scratch_reset(ix);
 	fhirpath_ctx_release(&ix->fp);
 	free(ix);

@@ -23,6 +23,8 @@ uint32_t fhir_search_param_key(const struct fhir_search_param *p, int sub)
 		if (first)
 			p = first;
 	}
+	if (p < fhir_search_params || p >= fhir_search_params + FHIR_SEARCH_PARAM_COUNT)
+		return fhir_search_custom_key(p) + (uint32_t)sub;
 	return (uint32_t)(p - fhir_search_params) * 4u + (uint32_t)sub;
 }
 
@@ -55,7 +57,7 @@ static void fingerprint_build(void)
 		 (long long)(time_local_offset_ms() / 60000));
 }
 
-const char *fhir_search_fingerprint(void)
+const char *fhir_search_table_fingerprint(void)
 {
 	pthread_once(&fingerprint_once, fingerprint_build);
 	return fingerprint;

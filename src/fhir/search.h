@@ -135,14 +135,16 @@ struct fhir_compartment_row {
 extern const struct fhir_compartment_row fhir_compartment_rows[];
 extern const size_t fhir_compartment_row_count;
 
-/* The row for (resource_type, code), or NULL. Two binary searches. */
+/* The row for (resource_type, code), or NULL: the generated table's (two
+ * binary searches), else the current custom set's. */
 const struct fhir_search_param *fhir_search_param_find(const char *resource_type,
 							 const char *code);
 /* The same with counted strings (URL query parts are not NUL-terminated). */
 const struct fhir_search_param *fhir_search_param_find_n(const char *resource_type, size_t type_n,
 							   const char *code, size_t code_n);
-/* All parameters of a resource type, sorted by code; NULL and *n = 0 for an
- * unknown type. */
+/* All parameters of the generated table for a resource type, sorted by
+ * code; NULL and *n = 0 for an unknown type. The custom ones:
+ * fhir_search_customs_param. */
 const struct fhir_search_param *fhir_search_params_for(const char *resource_type, size_t *n);
 /* The i-th component's row and expression of a composite parameter. */
 const struct fhir_search_param *fhir_search_component_param(const struct fhir_search_param *p,
@@ -389,8 +391,59 @@ enum fhir_search_sub {
 };
 #define FHIR_SEARCH_SUB_CANONICAL FHIR_SEARCH_SUB_TEXT	/* quantity: canonical UCUM */
 uint32_t fhir_search_param_key(const struct fhir_search_param *p, int sub);
-/* A short text that changes whenever the parameter table does. */
+/* A short text that changes whenever the parameters do: the generated
+ * table, and the custom ones below. */
 const char *fhir_search_fingerprint(void);
+/* The generated table's part of it. */
+const char *fhir_search_table_fingerprint(void);
+/* Which resource types have index rows made with other parameters when the
+ * index was made for fingerprint `stored` and the server now has `current`:
+ * stale[t] set for each such type index t (an array of
+ * fhir_resource_type_count()); returns how many. Every type when the
+ * tables differ; else the types whose custom parameters differ. */
+int fhir_search_fingerprint_diff(const char *stored, const char *current, unsigned char *stale);
+
+/* ---- custom search parameters (search_custom.c, decision 0027) -------- */
+
+/* A set of search parameters defined by SearchParameter resources, beside
+ * the generated table. fhir_search_param_find*, extraction and keys see
+ * the current set; a set stays valid until the process ends. */
+struct fhir_search_customs;
+
+const struct fhir_search_customs *fhir_search_customs(void);
+unsigned fhir_search_customs_generation(const struct fhir_search_customs *s);
+size_t fhir_search_customs_count(const struct fhir_search_customs *s);
+/* The i-th custom parameter of resource type type_index in s, NULL past
+ * the last; by code. */
+const struct fhir_search_param *fhir_search_customs_param(const struct fhir_search_customs *s,
+							  int type_index, size_t i);
+const struct fhir_search_param *fhir_search_customs_find(const struct fhir_search_customs *s,
+							 int type_index, const char *code,
+							 size_t code_n);
+/* A custom row's definition url, key (sub-key 0) and compiled expression;
+ * NULL / UINT32_MAX / NULL for a row of the generated table. */
+const char *fhir_search_custom_url(const struct fhir_search_param *p);
+uint32_t fhir_search_custom_key(const struct fhir_search_param *p);
+const struct fhirpath_expr *fhir_search_custom_expr(const struct fhir_search_param *p);
+
+/* Whether the SearchParameter resource sp (resource id `id`) can be used:
+ * 0 when it is not active (kept, not used), only restates built-in
+ * parameters, or defines parameters this server can index (*n_params: how
+ * many, one per base type; 0 in the first two cases); ERR_INVALID
+ * naming the element otherwise (an unknown base or target type, a code
+ * taken by a built-in parameter, composite or special, an expression
+ * outside the FHIRPath subset). With `with`, also refused when a parameter
+ * of another SearchParameter of `with` has the same type and code. */
+int fhir_search_custom_check(struct json_object *sp, const char *id,
+			     const struct fhir_search_customs *with, size_t *n_params,
+			     struct err *e);
+/* Builds a set from the SearchParameter resources defs[0..n) (ids[i]: the
+ * resource ids) and makes it current. A definition refused by
+ * fhir_search_custom_check against the ones before it is left out and
+ * passed to skipped. Returns 0, or ERR_NOMEM (the current set unchanged). */
+typedef void (*fhir_search_skip_fn)(void *arg, const char *id, const struct err *why);
+int fhir_search_customs_publish(struct json_object *const *defs, const char *const *ids, size_t n,
+				fhir_search_skip_fn skipped, void *arg, struct err *e);
 
 /* The index rows of a resource (as stored: meta set), appended to out.
  * _id and _lastUpdated give none: the store keeps them with the resource. */

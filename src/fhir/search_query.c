@@ -1070,16 +1070,18 @@ static int parse_include(struct parse *p, const char *type, const char *value, i
 		target = fhir_resource_type_name(tt);
 	}
 	if (str_eq(pname, "*")) {
+		const struct fhir_search_customs *custom = fhir_search_customs();
 		size_t n;
-		const struct fhir_search_param *all = fhir_search_params_for(from, &n);
+		const struct fhir_search_param *all = fhir_search_params_for(from, &n), *sp;
 
-		for (size_t i = 0; i < n; i++) {
-			if (all[i].type != FHIR_SEARCH_REFERENCE || !all[i].expression)
+		for (size_t i = 0; (sp = i < n ? &all[i] :
+				    fhir_search_customs_param(custom, ti, i - n)) != NULL; i++) {
+			if (sp->type != FHIR_SEARCH_REFERENCE || !sp->expression)
 				continue;
 			if (o->n_inc == STORE_SEARCH_MAX_INCLUDE)
 				return bad(p, "more than %d includes", STORE_SEARCH_MAX_INCLUDE);
 			o->inc[o->n_inc++] = (struct store_qinclude){
-				.param = fhir_search_param_key(&all[i], FHIR_SEARCH_SUB_VALUE),
+				.param = fhir_search_param_key(sp, FHIR_SEARCH_SUB_VALUE),
 				.from_type = from, .target_type = target,
 				.rev = (uint8_t)rev, .iterate = (uint8_t)iterate };
 		}

@@ -32,6 +32,7 @@ reader=$!
 "$LIENTHONG" reindex --data "$LT_DATA" 2>"$LT_TMP/reindex.err" || { cat "$LT_TMP/reindex.err" >&2; fail "reindex exited non-zero"; }
 wait "$reader" || fail "a search failed during the rebuild"
 grep -q 'reindex: done' "$LT_TMP/reindex.err" || fail "no progress/summary on stderr"
+grep -q 'reindex: every type' "$LT_TMP/reindex.err" || fail "another table, yet not every type rebuilt"
 [ "$(count 'Patient?name=nguyen&_summary=count')" = 301 ] || fail "301 Nguyễn after the rebuild"
 [ "$(count 'Patient?identifier=079180001234&_summary=count')" = 1 ] || fail "tokens after the rebuild"
 if curl -sf "$LT_URL/Patient?name=nguyen" | grep -q 'out of date'; then fail "warning after the rebuild"; fi

@@ -72,6 +72,26 @@ for t in "$old_token" "$new_token" "$(lt token --client lis-a 2>/dev/null)"; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $t" "$LT_URL/Patient?_count=1")
 	[ "$code" = 200 ] || { echo "a token before or after the rotation got $code" >&2; exit 1; }
 done
+
+# Custom search parameters apply to every facility: only the first tenant's
+# (the host's) define them; another facility's active one is refused (422).
+lt client add sp-b --tenant 79002 --scope "system/*.cruds" >/dev/null	# lis-b is disabled by now
+sp='{"resourceType":"SearchParameter","url":"urn:x:sp-tenant","name":"x","status":"active","description":"x","code":"insurer","base":["Coverage"],"type":"string","expression":"Coverage.payor.display"}'
+tok_b=$(lt token --client sp-b 2>/dev/null)
+cov='{"resourceType":"Coverage","status":"active","beneficiary":{"reference":"Patient/b1"},"payor":[{"display":"BHXH Thành phố Hồ Chí Minh"}]}'
+curl -sf -o /dev/null -X POST -H "Authorization: Bearer $tok_b" -H 'Content-Type: application/fhir+json' -d "$cov" "$LT_URL/Coverage" ||
+	{ echo "tenant 79002 cannot write a Coverage" >&2; exit 1; }
+for who in "sp-b 422" "lis-a 201"; do
+	code=$(curl -s -o "$LT_TMP/sp.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $(lt token --client "${who% *}" 2>/dev/null)" \
+		-H 'Content-Type: application/fhir+json' -d "$sp" "$LT_URL/SearchParameter")
+	[ "$code" = "${who#* }" ] || { echo "SearchParameter by ${who% *}: $code" >&2; cat "$LT_TMP/sp.json" >&2; exit 1; }
+done
+# The Coverage written before the definition: found in its own tenant once
+# the reindex (of every tenant) has run.
+lt reindex 2>/dev/null || { echo "reindex failed" >&2; exit 1; }
+total=$(curl -s -H "Authorization: Bearer $tok_b" -H 'Prefer: handling=strict' "$LT_URL/Coverage?insurer=BHXH&_summary=count" |
+	sed -n 's/.*"total":\([0-9]*\).*/\1/p')
+[ "$total" = 1 ] || { echo "another facility's Coverage by the host's custom parameter: [$total], not 1" >&2; exit 1; }
 lt_stop || { tail -n 50 "$LT_TMP/server.log" >&2; exit 1; }
 
 # Every refusal is in the audit trail (the server flushed it on stop), and

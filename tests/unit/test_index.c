@@ -1007,6 +1007,152 @@ static void test_all_examples(void **state)
 	assert_int_equal(failures, 0);
 }
 
+/* ---- custom search parameters (search_custom.c) ------------------------- */
+
+struct skipped {
+	int n;
+	char id[4][32], why[4][256];
+};
+
+static void on_skip(void *arg, const char *id, const struct err *why)
+{
+	struct skipped *s = arg;
+
+	if (s->n < 4) {
+		snprintf(s->id[s->n], sizeof(s->id[0]), "%s", id);
+		snprintf(s->why[s->n], sizeof(s->why[0]), "%s", why->issue[0].diagnostics);
+	}
+	s->n++;
+}
+
+static void test_custom_params(void **state)
+{
+	static const char *const defs[] = {
+		"{\"resourceType\":\"SearchParameter\",\"url\":\"urn:x:eth\",\"status\":\"active\","
+		"\"code\":\"ethnicity\",\"base\":[\"Patient\"],\"type\":\"token\","
+		"\"expression\":\"Patient.extension.where(url='urn:eth').value\"}",
+		/* two bases, one expression */
+		"{\"resourceType\":\"SearchParameter\",\"url\":\"urn:x:since\",\"status\":\"active\","
+		"\"code\":\"since\",\"base\":[\"Patient\",\"Practitioner\"],\"type\":\"date\","
+		"\"expression\":\"Patient.extension('urn:since').value |"
+		" Practitioner.extension('urn:since').value\"}",
+		/* the same code again: left out, the older one kept */
+		"{\"resourceType\":\"SearchParameter\",\"url\":\"urn:x:eth2\",\"status\":\"active\","
+		"\"code\":\"ethnicity\",\"base\":[\"Patient\"],\"type\":\"string\","
+		"\"expression\":\"Patient.gender\"}",
+		/* not active: nothing */
+		"{\"resourceType\":\"SearchParameter\",\"url\":\"urn:x:d\",\"status\":\"draft\","
+		"\"code\":\"drafted\",\"base\":[\"Patient\"],\"type\":\"token\","
+		"\"expression\":\"Patient.gender\"}",
+	};
+	static const char *const ids[] = { "eth", "since", "eth2", "d" };
+	struct json_object *o[4];
+	struct skipped sk = { 0 };
+	struct err e = { 0 };
+	const char *table = fhir_search_table_fingerprint();
+	const struct fhir_search_param *p, *q;
+	int patient = fhir_resource_type_index("Patient", 7);
+	struct keep *k;
+	size_t n;
+
+	for (int i = 0; i < 4; i++)
+		assert_non_null(o[i] = parse_text(defs[i]));
+	assert_null(fhir_search_param_find("Patient", "ethnicity"));
+	assert_string_equal(fhir_search_fingerprint(), table);
+	assert_int_equal(fhir_search_customs_publish(o, ids, 4, on_skip, &sk, &e), 0);
+	assert_int_equal(sk.n, 1);
+	assert_string_equal(sk.id[0], "eth2");
+	assert_non_null(strstr(sk.why[0], "SearchParameter/eth already defines Patient 'ethnicity'"));
+	assert_int_equal(fhir_search_customs_count(fhir_search_customs()), 3);
+
+	p = fhir_search_param_find("Patient", "ethnicity");
+	assert_non_null(p);
+	assert_int_equal(p->type, FHIR_SEARCH_TOKEN);
+	assert_string_equal(fhir_search_custom_url(p), "urn:x:eth");
+	assert_true(fhir_search_param_key(p, FHIR_SEARCH_SUB_TEXT) ==
+		    fhir_search_param_key(p, FHIR_SEARCH_SUB_VALUE) + 1);
+	assert_true(fhir_search_param_key(p, 0) >= 0x40000000u);
+	assert_null(fhir_search_custom_url(fhir_search_param_find("Patient", "name")));
+	assert_null(fhir_search_param_find("Patient", "drafted"));
+	q = fhir_search_param_find("Practitioner", "since");
+	assert_non_null(q);
+	assert_true(fhir_search_param_key(q, 0) != fhir_search_param_key(
+		fhir_search_param_find("Patient", "since"), 0));
+	/* by type, by code */
+	assert_ptr_equal(fhir_search_customs_param(fhir_search_customs(), patient, 0), p);
+	assert_non_null(fhir_search_customs_param(fhir_search_customs(), patient, 1));
+	assert_null(fhir_search_customs_param(fhir_search_customs(), patient, 2));
+	assert_non_null(strstr(fhir_search_fingerprint(), table));
+	assert_string_not_equal(fhir_search_fingerprint(), table);
+
+	/* Extraction uses them, each on its own type only. */
+	k = index_text("{\"resourceType\":\"Patient\",\"id\":\"p\",\"gender\":\"male\","
+		       "\"extension\":[{\"url\":\"urn:eth\",\"valueCoding\":{\"system\":\"urn:s\","
+		       "\"code\":\"05\"}},{\"url\":\"urn:since\",\"valueDate\":\"2023-07-15\"}]}");
+	assert_non_null(kept_find(k, "ethnicity", FHIR_INDEX_TOKEN, "urn:s", "05"));
+	assert_int_equal(kept_count(k, "since", FHIR_INDEX_DATE), 1);
+	free(k);
+	k = index_text("{\"resourceType\":\"Practitioner\",\"id\":\"d\",\"extension\":"
+		       "[{\"url\":\"urn:since\",\"valueDate\":\"2020\"},"
+		       "{\"url\":\"urn:eth\",\"valueCoding\":{\"code\":\"01\"}}]}");
+	assert_int_equal(kept_count(k, "since", FHIR_INDEX_DATE), 1);
+	assert_int_equal(kept_count(k, "ethnicity", FHIR_INDEX_TOKEN), 0);
+	free(k);
+
+	/* Checks against the current set: an update of the same resource is
+	 * no clash, another resource with the code is; built-in codes are
+	 * refused unless it is the official definition. */
+	assert_int_equal(fhir_search_custom_check(o[0], "eth", fhir_search_customs(), &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(fhir_search_custom_check(o[0], "other", fhir_search_customs(), &n, &e),
+			 ERR_INVALID);
+	assert_string_equal(e.issue[0].expression, "SearchParameter.code");
+	err_clear(&e);
+	assert_int_equal(fhir_search_custom_check(o[3], "d", fhir_search_customs(), &n, &e), 0);
+	assert_int_equal(n, 0);
+	for (int i = 0; i < 4; i++)
+		json_object_put(o[i]);
+	o[0] = parse_text("{\"resourceType\":\"SearchParameter\",\"status\":\"active\","
+			  "\"url\":\"http://hl7.org/fhir/SearchParameter/individual-family\","
+			  "\"code\":\"family\",\"base\":[\"Patient\",\"Practitioner\"],"
+			  "\"type\":\"string\",\"expression\":\"Patient.name.family\"}");
+	assert_int_equal(fhir_search_custom_check(o[0], "f", NULL, &n, &e), 0);
+	assert_int_equal(n, 0);
+	json_object_put(o[0]);
+	o[0] = parse_text("{\"resourceType\":\"SearchParameter\",\"status\":\"active\","
+			  "\"url\":\"urn:mine\",\"code\":\"family\",\"base\":[\"Patient\"],"
+			  "\"type\":\"string\",\"expression\":\"Patient.name.family\"}");
+	assert_int_equal(fhir_search_custom_check(o[0], "f", NULL, &n, &e), ERR_INVALID);
+	assert_non_null(strstr(e.issue[0].diagnostics, "already has a search parameter 'family'"));
+	err_clear(&e);
+	json_object_put(o[0]);
+
+	/* A reindex compares fingerprints type by type. */
+	{
+		unsigned char stale[512];
+		char f[1024];
+		int patient_t = fhir_resource_type_index("Patient", 7);
+		int prac_t = fhir_resource_type_index("Practitioner", 12);
+
+		assert_true(fhir_resource_type_count() <= 512);
+		snprintf(f, sizeof(f), "%s", fhir_search_fingerprint());
+		assert_int_equal(fhir_search_fingerprint_diff(f, f, stale), 0);
+		assert_int_equal(fhir_search_fingerprint_diff(table, f, stale), 2);
+		assert_true(stale[patient_t] && stale[prac_t]);
+		assert_int_equal(fhir_search_fingerprint_diff(f, table, stale), 2);
+		assert_int_equal(fhir_search_fingerprint_diff("r4-older", f, stale),
+				 fhir_resource_type_count());
+		assert_int_equal(fhir_search_fingerprint_diff("r4-older", table, stale),
+				 fhir_resource_type_count());
+	}
+
+	/* An empty set: back to the table alone. */
+	assert_int_equal(fhir_search_customs_publish(NULL, NULL, 0, NULL, NULL, &e), 0);
+	assert_null(fhir_search_param_find("Patient", "ethnicity"));
+	assert_string_equal(fhir_search_fingerprint(), table);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1022,6 +1168,7 @@ int main(void)
 		cmocka_unit_test(test_patient_example),
 		cmocka_unit_test(test_observation_example),
 		cmocka_unit_test(test_all_examples),
+		cmocka_unit_test(test_custom_params),
 	};
 	int rc;
 
