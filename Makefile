@@ -25,7 +25,7 @@ DATA       ?= data/demo
 SOAK_MINUTES ?= 30
 CITY       ?= 2000
 
-.PHONY: all run check bench bench-auth bench-search bench-ingest bench-export bench-everything bench-hl7 lint crash-test soak fuzz deps deps-test deps-bench build build-asan test-deps clean
+.PHONY: all run check bench bench-auth bench-search bench-ingest bench-export bench-everything bench-hl7 lint crash-test fault-test soak fuzz deps deps-test deps-bench build build-asan test-deps clean
 
 all: build
 
@@ -84,6 +84,11 @@ bench-auth: build deps-bench
 ROUNDS ?= 200
 crash-test: build deps-test
 	python3 tests/reliability/crash.py $(BUILD)/lienthong --rounds $(ROUNDS)
+
+# Failed writes, fsyncs and allocations and a full disk, injected under the
+# store (the sanitizer build has the hooks): clean errors, a consistent store.
+fault-test: build-asan deps-test
+	python3 tests/reliability/faults.py $(ASAN_BUILD)/lienthong
 
 # Mixed load for SOAK_MINUTES (30), RSS, open files, errors and latency every
 # 10 s; fails on any error, on growing files, or RSS growth over 5 %.

@@ -833,16 +833,16 @@ static void audit_patient(const struct api_ctx *c, char *out, size_t n)
 	}
 }
 
-/* Records the request in the audit trail (queued: the writer appends it). */
-static void audit(struct api_ctx *c, int status)
+/* Records the request in the audit trail (queued: the writer appends it).
+ * Fails only when the trail cannot be written (a full disk), e set. */
+static int audit(struct api_ctx *c, int status, struct err *e)
 {
 	struct store_audit a = { 0 };
 	char entity[512], patient[FHIR_ID_MAX + 16], subtype[80];
-	struct err e = { 0 };
 
 	if (!c->api->cfg.audit || !c->audit_interaction ||
 	    !strcmp(c->audit_interaction, "capabilities"))
-		return;
+		return 0;
 	audit_entity(c, entity, sizeof(entity));
 	audit_patient(c, patient, sizeof(patient));
 	if (c->audit_subtype)
@@ -865,9 +865,13 @@ static void audit(struct api_ctx *c, int status)
 	a.detail = a.flags & STORE_AUDIT_BREAK_GLASS ? c->req->break_glass
 		   : c->audit_outcome_detail ? c->audit_outcome_detail
 		   : c->err.code ? c->err.issue[0].diagnostics : "";
-	if (store_audit(c->api->st, &a, &e))
-		log_error("audit: cannot record a request: %s", e.issue[0].diagnostics);
+	if (!store_audit(c->api->st, &a, e))
+		return 0;
+	log_error("audit: cannot record a request: %s", e->issue[0].diagnostics);
+	return e->code;
 }
+
+static void error_response(struct api_ctx *c);
 
 int api_handle(struct api *api, const struct api_request *req, struct api_response *res)
 {
@@ -898,31 +902,43 @@ int api_handle(struct api *api, const struct api_request *req, struct api_respon
 		c->audit_action = "E";
 	} else
 		dispatch(c);
-	if (c->err.code) {
-		int code = c->err.code ? c->err.code : ERR_INTERNAL;
-
-		res->status = err_http_status(code);
-		res->content_type = c->plain_json ? PLAIN_JSON : FHIR_JSON;
-		res->etag[0] = '\0';
-		res->last_modified[0] = '\0';
-		buf_clear(&res->location);
-		buf_clear(&res->body);
-		if (res->has_file)
-			close(res->file_fd);
-		res->has_file = 0;
-		res->file_fd = -1;
-		if (fhir_outcome_write(&res->body, &c->err, 0))
-			buf_clear(&res->body);
-		if (res->status >= 500 && code != ERR_NOT_SUPPORTED)
-			log_warn("api: %s %s: %s", req->method, c->type ? c->type : "-", err_name(code));
-	}
+	if (c->err.code)
+		error_response(c);
 	if (c->pretty)
 		prettify(c);
 	status = res->status;
-	audit(c, status);
+	if (audit(c, status, &c->err) && status < 400 && c->audit_action &&
+	    strchr("RE", c->audit_action[0])) {
+		/* A read that cannot be audited is not served. (A write is
+		 * durable already: its answer stands, its record is lost.) */
+		error_response(c);
+		status = res->status;
+	}
 	store_ix_rows_release(&c->ix);
 	free(c);
 	return status;
+}
+
+/* The response becomes c->err's OperationOutcome. */
+static void error_response(struct api_ctx *c)
+{
+	struct api_response *res = c->res;
+	int code = c->err.code ? c->err.code : ERR_INTERNAL;
+
+	res->status = err_http_status(code);
+	res->content_type = c->plain_json ? PLAIN_JSON : FHIR_JSON;
+	res->etag[0] = '\0';
+	res->last_modified[0] = '\0';
+	buf_clear(&res->location);
+	buf_clear(&res->body);
+	if (res->has_file)
+		close(res->file_fd);
+	res->has_file = 0;
+	res->file_fd = -1;
+	if (fhir_outcome_write(&res->body, &c->err, 0))
+		buf_clear(&res->body);
+	if (res->status >= 500 && code != ERR_NOT_SUPPORTED)
+		log_warn("api: %s %s: %s", c->req->method, c->type ? c->type : "-", err_name(code));
 }
 
 void api_error(struct api_response *res, int code, const char *diagnostics)

@@ -44,7 +44,7 @@
 	X(ERR_DISK_FULL,        "the disk is full",                        507, "no-store") \
 	X(ERR_BUSY,             "the server is busy; try again",           503, "transient") \
 	X(ERR_SHUTDOWN,         "the server is shutting down",             503, "transient") \
-	X(ERR_IO,               "input/output error",                      500, "exception") \
+	X(ERR_IO,               "input/output error",                      503, "transient") \
 	X(ERR_CONFIG,           "configuration error",                     500, "exception") \
 	X(ERR_USAGE,            "usage error",                             400, "invalid") \
 	X(ERR_INTERNAL,         "internal error",                          500, "exception") \

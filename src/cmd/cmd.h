@@ -37,6 +37,7 @@ struct config {
 	long mllp_max_connections;
 	char *auth;
 	char *audit;
+	long audit_queue;
 	char *issuer;
 	char *audience;
 	long token_ttl;

@@ -60,6 +60,9 @@ static const struct setting {
 		      "(loopback only, for benchmarks)"),
 	S(audit, "on", "'on': every request for health data is recorded in the audit trail; 'off' only "
 		       "with auth off"),
+	L(audit_queue, 65536, 16, 16777216, "audit records held in memory until written; past that, "
+					    "requests wait, and while the trail cannot be written "
+					    "(disk full) reads are refused (507/503)"),
 	S(issuer, "lienthong", "iss of the tokens this server issues (their aud too, unless audience is set)"),
 	S(audience, NULL, "aud of the tokens issued and required (default: issuer)"),
 	L(token_ttl, 900, 60, 86400, "seconds an access token lives"),

@@ -201,7 +201,8 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	{
-		struct store_config sc = { .backend = "sqlite", .data_dir = cfg.data_dir };
+		struct store_config sc = { .backend = "sqlite", .data_dir = cfg.data_dir,
+					   .audit_queue_max = (int)cfg.audit_queue };
 		struct api_config ac;
 		struct http_config hc = {
 			.host = host,

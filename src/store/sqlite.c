@@ -476,6 +476,7 @@ static int migrate(sqlite3 *db, struct err *e)
 static void sqlite_configure_once(void)
 {
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	sqlite_fault_install();	/* test builds, when LT_FAULT asks (sqlite_fault.c) */
 }
 
 static int sqlite_open_backend(const struct store_config *cfg, void **out, struct err *e)

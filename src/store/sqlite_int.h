@@ -18,6 +18,9 @@ extern const char *const sqlite_ix_table[STORE_IX__COUNT];
 sqlite3 *sqlite_conn_db(struct sqlite_conn *c);
 /* Maps an SQLite result code to our error table, logging the library's message. */
 int sqlite_fail(sqlite3 *db, int src, struct err *e, const char *what);
+/* Test builds (LT_FAULT_INJECTION): the faults LT_FAULT asks for, before
+ * SQLite's first use (sqlite_fault.c); a no-op otherwise. */
+void sqlite_fault_install(void);
 /* sqlite3_exec, failing through sqlite_fail. */
 int sqlite_exec(sqlite3 *db, const char *sql, struct err *e);
 /* Fills out from (version, last_updated, deleted, json, seq, interaction) at first_col. */

@@ -14,10 +14,12 @@
 #include "../base/time.h"
 
 /* The audit queue (decisions 0016, 0023). store_audit blocks while it
- * holds AUDIT_QUEUE_MAX records; the writer commits queued records once
+ * holds audit_queue_max records (at most AUDIT_FULL_WAIT_MS while the
+ * trail cannot be written: then it fails); the writer commits queued records once
  * the oldest has waited audit_flush_ms, or at once past AUDIT_EAGER, in
  * commits of their own; at most AUDIT_BATCH_MAX a commit. */
 #define AUDIT_QUEUE_MAX 65536
+#define AUDIT_FULL_WAIT_MS 2000
 #define AUDIT_EAGER 8192
 #define AUDIT_BATCH_MAX 8192
 #define AUDIT_FLUSH_MS_DEFAULT 200
@@ -65,11 +67,15 @@ struct store {
 	struct audit_item *audit_head, *audit_tail;
 	size_t audit_n;
 	int64_t audit_flush_ms;
+	size_t audit_queue_max;
 	uint64_t audit_queued;		/* records ever queued */
 	uint64_t audit_durable;		/* records ever committed */
 	uint64_t audit_flush_want;	/* a flush waits for durable to reach this */
 	uint64_t audit_failures;	/* commits of audit records that failed */
-	int audit_fail_rc;		/* the last one's code */
+	int audit_fail_rc;		/* the last one's code; 0 once one succeeds */
+	size_t audit_held;		/* records in memory: queued or being written (the
+					 * limit counts these: a failed commit puts its
+					 * records back, it does not make room) */
 	int64_t audit_retry_ms;		/* after a failure: no audit-only commit before */
 	pthread_cond_t audit_cond;	/* room in the queue, or records durable (or failed) */
 	const struct store_audit **audit_batch;	/* the writer's: AUDIT_BATCH_MAX */
@@ -166,7 +172,10 @@ static void audit_done(struct store *st, struct audit_item *first, size_t n, int
 	if (!n)
 		return;
 	pthread_mutex_lock(&st->queue_lock);
+	if (!rc)
+		st->audit_fail_rc = 0;	/* the trail is written again */
 	if (!rc || st->stopping) {
+		st->audit_held -= n;
 		if (rc)
 			log_error("store: %zu audit records could not be written at close (%s): lost",
 				  n, err_name(rc));
@@ -331,7 +340,6 @@ static void *writer_main(void *arg)
 				st->audit_tail = NULL;
 			alast->next = NULL;
 			st->audit_n -= n_audit;
-			pthread_cond_broadcast(&st->audit_cond);	/* room */
 		}
 		pthread_mutex_unlock(&st->queue_lock);
 		if (batch)
@@ -604,6 +612,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct err *e
 	st->max_readers = cfg->max_readers > 0 ? cfg->max_readers : 64;
 	st->max_batch = cfg->max_batch > 0 ? cfg->max_batch : 1024;
 	st->audit_flush_ms = cfg->audit_flush_ms > 0 ? cfg->audit_flush_ms : AUDIT_FLUSH_MS_DEFAULT;
+	st->audit_queue_max = cfg->audit_queue_max > 0 ? (size_t)cfg->audit_queue_max : AUDIT_QUEUE_MAX;
 	st->idle = calloc((size_t)st->max_readers, sizeof(void *));
 	st->audit_batch = calloc(AUDIT_BATCH_MAX, sizeof(st->audit_batch[0]));
 	pthread_mutex_init(&st->pool_lock, NULL);
@@ -905,8 +914,26 @@ int store_audit(struct store *st, const struct store_audit *a, struct err *e)
 	it->next = NULL;
 
 	pthread_mutex_lock(&st->queue_lock);
-	while (st->audit_n >= AUDIT_QUEUE_MAX && !st->stopping)
-		pthread_cond_wait(&st->audit_cond, &st->queue_lock);	/* never drop one */
+	if (st->audit_held >= st->audit_queue_max && !st->stopping) {
+		/* Never drop one: wait for the writer; but while its commits of
+		 * the trail fail (the disk is full), not for ever. */
+		struct timespec until;
+		int64_t give_up = time_monotonic_ms() + AUDIT_FULL_WAIT_MS;
+
+		while (st->audit_held >= st->audit_queue_max && !st->stopping) {
+			if (st->audit_fail_rc && time_monotonic_ms() >= give_up) {
+				int rc = st->audit_fail_rc;
+
+				pthread_mutex_unlock(&st->queue_lock);
+				free(it);
+				return err_set(e, rc, NULL, "the audit trail cannot be written (%s): %zu "
+					       "records wait", err_name(rc), st->audit_queue_max);
+			}
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			pthread_cond_timedwait(&st->audit_cond, &st->queue_lock, &until);
+		}
+	}
 	if (st->stopping) {
 		pthread_mutex_unlock(&st->queue_lock);
 		free(it);
@@ -920,6 +947,7 @@ int store_audit(struct store *st, const struct store_audit *a, struct err *e)
 		st->audit_head = it;
 	st->audit_tail = it;
 	st->audit_n++;
+	st->audit_held++;
 	st->audit_queued++;
 	/* The writer sets its timer on the first record and hurries past AUDIT_EAGER. */
 	if (st->audit_n == 1 || st->audit_n == AUDIT_EAGER)

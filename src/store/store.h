@@ -46,6 +46,7 @@ struct store_config {
 	int max_readers;		/* pooled reader connections */
 	int max_batch;			/* txns per group commit */
 	int audit_flush_ms;		/* audit records wait at most this long for a commit; 0: 200 */
+	int audit_queue_max;		/* audit records queued at most; 0: 65536 */
 	int audit_index_batch;		/* the patient index of the audit trail is filled this
 					 * many records at a time; 0: 65536 (tests: small) */
 };
@@ -447,7 +448,11 @@ int store_messages(struct store *st, const struct store_message_query *q, store_
 /*
  * The audit trail. store_audit queues a record and returns at once: the
  * writer appends queued records in a commit of their own within
- * audit_flush_ms, so auditing a read costs no fsync of its own. store_audit_flush blocks until everything queued before
+ * audit_flush_ms, so auditing a read costs no fsync of its own. With
+ * audit_queue_max records queued it waits; when the trail's writes are
+ * failing (a full disk) it gives up after AUDIT_FULL_WAIT_MS with the
+ * failure's code: the caller must not serve what it could not audit.
+ * store_audit_flush blocks until everything queued before
  * it is durable; store_close flushes. ERR_NOT_SUPPORTED when the backend
  * keeps no trail.
  */

@@ -44,12 +44,14 @@ def body_for(rtype, rid, marker):
 
 
 class Server:
-    def __init__(self, binary, data):
+    def __init__(self, binary, data, extra=()):
         self.binary, self.data, self.proc, self.port = binary, data, None, None
+        self.extra = list(extra)
 
     def start(self):
         self.proc = subprocess.Popen(
-            [self.binary, "serve", "--data", self.data, "--listen", "127.0.0.1:0", "--auth", "off"],
+            [self.binary, "serve", "--data", self.data, "--listen", "127.0.0.1:0", "--auth", "off"]
+            + self.extra,
             stdout=subprocess.PIPE, stderr=open(os.path.join(os.path.dirname(self.data), "server.log"), "ab"))
         line = self.proc.stdout.readline().decode()
         if not line.startswith("listening http="):
@@ -88,30 +90,36 @@ def request(port, method, path, body=None, ctype="application/fhir+json"):
         conn.close()
 
 
+def next_write(r, rng):
+    """The next write to r (PUT, PATCH or DELETE), recorded as in flight:
+    (method, path, body, content type)."""
+    marker = rng.randrange(1_000_000)
+    deleted = r.last and r.acked[r.last] is None
+    op = "put" if (r.last == 0 or deleted) else rng.choice(["put", "put", "patch", "delete"])
+    version = r.last + 1
+    path = "/fhir/%s/%s" % (r.type, r.id)
+    if op == "delete":
+        r.in_flight = (version, None)
+        return "DELETE", path, None, "application/fhir+json"
+    if op == "patch":
+        new = dict(r.acked[r.last])
+        new["active" if r.type == "Patient" else "status"] = (
+            bool(marker % 2) if r.type == "Patient" else "amended")
+        r.in_flight = (version, new)
+        field = "/active" if r.type == "Patient" else "/status"
+        return ("PATCH", path, [{"op": "replace", "path": field, "value": new[field[1:]]}],
+                "application/json-patch+json")
+    b = body_for(r.type, r.id, marker)
+    r.in_flight = (version, b)
+    return "PUT", path, b, "application/fhir+json"
+
+
 def client(port, resources, rng, stop, stats):
     while not stop.is_set():
         r = rng.choice(resources)
-        marker = rng.randrange(1_000_000)
-        deleted = r.last and r.acked[r.last] is None
-        op = "put" if (r.last == 0 or deleted) else rng.choice(["put", "put", "patch", "delete"])
         version = r.last + 1
-        if op == "delete":
-            r.in_flight = (version, None)
-            method, path, body, ctype = "DELETE", "/fhir/%s/%s" % (r.type, r.id), None, None
-        elif op == "patch":
-            new = dict(r.acked[r.last])
-            new["active" if r.type == "Patient" else "status"] = (
-                bool(marker % 2) if r.type == "Patient" else "amended")
-            r.in_flight = (version, new)
-            field = "/active" if r.type == "Patient" else "/status"
-            method, path, ctype = "PATCH", "/fhir/%s/%s" % (r.type, r.id), "application/json-patch+json"
-            body = [{"op": "replace", "path": field, "value": new[field[1:]]}]
-        else:
-            b = body_for(r.type, r.id, marker)
-            r.in_flight = (version, b)
-            method, path, body, ctype = "PUT", "/fhir/%s/%s" % (r.type, r.id), b, "application/fhir+json"
         try:
-            status, _ = request(port, method, path, body, ctype or "application/fhir+json")
+            status, _ = request(port, *next_write(r, rng))
         except (OSError, http.client.HTTPException):
             return  # the server is gone: this write stays "in flight"
         if status in (200, 201):
