@@ -714,6 +714,8 @@ static int dispatch(struct api_ctx *c)
 	if (req->too_many_params)
 		return err_set(&c->err, ERR_BAD_REQUEST, NULL, "more than %d query parameters",
 			       API_MAX_QUERY_PARAMS);
+	if (req->body_nomem)
+		return err_set(&c->err, ERR_NOMEM, NULL, "out of memory reading the body; try again");
 	if (req->body_too_large || (lim->max_body_bytes && req->body_len > lim->max_body_bytes))
 		return err_set(&c->err, ERR_TOO_LARGE, NULL, "the body is larger than %zu bytes",
 			       lim->max_body_bytes);

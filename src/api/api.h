@@ -76,6 +76,7 @@ struct api_request {
 	int too_many_params;		/* set by the transport when it had to drop some */
 	size_t url_len;			/* length of path + query as received */
 	int body_too_large;		/* set by the transport when it stopped reading the body */
+	int body_nomem;			/* ... because memory ran out, not because of its size */
 	/* Headers, NULL when absent. */
 	const char *host;
 	const char *accept;

@@ -19,8 +19,10 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "../base/log.h"
+#include "../base/time.h"
 #include "../base/url.h"
 
 enum phase { PHASE_RECEIVING, PHASE_QUEUED, PHASE_DONE };
@@ -70,6 +72,7 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	int port;
 	int tls;			/* HTTPS: add Strict-Transport-Security */
+	struct MHD_Response *nomem;	/* 503, made at start: for when memory runs out */
 
 	pthread_mutex_t lock;
 	pthread_cond_t work_cond;	/* workers wait for jobs */
@@ -79,6 +82,12 @@ struct http_server {
 	int stopping;
 	pthread_t *threads;
 	int n_threads;
+	/* Connections, for the deadline of a request's head (header_reaper). */
+	pthread_mutex_t conn_lock;
+	pthread_cond_t reaper_cond;	/* http_stop wakes the reaper */
+	pthread_t reaper;
+	int reaper_started, reaper_stop;
+	struct http_conn *conns;
 };
 
 static int method_is_read(const char *m)
@@ -220,6 +229,123 @@ static void add_secure_headers(struct MHD_Response *r, const struct api_response
 					"max-age=31536000");
 }
 
+/*
+ * The head of a request (request line and headers) must arrive within
+ * idle_timeout of the connection's start, or of the previous answer on it.
+ * libmicrohttpd (0.9.75) only times out *idle* connections: a client that
+ * drips a byte at a time (slow-loris) resets its timer for ever and holds a
+ * connection slot. A reaper thread shuts such sockets down; libmicrohttpd
+ * then closes them. The table is kept under conn_lock from libmicrohttpd's
+ * notifications; it tells its "closed" before closing the socket, so a
+ * socket in the table is still open while the lock is held.
+ */
+struct http_conn {
+	struct http_conn *prev, *next;
+	int fd;
+	int in_head;			/* waiting for (the rest of) a request's head */
+	int reaped;
+	int64_t since_ms;		/* monotonic: when that wait began */
+};
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *srv = cls;
+	struct http_conn *hc = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		if (!ci || !(hc = calloc(1, sizeof(*hc))))
+			return;	/* not watched: libmicrohttpd's idle timeout still applies */
+		hc->fd = ci->connect_fd;
+		hc->in_head = 1;
+		hc->since_ms = time_monotonic_ms();
+		pthread_mutex_lock(&srv->conn_lock);
+		hc->next = srv->conns;
+		if (srv->conns)
+			srv->conns->prev = hc;
+		srv->conns = hc;
+		pthread_mutex_unlock(&srv->conn_lock);
+		*socket_context = hc;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && hc) {
+		pthread_mutex_lock(&srv->conn_lock);
+		if (hc->prev)
+			hc->prev->next = hc->next;
+		else
+			srv->conns = hc->next;
+		if (hc->next)
+			hc->next->prev = hc->prev;
+		pthread_mutex_unlock(&srv->conn_lock);
+		free(hc);
+		*socket_context = NULL;
+	}
+}
+
+/* A request's head has arrived (in_head 0), or its answer is done and the
+ * next head is awaited (1). */
+static void head_wait(struct http_server *srv, struct MHD_Connection *conn, int in_head)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct http_conn *hc = ci ? ci->socket_context : NULL;
+
+	if (!hc)
+		return;
+	pthread_mutex_lock(&srv->conn_lock);
+	hc->in_head = in_head;
+	hc->since_ms = time_monotonic_ms();
+	pthread_mutex_unlock(&srv->conn_lock);
+}
+
+static void *header_reaper(void *arg)
+{
+	struct http_server *srv = arg;
+	int64_t deadline_ms = (int64_t)(srv->cfg.idle_timeout_s ? srv->cfg.idle_timeout_s : 60) * 1000;
+
+	pthread_mutex_lock(&srv->conn_lock);
+	while (!srv->reaper_stop) {
+		struct timespec until;
+		int64_t now = time_monotonic_ms();
+
+		for (struct http_conn *hc = srv->conns; hc; hc = hc->next)
+			if (hc->in_head && !hc->reaped && now - hc->since_ms > deadline_ms) {
+				shutdown(hc->fd, SHUT_RDWR);
+				hc->reaped = 1;
+			}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 250 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&srv->reaper_cond, &srv->conn_lock, &until);
+	}
+	pthread_mutex_unlock(&srv->conn_lock);
+	return NULL;
+}
+
+/* The body of srv->nomem: nothing to allocate when it is needed. */
+static const char nomem_body[] =
+	"{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"error\","
+	"\"code\":\"transient\",\"diagnostics\":\"out of memory; try again\"}]}";
+
+static struct MHD_Response *nomem_response(int tls)
+{
+	struct api_response res = { .content_type = "application/fhir+json" };
+	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(nomem_body) - 1,
+								 (void *)nomem_body,
+								 MHD_RESPMEM_PERSISTENT);
+
+	if (r) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res.content_type);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		add_secure_headers(r, &res, tls);
+	}
+	return r;
+}
+
 static enum MHD_Result send_response(struct http_req *hr)
 {
 	struct api_response *res = &hr->res;
@@ -231,13 +357,15 @@ static enum MHD_Result send_response(struct http_req *hr)
 	if (hr->responded)
 		return MHD_YES;
 	hr->responded = 1;
+	if (res->status >= 500 && !res->has_file && !res->body.n)	/* no memory for an outcome */
+		return MHD_queue_response(hr->conn, MHD_HTTP_SERVICE_UNAVAILABLE, hr->srv->nomem);
 	if (res->has_file) {
 		/* Sent from disk (sendfile where it can): memory stays flat
 		 * whatever the file's size. libmicrohttpd closes the fd. */
 		n = (size_t)res->file_size;
 		r = MHD_create_response_from_fd64(res->file_size, res->file_fd);
-		if (!r)
-			return MHD_NO;	/* api_response_release closes it */
+		if (!r)	/* api_response_release closes the file */
+			return MHD_queue_response(hr->conn, MHD_HTTP_SERVICE_UNAVAILABLE, hr->srv->nomem);
 		res->has_file = 0;
 		res->file_fd = -1;
 	} else {
@@ -245,7 +373,7 @@ static enum MHD_Result send_response(struct http_req *hr)
 		r = MHD_create_response_from_buffer_with_free_callback(n, body, free);
 		if (!r) {
 			free(body);
-			return MHD_NO;
+			return MHD_queue_response(hr->conn, MHD_HTTP_SERVICE_UNAVAILABLE, hr->srv->nomem);
 		}
 	}
 	for (size_t at = 0; at < res->headers.n;) {
@@ -339,9 +467,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	if (!hr) {
 		/* First call: headers only. Answering now would cost keep-alive. */
+		head_wait(srv, conn, 0);
 		hr = req_new(srv, conn, url, method);
-		if (!hr)
-			return MHD_NO;
+		if (!hr)	/* answered, then closed: the body is not read */
+			return MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, srv->nomem);
 		*con_cls = hr;
 		if (hr->bad_framing) {
 			/* RFC 9112 §6.1: an unknown transfer coding is 501. */
@@ -359,8 +488,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (*upload_data_size) {
 		hr->received += *upload_data_size;
-		if (!hr->req.body_too_large && buf_append(&hr->body, upload_data, *upload_data_size))
-			hr->req.body_too_large = 1;
+		if (!hr->req.body_too_large) {
+			int rc = buf_append(&hr->body, upload_data, *upload_data_size);
+
+			hr->req.body_too_large = rc != 0;	/* stop keeping it */
+			hr->req.body_nomem = rc == ERR_NOMEM;
+		}
 		*upload_data_size = 0;
 		if (hr->responded || !hr->req.body_too_large ||
 		    hr->received <= srv->cfg.max_body_bytes + HTTP_DRAIN_SLACK_BYTES)
@@ -393,6 +526,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct http_req *hr = *con_cls;
 
+	head_wait(cls, conn, 1);	/* keep-alive: the next head has its own deadline */
 	if (!hr)
 		return;
 	if (hr->handed_off) {
@@ -605,12 +739,18 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
 	srv->api = api;
 	srv->tls = tls;
 	pthread_mutex_init(&srv->lock, NULL);
+	pthread_mutex_init(&srv->conn_lock, NULL);
+	pthread_cond_init(&srv->reaper_cond, NULL);
 	pthread_cond_init(&srv->work_cond, NULL);
 	pthread_cond_init(&srv->idle_cond, NULL);
 	srv->n_threads = cfg->workers > 0 ? cfg->workers : 64;
 	srv->threads = calloc((size_t)srv->n_threads, sizeof(pthread_t));
 	if (!srv->threads) {
 		srv->n_threads = 0;
+		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
+		goto fail;
+	}
+	if (!(srv->nomem = nomem_response(tls))) {
 		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
 		goto fail;
 	}
@@ -629,6 +769,7 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s ? cfg->idle_timeout_s : 60u,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_url_bytes + 32 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 		MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, srv,
@@ -648,6 +789,11 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
 				     cfg->host, cfg->port);
 		goto fail;
 	}
+	if (pthread_create(&srv->reaper, NULL, header_reaper, srv) != 0) {
+		rc = err_set(e, ERR_INTERNAL, NULL, "cannot start the connection reaper");
+		goto fail;
+	}
+	srv->reaper_started = 1;
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : cfg->port;
 	*out = srv;
@@ -669,6 +815,13 @@ void http_stop(struct http_server *srv)
 	pthread_mutex_lock(&srv->lock);
 	srv->stopping = 1;
 	pthread_mutex_unlock(&srv->lock);
+	if (srv->reaper_started) {
+		pthread_mutex_lock(&srv->conn_lock);
+		srv->reaper_stop = 1;
+		pthread_cond_signal(&srv->reaper_cond);
+		pthread_mutex_unlock(&srv->conn_lock);
+		pthread_join(srv->reaper, NULL);
+	}
 	if (srv->daemon) {
 		MHD_socket s = MHD_quiesce_daemon(srv->daemon);	/* no new connections */
 		/* Every accepted write is finished and answered before the daemon goes. */
@@ -686,8 +839,12 @@ void http_stop(struct http_server *srv)
 	for (int i = 0; i < srv->n_threads; i++)
 		pthread_join(srv->threads[i], NULL);
 	pthread_mutex_destroy(&srv->lock);
+	pthread_mutex_destroy(&srv->conn_lock);
+	pthread_cond_destroy(&srv->reaper_cond);
 	pthread_cond_destroy(&srv->work_cond);
 	pthread_cond_destroy(&srv->idle_cond);
+	if (srv->nomem)
+		MHD_destroy_response(srv->nomem);
 	free(srv->threads);
 	free(srv);
 }

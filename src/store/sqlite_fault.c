@@ -1,41 +1,19 @@
 /*
- * sqlite_fault.c — fault injection under the SQLite backend, for the
- * reliability harness (issue 8, tests/reliability/faults.py).
- *
- * Compiled in only with LT_FAULT_INJECTION (the sanitizer build of `make
- * check` and `make fault-test`), and active only when the environment asks:
- *
- *   LT_FAULT=write:N    the Nth file write fails once (SQLITE_IOERR_WRITE)
- *   LT_FAULT=sync:N     the Nth fsync fails once (SQLITE_IOERR_FSYNC)
- *   LT_FAULT=alloc:N    SQLite's Nth memory allocation fails once
- *   LT_FAULT=full:N     from the Nth write on, every write fails with
- *                       SQLITE_FULL (a full disk) until space is freed
- *   LT_FAULT_ARM=PATH   counting starts once PATH exists (so that start-up
- *                       is not what fails); deleting it frees the "disk"
- *
- * Writes and fsyncs are those of every file SQLite opens (databases, WAL,
- * journals): a VFS that wraps the default one is made the default. Each
- * injected fault is logged at warn level, so a test can count them.
+ * sqlite_fault.c — faults under the SQLite backend, for the reliability
+ * harness (base/fault.h says which, and when): a VFS wrapping the default
+ * one fails writes and fsyncs of every file SQLite opens (databases, WAL,
+ * journals), and an allocator wrapping SQLite's fails its allocations.
+ * Compiled in only with LT_FAULT_INJECTION.
  */
 #include "sqlite_int.h"
 
 #ifdef LT_FAULT_INJECTION
 
-#include <stdatomic.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "../base/fault.h"
 #include "../base/log.h"
 
-enum fault_kind { FAULT_NONE, FAULT_WRITE, FAULT_SYNC, FAULT_ALLOC, FAULT_FULL };
-
 static struct {
-	enum fault_kind kind;
-	long at;			/* the Nth operation of the kind, from 1 */
-	const char *arm;		/* NULL: armed from the start */
-	atomic_int armed;
-	atomic_long count;
-	atomic_long injected;
 	sqlite3_vfs *real;
 	sqlite3_mem_methods mem;
 } fault;
@@ -44,34 +22,6 @@ struct fault_file {
 	sqlite3_file base;		/* first: SQLite sees this */
 	sqlite3_file *real;		/* the wrapped file, right after this struct */
 };
-
-static int armed(void)
-{
-	if (atomic_load(&fault.armed))
-		return fault.kind != FAULT_FULL || !fault.arm || access(fault.arm, F_OK) == 0;
-	if (fault.arm && access(fault.arm, F_OK) != 0)
-		return 0;
-	atomic_store(&fault.armed, 1);
-	return 1;
-}
-
-/* Whether this operation of kind k fails. */
-static int hit(enum fault_kind k)
-{
-	long n;
-
-	if (fault.kind != k && !(k == FAULT_WRITE && fault.kind == FAULT_FULL))
-		return 0;
-	if (!armed())
-		return 0;
-	n = atomic_fetch_add(&fault.count, 1) + 1;
-	if (fault.kind == FAULT_FULL ? n < fault.at : n != fault.at)
-		return 0;
-	if (atomic_fetch_add(&fault.injected, 1) < 16)	/* a full disk: say so a few times */
-		log_warn("fault injected: %s #%ld", k == FAULT_SYNC ? "fsync" :
-			 k == FAULT_ALLOC ? "alloc" : fault.kind == FAULT_FULL ? "disk full" : "write", n);
-	return 1;
-}
 
 static sqlite3_file *real_of(sqlite3_file *f)
 {
@@ -90,8 +40,8 @@ static int f_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
 
 static int f_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
 {
-	if (hit(FAULT_WRITE))
-		return fault.kind == FAULT_FULL ? SQLITE_FULL : SQLITE_IOERR_WRITE;
+	if (fault_hit(FAULT_WRITE))
+		return fault_configured() == FAULT_FULL ? SQLITE_FULL : SQLITE_IOERR_WRITE;
 	return real_of(f)->pMethods->xWrite(real_of(f), p, n, off);
 }
 
@@ -102,7 +52,7 @@ static int f_truncate(sqlite3_file *f, sqlite3_int64 size)
 
 static int f_sync(sqlite3_file *f, int flags)
 {
-	if (hit(FAULT_SYNC))
+	if (fault_hit(FAULT_SYNC))
 		return SQLITE_IOERR_FSYNC;
 	return real_of(f)->pMethods->xSync(real_of(f), flags);
 }
@@ -272,32 +222,25 @@ static sqlite3_vfs fault_vfs = {
 
 static void *m_malloc(int n)
 {
-	return hit(FAULT_ALLOC) ? NULL : fault.mem.xMalloc(n);
+	return fault_hit(FAULT_ALLOC) ? NULL : fault.mem.xMalloc(n);
 }
 
 static void *m_realloc(void *p, int n)
 {
-	return hit(FAULT_ALLOC) ? NULL : fault.mem.xRealloc(p, n);
+	return fault_hit(FAULT_ALLOC) ? NULL : fault.mem.xRealloc(p, n);
 }
 
 void sqlite_fault_install(void)
 {
-	const char *spec = getenv("LT_FAULT"), *colon;
-	static const char *const kinds[] = { "", "write", "sync", "alloc", "full" };
+	enum fault_kind k = fault_configured();
 
-	if (!spec || !*spec || !(colon = strchr(spec, ':')))
-		return;
-	for (int k = FAULT_WRITE; k <= FAULT_FULL; k++)
-		if ((size_t)(colon - spec) == strlen(kinds[k]) && !strncmp(spec, kinds[k], strlen(kinds[k])))
-			fault.kind = (enum fault_kind)k;
-	fault.at = atol(colon + 1);
-	fault.arm = getenv("LT_FAULT_ARM");
-	if (fault.kind == FAULT_NONE || fault.at < 1) {
-		log_error("LT_FAULT=%s: expected write:N, sync:N, alloc:N or full:N", spec);
-		fault.kind = FAULT_NONE;
+	if (k == FAULT_NONE) {
+		if (getenv("LT_FAULT"))
+			log_error("LT_FAULT=%s: expected write:N, sync:N, alloc:N, malloc:N or full:N"
+				  " (N >= 1)", getenv("LT_FAULT"));
 		return;
 	}
-	if (fault.kind == FAULT_ALLOC) {
+	if (k == FAULT_ALLOC) {
 		sqlite3_mem_methods m;
 
 		sqlite3_config(SQLITE_CONFIG_GETMALLOC, &fault.mem);
@@ -305,14 +248,14 @@ void sqlite_fault_install(void)
 		m.xMalloc = m_malloc;
 		m.xRealloc = m_realloc;
 		sqlite3_config(SQLITE_CONFIG_MALLOC, &m);
-	} else {
+	} else if (k != FAULT_MALLOC) {
 		fault.real = sqlite3_vfs_find(NULL);
 		fault_vfs.szOsFile = (int)sizeof(struct fault_file) + fault.real->szOsFile;
 		fault_vfs.mxPathname = fault.real->mxPathname;
 		sqlite3_vfs_register(&fault_vfs, 1);
 	}
-	log_warn("fault injection: %s (counting %s)", spec,
-		 fault.arm ? "once LT_FAULT_ARM exists" : "from the start");
+	log_warn("fault injection: %s (counting %s)", getenv("LT_FAULT"),
+		 getenv("LT_FAULT_ARM") ? "once LT_FAULT_ARM exists" : "from the start");
 }
 
 #else
