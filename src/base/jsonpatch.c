@@ -175,11 +175,12 @@ static int deep_copy(struct json_object *src, struct json_object **dst, struct e
 	return 0;
 }
 
-/* The weight of o (nodes plus string bytes), counted only up to limit: the
- * walk stops as soon as it is over, so it costs no more than the budget. */
+/* The weight of o (JSON_PATCH_NODE_WEIGHT a node, plus string bytes),
+ * counted only up to limit: the walk stops as soon as it is over, so it
+ * costs no more than the budget. */
 static size_t weight(struct json_object *o, size_t limit)
 {
-	size_t w = 1;
+	size_t w = JSON_PATCH_NODE_WEIGHT;
 
 	if (json_object_is_type(o, json_type_string))
 		w += (size_t)json_object_get_string_len(o);

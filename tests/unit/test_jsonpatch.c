@@ -97,6 +97,26 @@ static void depth_is_bounded(void **state)
 	expect_patch("{}", patch, NULL, ERR_PATCH);
 }
 
+/* F9: the growth budget counts each node as JSON_PATCH_NODE_WEIGHT bytes. A
+ * patch of doublings (each copy appends the array to itself) is refused
+ * before the document holds 2^18 nodes; counting a node as one byte let it
+ * reach 2^24 (285 MB in json-c, 2 s of CPU, from a 1 KB request). */
+static void growth_counts_nodes(void **state)
+{
+	struct json_object *doc = parse("{\"a\":[0]}"), *patch = json_object_new_array();
+	struct err e = { 0 };
+	int op = -1;
+
+	(void)state;
+	for (int i = 0; i < 40; i++)
+		json_object_array_add(patch, parse("{\"op\":\"copy\",\"from\":\"/a\",\"path\":\"/a/-\"}"));
+	assert_int_equal(json_patch_apply(&doc, patch, &e), ERR_PATCH);
+	assert_int_equal(sscanf(e.issue[0].diagnostics, "copy operation %d", &op), 1);
+	assert_true(op >= 10 && op <= 18);
+	json_object_put(doc);
+	json_object_put(patch);
+}
+
 static void official_fhir_json_patch_tests(void **state)
 {
 	const char *dir = getenv("LT_SHARED_DIR");
@@ -150,6 +170,7 @@ int main(void)
 		cmocka_unit_test(operations),
 		cmocka_unit_test(null_values),
 		cmocka_unit_test(depth_is_bounded),
+		cmocka_unit_test(growth_counts_nodes),
 		cmocka_unit_test(official_fhir_json_patch_tests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
