@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,14 +238,16 @@ static void add_secure_headers(struct MHD_Response *r, const struct api_response
  * connection slot. A reaper thread shuts such sockets down; libmicrohttpd
  * then closes them. The table is kept under conn_lock from libmicrohttpd's
  * notifications; it tells its "closed" before closing the socket, so a
- * socket in the table is still open while the lock is held.
+ * socket in the table is still open while the lock is held. The wait itself
+ * is one atomic word the connection's own thread sets on every request
+ * (head_wait): no lock on the request path.
  */
 struct http_conn {
 	struct http_conn *prev, *next;
 	int fd;
-	int in_head;			/* waiting for (the rest of) a request's head */
 	int reaped;
-	int64_t since_ms;		/* monotonic: when that wait began */
+	_Atomic int64_t head_since_ms;	/* monotonic: since when a request's head is
+					 * awaited; 0: it has arrived */
 };
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -260,8 +263,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		if (!ci || !(hc = calloc(1, sizeof(*hc))))
 			return;	/* not watched: libmicrohttpd's idle timeout still applies */
 		hc->fd = ci->connect_fd;
-		hc->in_head = 1;
-		hc->since_ms = time_monotonic_ms();
+		atomic_store_explicit(&hc->head_since_ms, time_monotonic_ms(), memory_order_relaxed);
 		pthread_mutex_lock(&srv->conn_lock);
 		hc->next = srv->conns;
 		if (srv->conns)
@@ -284,19 +286,17 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 }
 
 /* A request's head has arrived (in_head 0), or its answer is done and the
- * next head is awaited (1). */
-static void head_wait(struct http_server *srv, struct MHD_Connection *conn, int in_head)
+ * next head is awaited (1). Only the connection's own thread calls this,
+ * and the connection (so hc) outlives the call. */
+static void head_wait(struct MHD_Connection *conn, int in_head)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct http_conn *hc = ci ? ci->socket_context : NULL;
 
-	if (!hc)
-		return;
-	pthread_mutex_lock(&srv->conn_lock);
-	hc->in_head = in_head;
-	hc->since_ms = time_monotonic_ms();
-	pthread_mutex_unlock(&srv->conn_lock);
+	if (hc)
+		atomic_store_explicit(&hc->head_since_ms, in_head ? time_monotonic_ms() : 0,
+				      memory_order_relaxed);
 }
 
 static void *header_reaper(void *arg)
@@ -309,11 +309,14 @@ static void *header_reaper(void *arg)
 		struct timespec until;
 		int64_t now = time_monotonic_ms();
 
-		for (struct http_conn *hc = srv->conns; hc; hc = hc->next)
-			if (hc->in_head && !hc->reaped && now - hc->since_ms > deadline_ms) {
+		for (struct http_conn *hc = srv->conns; hc; hc = hc->next) {
+			int64_t since = atomic_load_explicit(&hc->head_since_ms, memory_order_relaxed);
+
+			if (since && !hc->reaped && now - since > deadline_ms) {
 				shutdown(hc->fd, SHUT_RDWR);
 				hc->reaped = 1;
 			}
+		}
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += 250 * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
@@ -467,7 +470,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	if (!hr) {
 		/* First call: headers only. Answering now would cost keep-alive. */
-		head_wait(srv, conn, 0);
+		head_wait(conn, 0);
 		hr = req_new(srv, conn, url, method);
 		if (!hr)	/* answered, then closed: the body is not read */
 			return MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, srv->nomem);
@@ -526,7 +529,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct http_req *hr = *con_cls;
 
-	head_wait(cls, conn, 1);	/* keep-alive: the next head has its own deadline */
+	head_wait(conn, 1);	/* keep-alive: the next head has its own deadline */
 	if (!hr)
 		return;
 	if (hr->handed_off) {
