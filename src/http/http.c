@@ -89,6 +89,9 @@ struct http_server {
 	pthread_t reaper;
 	int reaper_started, reaper_stop;
 	struct http_conn *conns;
+	unsigned n_conns;		/* in conns */
+	unsigned shed_at;		/* n_conns from which waiting heads are shed */
+	unsigned long shed;		/* connections shed so far (the reaper logs them) */
 };
 
 static int method_is_read(const char *m)
@@ -241,6 +244,13 @@ static void add_secure_headers(struct MHD_Response *r, const struct api_response
  * socket in the table is still open while the lock is held. The wait itself
  * is one atomic word the connection's own thread sets on every request
  * (head_wait): no lock on the request path.
+ *
+ * Near the connection limit (shed_at: seven eighths of it), each new
+ * connection sheds the one that has waited longest for a request head, so
+ * that clients dripping their heads cannot hold every slot while more of them
+ * wait in the accept queue ahead of everyone else (decision 0029). A client
+ * that sends its request at once is never the oldest waiter for long; an idle
+ * keep-alive connection may be shed, which HTTP allows at any time.
  */
 struct http_conn {
 	struct http_conn *prev, *next;
@@ -249,6 +259,28 @@ struct http_conn {
 	_Atomic int64_t head_since_ms;	/* monotonic: since when a request's head is
 					 * awaited; 0: it has arrived */
 };
+
+/* Shuts down the connection other than self that has waited longest for a
+ * request head, if any. Called with conn_lock held. */
+static void shed_oldest_waiter(struct http_server *srv, const struct http_conn *self)
+{
+	struct http_conn *oldest = NULL;
+	int64_t oldest_since = INT64_MAX;
+
+	for (struct http_conn *hc = srv->conns; hc; hc = hc->next) {
+		int64_t since = atomic_load_explicit(&hc->head_since_ms, memory_order_relaxed);
+
+		if (hc != self && since && !hc->reaped && since < oldest_since) {
+			oldest = hc;
+			oldest_since = since;
+		}
+	}
+	if (oldest) {
+		shutdown(oldest->fd, SHUT_RDWR);
+		oldest->reaped = 1;
+		srv->shed++;
+	}
+}
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
@@ -269,6 +301,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		if (srv->conns)
 			srv->conns->prev = hc;
 		srv->conns = hc;
+		if (++srv->n_conns >= srv->shed_at)
+			shed_oldest_waiter(srv, hc);
 		pthread_mutex_unlock(&srv->conn_lock);
 		*socket_context = hc;
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && hc) {
@@ -279,6 +313,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			srv->conns = hc->next;
 		if (hc->next)
 			hc->next->prev = hc->prev;
+		srv->n_conns--;
 		pthread_mutex_unlock(&srv->conn_lock);
 		free(hc);
 		*socket_context = NULL;
@@ -303,11 +338,20 @@ static void *header_reaper(void *arg)
 {
 	struct http_server *srv = arg;
 	int64_t deadline_ms = (int64_t)(srv->cfg.idle_timeout_s ? srv->cfg.idle_timeout_s : 60) * 1000;
+	unsigned long shed_logged = 0;
+	int64_t logged_at = 0;
 
 	pthread_mutex_lock(&srv->conn_lock);
 	while (!srv->reaper_stop) {
 		struct timespec until;
 		int64_t now = time_monotonic_ms();
+
+		if (srv->shed != shed_logged && now - logged_at >= 10000) {
+			log_warn("http: %lu connection(s) waiting for a request head shed: %u of max_connections "
+				 "%u open", srv->shed - shed_logged, srv->n_conns, srv->cfg.max_connections);
+			shed_logged = srv->shed;
+			logged_at = now;
+		}
 
 		for (struct http_conn *hc = srv->conns; hc; hc = hc->next) {
 			int64_t since = atomic_load_explicit(&hc->head_since_ms, memory_order_relaxed);
@@ -739,6 +783,9 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
 		return err_set(e, ERR_NOMEM, NULL, "out of memory");
 	srv->cfg = *cfg;
 	srv->cfg.tls_cert_pem = srv->cfg.tls_key_pem = NULL;	/* the caller wipes them */
+	if (!srv->cfg.max_connections)
+		srv->cfg.max_connections = 1024;
+	srv->shed_at = srv->cfg.max_connections - srv->cfg.max_connections / 8;
 	srv->api = api;
 	srv->tls = tls;
 	pthread_mutex_init(&srv->lock, NULL);
@@ -768,7 +815,7 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE,
 		(unsigned)(cfg->io_threads > 0 ? cfg->io_threads : (ncpu > 0 ? ncpu : 1)),
-		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections ? cfg->max_connections : 1024u,
+		MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s ? cfg->idle_timeout_s : 60u,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_url_bytes + 32 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,

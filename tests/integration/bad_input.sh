@@ -347,7 +347,7 @@ def slow_case(mode):
         if served < 1:
             problems.insert(0, "a normal request %.1f s after the drip began was not served (%s)" %
                             (deadline + 0.5, ", ".join(served_fail) or "no answer"))
-        else:
+        elif problems:
             problems.append("a normal request was served")
     elif served_fail:
         problems.insert(0, "other clients were not served: %s" % ", ".join(served_fail))
