@@ -473,9 +473,36 @@ static int migrate(sqlite3 *db, struct err *e)
  * statistics cost a global mutex around every allocation of every
  * connection; nothing reads them. (A no-op if SQLite was initialised
  * already, by another user of the library in this process.) */
+/* SQLite's error log (sqlite3_log): the OS error behind a failed open, read
+ * or write (errno, system call, file), corruption found, a WAL recovered.
+ * Those are warnings; the rest (a statement's constraint failure, a schema
+ * change, an automatic index) is debug. No values: SQLite logs SQL text,
+ * whose values lienthong always binds. */
+static void sqlite_log(void *unused, int code, const char *msg)
+{
+	(void)unused;
+	switch (code & 0xff) {
+	case SQLITE_CANTOPEN:
+	case SQLITE_IOERR:
+	case SQLITE_CORRUPT:
+	case SQLITE_FULL:
+	case SQLITE_NOTADB:
+	case SQLITE_PERM:
+	case SQLITE_NOMEM:
+		log_warn("sqlite: (%d) %s", code, msg);
+		break;
+	case SQLITE_NOTICE:
+		log_info("sqlite: (%d) %s", code, msg);
+		break;
+	default:
+		log_debug("sqlite: (%d) %s", code, msg);
+	}
+}
+
 static void sqlite_configure_once(void)
 {
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, NULL);
 	sqlite_fault_install();	/* test builds, when LT_FAULT asks (sqlite_fault.c) */
 }
 

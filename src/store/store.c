@@ -443,6 +443,18 @@ static int pool_get(struct store *st, void **conn, struct err *e)
 	if (rc) {
 		pthread_mutex_lock(&st->pool_lock);
 		st->n_open--;
+		if (st->n_open > 0) {
+			/* The pool has connections, only none idle: a request
+			 * waits for one rather than fail, and the pool stops
+			 * growing (out of files or memory, say). */
+			log_warn("store: cannot open another reader connection (%s); keeping %d",
+				 e && e->n_issues ? e->issue[0].diagnostics : err_name(rc), st->n_open);
+			st->max_readers = st->n_open;
+			pthread_mutex_unlock(&st->pool_lock);
+			if (e)
+				err_clear(e);
+			return pool_get(st, conn, e);
+		}
 		pthread_cond_signal(&st->pool_cond);
 		pthread_mutex_unlock(&st->pool_lock);
 	}
