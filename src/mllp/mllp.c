@@ -29,6 +29,7 @@
 
 #define READ_CHUNK 65536
 #define STOP_GRACE_MS 30000		/* how long stopping waits for messages in progress */
+#define FRAME_LIMIT_S 60		/* most seconds a frame may take to arrive (less if idle_timeout is) */
 
 enum conn_state { C_READ, C_BUSY, C_WRITE };
 
@@ -40,6 +41,7 @@ struct conn {
 	int discarding;			/* dropping the rest of an oversize frame */
 	int peer_closed;		/* EOF or error seen; closed when not BUSY */
 	int64_t last_ms;		/* last byte moved */
+	int64_t frame_since_ms;		/* since when bytes of an unfinished frame wait; 0: none */
 	uint32_t events;		/* what epoll watches now */
 	/* The message with a worker, and its answer. */
 	struct buf msg;
@@ -160,6 +162,7 @@ static void discard(struct conn *c)
 		return;
 	}
 	c->discarding = 0;
+	c->frame_since_ms = 0;
 	used = (size_t)(eb + 1 - c->in.p);
 	if (used < c->in.n && c->in.p[used] == MLLP_CR)
 		used++;
@@ -197,6 +200,8 @@ static void take_frame(struct mllp_server *s, struct conn *c)
 	}
 	c->truncated = !found;
 	drop_front(&c->in, used);
+	if (!c->discarding)
+		c->frame_since_ms = 0;
 	submit(s, c);
 }
 
@@ -254,6 +259,11 @@ static void advance(struct mllp_server *s, struct conn *c)
 		discard(c);
 	if (c->state == C_READ && !c->peer_closed && !c->discarding && !s->stopping)
 		take_frame(s, c);
+	/* The clock of the frame that waits starts with its first byte. */
+	if (!c->in.n && !c->discarding)
+		c->frame_since_ms = 0;
+	else if (!c->frame_since_ms)
+		c->frame_since_ms = time_monotonic_ms();
 	if (c->state == C_READ && (c->peer_closed || (s->stopping && !c->in.n))) {
 		conn_free(s, c);
 		return;
@@ -354,14 +364,24 @@ static void take_done(struct mllp_server *s)
 	}
 }
 
+/* Closes connections silent for idle_timeout, and those whose frame has not
+ * arrived whole within FRAME_LIMIT_S (or idle_timeout, if shorter) of its
+ * first byte: a client dripping bytes resets the silence, not this clock. */
 static void close_idle(struct mllp_server *s, int64_t now)
 {
 	struct conn *c = s->conns, *next;
+	unsigned frame_s = s->cfg.idle_timeout_s < FRAME_LIMIT_S ? s->cfg.idle_timeout_s : FRAME_LIMIT_S;
 
 	for (; c; c = next) {
 		next = c->next;
-		if (c->state != C_BUSY && now - c->last_ms > (int64_t)s->cfg.idle_timeout_s * 1000) {
+		if (c->state == C_BUSY)
+			continue;
+		if (now - c->last_ms > (int64_t)s->cfg.idle_timeout_s * 1000) {
 			log_info("mllp: %s: idle for %u s; closing", c->peer, s->cfg.idle_timeout_s);
+			conn_free(s, c);
+		} else if (c->state == C_READ && c->frame_since_ms &&
+			   now - c->frame_since_ms > (int64_t)frame_s * 1000) {
+			log_info("mllp: %s: a frame still incomplete after %u s; closing", c->peer, frame_s);
 			conn_free(s, c);
 		}
 	}

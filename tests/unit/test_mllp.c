@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,6 +265,28 @@ static void idle_connection_is_closed(void **state)
 	mllp_stop(s);
 }
 
+/* A client that drips a frame a byte at a time is never silent for
+ * idle_timeout; its frame must still arrive whole within it. */
+static void dripped_frame_is_cut_off(void **state)
+{
+	struct mllp_server *s = start(1);
+	int fd = dial(s), closed = 0;
+	const char *msg = "\x0b" "MSH|^~\\&|LIS|dripping|for|ever";
+	char b[16];
+
+	(void)state;
+	for (size_t i = 0; i < strlen(msg) && !closed; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (send(fd, msg + i, 1, MSG_NOSIGNAL) != 1 || (poll(&p, 1, 250) == 1 && read(fd, b, sizeof(b)) <= 0))
+			closed = (int)i;
+	}
+	assert_true(closed > 0);	/* within about 2 s of its first byte: 8 bytes */
+	assert_true(closed <= 12);
+	close(fd);
+	mllp_stop(s);
+}
+
 struct stopper {
 	struct mllp_server *s;
 };
@@ -300,6 +323,7 @@ int main(void)
 		cmocka_unit_test(oversize_frame_is_cut_and_the_connection_goes_on),
 		cmocka_unit_test(many_connections_at_once),
 		cmocka_unit_test(idle_connection_is_closed),
+		cmocka_unit_test(dripped_frame_is_cut_off),
 		cmocka_unit_test(stop_answers_what_is_in_progress),
 	};
 
