@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,23 @@
 #include "../store/store.h"
 
 #define MLLP_DEFAULT_PORT 2575
+#define HEAP_REPORT_S 10	/* at log level debug: the heap's figures this often */
 
+/*
+ * At log level debug, every HEAP_REPORT_S the main thread (which otherwise
+ * only waits for signals) logs the heap: bytes in use and bytes free inside
+ * glibc's arenas. RSS alone cannot tell a leak (in use grows) from caches
+ * filling to their bounds or from fragmentation (free grows);
+ * tests/reliability/soak.py --heap reads these lines. mallinfo2 walks every
+ * arena's free lists under its lock, so it is not done otherwise.
+ */
+static void heap_report(void)
+{
+	struct mallinfo2 m = mallinfo2();
+
+	log_debug("memory: %zu MiB in use, %zu MiB free in the heap", (m.uordblks + m.hblkhd) >> 20,
+		  m.fordblks >> 20);
+}
 
 /* Splits HOST:PORT ([v6]:PORT allowed). */
 static int split_listen(const char *listen, char *host, size_t hostsz, int *port)
@@ -273,10 +290,22 @@ int cmd_serve(int argc, char **argv)
 	fflush(stdout);
 	log_info("serving FHIR R4 at /fhir (data in %s)", cfg.data_dir);
 
-	do {
-		if (sigwait(&sigs, &sig) != 0)
-			sig = SIGTERM;
-	} while (sig != SIGINT && sig != SIGTERM);
+	for (;;) {
+		struct timespec round = { HEAP_REPORT_S, 0 };
+
+		if (level != LOG_DEBUG) {
+			if (sigwait(&sigs, &sig) != 0)
+				sig = SIGTERM;
+		} else if ((sig = sigtimedwait(&sigs, NULL, &round)) < 0) {
+			int why = errno;
+
+			if (why == EAGAIN)
+				heap_report();
+			sig = why == EAGAIN || why == EINTR ? 0 : SIGTERM;
+		}
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+	}
 	log_info("%s: finishing accepted writes, then stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	rc = 0;
 out:
