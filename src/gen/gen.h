@@ -9,9 +9,9 @@
  * thing kept between patients is a fixed-size table, from patient
  * GEN_CCCD_SERIALS on, of how many CCCD serials each prefix has used
  * (gen_person_make): patients made in increasing order cost one step each;
- * one asked for out of order makes the generator replay the steps of the
- * patients before it (about a second per million), so the answer is the
- * same. Memory is bounded regardless of how many are made.
+ * one asked for out of order makes the generator replay the steps up to it
+ * (half a second of CPU per million), so the answer is the same. Memory is
+ * bounded regardless of how many are made.
  * The distributions (age and sex, names, disease prevalence, lab values) are
  * static tables in gen_tables.c, each with the source it approximates; see
  * docs/synthetic-data.md and decision 0021.
