@@ -150,6 +150,21 @@ static uint64_t permute(uint64_t x, uint64_t half, uint64_t key)
 	return left * half + right;
 }
 
+/* permute's inverse: unpermute(permute(x, h, k), h, k) == x. */
+static uint64_t unpermute(uint64_t y, uint64_t half, uint64_t key)
+{
+	uint64_t left = y / half, right = y % half;
+
+	for (uint64_t round = 4; round-- > 0;) {
+		uint64_t k = key + round, f = left * 0x9e3779b97f4a7c15ull + k;
+		uint64_t prev = (right + half - splitmix64(&f) % half) % half;
+
+		right = left;
+		left = prev;
+	}
+	return left * half + right;
+}
+
 /* ---- dates (proleptic Gregorian, days since 1970-01-01) ------------------ */
 
 static int64_t days_from_civil(int y, int m, int d)
@@ -236,6 +251,7 @@ void gen_init(struct gen *g, uint64_t seed)
 {
 	memset(g, 0, sizeof(*g));
 	g->seed = seed;
+	g->serial_next = GEN_CCCD_SERIALS;
 }
 
 void gen_release(struct gen *g)
@@ -422,52 +438,149 @@ static void bhyt_group(struct gen_rng *r, int age, const char **group, int *bene
 	}
 }
 
-void gen_person_make(const struct gen *g, size_t index, struct gen_person *p)
+/* The draws a CCCD's prefix depends on: sex, birth date, the names (drawn
+ * before the province, so drawn here too) and the province of birth (its
+ * row in gen_birth_provinces). */
+static void person_prefix(const struct gen *g, size_t index, struct gen_rng *r,
+			  struct gen_person *p, size_t *province)
 {
-	struct gen_rng r;
 	struct gen_weighted bands[GEN_AGE_BANDS];
 	int64_t ref = days_from_civil(REF_Y, REF_M, REF_D), birth;
-	int band, years;
-	const char *province, *group;
-	int benefit, young;
+	int band, years, young;
 
 	memset(p, 0, sizeof(*p));
-	person_rng(g, index, &r);
+	person_rng(g, index, r);
 	p->index = index;
-	p->male = chance(&r, gen_male_share);
+	p->male = chance(r, gen_male_share);
 	for (int i = 0; i < GEN_AGE_BANDS; i++)
 		bands[i] = (struct gen_weighted){ "", gen_age_band_weight[i] };
-	band = (int)pick_n(&r, bands, GEN_AGE_BANDS);
-	years = band * 5 + (int)gen_rng_below(&r, band == GEN_AGE_BANDS - 1 ? 15 : 5);
-	birth = ref - (int64_t)floor(((double)years + gen_rng_unit(&r)) * 365.2425);
+	band = (int)pick_n(r, bands, GEN_AGE_BANDS);
+	years = band * 5 + (int)gen_rng_below(r, band == GEN_AGE_BANDS - 1 ? 15 : 5);
+	birth = ref - (int64_t)floor(((double)years + gen_rng_unit(r)) * 365.2425);
 	civil_from_days(birth, &p->birth_year, &p->birth_month, &p->birth_day);
 	p->age = full_years(p->birth_year, p->birth_month, p->birth_day, REF_Y, REF_M, REF_D);
 
 	young = p->birth_year >= 1990;
-	p->family = gen_family_names[pick_n(&r, gen_family_names, gen_n_family_names)].value;
+	p->family = gen_family_names[pick_n(r, gen_family_names, gen_n_family_names)].value;
 	if (p->male)
-		p->middle = young ? gen_middle_male_young[pick_n(&r, gen_middle_male_young, gen_n_middle_male_young)].value
-				  : gen_middle_male_old[pick_n(&r, gen_middle_male_old, gen_n_middle_male_old)].value;
+		p->middle = young ? gen_middle_male_young[pick_n(r, gen_middle_male_young, gen_n_middle_male_young)].value
+				  : gen_middle_male_old[pick_n(r, gen_middle_male_old, gen_n_middle_male_old)].value;
 	else
-		p->middle = young ? gen_middle_female_young[pick_n(&r, gen_middle_female_young, gen_n_middle_female_young)].value
-				  : gen_middle_female_old[pick_n(&r, gen_middle_female_old, gen_n_middle_female_old)].value;
-	p->given = p->male ? gen_given_male[pick_n(&r, gen_given_male, gen_n_given_male)].value
-			   : gen_given_female[pick_n(&r, gen_given_female, gen_n_given_female)].value;
+		p->middle = young ? gen_middle_female_young[pick_n(r, gen_middle_female_young, gen_n_middle_female_young)].value
+				  : gen_middle_female_old[pick_n(r, gen_middle_female_old, gen_n_middle_female_old)].value;
+	p->given = p->male ? gen_given_male[pick_n(r, gen_given_male, gen_n_given_male)].value
+			   : gen_given_female[pick_n(r, gen_given_female, gen_n_given_female)].value;
+	*province = pick_n(r, gen_birth_provinces, gen_n_birth_provinces);
+}
+
+/* The CCCD's 4th digit: century of birth (0 for the 1900s, 2 for the
+ * 2000s) plus 1 for a woman. */
+static int century_sex(const struct gen_person *p)
+{
+	return (p->birth_year >= 2000 ? 2 : 0) + !p->male;
+}
+
+/* A CCCD prefix (province, century/sex digit, 2-digit year) as an index
+ * into g->serial_walked. */
+static size_t cccd_prefix(const struct gen_person *p, size_t province)
+{
+	return (province * 4 + (size_t)century_sex(p)) * 100 + (size_t)(p->birth_year % 100);
+}
+
+static size_t prefix_of(const struct gen *g, size_t index)
+{
+	struct gen_rng r;
+	struct gen_person p;
+	size_t province;
+
+	person_prefix(g, index, &r, &p, &province);
+	return cccd_prefix(&p, province);
+}
+
+#define CCCD_KEY(g) ((g)->seed ^ 0xcccdull)
+
+/* The next serial of this prefix's walk (its own keyed permutation of the
+ * 1,000,000) that no patient below GEN_CCCD_SERIALS holds: serial s is
+ * that of patient unpermute(s), taken if that patient has the same
+ * prefix. Fewer than 1% of the serials of a prefix are taken, so this
+ * is about one prefix_of a patient. */
+static int next_free_serial(struct gen *g, size_t prefix, uint32_t *serial)
+{
+	uint32_t *walked = &g->serial_walked[prefix];
+	uint64_t walk_key = g->seed ^ 0x5e71a1ull ^ ((uint64_t)prefix * 0x9e3779b97f4a7c15ull);
+
+	while (*walked < GEN_CCCD_SERIALS) {
+		uint64_t s = permute((*walked)++, 1000, walk_key);
+
+		if (prefix_of(g, (size_t)unpermute(s, 1000, CCCD_KEY(g))) != prefix) {
+			*serial = (uint32_t)s;
+			return 0;
+		}
+	}
+	g->error = "more than 1,000,000 people with one CCCD prefix (province of birth, "
+		   "century/sex digit, birth year): their CCCDs would repeat";
+	return ERR_NOT_SUPPORTED;
+}
+
+/* Patient index's serial in its prefix. Patients from GEN_CCCD_SERIALS on
+ * take the next free serial in the order of their index: made in that
+ * order, one walk step each; asked for out of order, those in between
+ * (or, going back, all from GEN_CCCD_SERIALS) are replayed first, so the
+ * answer does not depend on what was asked before. */
+static int cccd_serial(struct gen *g, size_t index, size_t prefix, uint32_t *serial)
+{
+	int rc;
+
+	if (index < GEN_CCCD_SERIALS) {
+		*serial = (uint32_t)permute(index, 1000, CCCD_KEY(g));
+		return 0;
+	}
+	if (index + 1 == g->serial_next) {	/* asked again */
+		*serial = g->serial_last;
+		return 0;
+	}
+	if (index < g->serial_next) {
+		memset(g->serial_walked, 0, sizeof(g->serial_walked));
+		g->serial_next = GEN_CCCD_SERIALS;
+	}
+	for (; g->serial_next < index; g->serial_next++)
+		if ((rc = next_free_serial(g, prefix_of(g, g->serial_next), serial)))
+			return rc;
+	if ((rc = next_free_serial(g, prefix, serial)))
+		return rc;
+	g->serial_last = *serial;
+	g->serial_next = index + 1;
+	return 0;
+}
+
+int gen_person_make(struct gen *g, size_t index, struct gen_person *p)
+{
+	struct gen_rng r;
+	size_t province;
+	uint32_t serial;
+	const char *group;
+	int benefit, rc;
+
+	if (index >= GEN_MAX_PATIENTS)
+		return ERR_INVALID;
+	person_prefix(g, index, &r, p, &province);
 
 	/* CCCD: province of birth, century/sex digit, 2-digit year, and a
-	 * 6-digit serial that is a permutation of the index (VIETNAM.md §3). */
-	province = gen_birth_provinces[pick_n(&r, gen_birth_provinces, gen_n_birth_provinces)].value;
-	snprintf(p->cccd, sizeof(p->cccd), "%s%d%02d%06llu", province,
-		 (p->birth_year >= 2000 ? 2 : 0) + (p->male ? 0 : 1), p->birth_year % 100,
-		 (unsigned long long)permute(index % GEN_MAX_PATIENTS, 1000, g->seed ^ 0xcccdull));
+	 * 6-digit serial unique within them (VIETNAM.md §3). */
+	if ((rc = cccd_serial(g, index, cccd_prefix(p, province), &serial)))
+		return rc;
+	snprintf(p->cccd, sizeof(p->cccd), "%s%d%02d%06u", gen_birth_provinces[province].value,
+		 century_sex(p), p->birth_year % 100, (unsigned)serial);
 
-	/* BHYT for about 93% (the insured share HCMC reported for 2024). */
+	/* BHYT for about 93% (the insured share HCMC reported for 2024). The
+	 * social-insurance number's 8 digits: a permutation of the index over
+	 * [0, 10^8), unique for every GEN_MAX_PATIENTS. */
 	p->insured = chance(&r, 0.93);
 	bhyt_group(&r, p->age, &group, &benefit);
 	if (p->insured)
 		snprintf(p->bhyt, sizeof(p->bhyt), "%s%d79%010llu", group, benefit,
-			 7900000000ull + (unsigned long long)permute(index % GEN_MAX_PATIENTS, 10000,
-								     g->seed ^ 0xb47ull));
+			 7900000000ull +
+				 (unsigned long long)permute(index, 10000, g->seed ^ 0xb47ull));
 	snprintf(p->phone, sizeof(p->phone), "%s%07llu",
 		 gen_phone_prefixes[pick_n(&r, gen_phone_prefixes, gen_n_phone_prefixes)].value,
 		 (unsigned long long)gen_rng_below(&r, 10000000));
@@ -475,6 +588,7 @@ void gen_person_make(const struct gen *g, size_t index, struct gen_person *p)
 	p->ward = gen_wards[p->ward_index];
 	p->street = gen_streets[pick_n(&r, gen_streets, gen_n_streets)].value;
 	p->house_number = 1 + (int)gen_rng_below(&r, 400);
+	return 0;
 }
 
 /* ---- care ----------------------------------------------------------------- */
@@ -1177,7 +1291,8 @@ int gen_patient(struct gen *g, size_t index, gen_emit_fn emit, void *arg)
 
 	if (index >= GEN_MAX_PATIENTS)
 		return ERR_INVALID;
-	gen_person_make(g, index, &p);
+	if ((rc = gen_person_make(g, index, &p)))
+		return rc;
 	memset(&c, 0, sizeof(c));
 	c.g = g;
 	c.emit = emit;

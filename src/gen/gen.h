@@ -5,8 +5,13 @@
  * Everything is a pure function of (seed, index): patient i gets its own
  * PRNG stream seeded from the run's seed and i (splitmix64 into
  * xoshiro256**), so the output does not depend on the order in which
- * patients are generated or on how many threads generate them. Nothing is
- * kept between patients: memory is bounded regardless of how many are made.
+ * patients are generated or on how many threads generate them. The one
+ * thing kept between patients is a fixed-size table, from patient
+ * GEN_CCCD_SERIALS on, of how many CCCD serials each prefix has used
+ * (gen_person_make): patients made in increasing order cost one step each;
+ * one asked for out of order makes the generator replay the steps up to it
+ * (half a second of CPU per million), so the answer is the same. Memory is
+ * bounded regardless of how many are made.
  * The distributions (age and sex, names, disease prevalence, lab values) are
  * static tables in gen_tables.c, each with the source it approximates; see
  * docs/synthetic-data.md and decision 0021.
@@ -22,9 +27,16 @@
 #include <stdint.h>
 #include "../base/err.h"
 
-/* CCCD and BHXH numbers are unique by construction (a keyed permutation of
- * the patient index) up to this many patients. */
-#define GEN_MAX_PATIENTS 1000000
+/* The most patients a city has (--patients); ids stay at most 8 digits.
+ * CCCD and BHXH numbers are unique by construction (see gen_person_make). */
+#define GEN_MAX_PATIENTS 20000000
+/* A CCCD is a 6-digit prefix (province of birth, century/sex digit, 2-digit
+ * birth year) and a 6-digit serial: at most this many people share a
+ * prefix. Patients below this index take the serial from a permutation
+ * of their index; later ones the next serial free in their prefix. */
+#define GEN_CCCD_SERIALS 1000000
+#define GEN_MAX_BIRTH_PROVINCES 32	/* rows of gen_birth_provinces, at most */
+#define GEN_CCCD_PREFIXES (GEN_MAX_BIRTH_PROVINCES * 4 * 100)
 /* Ages and encounter dates are relative to this day, not the wall clock. */
 #define GEN_REFERENCE_DATE "2025-12-31"
 
@@ -113,19 +125,40 @@ struct gen {
 	char json[GEN_MAX_JSON];	/* the resource being written */
 	size_t n;
 	int overflow;
+	/* CCCD serials of the patients [GEN_CCCD_SERIALS, serial_next): how
+	 * far each prefix's walk over the serials has gone, by (row of the
+	 * province in gen_birth_provinces * 4 + century/sex digit) * 100 +
+	 * 2-digit birth year, and the serial of patient serial_next - 1.
+	 * About 50 KB. */
+	uint32_t serial_walked[GEN_CCCD_PREFIXES];
+	size_t serial_next;
+	uint32_t serial_last;
+	const char *error;		/* why gen_person_make last failed (static text), or NULL */
 };
 
 void gen_init(struct gen *g, uint64_t seed);
 void gen_release(struct gen *g);
 
-/* The person with this index: a pure function of (seed, index). */
-void gen_person_make(const struct gen *g, size_t index, struct gen_person *p);
+/*
+ * The person with this index: a pure function of (seed, index). The CCCD's
+ * serial is unique within its prefix: below GEN_CCCD_SERIALS a keyed
+ * permutation of the index (as the generator has always made them); from
+ * there, in index order, the next serial of the prefix's own keyed walk
+ * over its 1,000,000 that no patient below GEN_CCCD_SERIALS holds. 0;
+ * ERR_INVALID when index >= GEN_MAX_PATIENTS; ERR_NOT_SUPPORTED with
+ * g->error set when more than GEN_CCCD_SERIALS
+ * people would share a prefix — a CCCD is never repeated. With
+ * gen_tables.c's distributions that takes about 160 million patients: at
+ * GEN_MAX_PATIENTS the fullest prefix holds about 125,000.
+ */
+int gen_person_make(struct gen *g, size_t index, struct gen_person *p) LT_MUST_CHECK;
 /* An Organization and a Location for every facility. */
 int gen_facilities(struct gen *g, gen_emit_fn emit, void *arg) LT_MUST_CHECK;
 /* Patient index and everything about them: Encounters, Conditions,
  * Observations, MedicationRequests, Immunizations (children under 6),
  * AllergyIntolerances; pregnancies as Conditions and Encounters. References point only at resources of the same patient
- * and at the facilities. index < GEN_MAX_PATIENTS. */
+ * and at the facilities. index < GEN_MAX_PATIENTS (else ERR_INVALID); the
+ * errors of gen_person_make. */
 int gen_patient(struct gen *g, size_t index, gen_emit_fn emit, void *arg) LT_MUST_CHECK;
 
 #endif

@@ -521,15 +521,18 @@ static int birth_future(struct gen_defects *d, struct gen_rng *r, const char *id
 	return record(d, &l);
 }
 
-/* An opaque id for the duplicate: 8 digits, a bijection of the patient
- * number (so never two alike), apart from gen-pat-NNNNNN(N). */
+/* An opaque id for the duplicate: 9 digits, a bijection of the patient
+ * number (so never two alike), apart from the patients' own ids, which
+ * have at most 8 (GEN_MAX_PATIENTS). */
+_Static_assert(GEN_MAX_PATIENTS <= 99999999, "a duplicate's 9 digits are not a patient's number");
 static void duplicate_id(const struct gen_defects *d, const char *id, char *out, size_t cap)
 {
 	const char *digits = strrchr(id, '-');
 	uint64_t k = digits ? strtoull(digits + 1, NULL, 10) : fnv1a(id, 0);
 
-	snprintf(out, cap, "gen-pat-%08llu",
-		 (unsigned long long)((k % 100000000ull * 48271ull + d->seed % 100000000ull) % 100000000ull));
+	snprintf(out, cap, "gen-pat-%09llu",
+		 (unsigned long long)((k % 1000000000ull * 48271ull + d->seed % 1000000000ull) %
+				      1000000000ull));
 }
 
 /* The same person registered again at another facility: spelling

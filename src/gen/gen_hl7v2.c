@@ -611,7 +611,10 @@ static int oru(struct gen_hl7v2 *h, json_object *enc, const char *enc_ref)
 	dtm(last, reported);
 	if (!reported[0])
 		dtm(str(member(enc, "period"), "start"), reported);
-	snprintf(control, sizeof(control), "R%.7s-%.3s", id_tail(str(h->patient, "id")),
+	/* MSH-10 is ST(20): 8 hex digits, R, the patient number (up to 8
+	 * digits: GEN_MAX_PATIENTS), -, the encounter number (2 digits, at
+	 * most 64 a patient). */
+	snprintf(control, sizeof(control), "R%.8s-%.2s", id_tail(str(h->patient, "id")),
 		 id_tail(enc_id));
 	msh(&w, h, facility, reported, "ORU^R01^ORU_R01", control);
 	pid(&w, h->patient);

@@ -107,6 +107,8 @@ const struct gen_weighted gen_birth_provinces[] = {
 	{ "042", 10 }, { "066", 10 }, { "068", 8 }, { "072", 10 }, { "001", 8 },
 };
 const size_t gen_n_birth_provinces = N_OF(gen_birth_provinces);
+_Static_assert(N_OF(gen_birth_provinces) <= GEN_MAX_BIRTH_PROVINCES,
+	       "struct gen keeps a CCCD table row per province (GEN_CCCD_PREFIXES)");
 
 /* Wards and communes of HCMC after 01/07/2025 (NQ 1685/NQ-UBTVQH15): a
  * SAMPLE of the 168 names, as we understand them, without codes (the

@@ -1,6 +1,7 @@
 /*
  * test_gen.c — the synthetic city (src/gen/): same seed, same bytes;
- * CCCD and BHYT numbers well-formed and unique; sex, age and family names
+ * CCCD and BHYT numbers well-formed and unique (past 1,000,000 people too,
+ * and a prefix that would hold more fails rather than repeat one); sex, age and family names
  * near their targets; every resource valid FHIR R4 by the server's own
  * validator; references resolve; immunisations follow the TCMR schedule
  * within the child's life; pregnancies only for women of 18-45; no drug a
@@ -111,6 +112,43 @@ static int known_province(const char *cccd)
 	return 0;
 }
 
+/* A CCCD as docs/synthetic-data.md §Identifiers has it: a province of
+ * birth of the table (001-096), the century/sex digit of this person, the
+ * last two digits of their birth year, 6 digits; a BHYT card of 2
+ * letters, a benefit digit, 79 and the BHXH number 79 + 8 digits. */
+static void assert_identifiers_well_formed(const struct gen_person *p)
+{
+	int province;
+
+	assert_int_equal(strlen(p->cccd), 12);
+	assert_true(all_digits(p->cccd, 12));
+	assert_true(known_province(p->cccd));
+	province = atoi((char[4]){ p->cccd[0], p->cccd[1], p->cccd[2], 0 });
+	assert_true(province >= 1 && province <= 96);
+	assert_int_equal(p->cccd[3] - '0', (p->birth_year >= 2000 ? 2 : 0) + !p->male);
+	assert_int_equal((p->cccd[4] - '0') * 10 + p->cccd[5] - '0', p->birth_year % 100);
+	if (!p->insured) {
+		assert_string_equal(p->bhyt, "");
+		return;
+	}
+	assert_int_equal(strlen(p->bhyt), 15);
+	assert_true(p->bhyt[0] >= 'A' && p->bhyt[0] <= 'Z' && p->bhyt[1] >= 'A' && p->bhyt[1] <= 'Z');
+	assert_true(p->bhyt[2] >= '1' && p->bhyt[2] <= '5');
+	assert_memory_equal(p->bhyt + 3, "7979", 4);
+	assert_true(all_digits(p->bhyt + 5, 10));
+}
+
+/* Sorted in place; how many values equal the one before. */
+static size_t repeats(uint64_t *v, size_t n)
+{
+	size_t k = 0;
+
+	qsort(v, n, sizeof(uint64_t), cmp_u64);
+	for (size_t i = 1; i < n; i++)
+		k += v[i] == v[i - 1];
+	return k;
+}
+
 /* The people of seed 2026: identifiers and the shape of the population. */
 static void identifiers_and_population(void **state)
 {
@@ -124,27 +162,14 @@ static void identifiers_and_population(void **state)
 	assert_non_null(bhxh);
 	gen_init(&g, 2026);
 	for (size_t i = 0; i < N_PEOPLE; i++) {
-		gen_person_make(&g, i, &p);
-		/* CCCD: 12 digits = province (3) + century/sex + yy + 6 digits. */
-		assert_int_equal(strlen(p.cccd), 12);
-		assert_true(all_digits(p.cccd, 12));
-		assert_true(known_province(p.cccd));
-		assert_int_equal(p.cccd[3] - '0', (p.birth_year >= 2000 ? 2 : 0) + !p.male);
-		assert_int_equal((p.cccd[4] - '0') * 10 + p.cccd[5] - '0', p.birth_year % 100);
+		assert_int_equal(gen_person_make(&g, i, &p), 0);
+		assert_identifiers_well_formed(&p);
 		cccd[i] = strtoull(p.cccd, NULL, 10);
 		hcmc_born += !strncmp(p.cccd, "079", 3);
-		/* BHYT: 2 letters, benefit 1-5, province 79, 10-digit BHXH number. */
 		if (p.insured) {
-			assert_int_equal(strlen(p.bhyt), 15);
-			assert_true(p.bhyt[0] >= 'A' && p.bhyt[0] <= 'Z' && p.bhyt[1] >= 'A' && p.bhyt[1] <= 'Z');
-			assert_true(p.bhyt[2] >= '1' && p.bhyt[2] <= '5');
-			assert_memory_equal(p.bhyt + 3, "79", 2);
-			assert_true(all_digits(p.bhyt + 5, 10));
 			if (p.age < 6)
 				assert_memory_equal(p.bhyt, "TE1", 3);
 			bhxh[n_bhyt++] = strtoull(p.bhyt + 5, NULL, 10);
-		} else {
-			assert_string_equal(p.bhyt, "");
 		}
 		assert_int_equal(strlen(p.phone), 10);
 		assert_true(p.phone[0] == '0' && all_digits(p.phone, 10));
@@ -154,12 +179,8 @@ static void identifiers_and_population(void **state)
 		over60 += p.age >= 60;
 		nguyen += !strcmp(p.family, "Nguyễn");
 	}
-	qsort(cccd, N_PEOPLE, sizeof(uint64_t), cmp_u64);
-	for (size_t i = 1; i < N_PEOPLE; i++)
-		assert_true(cccd[i] != cccd[i - 1]);
-	qsort(bhxh, n_bhyt, sizeof(uint64_t), cmp_u64);
-	for (size_t i = 1; i < n_bhyt; i++)
-		assert_true(bhxh[i] != bhxh[i - 1]);
+	assert_int_equal(repeats(cccd, N_PEOPLE), 0);
+	assert_int_equal(repeats(bhxh, n_bhyt), 0);
 
 	for (int b = 0; b < GEN_AGE_BANDS; b++) {
 		total += gen_age_band_weight[b];
@@ -183,6 +204,100 @@ static void identifiers_and_population(void **state)
 	assert_true(abs((int)nguyen - (int)(want_nguyen * N_PEOPLE)) < 0.015 * N_PEOPLE);
 	free(cccd);
 	free(bhxh);
+}
+
+#define N_MANY 2000000	/* twice GEN_CCCD_SERIALS: the old generator repeated CCCDs from here */
+
+/* 2,000,000 people of seed 5: every CCCD and BHXH number well-formed and
+ * unique, and the same whichever order they are asked for in. */
+static void identifiers_unique_past_a_million(void **state)
+{
+	struct gen *g = malloc(sizeof(*g));
+	struct gen_person p;
+	uint64_t *cccd = calloc(N_MANY, sizeof(uint64_t)), *bhxh = calloc(N_MANY, sizeof(uint64_t));
+	static const size_t probe[] = { 1999999, 1000000, 1500000, 999999, 1500001 };
+	uint64_t probed[5];
+	size_t n_bhxh = 0, cccd_repeats, bhxh_repeats;
+
+	assert_non_null(g);
+	assert_non_null(cccd);
+	assert_non_null(bhxh);
+	assert_true(N_MANY >= 2 * GEN_CCCD_SERIALS && N_MANY <= GEN_MAX_PATIENTS);
+	gen_init(g, 5);
+	for (size_t i = 0; i < N_MANY; i++) {
+		assert_int_equal(gen_person_make(g, i, &p), 0);
+		assert_identifiers_well_formed(&p);
+		cccd[i] = strtoull(p.cccd, NULL, 10);
+		if (p.insured)
+			bhxh[n_bhxh++] = strtoull(p.bhyt + 5, NULL, 10);
+	}
+	assert_int_equal(gen_person_make(g, N_MANY - 1, &p), 0);	/* asked again */
+	assert_true(strtoull(p.cccd, NULL, 10) == cccd[N_MANY - 1]);
+	for (size_t k = 0; k < 5; k++)
+		probed[k] = cccd[probe[k]];
+	cccd_repeats = repeats(cccd, N_MANY);
+	bhxh_repeats = repeats(bhxh, n_bhxh);
+	print_message("%d people: %zu CCCDs repeated, %zu BHXH numbers repeated (of %zu)\n", N_MANY,
+		      cccd_repeats, bhxh_repeats, n_bhxh);
+	assert_int_equal(cccd_repeats, 0);
+	assert_int_equal(bhxh_repeats, 0);
+
+	/* Out of order, from a fresh generator: the last first, then back. */
+	gen_init(g, 5);
+	for (size_t k = 0; k < 5; k++) {
+		assert_int_equal(gen_person_make(g, probe[k], &p), 0);
+		assert_true(strtoull(p.cccd, NULL, 10) == probed[k]);
+	}
+	free(cccd);
+	free(bhxh);
+	free(g);
+}
+
+/* Below GEN_CCCD_SERIALS the identifiers are those the generator has made
+ * since issue 7's first slice (so existing cities keep their bytes). */
+static void identifiers_below_a_million_unchanged(void **state)
+{
+	struct gen *g = malloc(sizeof(*g));
+	struct gen_person p;
+
+	assert_non_null(g);
+	gen_init(g, 79);
+	assert_int_equal(gen_person_make(g, 0, &p), 0);
+	assert_string_equal(p.cccd, "092090197178");
+	assert_string_equal(p.bhyt, "DN4797982619101");
+	assert_int_equal(gen_person_make(g, 999999, &p), 0);
+	assert_string_equal(p.cccd, "051196178557");
+	assert_string_equal(p.bhyt, "DN4797931474192");
+	free(g);
+}
+
+/* A prefix whose 1,000,000 serials are used up: the next person with it
+ * is refused, with a reason, rather than given a CCCD already out. */
+static void a_full_prefix_fails(void **state)
+{
+	struct gen *g = malloc(sizeof(*g));
+	struct gen_person p;
+	struct digest d = { 0xcbf29ce484222325ull, { 0 } };
+	size_t row = 0, prefix;
+
+	assert_non_null(g);
+	gen_init(g, 3);
+	assert_int_equal(gen_person_make(g, GEN_CCCD_SERIALS, &p), 0);
+	while (strncmp(p.cccd, gen_birth_provinces[row].value, 3))
+		row++;
+	prefix = (row * 4 + (size_t)(p.cccd[3] - '0')) * 100 +
+		 (size_t)((p.cccd[4] - '0') * 10 + p.cccd[5] - '0');
+	assert_true(prefix < GEN_CCCD_PREFIXES);
+
+	gen_init(g, 3);
+	g->serial_walked[prefix] = GEN_CCCD_SERIALS;
+	assert_int_equal(gen_person_make(g, GEN_CCCD_SERIALS, &p), ERR_NOT_SUPPORTED);
+	assert_non_null(g->error);
+	print_message("%s\n", g->error);
+	assert_int_equal(gen_patient(g, GEN_CCCD_SERIALS, on_digest, &d), ERR_NOT_SUPPORTED);
+	assert_int_equal(d.n[GEN_PATIENT], 0);
+	assert_int_equal(gen_person_make(g, 12345, &p), 0);	/* the first million are not affected */
+	free(g);
 }
 
 struct check {
@@ -510,6 +625,9 @@ int main(void)
 		cmocka_unit_test(same_seed_same_bytes),
 		cmocka_unit_test(a_patient_depends_on_seed_and_index_only),
 		cmocka_unit_test(identifiers_and_population),
+		cmocka_unit_test(identifiers_unique_past_a_million),
+		cmocka_unit_test(identifiers_below_a_million_unchanged),
+		cmocka_unit_test(a_full_prefix_fails),
 		cmocka_unit_test(every_resource_is_valid),
 		cmocka_unit_test(references_resolve),
 		cmocka_unit_test(immunisations_pregnancies_allergies),

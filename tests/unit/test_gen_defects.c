@@ -25,6 +25,21 @@
 #define N_RATE_PATIENTS 5000
 #define MAX_PENDING 64
 
+/* Whether gen_patient gives this id to a patient of some city: "gen-pat-"
+ * and the patient number, at least 6 digits, no other leading zeros; a
+ * city has at most GEN_MAX_PATIENTS, and never more than 99,999,999. */
+static int an_original_id(const char *id)
+{
+	char canonical[32];
+	unsigned long long k;
+
+	if (strncmp(id, "gen-pat-", 8))
+		return 0;
+	k = strtoull(id + 8, NULL, 10);
+	snprintf(canonical, sizeof(canonical), "gen-pat-%06llu", k);
+	return k >= 1 && k <= 99999999 && !strcmp(canonical, id);
+}
+
 static uint64_t fnv(uint64_t h, const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -295,9 +310,12 @@ static int on_resource(void *arg, enum gen_type type, const char *id, const char
 			t->wrong++;
 		}
 		if (k == GEN_DEFECT_DUPLICATE) {
-			/* The duplicate comes right after its original, with the same birth date. */
+			/* The duplicate comes right after its original, with the same birth date;
+			 * its id is no patient's of any city gen makes. */
 			assert_string_equal(get_s(l, "duplicateOf"), t->patient);
 			assert_true(is_dup);
+			if (an_original_id(id))
+				fail_msg("duplicate %s has the id of patient %s", id, id + 8);
 		}
 		if (k == GEN_DEFECT_MOVED)
 			assert_string_equal(get_s(l, "duplicateOf"), t->patient);

@@ -428,6 +428,51 @@ static void escapes_and_unknown_types(void **state)
 	seen_release(&s);
 }
 
+/* Patients numbered with 8 digits (a city past 10,000,000) get ORU control
+ * ids of their own, within MSH-10's 20 characters: the patient number is
+ * not cut to 7 digits (when it was, patients 12345678 and 12345679 shared
+ * one, and the server, which knows a message by MSH-3/4 and MSH-10, would
+ * take the second's results for a repeat of the first's when both came
+ * from the same facility). */
+static void control_ids_of_an_8_digit_patient(void **state)
+{
+	static const char *const number[] = { "12345678", "12345679" };
+	struct seen s;
+	char json[3][512], id[3][32], want[40];
+
+	(void)state;
+	seen_init(&s, 1);
+	for (int k = 0; k < 2; k++) {
+		snprintf(id[0], sizeof(id[0]), "gen-pat-%s", number[k]);
+		snprintf(id[1], sizeof(id[1]), "gen-enc-%s-01", number[k]);
+		snprintf(id[2], sizeof(id[2]), "gen-obs-%s-0001", number[k]);
+		snprintf(json[0], sizeof(json[0]),
+			 "{\"resourceType\":\"Patient\",\"id\":\"%s\",\"gender\":\"male\","
+			 "\"birthDate\":\"1980-01-01\"}", id[0]);
+		snprintf(json[1], sizeof(json[1]),
+			 "{\"resourceType\":\"Encounter\",\"id\":\"%s\","
+			 "\"period\":{\"start\":\"2024-03-04T08:00:00+07:00\"}}", id[1]);
+		snprintf(json[2], sizeof(json[2]),
+			 "{\"resourceType\":\"Observation\",\"id\":\"%s\",\"status\":\"final\","
+			 "\"category\":[{\"coding\":[{\"code\":\"laboratory\"}]}],"
+			 "\"encounter\":{\"reference\":\"Encounter/%s\"},"
+			 "\"effectiveDateTime\":\"2024-03-04T09:00:00+07:00\","
+			 "\"valueQuantity\":{\"value\":5}}", id[2], id[1]);
+		assert_int_equal(gen_hl7v2_emit(&s.h, GEN_PATIENT, id[0], json[0], strlen(json[0])), 0);
+		assert_int_equal(gen_hl7v2_emit(&s.h, GEN_ENCOUNTER, id[1], json[1], strlen(json[1])), 0);
+		assert_int_equal(gen_hl7v2_emit(&s.h, GEN_OBSERVATION, id[2], json[2], strlen(json[2])), 0);
+		assert_int_equal(gen_hl7v2_patient_end(&s.h), 0);
+	}
+	assert_int_equal(s.h.n_oru, 2);
+	for (int k = 0; k < 2; k++) {
+		snprintf(want, sizeof(want), "|00000001R%s-01|", number[k]);
+		assert_int_equal(strlen(want) - 2, 20);
+		if (!strstr(s.oru.p, want))
+			fail_msg("no %s in\n%s", want, s.oru.p);
+	}
+	seen_release(&s);
+}
+
 /* The real API over a real store answers AA to every message of a few
  * patients, and again AA (the same ACK) when they come twice. */
 static void accepted_by_the_api(void **state)
@@ -490,6 +535,7 @@ int main(void)
 		cmocka_unit_test(messages_match_the_fhir),
 		cmocka_unit_test(deterministic),
 		cmocka_unit_test(escapes_and_unknown_types),
+		cmocka_unit_test(control_ids_of_an_8_digit_patient),
 		cmocka_unit_test(accepted_by_the_api),
 	};
 
