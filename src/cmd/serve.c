@@ -25,17 +25,20 @@
 /*
  * At log level debug, every HEAP_REPORT_S the main thread (which otherwise
  * only waits for signals) logs the heap: bytes in use and bytes free inside
- * glibc's arenas. RSS alone cannot tell a leak (in use grows) from caches
- * filling to their bounds or from fragmentation (free grows);
+ * glibc's arenas, and SQLite's page slab (sqlite_pages.c: pages held now,
+ * slots touched ever). RSS alone cannot tell a leak (in use grows) from
+ * caches filling to their bounds or from fragmentation (free grows);
  * tests/reliability/soak.py --heap reads these lines. mallinfo2 walks every
  * arena's free lists under its lock, so it is not done otherwise.
  */
 static void heap_report(void)
 {
 	struct mallinfo2 m = mallinfo2();
+	size_t pages, touched;
 
-	log_debug("memory: %zu MiB in use, %zu MiB free in the heap", (m.uordblks + m.hblkhd) >> 20,
-		  m.fordblks >> 20);
+	store_sqlite_pages(&pages, &touched);
+	log_debug("memory: %zu MiB in use, %zu MiB free in the heap, %zu MiB of pages in use,"
+		  " %zu MiB touched", (m.uordblks + m.hblkhd) >> 20, m.fordblks >> 20, pages >> 20, touched >> 20);
 }
 
 /* Splits HOST:PORT ([v6]:PORT allowed). */

@@ -280,6 +280,8 @@ struct sqlite_backend {
  * group commits is copied to the database once per checkpoint. */
 #define WRITER_AUTOCHECKPOINT_PAGES 16384
 
+#define DB_PAGE_SIZE 16384		/* "PRAGMA page_size=16384" below */
+
 #define SPAN_CACHE 16384		/* parameter keys whose date span the writer remembers */
 
 struct sqlite_conn {
@@ -503,6 +505,7 @@ static void sqlite_configure_once(void)
 {
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, NULL);
+	sqlite_pages_install(DB_PAGE_SIZE);
 	sqlite_fault_install();	/* test builds, when LT_FAULT asks (sqlite_fault.c) */
 }
 

@@ -424,6 +424,9 @@ struct store_ops {
 };
 
 extern const struct store_ops store_sqlite_ops;
+/* Bytes of SQLite's page slab (sqlite_pages.c) holding pages now, and
+ * touched since the start: the part of RSS the page caches account for. */
+void store_sqlite_pages(size_t *in_use, size_t *touched);
 
 int store_open(const struct store_config *cfg, struct store **out, struct err *e) LT_MUST_CHECK;
 /* Stops accepting writes, lets the writer finish what it holds, closes. */

@@ -24,6 +24,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -156,8 +157,9 @@ class Client(threading.Thread):
 
 
 class HeapLog:
-    """The server's last 'memory: U MiB in use, F MiB free in the heap' line
-    (serve.c logs one at debug level every 10 s)."""
+    """The server's last 'memory: U MiB in use, F MiB free in the heap, P MiB
+    of pages in use, T MiB touched' line (serve.c logs one at debug level
+    every 10 s), as U/F P/T."""
 
     def __init__(self, path):
         self.f, self.value = open(path, "rb"), "?"
@@ -165,8 +167,9 @@ class HeapLog:
     def last(self):
         for line in self.f.read().decode("utf-8", "replace").splitlines():
             if "memory: " in line:
-                w = line.split("memory: ", 1)[1].split()
-                self.value = "%s/%s" % (w[0], w[4])
+                n = re.findall(r"(\d+) MiB", line)
+                if len(n) == 4:
+                    self.value = "%s/%s %s/%s" % tuple(n)
         return self.value
 
 
@@ -217,7 +220,7 @@ def main():
     rows, baseline, total_req, total_err = [], None, 0, 0
     print("soak: %d clients for %.1f min, a sample every %.0f s (pid %d, data in %s)"
           % (a.clients, a.minutes, a.interval, proc.pid, tmp), flush=True)
-    print("   t s   req/s   errors   p50 ms   p99 ms   RSS MiB   fds" + ("   heap used/free MiB" if heap else ""),
+    print("   t s   req/s   errors   p50 ms   p99 ms   RSS MiB   fds" + ("   heap used/free  pages used/touched MiB" if heap else ""),
           flush=True)
     next_t = t_start + a.interval
     while time.monotonic() < end:
