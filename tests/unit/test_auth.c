@@ -1203,6 +1203,7 @@ static void jwt_claims_unverified(void **state)
 /* A key is shared by threads once made. */
 struct thread_job {
 	struct auth_key *const *keys;
+	const char *claims;	/* made before the threads: claims_json's buffer is shared */
 	int ok;
 };
 
@@ -1218,7 +1219,7 @@ static void *sign_verify_loop(void *arg)
 		struct json_object *c = NULL;
 
 		buf_init(&b, 0);
-		if (auth_jwt_sign(k, claims_json(NULL), &b, &e) ||
+		if (auth_jwt_sign(k, job->claims, &b, &e) ||
 		    auth_jwt_verify(b.p, b.n, job->keys, 2, &CHECK, &c, &e))
 			job->ok = 0;
 		json_object_put(c);
@@ -1232,15 +1233,18 @@ static void keys_shared_by_threads(void **state)
 	struct auth_key *keys[2] = { new_key(AUTH_ES256, "a"), new_key(AUTH_EDDSA, "b") };
 	struct thread_job jobs[4];
 	pthread_t th[4];
+	char *claims = strdup(claims_json(NULL));
 
 	for (int i = 0; i < 4; i++) {
 		jobs[i].keys = keys;
+		jobs[i].claims = claims;
 		assert_int_equal(pthread_create(&th[i], NULL, sign_verify_loop, &jobs[i]), 0);
 	}
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 4; i++)	/* all joined before any assert leaves the frame */
 		pthread_join(th[i], NULL);
+	for (int i = 0; i < 4; i++)
 		assert_true(jobs[i].ok);
-	}
+	free(claims);
 	auth_key_free(keys[0]);
 	auth_key_free(keys[1]);
 }
