@@ -114,7 +114,9 @@ done
 if lt client add bad-app --tenant 79001 --public >/dev/null 2>&1; then fail "a public app without redirect URI"; fi
 lt client list | grep "pkce-app" | grep -q "redirect_uris=$APP_CB PUBLIC" || fail "client list: $(lt client list)"
 
-LT_AUTH=on lt_start
+# No login rate limit: this test makes dozens of requests to /auth/ from one address,
+# more than 10/s on a fast machine (security.sh tests the limit itself).
+LT_AUTH=on lt_start --login-rate-limit 0
 ROOT=${LT_URL%/fhir}
 
 # Data: two patients and an observation of each, by a system client.
@@ -361,7 +363,7 @@ login pkce-app "$APP_CB" "user/*.rs" bs-lan "$PW_LAN"
 PENDING=$CODE
 PENDING_VERIFIER=$VERIFIER
 lt_stop || fail "the server did not stop cleanly"
-LT_AUTH=on lt_start --code-ttl 1
+LT_AUTH=on lt_start --code-ttl 1 --login-rate-limit 0
 ROOT=${LT_URL%/fhir}
 expect "a revoked token after a restart" 401 "$(fhir "$AT_R" Patient/p1)"
 refresh pkce-app "$RT_D"
