@@ -301,7 +301,7 @@ int gen_facility_get(size_t i, struct gen_facility *f)
 		return -1;
 	memset(f, 0, sizeof(*f));
 	snprintf(f->code, sizeof(f->code), "%d", FIRST_CODE + (int)i);
-	f->ward = gen_wards[(i * 7) % gen_n_wards];
+	f->ward = &gen_wards[(i * 7) % gen_n_wards];
 	if (i < FIRST_MINISTRY) {
 		f->kind = GEN_HOSPITAL_CITY;
 		f->level = i < 25 ? 3 : 2;
@@ -326,14 +326,8 @@ int gen_facility_get(size_t i, struct gen_facility *f)
 
 		f->kind = GEN_COMMUNE_STATION;
 		f->level = 1;
-		if (k < gen_n_wards) {
-			f->ward = gen_wards[k];
-			snprintf(f->name, sizeof(f->name), "Trạm Y tế %s", gen_wards[k]);
-		} else {
-			f->ward = gen_wards[k % gen_n_wards];
-			snprintf(f->name, sizeof(f->name), "Trạm Y tế phường/xã mẫu %03zu",
-				 k - gen_n_wards + 1);
-		}
+		f->ward = &gen_wards[k];	/* one station per ward: N_STATIONS == GEN_N_WARDS */
+		snprintf(f->name, sizeof(f->name), "Trạm Y tế %s", f->ward->name);
 	} else {
 		size_t k = i - FIRST_CLINIC;
 
@@ -362,6 +356,11 @@ static const char *const kind_text[] = {
 static const char *const level_text[] = { "", "Ban đầu", "Cơ bản", "Chuyên sâu" };
 
 #define CITY "Thành phố Hồ Chí Minh"
+_Static_assert(N_STATIONS == GEN_N_WARDS, "a commune health station in every ward");
+
+/* An address's ward: its name as district, its code in an extension. */
+#define WARD_EXT "\"extension\":[{\"url\":\"" GEN_EXT_WARD "\",\"valueCoding\":{\"system\":\"" \
+	GEN_CS_WARD "\",\"code\":\"%s\",\"display\":\"%s\"}}]"
 
 int gen_facilities(struct gen *g, gen_emit_fn emit, void *arg)
 {
@@ -382,19 +381,19 @@ int gen_facilities(struct gen *g, gen_emit_fn emit, void *arg)
 		    "\"code\":\"%s\"}],\"text\":\"%s\"},"
 		    "{\"coding\":[{\"system\":\"http://fhir.lienthong.vn/CodeSystem/facility-level\","
 		    "\"code\":\"%d\"}],\"text\":\"Cấp chuyên môn kỹ thuật: %s\"}],"
-		    "\"name\":\"%s\",\"address\":[{\"district\":\"%s\",\"city\":\"" CITY "\","
-		    "\"country\":\"VN\"}]}",
+		    "\"name\":\"%s\",\"address\":[{" WARD_EXT ",\"district\":\"%s\","
+		    "\"city\":\"" CITY "\",\"country\":\"VN\"}]}",
 		    id, f.code, kind_text[f.kind], ownership[f.kind].code, ownership[f.kind].text,
-		    f.level, level_text[f.level], f.name, f.ward);
+		    f.level, level_text[f.level], f.name, f.ward->code, f.ward->name, f.ward->name);
 		if ((rc = finish(g, GEN_ORGANIZATION, id, emit, arg)))
 			return rc;
 		start(g);
 		snprintf(id, sizeof(id), "gen-loc-%s", f.code);
 		put(g, "{\"resourceType\":\"Location\",\"id\":\"%s\",\"status\":\"active\","
-		    "\"name\":\"%s\",\"mode\":\"instance\",\"address\":{\"district\":\"%s\","
-		    "\"city\":\"" CITY "\",\"country\":\"VN\"},"
+		    "\"name\":\"%s\",\"mode\":\"instance\",\"address\":{" WARD_EXT ","
+		    "\"district\":\"%s\",\"city\":\"" CITY "\",\"country\":\"VN\"},"
 		    "\"managingOrganization\":{\"reference\":\"Organization/gen-org-%s\"}}",
-		    id, f.name, f.ward, f.code);
+		    id, f.name, f.ward->code, f.ward->name, f.ward->name, f.code);
 		if ((rc = finish(g, GEN_LOCATION, id, emit, arg)))
 			return rc;
 	}
@@ -585,7 +584,7 @@ int gen_person_make(struct gen *g, size_t index, struct gen_person *p)
 		 gen_phone_prefixes[pick_n(&r, gen_phone_prefixes, gen_n_phone_prefixes)].value,
 		 (unsigned long long)gen_rng_below(&r, 10000000));
 	p->ward_index = (size_t)gen_rng_below(&r, gen_n_wards);
-	p->ward = gen_wards[p->ward_index];
+	p->ward = &gen_wards[p->ward_index];
 	p->street = gen_streets[pick_n(&r, gen_streets, gen_n_streets)].value;
 	p->house_number = 1 + (int)gen_rng_below(&r, 400);
 	return 0;
@@ -788,12 +787,13 @@ static int emit_patient(struct care *c)
 	    "\"family\":\"%s\",\"given\":[\"%s\",\"%s\"]}],"
 	    "\"telecom\":[{\"system\":\"phone\",\"value\":\"%s\",\"use\":\"mobile\"}],"
 	    "\"gender\":\"%s\",\"birthDate\":\"%04d-%02d-%02d\","
-	    "\"address\":[{\"use\":\"home\",\"text\":\"%d %s, %s, " CITY "\",\"line\":[\"%d %s\"],"
-	    "\"district\":\"%s\",\"city\":\"" CITY "\",\"country\":\"VN\"}],"
+	    "\"address\":[{" WARD_EXT ",\"use\":\"home\",\"text\":\"%d %s, %s, " CITY "\","
+	    "\"line\":[\"%d %s\"],\"district\":\"%s\",\"city\":\"" CITY "\",\"country\":\"VN\"}],"
 	    "\"generalPractitioner\":[{\"reference\":\"Organization/gen-org-%d\"}]}",
 	    p->family, p->middle, p->given, p->family, p->middle, p->given, p->phone,
 	    p->male ? "male" : "female", p->birth_year, p->birth_month, p->birth_day,
-	    p->house_number, p->street, p->ward, p->house_number, p->street, p->ward,
+	    p->ward->code, p->ward->name, p->house_number, p->street, p->ward->name,
+	    p->house_number, p->street, p->ward->name,
 	    FIRST_CODE + (int)(FIRST_STATION + p->ward_index));
 	return finish(g, GEN_PATIENT, c->patient_id, c->emit, c->arg);
 }

@@ -43,6 +43,9 @@
 #define GEN_SID_CCCD "urn:lienthong:id:vn-cccd"
 #define GEN_SID_BHYT "urn:lienthong:id:vn-bhyt"
 #define GEN_SID_CSKCB "urn:lienthong:id:vn-cskcb"
+/* An address's ward or commune as a code of QĐ 19/2025/QĐ-TTg (decision 0031). */
+#define GEN_EXT_WARD "http://fhir.lienthong.vn/StructureDefinition/address-ward"
+#define GEN_CS_WARD "http://fhir.lienthong.vn/CodeSystem/vn-commune-2025"
 
 /* ---- the PRNG: xoshiro256** (Blackman & Vigna), seeded by splitmix64 ---- */
 
@@ -88,11 +91,17 @@ enum gen_facility_kind {
 	GEN_CLINIC		/* phòng khám (a sample) */
 };
 
+/* A commune-level unit of HCMC (phường, xã, đặc khu): its 5-digit code in
+ * the national list (QĐ 19/2025/QĐ-TTg) and its name. */
+struct gen_ward {
+	const char *code, *name;
+};
+
 struct gen_facility {
 	char code[6];		/* 5 characters, "79NNN" (synthetic, not the official code) */
 	enum gen_facility_kind kind;
 	char name[160];
-	const char *ward;	/* where it is */
+	const struct gen_ward *ward;	/* where it is */
 	int level;		/* technical level (Law 15/2023 art. 104): 1 initial
 				 * (ban đầu), 2 basic (cơ bản), 3 specialised (chuyên sâu) */
 };
@@ -112,7 +121,8 @@ struct gen_person {
 	int insured;
 	char bhyt[16];		/* empty when not insured */
 	char phone[11];
-	const char *ward, *street;
+	const struct gen_ward *ward;
+	const char *street;
 	size_t ward_index;	/* the ward's commune health station is facility 202 + this */
 	int house_number;
 };

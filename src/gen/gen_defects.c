@@ -497,6 +497,7 @@ static int stale_address(struct gen_defects *d, struct gen_rng *r, const char *i
 	l.value = new_str(old);
 	json_object_object_add(addr, "text", new_str(text));
 	json_object_object_add(addr, "district", new_str(old));
+	json_object_object_del(addr, "extension");	/* no 2025 ward code before 2025 */
 	period = json_object_new_object();
 	json_object_object_add(period, "start", new_str(start));
 	json_object_object_add(addr, "period", period);

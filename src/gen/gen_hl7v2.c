@@ -307,8 +307,8 @@ static void pid5(struct wr *w, json_object *name)
 }
 
 /* PID-11 (XAD): street^^city^^^country^H^^ward. The ward is what FHIR
- * calls district (XAD-9, county/parish, read back as district); by name,
- * as the generator has no official ward codes. */
+ * calls district (XAD-9, county/parish, read back as district), by name,
+ * so that the FHIR read back names it too; its code stays in FHIR. */
 static void pid11(struct wr *w, json_object *a)
 {
 	const char *country = str(a, "country");

@@ -37,8 +37,9 @@ extern const size_t gen_n_given_male, gen_n_given_female;
 extern const struct gen_weighted gen_birth_provinces[];
 extern const size_t gen_n_birth_provinces;
 
-/* Wards and communes of HCMC (a sample of names; no codes). */
-extern const char *const gen_wards[];
+/* HCMC's 168 wards and communes with their QĐ 19/2025/QĐ-TTg codes. */
+#define GEN_N_WARDS 168
+extern const struct gen_ward gen_wards[];
 extern const size_t gen_n_wards;
 extern const struct gen_weighted gen_streets[];
 extern const size_t gen_n_streets;

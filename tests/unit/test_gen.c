@@ -5,7 +5,8 @@
  * near their targets; every resource valid FHIR R4 by the server's own
  * validator; references resolve; immunisations follow the TCMR schedule
  * within the child's life; pregnancies only for women of 18-45; no drug a
- * patient is allergic to.
+ * patient is allergic to. Wards: HCMC's 168 units with their codes, a
+ * station in each, and every address's code, name and station agreeing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -609,6 +610,132 @@ static void glucose_follows_diabetes(void **state)
 	free(g);
 }
 
+/* ---- wards ------------------------------------------------------------ */
+
+struct wards {
+	size_t patients, per_ward[GEN_N_WARDS];
+};
+
+/* o's member key, or NULL. */
+static struct json_object *member(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+/* The ward of code, or -1. */
+static int ward_of(const char *code)
+{
+	for (int i = 0; i < GEN_N_WARDS; i++)
+		if (code && !strcmp(gen_wards[i].code, code))
+			return i;
+	return -1;
+}
+
+/* The address's ward extension agrees with its district (the ward's name). */
+static int address_ward(struct json_object *addr)
+{
+	struct json_object *ext = json_object_array_get_idx(member(addr, "extension"), 0);
+	struct json_object *coding = member(ext, "valueCoding");
+	int w = ward_of(json_get_str(coding, "code"));
+
+	assert_string_equal(json_get_str(ext, "url"), GEN_EXT_WARD);
+	assert_string_equal(json_get_str(coding, "system"), GEN_CS_WARD);
+	assert_true(w >= 0);
+	assert_string_equal(json_get_str(coding, "display"), gen_wards[w].name);
+	assert_string_equal(json_get_str(addr, "district"), gen_wards[w].name);
+	return w;
+}
+
+static int on_ward(void *arg, enum gen_type type, const char *id, const char *json, size_t n)
+{
+	struct wards *w = arg;
+	struct json_object *o = NULL, *addr, *gp;
+	struct gen_facility f;
+	struct err e = { 0 };
+	const char *ref;
+	int ward;
+
+	if (type != GEN_PATIENT && type != GEN_ORGANIZATION && type != GEN_LOCATION)
+		return 0;
+	assert_int_equal(json_parse(json, n, JSON_DEFAULT_MAX_DEPTH, &o, &e), 0);
+	addr = member(o, "address");
+	if (json_object_is_type(addr, json_type_array))
+		addr = json_object_array_get_idx(addr, 0);
+	ward = address_ward(addr);
+	if (type == GEN_PATIENT) {
+		/* the patient's GP is the station of the patient's ward */
+		gp = json_object_array_get_idx(member(o, "generalPractitioner"), 0);
+		ref = json_get_str(gp, "reference");
+		assert_non_null(ref);
+		assert_int_equal(strncmp(ref, "Organization/gen-org-", 21), 0);
+		assert_int_equal(gen_facility_get((size_t)atoi(ref + 21) - 79001, &f), 0);
+		assert_int_equal(f.kind, GEN_COMMUNE_STATION);
+		assert_ptr_equal(f.ward, &gen_wards[ward]);
+		w->patients++;
+		w->per_ward[ward]++;
+	}
+	json_object_put(o);
+	(void)id;
+	return 0;
+}
+
+static void wards_coded(void **state)
+{
+	struct gen *g = malloc(sizeof(*g));
+	struct wards *w = calloc(1, sizeof(*w));
+	size_t units[3] = { 0 }, stations = 0, fewest = (size_t)-1;
+	struct gen_facility f;
+	char name[200];
+
+	assert_non_null(g);
+	assert_non_null(w);
+	/* the list: 168 distinct 5-digit codes in order; 113 phường, 54 xã, 1 đặc khu */
+	assert_int_equal(gen_n_wards, GEN_N_WARDS);
+	for (size_t i = 0; i < gen_n_wards; i++) {
+		const char *c = gen_wards[i].code, *nm = gen_wards[i].name;
+
+		assert_int_equal(strlen(c), 5);
+		assert_true(all_digits(c, 5));
+		if (i)
+			assert_true(strcmp(gen_wards[i - 1].code, c) < 0);
+		if (!strncmp(nm, "Phường ", strlen("Phường ")))
+			units[0]++;
+		else if (!strncmp(nm, "Xã ", strlen("Xã ")))
+			units[1]++;
+		else if (!strncmp(nm, "Đặc khu ", strlen("Đặc khu ")))
+			units[2]++;
+	}
+	assert_int_equal(units[0], 113);
+	assert_int_equal(units[1], 54);
+	assert_int_equal(units[2], 1);
+	/* a station per ward, named after it */
+	for (size_t i = 0; gen_facility_get(i, &f) == 0; i++) {
+		if (f.kind != GEN_COMMUNE_STATION)
+			continue;
+		assert_ptr_equal(f.ward, &gen_wards[stations]);
+		snprintf(name, sizeof(name), "Trạm Y tế %s", f.ward->name);
+		assert_string_equal(f.name, name);
+		stations++;
+	}
+	assert_int_equal(stations, GEN_N_WARDS);
+	/* every address coded, and every ward lived in */
+	gen_init(g, 7);
+	assert_int_equal(gen_facilities(g, on_ward, w), 0);
+	for (size_t i = 0; i < 5000; i++)
+		assert_int_equal(gen_patient(g, i, on_ward, w), 0);
+	assert_int_equal(w->patients, 5000);
+	for (size_t i = 0; i < GEN_N_WARDS; i++)
+		if (w->per_ward[i] < fewest)
+			fewest = w->per_ward[i];
+	print_message("5000 patients in 168 wards, the fewest in one: %zu\n", fewest);
+	assert_true(fewest > 0);
+	gen_release(g);
+	free(g);
+	free(w);
+}
+
 static void seeds(void **state)
 {
 	assert_true(gen_seed_parse("42") == 42);
@@ -632,6 +759,7 @@ int main(void)
 		cmocka_unit_test(references_resolve),
 		cmocka_unit_test(immunisations_pregnancies_allergies),
 		cmocka_unit_test(glucose_follows_diabetes),
+		cmocka_unit_test(wards_coded),
 		cmocka_unit_test(seeds),
 	};
 

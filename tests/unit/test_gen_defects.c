@@ -222,6 +222,8 @@ static int shows(struct json_object *res, struct json_object *l)
 		return strcmp(json_object_get_string(now), get_s(res, "period.start")) < 0;
 	if (!strcmp(kind, "encounter-in-progress"))
 		return !at_path(res, "period.end");
+	if (!strcmp(kind, "stale-address"))	/* the old district (above), no 2025 ward code */
+		return !at_path(res, "address[0].extension");
 	if (!strcmp(kind, "stale-phone"))
 		return strlen(json_object_get_string(now)) == 11 && !strncmp(json_object_get_string(now), "01", 2);
 	return 1;
