@@ -381,7 +381,11 @@ static void snapshot_and_since(void **state)
 	char *job, ids[512], since[64];
 
 	job = kickoff((struct call){ .path = "/fhir/$export", .params = { { "_type", "Patient" } } });
-	/* The worker waits a second before its first page: change p2 now. */
+	/* The worker waits a second before its first page: change p2 now, in
+	 * a later millisecond than transactionTime (a change stamped in the
+	 * same one belongs to this export: as of T is lastUpdated <= T, and
+	 * _since=T is > T). */
+	usleep(2000);
 	put("Patient", "p2", "{\"resourceType\":\"Patient\",\"id\":\"p2\",\"gender\":\"male\"}");
 	m = wait_done(job);
 	assert_int_equal(count_type(m, "Patient", ids, sizeof(ids)), 3);
