@@ -101,7 +101,7 @@ static int fail(const struct err *e)
  * signing keys when api is not NULL). */
 static int open_data(struct access_args *a, struct config *cfg, struct store **st, struct api **api)
 {
-	struct store_config sc = { .backend = "sqlite" };
+	struct store_config sc;
 	struct api_config ac;
 	char keys[PATH_MAX];
 	struct err e = { 0 };
@@ -109,7 +109,7 @@ static int open_data(struct access_args *a, struct config *cfg, struct store **s
 	*st = NULL;
 	if (config_load(cfg, a->nrest, a->rest))
 		return 2;
-	sc.data_dir = cfg->data_dir;
+	config_store(cfg, &sc);
 	config_api(cfg, &ac);
 	config_keys_dir(cfg, keys, sizeof(keys));
 	ac.keys_dir = keys;

@@ -78,7 +78,7 @@ static int audit_args(int argc, char **argv, int list, struct audit_args *a)
  * not make a new, empty (and so "intact") store. */
 static int open_store(struct audit_args *a, struct config *cfg, struct store **st)
 {
-	struct store_config sc = { .backend = "sqlite" };
+	struct store_config sc;
 	struct err e = { 0 };
 	struct stat sb;
 	char path[4200];
@@ -91,7 +91,7 @@ static int open_store(struct audit_args *a, struct config *cfg, struct store **s
 		config_release(cfg);
 		return 1;
 	}
-	sc.data_dir = cfg->data_dir;
+	config_store(cfg, &sc);
 	if (store_open(&sc, st, &e)) {
 		fprintf(stderr, "lienthong: %s\n", e.n_issues ? e.issue[0].diagnostics : err_message(e.code));
 		config_release(cfg);

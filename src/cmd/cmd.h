@@ -23,6 +23,7 @@ struct config {
 	long max_json_depth;
 	long http_threads;
 	long workers;
+	long cache_mib;
 	long max_connections;
 	long idle_timeout;
 	char *conditional_delete;
@@ -66,6 +67,9 @@ void config_usage(const char *command);	/* the options table, for help */
 /* The API's settings from cfg (cfg must outlive ac). */
 struct api_config;
 void config_api(const struct config *cfg, struct api_config *ac);
+/* The store's settings from cfg (cfg must outlive sc). */
+struct store_config;
+void config_store(const struct config *cfg, struct store_config *sc);
 /* --since/--until T of a command: the instant T starts (upper: the first
  * instant after it ends). -1 after printing why. */
 int config_parse_time(const char *command, const char *opt, const char *v, int upper, int64_t *out);

@@ -311,13 +311,13 @@ static int log_args(int argc, char **argv, struct log_args *a)
 
 static int open_store(struct log_args *a, struct config *cfg, struct store **st, struct api **api)
 {
-	struct store_config sc = { .backend = "sqlite" };
+	struct store_config sc;
 	struct api_config ac;
 	struct err e = { 0 };
 
 	if (config_load(cfg, a->nrest, a->rest))
 		return 2;
-	sc.data_dir = cfg->data_dir;
+	config_store(cfg, &sc);
 	config_api(cfg, &ac);
 	if (store_open(&sc, st, &e) || (api && api_new(&ac, *st, api, &e))) {
 		fprintf(stderr, "lienthong: %s\n", e.n_issues ? e.issue[0].diagnostics : err_message(e.code));

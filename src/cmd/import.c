@@ -634,9 +634,10 @@ int cmd_import(int argc, char **argv)
 	if (rc || (rc = config_load(&cfg, nrest, rest)))
 		goto out_files;
 	{
-		struct store_config sc = { .backend = "sqlite", .data_dir = cfg.data_dir };
+		struct store_config sc;
 		struct api_config ac;
 
+		config_store(&cfg, &sc);
 		config_api(&cfg, &ac);
 		if (store_open(&sc, &st, &e) || api_new(&ac, st, &api, &e)) {
 			fprintf(stderr, "lienthong: %s\n", e.n_issues ? e.issue[0].diagnostics : err_message(e.code));

@@ -40,8 +40,9 @@ int cmd_reindex(int argc, char **argv)
 	if ((rc = config_load(&cfg, argc, argv)))
 		return rc;
 	{
-		struct store_config sc = { .backend = "sqlite", .data_dir = cfg.data_dir };
+		struct store_config sc;
 
+		config_store(&cfg, &sc);
 		rc = store_open(&sc, &st, &e);
 		if (!rc)
 			rc = api_reindex(st, on_progress, &p, &e);

@@ -25,20 +25,22 @@
 /*
  * At log level debug, every HEAP_REPORT_S the main thread (which otherwise
  * only waits for signals) logs the heap: bytes in use and bytes free inside
- * glibc's arenas, and SQLite's page slab (sqlite_pages.c: pages held now,
- * slots touched ever). RSS alone cannot tell a leak (in use grows) from
- * caches filling to their bounds or from fragmentation (free grows);
+ * glibc's arenas, SQLite's page slab (sqlite_pages.c: pages held now, slots
+ * touched ever) and the reader connections open, each with its page cache.
+ * RSS alone cannot tell a leak (in use grows) from caches filling to their
+ * bounds or from fragmentation (free grows);
  * tests/reliability/soak.py --heap reads these lines. mallinfo2 walks every
  * arena's free lists under its lock, so it is not done otherwise.
  */
-static void heap_report(void)
+static void heap_report(struct store *st)
 {
 	struct mallinfo2 m = mallinfo2();
-	size_t pages, touched;
+	size_t pages, touched, size;
 
-	store_sqlite_pages(&pages, &touched);
+	store_sqlite_pages(&pages, &touched, &size);
 	log_debug("memory: %zu MiB in use, %zu MiB free in the heap, %zu MiB of pages in use,"
-		  " %zu MiB touched", (m.uordblks + m.hblkhd) >> 20, m.fordblks >> 20, pages >> 20, touched >> 20);
+		  " %zu MiB touched, %d readers", (m.uordblks + m.hblkhd) >> 20, m.fordblks >> 20,
+		  pages >> 20, touched >> 20, store_readers_open(st));
 }
 
 /* Splits HOST:PORT ([v6]:PORT allowed). */
@@ -221,8 +223,7 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	{
-		struct store_config sc = { .backend = "sqlite", .data_dir = cfg.data_dir,
-					   .audit_queue_max = (int)cfg.audit_queue };
+		struct store_config sc;
 		struct api_config ac;
 		struct http_config hc = {
 			.host = host,
@@ -237,6 +238,7 @@ int cmd_serve(int argc, char **argv)
 			.tls_key_pem = tls.key_pem,
 		};
 
+		config_store(&cfg, &sc);
 		config_api(&cfg, &ac);
 		if (strcmp(cfg.auth, "off")) {
 			config_keys_dir(&cfg, keys_dir, sizeof(keys_dir));
@@ -303,7 +305,7 @@ int cmd_serve(int argc, char **argv)
 			int why = errno;
 
 			if (why == EAGAIN)
-				heap_report();
+				heap_report(st);
 			sig = why == EAGAIN || why == EINTR ? 0 : SIGTERM;
 		}
 		if (sig == SIGINT || sig == SIGTERM)

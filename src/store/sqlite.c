@@ -271,11 +271,32 @@ struct sqlite_backend {
 	char *audit_path;		/* the audit trail's file (sqlite_audit.c) */
 	unsigned char audit_key[SQLITE_AUDIT_KEY_BYTES];
 	int64_t audit_index_batch;
+	int writer_cache_kib, reader_cache_kib;	/* PRAGMA cache_size, from cache_split() */
 };
 
-/* The writer's page cache. Index inserts land on random pages of large
- * b-trees; what is not cached is read back for each insert (decision 0009). */
-#define WRITER_CACHE_KIB 262144
+/*
+ * One budget for the database pages held in memory (decision 0032): the
+ * readers together get a fifth of it, evenly, and the writer the rest. The
+ * writer's cache is the one that pays: index inserts land on random pages of
+ * large b-trees, and what is not cached is read back for each insert
+ * (decision 0009). A reader's cache is dropped at the start of every read
+ * transaction that follows a write, so it holds little more than the pages
+ * of one request: b-tree interiors and the leaves on its way. The page slab
+ * (sqlite_pages.c) is sized to the same budget, so the pages fit in it.
+ */
+#define READER_CACHE_MIN_KIB 256	/* 16 pages */
+#define WRITER_CACHE_MIN_KIB 2048
+
+static void cache_split(int cache_mib, int readers, int *writer_kib, int *reader_kib)
+{
+	int64_t total = (int64_t)cache_mib * 1024, r = total / 5 / (readers > 0 ? readers : 1);
+
+	if (r < READER_CACHE_MIN_KIB)
+		r = READER_CACHE_MIN_KIB;
+	total -= r * readers;
+	*reader_kib = (int)r;
+	*writer_kib = (int)(total > WRITER_CACHE_MIN_KIB ? total : WRITER_CACHE_MIN_KIB);
+}
 /* WAL pages before an automatic checkpoint: a page rewritten by several
  * group commits is copied to the database once per checkpoint. */
 #define WRITER_AUTOCHECKPOINT_PAGES 16384
@@ -501,11 +522,13 @@ static void sqlite_log(void *unused, int code, const char *msg)
 	}
 }
 
+static size_t first_cache_bytes;	/* the first store's budget sizes the slab */
+
 static void sqlite_configure_once(void)
 {
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, NULL);
-	sqlite_pages_install(DB_PAGE_SIZE);
+	sqlite_pages_install(DB_PAGE_SIZE, first_cache_bytes);
 	sqlite_fault_install();	/* test builds, when LT_FAULT asks (sqlite_fault.c) */
 }
 
@@ -515,9 +538,12 @@ static int sqlite_open_backend(const struct store_config *cfg, void **out, struc
 	struct sqlite_backend *b;
 	sqlite3 *db = NULL;
 	size_t len;
-	int rc;
+	int rc, cache_mib;
 
 	*out = NULL;
+	cache_mib = cfg->cache_mib > 0 ? cfg->cache_mib : STORE_CACHE_MIB_DEFAULT;
+	if (!first_cache_bytes)
+		first_cache_bytes = (size_t)cache_mib << 20;
 	pthread_once(&configured, sqlite_configure_once);
 	if (!cfg->data_dir || !*cfg->data_dir)
 		return err_set(e, ERR_CONFIG, NULL, "no data directory given");
@@ -535,6 +561,7 @@ static int sqlite_open_backend(const struct store_config *cfg, void **out, struc
 	snprintf(b->path, len, "%s/%s", cfg->data_dir, SQLITE_DB_FILE);
 	snprintf(b->audit_path, len, "%s/%s", cfg->data_dir, SQLITE_AUDIT_FILE);
 	b->audit_index_batch = cfg->audit_index_batch > 0 ? cfg->audit_index_batch : 65536;
+	cache_split(cache_mib, cfg->max_readers, &b->writer_cache_kib, &b->reader_cache_kib);
 
 	/* Create the schema once, on a connection of its own. 16 KiB pages
 	 * suit 1–10 KB resources (MEASURED.md: 2.5x faster bulk, 42% smaller). */
@@ -605,6 +632,7 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 {
 	struct sqlite_backend *b = backend;
 	struct sqlite_conn *c;
+	char sql[160];
 	int rc;
 
 	*out = NULL;
@@ -633,19 +661,17 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 		goto fail;
 	}
 	if (writer) {
-		char sql[160];
-
 		snprintf(sql, sizeof(sql),
 			 "PRAGMA synchronous=FULL; PRAGMA cache_size=-%d; PRAGMA wal_autocheckpoint=%d;"
 			 " PRAGMA threads=2;",
-			 WRITER_CACHE_KIB, WRITER_AUTOCHECKPOINT_PAGES);
-		rc = sqlite_exec(c->db, sql, e);
+			 b->writer_cache_kib, WRITER_AUTOCHECKPOINT_PAGES);
 	} else {
 		/* No mmap: under writes it cost an munmap and a page fault per
 		 * page touched in every read transaction (decision 0022). */
-		rc = sqlite_exec(c->db, "PRAGMA query_only=1; PRAGMA mmap_size=0;"
-				 " PRAGMA cache_size=-16384;", e);
+		snprintf(sql, sizeof(sql), "PRAGMA query_only=1; PRAGMA mmap_size=0; PRAGMA cache_size=-%d;",
+			 b->reader_cache_kib);
 	}
+	rc = sqlite_exec(c->db, sql, e);
 	if (rc)
 		goto fail;
 	for (int i = 0; i < STMT__COUNT; i++) {

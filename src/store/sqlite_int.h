@@ -22,8 +22,9 @@ int sqlite_fail(sqlite3 *db, int src, struct err *e, const char *what);
  * SQLite's first use (sqlite_fault.c); a no-op otherwise. */
 void sqlite_fault_install(void);
 /* SQLite's allocator: pages of page_size bytes (and their headers) in slots
- * of a slab, the rest from malloc (sqlite_pages.c); before SQLite's first use. */
-void sqlite_pages_install(int page_size);
+ * of a slab that holds cache_bytes of them, the rest from malloc
+ * (sqlite_pages.c); before SQLite's first use. */
+void sqlite_pages_install(int page_size, size_t cache_bytes);
 /* sqlite3_exec, failing through sqlite_fail. */
 int sqlite_exec(sqlite3 *db, const char *sql, struct err *e);
 /* Fills out from (version, last_updated, deleted, json, seq, interaction) at first_col. */

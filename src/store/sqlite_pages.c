@@ -32,9 +32,8 @@
 #define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
 #endif
 
-#define SLAB_MIB 320		/* the writer's cache (256 MiB) and readers' beside it */
-
 static struct {
+	size_t want;		/* bytes to reserve: the page-cache budget and a sixteenth */
 	char *base, *end;	/* the slab; NULL when it could not be reserved */
 	char *top;		/* slots below it have been handed out at least once */
 	void *free;		/* slots given back, last first, linked through their first word */
@@ -128,11 +127,11 @@ static int pages_roundup(int n)
 
 static int pages_init(void *unused)
 {
-	size_t len = (size_t)SLAB_MIB << 20;
+	size_t len = slab.want;
 	void *m;
 
 	(void)unused;
-	if (slab.base)
+	if (slab.base || !slab.slot || len < slab.slot)
 		return SQLITE_OK;
 	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		 -1, 0);
@@ -149,7 +148,7 @@ static void pages_shutdown(void *unused)
 	(void)unused;		/* the slab stays mapped: a later initialize uses it again */
 }
 
-void sqlite_pages_install(int page_size)
+void sqlite_pages_install(int page_size, size_t cache_bytes)
 {
 	static const sqlite3_mem_methods methods = {
 		pages_malloc, pages_free, pages_realloc, pages_size, pages_roundup,
@@ -164,13 +163,19 @@ void sqlite_pages_install(int page_size)
 		return;
 	slab.slot_min = (size_t)page_size - 1;
 	slab.slot = ((size_t)page_size + (size_t)hdr + 63) & ~(size_t)63;
+	/* SQLite counts a cache of N KiB as N KiB of pages with their headers;
+	 * the sixteenth is for pages a cache holds past its size while they
+	 * are pinned (a statement's cursors, a transaction's dirty pages). */
+	slab.want = cache_bytes / ((size_t)page_size + (size_t)hdr) * slab.slot;
+	slab.want += slab.want / 16;
 	sqlite3_config(SQLITE_CONFIG_MALLOC, &methods);
 }
 
-void store_sqlite_pages(size_t *in_use, size_t *touched)
+void store_sqlite_pages(size_t *in_use, size_t *touched, size_t *size)
 {
 	pthread_mutex_lock(&slab.lock);
 	*in_use = slab.used * slab.slot;
 	*touched = (size_t)(slab.top - slab.base);
+	*size = (size_t)(slab.end - slab.base);
 	pthread_mutex_unlock(&slab.lock);
 }

@@ -461,6 +461,16 @@ static int pool_get(struct store *st, void **conn, struct err *e)
 	return rc;
 }
 
+int store_readers_open(struct store *st)
+{
+	int n;
+
+	pthread_mutex_lock(&st->pool_lock);
+	n = st->n_open;
+	pthread_mutex_unlock(&st->pool_lock);
+	return n;
+}
+
 static void pool_put(struct store *st, void *conn)
 {
 	pthread_mutex_lock(&st->pool_lock);
@@ -621,7 +631,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct err *e
 		free(st);
 		return err_set(e, ERR_CONFIG, NULL, "unknown store backend '%s'", cfg->backend);
 	}
-	st->max_readers = cfg->max_readers > 0 ? cfg->max_readers : 64;
+	st->max_readers = cfg->max_readers > 0 ? cfg->max_readers : STORE_MAX_READERS_DEFAULT;
 	st->max_batch = cfg->max_batch > 0 ? cfg->max_batch : 1024;
 	st->audit_flush_ms = cfg->audit_flush_ms > 0 ? cfg->audit_flush_ms : AUDIT_FLUSH_MS_DEFAULT;
 	st->audit_queue_max = cfg->audit_queue_max > 0 ? (size_t)cfg->audit_queue_max : AUDIT_QUEUE_MAX;
@@ -643,7 +653,12 @@ int store_open(const struct store_config *cfg, struct store **out, struct err *e
 		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
 		goto fail;
 	}
-	rc = st->ops->open(cfg, &st->backend, e);
+	{	/* the backend sizes its caches for this many readers */
+		struct store_config bc = *cfg;
+
+		bc.max_readers = st->max_readers;
+		rc = st->ops->open(&bc, &st->backend, e);
+	}
 	if (rc)
 		goto fail;
 	rc = st->ops->conn_open(st->backend, 1, &st->wconn, e);

@@ -37,13 +37,17 @@
 #define STORE_ID_MAX 64
 #define STORE_EXPECT_ANY (-1)		/* expect_version: do not check */
 #define STORE_DEFAULT_TENANT 1
+#define STORE_CACHE_MIB_DEFAULT 320
+#define STORE_MAX_READERS_DEFAULT 64
 
 struct store;
 
 struct store_config {
 	const char *backend;		/* "sqlite" */
 	const char *data_dir;		/* created if missing */
-	int max_readers;		/* pooled reader connections */
+	int max_readers;		/* pooled reader connections; 0: 64 */
+	int cache_mib;			/* database pages cached by the writer and all readers
+					 * together; 0: STORE_CACHE_MIB_DEFAULT */
 	int max_batch;			/* txns per group commit */
 	int audit_flush_ms;		/* audit records wait at most this long for a commit; 0: 200 */
 	int audit_queue_max;		/* audit records queued at most; 0: 65536 */
@@ -424,9 +428,12 @@ struct store_ops {
 };
 
 extern const struct store_ops store_sqlite_ops;
-/* Bytes of SQLite's page slab (sqlite_pages.c) holding pages now, and
- * touched since the start: the part of RSS the page caches account for. */
-void store_sqlite_pages(size_t *in_use, size_t *touched);
+/* Bytes of SQLite's page slab (sqlite_pages.c) holding pages now, touched
+ * since the start (the part of RSS the page caches account for) and
+ * reserved (0: no slab, pages from malloc). */
+void store_sqlite_pages(size_t *in_use, size_t *touched, size_t *size);
+/* Reader connections open now (idle or in use); each has its own page cache. */
+int store_readers_open(struct store *st);
 
 int store_open(const struct store_config *cfg, struct store **out, struct err *e) LT_MUST_CHECK;
 /* Stops accepting writes, lets the writer finish what it holds, closes. */

@@ -158,8 +158,8 @@ class Client(threading.Thread):
 
 class HeapLog:
     """The server's last 'memory: U MiB in use, F MiB free in the heap, P MiB
-    of pages in use, T MiB touched' line (serve.c logs one at debug level
-    every 10 s), as U/F P/T."""
+    of pages in use, T MiB touched, R readers' line (serve.c logs one at
+    debug level every 10 s), as U/F P/T R."""
 
     def __init__(self, path):
         self.f, self.value = open(path, "rb"), "?"
@@ -168,8 +168,9 @@ class HeapLog:
         for line in self.f.read().decode("utf-8", "replace").splitlines():
             if "memory: " in line:
                 n = re.findall(r"(\d+) MiB", line)
-                if len(n) == 4:
-                    self.value = "%s/%s %s/%s" % tuple(n)
+                r = re.search(r"(\d+) readers", line)
+                if len(n) == 4 and r:
+                    self.value = "%s/%s %s/%s %s" % (tuple(n) + (r.group(1),))
         return self.value
 
 
@@ -220,7 +221,7 @@ def main():
     rows, baseline, total_req, total_err = [], None, 0, 0
     print("soak: %d clients for %.1f min, a sample every %.0f s (pid %d, data in %s)"
           % (a.clients, a.minutes, a.interval, proc.pid, tmp), flush=True)
-    print("   t s   req/s   errors   p50 ms   p99 ms   RSS MiB   fds" + ("   heap used/free  pages used/touched MiB" if heap else ""),
+    print("   t s   req/s   errors   p50 ms   p99 ms   RSS MiB   fds" + ("   heap used/free  pages used/touched MiB  readers" if heap else ""),
           flush=True)
     next_t = t_start + a.interval
     while time.monotonic() < end:
