@@ -271,32 +271,22 @@ struct sqlite_backend {
 	char *audit_path;		/* the audit trail's file (sqlite_audit.c) */
 	unsigned char audit_key[SQLITE_AUDIT_KEY_BYTES];
 	int64_t audit_index_batch;
-	int writer_cache_kib, reader_cache_kib;	/* PRAGMA cache_size, from cache_split() */
+	int writer_cache_kib, readers_cache_kib;	/* the budget's two parts */
 };
 
 /*
  * One budget for the database pages held in memory (decision 0032): the
- * readers together get a fifth of it, evenly, and the writer the rest. The
- * writer's cache is the one that pays: index inserts land on random pages of
- * large b-trees, and what is not cached is read back for each insert
- * (decision 0009). A reader's cache is dropped at the start of every read
- * transaction that follows a write, so it holds little more than the pages
- * of one request: b-tree interiors and the leaves on its way. The page slab
- * (sqlite_pages.c) is sized to the same budget, so the pages fit in it.
+ * writer gets four fifths, the readers open share the fifth left evenly
+ * (store.c calls conn_share as the pool grows). The writer's cache is the one
+ * that pays: index inserts land on random pages of large b-trees, and what
+ * is not cached is read back for each insert (decision 0009). A reader's
+ * cache is dropped at the start of every read transaction that follows a
+ * write, so under writes it holds little more than one request's pages; it
+ * counts when nothing is written. The page slab (sqlite_pages.c) is sized to
+ * the same budget, so the pages fit in it.
  */
-#define READER_CACHE_MIN_KIB 256	/* 16 pages */
-#define WRITER_CACHE_MIN_KIB 2048
+#define READER_CACHE_MIN_KIB 256	/* 16 pages: below it, past the budget */
 
-static void cache_split(int cache_mib, int readers, int *writer_kib, int *reader_kib)
-{
-	int64_t total = (int64_t)cache_mib * 1024, r = total / 5 / (readers > 0 ? readers : 1);
-
-	if (r < READER_CACHE_MIN_KIB)
-		r = READER_CACHE_MIN_KIB;
-	total -= r * readers;
-	*reader_kib = (int)r;
-	*writer_kib = (int)(total > WRITER_CACHE_MIN_KIB ? total : WRITER_CACHE_MIN_KIB);
-}
 /* WAL pages before an automatic checkpoint: a page rewritten by several
  * group commits is copied to the database once per checkpoint. */
 #define WRITER_AUTOCHECKPOINT_PAGES 16384
@@ -313,8 +303,25 @@ struct sqlite_conn {
 	/* Writer: the span last written per parameter key (tenant 1), so that
 	 * ix_date_span is written only when it grows. Cleared on rollback. */
 	int64_t *span_seen;		/* SPAN_CACHE entries; NULL on readers */
+	int cache_kib;			/* readers: the cache_size set, in KiB */
 	struct sqlite_audit_conn audit;
 };
+
+static void sqlite_conn_share(void *backend, void *conn, int readers)
+{
+	struct sqlite_backend *b = backend;
+	struct sqlite_conn *c = conn;
+	int kib = b->readers_cache_kib / (readers > 0 ? readers : 1);
+	char sql[48];
+
+	if (kib < READER_CACHE_MIN_KIB)
+		kib = READER_CACHE_MIN_KIB;
+	if (kib == c->cache_kib)
+		return;
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d;", kib);
+	if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) == SQLITE_OK)	/* cannot fail but on misuse */
+		c->cache_kib = kib;
+}
 
 sqlite3 *sqlite_conn_db(struct sqlite_conn *c)
 {
@@ -561,7 +568,8 @@ static int sqlite_open_backend(const struct store_config *cfg, void **out, struc
 	snprintf(b->path, len, "%s/%s", cfg->data_dir, SQLITE_DB_FILE);
 	snprintf(b->audit_path, len, "%s/%s", cfg->data_dir, SQLITE_AUDIT_FILE);
 	b->audit_index_batch = cfg->audit_index_batch > 0 ? cfg->audit_index_batch : 65536;
-	cache_split(cache_mib, cfg->max_readers, &b->writer_cache_kib, &b->reader_cache_kib);
+	b->readers_cache_kib = cache_mib * 1024 / 5;
+	b->writer_cache_kib = cache_mib * 1024 - b->readers_cache_kib;
 
 	/* Create the schema once, on a connection of its own. 16 KiB pages
 	 * suit 1–10 KB resources (MEASURED.md: 2.5x faster bulk, 42% smaller). */
@@ -667,9 +675,9 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 			 b->writer_cache_kib, WRITER_AUTOCHECKPOINT_PAGES);
 	} else {
 		/* No mmap: under writes it cost an munmap and a page fault per
-		 * page touched in every read transaction (decision 0022). */
-		snprintf(sql, sizeof(sql), "PRAGMA query_only=1; PRAGMA mmap_size=0; PRAGMA cache_size=-%d;",
-			 b->reader_cache_kib);
+		 * page touched in every read transaction (decision 0022). The
+		 * cache's size comes with conn_share. */
+		snprintf(sql, sizeof(sql), "PRAGMA query_only=1; PRAGMA mmap_size=0;");
 	}
 	rc = sqlite_exec(c->db, sql, e);
 	if (rc)
@@ -1198,6 +1206,7 @@ const struct store_ops store_sqlite_ops = {
 	.close = sqlite_close_backend,
 	.conn_open = sqlite_conn_open,
 	.conn_close = sqlite_conn_close,
+	.conn_share = sqlite_conn_share,
 	.read = sqlite_read,
 	.history = sqlite_history,
 	.meta_get = sqlite_meta_get,

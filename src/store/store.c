@@ -440,7 +440,15 @@ static int pool_get(struct store *st, void **conn, struct err *e)
 	st->n_open++;
 	pthread_mutex_unlock(&st->pool_lock);
 	rc = st->ops->conn_open(st->backend, 0, conn, e);
-	if (rc) {
+	if (!rc) {
+		/* The readers' part of the page budget, shared by one more: the
+		 * idle ones shrink now, those in use when they come back. */
+		pthread_mutex_lock(&st->pool_lock);
+		for (int i = 0; i < st->n_idle; i++)
+			st->ops->conn_share(st->backend, st->idle[i], st->n_open);
+		st->ops->conn_share(st->backend, *conn, st->n_open);
+		pthread_mutex_unlock(&st->pool_lock);
+	} else {
 		pthread_mutex_lock(&st->pool_lock);
 		st->n_open--;
 		if (st->n_open > 0) {
@@ -474,6 +482,7 @@ int store_readers_open(struct store *st)
 static void pool_put(struct store *st, void *conn)
 {
 	pthread_mutex_lock(&st->pool_lock);
+	st->ops->conn_share(st->backend, conn, st->n_open);
 	st->idle[st->n_idle++] = conn;
 	pthread_cond_signal(&st->pool_cond);
 	pthread_mutex_unlock(&st->pool_lock);
@@ -653,12 +662,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct err *e
 		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
 		goto fail;
 	}
-	{	/* the backend sizes its caches for this many readers */
-		struct store_config bc = *cfg;
-
-		bc.max_readers = st->max_readers;
-		rc = st->ops->open(&bc, &st->backend, e);
-	}
+	rc = st->ops->open(cfg, &st->backend, e);
 	if (rc)
 		goto fail;
 	rc = st->ops->conn_open(st->backend, 1, &st->wconn, e);

@@ -356,6 +356,9 @@ struct store_ops {
 	void (*close)(void *backend);
 	int (*conn_open)(void *backend, int writer, void **conn, struct err *e);
 	void (*conn_close)(void *conn);
+	/* A reader's page cache: its share of the readers' part of the budget
+	 * when this many readers are open. Cheap when the share is unchanged. */
+	void (*conn_share)(void *backend, void *conn, int readers);
 	/* version 0: current version (deleted or not); else that version. ERR_NOT_FOUND when absent. */
 	int (*read)(void *conn, int64_t tenant, const char *type, const char *id, int64_t version,
 		    struct store_version *out, struct err *e);
