@@ -23,6 +23,7 @@ LISTEN     ?= 127.0.0.1:8080
 MLLP       ?= 127.0.0.1:2575
 DATA       ?= data/demo
 SOAK_MINUTES ?= 30
+SOAK_WARMUP_MINUTES ?= 15
 CITY       ?= 2000
 
 .PHONY: all run check bench bench-auth bench-search bench-ingest bench-export bench-everything bench-hl7 lint crash-test fault-test soak fuzz deps deps-test deps-bench build build-asan test-deps clean
@@ -90,10 +91,12 @@ crash-test: build deps-test
 fault-test: build-asan deps-test
 	python3 tests/reliability/faults.py $(ASAN_BUILD)/lienthong
 
-# Mixed load for SOAK_MINUTES (30), RSS, open files, errors and latency every
-# 10 s; fails on any error, on growing files, or RSS growth over 5 %.
+# Mixed load: SOAK_WARMUP_MINUTES (15) for the page caches to fill, then
+# SOAK_MINUTES (30) judged; RSS, open files, errors and latency every 10 s;
+# fails on any error, on growing files, or RSS growth over 5 % after the warm-up.
 soak: build deps-test
-	python3 tests/reliability/soak.py $(BUILD)/lienthong --minutes $(SOAK_MINUTES)
+	python3 tests/reliability/soak.py $(BUILD)/lienthong --minutes $$(($(SOAK_MINUTES) + $(SOAK_WARMUP_MINUTES))) \
+		--warmup $$(($(SOAK_WARMUP_MINUTES) * 60))
 
 # libFuzzer targets (clang, ASan+UBSan) for every parser fed by the network;
 # FUZZ_SECONDS per target. Crashes land in build-fuzz/crashes/.
