@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The short soak (make soak runs the long one, 30 minutes): two minutes of
-# mixed load — creates, reads, conditional updates, searches with _include,
-# transactions over HTTP, ORU^R01 over MLLP — from four clients; no request
-# may fail, open files may not grow, and the server must stop cleanly on
+# The short soak (make soak runs the long one: 15 minutes of warm-up, 30
+# judged): two minutes of mixed load — creates, reads, conditional updates,
+# searches with _include, transactions over HTTP, ORU^R01 over MLLP — from
+# four clients; no request may fail, open files (besides the store
+# connections' database files) may not grow, and the server must stop cleanly on
 # SIGTERM (under ASan: without a leak). RSS is sampled and printed; two
 # minutes are too short to judge its growth (tests/reliability/soak.py).
 set -euo pipefail
