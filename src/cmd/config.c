@@ -43,7 +43,7 @@ static const struct setting {
 	L(http_threads, 0, 0, 256, "HTTP event-loop threads (0: one per core)"),
 	L(workers, 64, 1, 4096, "threads that carry writes while they wait for the group commit"),
 	L(cache_mib, 320, 16, 1048576, "MiB of database pages kept in memory, the writer's and all readers' "
-				       "together (the writer has four fifths); RSS settles near this plus 50-100"),
+				       "together (the writer has four fifths); RSS settles near this plus 40-70"),
 	L(max_connections, 1024, 1, 65536, "most concurrent HTTP connections"),
 	L(idle_timeout, 60, 1, 3600, "seconds before an idle or stalled connection is closed"),
 	S(conditional_delete, "single", "DELETE [type]?search matching several: 'single' refuses (412), "
