@@ -640,6 +640,10 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 {
 	struct sqlite_backend *b = backend;
 	struct sqlite_conn *c;
+	/* No mmap for readers: under writes it cost an munmap and a page fault
+	 * per page touched in every read transaction (decision 0022). Their
+	 * cache's size comes with conn_share. */
+	const char *pragmas = "PRAGMA query_only=1; PRAGMA mmap_size=0;";
 	char sql[160];
 	int rc;
 
@@ -673,13 +677,9 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 			 "PRAGMA synchronous=FULL; PRAGMA cache_size=-%d; PRAGMA wal_autocheckpoint=%d;"
 			 " PRAGMA threads=2;",
 			 b->writer_cache_kib, WRITER_AUTOCHECKPOINT_PAGES);
-	} else {
-		/* No mmap: under writes it cost an munmap and a page fault per
-		 * page touched in every read transaction (decision 0022). The
-		 * cache's size comes with conn_share. */
-		snprintf(sql, sizeof(sql), "PRAGMA query_only=1; PRAGMA mmap_size=0;");
+		pragmas = sql;
 	}
-	rc = sqlite_exec(c->db, sql, e);
+	rc = sqlite_exec(c->db, pragmas, e);
 	if (rc)
 		goto fail;
 	for (int i = 0; i < STMT__COUNT; i++) {

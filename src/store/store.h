@@ -45,7 +45,7 @@ struct store;
 struct store_config {
 	const char *backend;		/* "sqlite" */
 	const char *data_dir;		/* created if missing */
-	int max_readers;		/* pooled reader connections; 0: 64 */
+	int max_readers;		/* pooled reader connections; 0: STORE_MAX_READERS_DEFAULT */
 	int cache_mib;			/* database pages cached by the writer and all readers
 					 * together; 0: STORE_CACHE_MIB_DEFAULT */
 	int max_batch;			/* txns per group commit */
