@@ -8,6 +8,7 @@
 #define LT_STORE_SQLITE_INT_H
 
 #include <sqlite3.h>
+#include "../base/buf.h"
 #include "store.h"
 
 struct sqlite_conn;
@@ -37,6 +38,8 @@ int sqlite_query_functions(sqlite3 *db);
 #define SQLITE_RADIANS (3.14159265358979323846 / 180.0)
 #define SQLITE_KM_PER_DEGREE (SQLITE_EARTH_KM * SQLITE_RADIANS)	/* along a meridian */
 /* sqlite_message.c */
+/* The text of a message log query, for its plan in tests. */
+int sqlite_message_sql(const struct store_message_query *q, struct buf *sql);
 int sqlite_messages(void *conn, const struct store_message_query *q, store_message_fn fn,
 		    void *ctx, struct err *e);
 /* The database file of a backend. */

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "store/store.h"
+#include "store/sqlite_int.h"
 
 static char dir[64];
 
@@ -490,6 +491,54 @@ static void grants_rotate_reuse_revoke(void **state)
 	store_close(st);
 }
 
+/* ---- the message log (decision 0014) ---- */
+
+/* The plan SQLite chooses for a message log query: 1 when it searches
+ * message_log by index, 0 when it walks the whole log. */
+static int plan_uses(const struct store_message_query *q, const char *index)
+{
+	char path[128], want[128];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	struct buf sql, plan;
+	int found = 0;
+
+	buf_init(&sql, 0);
+	buf_init(&plan, 0);
+	assert_int_equal(buf_puts(&sql, "EXPLAIN QUERY PLAN "), 0);
+	assert_int_equal(sqlite_message_sql(q, &sql), 0);
+	snprintf(path, sizeof(path), "%s/lienthong.db", dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql.p, (int)sql.n, &s, NULL), SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		assert_int_equal(buf_printf(&plan, "%s\n", sqlite3_column_text(s, 3)), 0);
+	snprintf(want, sizeof(want), "SEARCH message_log USING INDEX %s", index);
+	found = plan.p && strstr(plan.p, want) != NULL;
+	if (!found)
+		print_message("plan: %s", plan.p ? plan.p : "");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	buf_release(&sql);
+	buf_release(&plan);
+	return found;
+}
+
+/* The duplicate check of every HL7 message (sender + control id) finds the
+ * earlier entry by message_log_control. It used to walk message_log_received
+ * newest first to skip a sort, reading the whole log for each message. */
+static void message_log_control_id_lookup_uses_its_index(void **state)
+{
+	struct store *st = open_store();
+	struct store_message_query dup = { .tenant = STORE_DEFAULT_TENANT, .channel = "hl7v2",
+					   .sender = "LAB|HOSP", .control_id = "MSG1",
+					   .accepted_only = 1, .limit = 1 };
+	struct store_message_query recent = { .tenant = STORE_DEFAULT_TENANT, .limit = 50 };
+
+	store_close(st);
+	assert_true(plan_uses(&dup, "message_log_control"));
+	assert_true(plan_uses(&recent, "message_log_received"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -502,6 +551,7 @@ int main(void)
 		cmocka_unit_test(bulk_load_killed_midway_is_whole_on_reopen),
 		cmocka_unit_test(schema_2_principals_gain_app_columns),
 		cmocka_unit_test(grants_rotate_reuse_revoke),
+		cmocka_unit_test(message_log_control_id_lookup_uses_its_index),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
