@@ -295,6 +295,12 @@ struct sqlite_backend {
 
 #define SPAN_CACHE 16384		/* parameter keys whose date span the writer remembers */
 
+/* Run-time statements kept prepared per connection. A search's text has
+ * only placeholders, so the shapes repeat (the duplicate check and the two
+ * conditional searches of every HL7 message, a client's paging); preparing
+ * one cost about 200 µs, more than running it. */
+#define STMT_KEPT 16
+
 struct sqlite_conn {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[STMT__COUNT];
@@ -305,6 +311,15 @@ struct sqlite_conn {
 	int64_t *span_seen;		/* SPAN_CACHE entries; NULL on readers */
 	int cache_kib;			/* readers: the cache_size set, in KiB */
 	struct sqlite_audit_conn audit;
+	/* Statements built at run time (searches, message log queries),
+	 * kept by their text: see sqlite_stmt_get. */
+	struct kept_stmt {
+		sqlite3_stmt *s;	/* NULL: a free slot */
+		uint64_t hash;		/* of the text */
+		uint64_t used;		/* c->kept_clock at the last get */
+		int busy;		/* handed out, not yet done */
+	} kept[STMT_KEPT];
+	uint64_t kept_clock;
 };
 
 static void sqlite_conn_share(void *backend, void *conn, int readers)
@@ -326,6 +341,66 @@ static void sqlite_conn_share(void *backend, void *conn, int readers)
 sqlite3 *sqlite_conn_db(struct sqlite_conn *c)
 {
 	return c->db;
+}
+
+static uint64_t text_hash(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	while (n--)
+		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
+	return h;
+}
+
+int sqlite_stmt_get(struct sqlite_conn *c, const char *sql, size_t n, sqlite3_stmt **out)
+{
+	uint64_t h = text_hash(sql, n);
+	struct kept_stmt *victim = NULL;
+	int src;
+
+	*out = NULL;
+	for (int i = 0; i < STMT_KEPT; i++) {
+		struct kept_stmt *k = &c->kept[i];
+		const char *text;
+
+		if (!k->s) {
+			if (!victim || victim->s)
+				victim = k;
+			continue;
+		}
+		if (k->busy)
+			continue;
+		text = sqlite3_sql(k->s);
+		if (k->hash == h && strlen(text) == n && !memcmp(text, sql, n)) {
+			k->busy = 1;
+			k->used = ++c->kept_clock;
+			*out = k->s;
+			return SQLITE_OK;
+		}
+		if (!victim || (victim->s && k->used < victim->used))
+			victim = k;
+	}
+	src = sqlite3_prepare_v3(c->db, sql, (int)n, SQLITE_PREPARE_PERSISTENT, out, NULL);
+	if (src != SQLITE_OK || !victim)	/* every slot busy: not kept */
+		return src;
+	sqlite3_finalize(victim->s);
+	*victim = (struct kept_stmt){ .s = *out, .hash = h, .used = ++c->kept_clock, .busy = 1 };
+	return SQLITE_OK;
+}
+
+void sqlite_stmt_done(struct sqlite_conn *c, sqlite3_stmt *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < STMT_KEPT; i++) {
+		if (c->kept[i].s == s) {
+			sqlite3_reset(s);
+			sqlite3_clear_bindings(s);
+			c->kept[i].busy = 0;
+			return;
+		}
+	}
+	sqlite3_finalize(s);
 }
 
 struct sqlite_audit_conn *sqlite_conn_audit(struct sqlite_conn *c)
@@ -627,6 +702,8 @@ static void sqlite_conn_close(void *conn)
 		return;
 	for (int i = 0; i < STMT__COUNT; i++)
 		sqlite3_finalize(c->stmt[i]);
+	for (int i = 0; i < STMT_KEPT; i++)
+		sqlite3_finalize(c->kept[i].s);
 	sqlite_audit_conn_release(&c->audit);
 	for (int t = 0; t < STORE_IX__COUNT; t++)
 		for (int k = 0; k < IX_ROWS_MAX; k++)

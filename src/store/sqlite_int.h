@@ -17,6 +17,12 @@ struct sqlite_conn;
 extern const char *const sqlite_ix_table[STORE_IX__COUNT];
 
 sqlite3 *sqlite_conn_db(struct sqlite_conn *c);
+/* A statement for the SQL text sql[0..n), kept prepared on c by its text
+ * for the next caller with the same text; an SQLite result code. Give it
+ * back with sqlite_stmt_done, which resets it and clears its bindings (a
+ * statement not reset would hold its read transaction open). */
+int sqlite_stmt_get(struct sqlite_conn *c, const char *sql, size_t n, sqlite3_stmt **out);
+void sqlite_stmt_done(struct sqlite_conn *c, sqlite3_stmt *s);
 /* Maps an SQLite result code to our error table, logging the library's message. */
 int sqlite_fail(sqlite3 *db, int src, struct err *e, const char *what);
 /* Test builds (LT_FAULT_INJECTION): the faults LT_FAULT asks for, before

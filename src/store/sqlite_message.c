@@ -56,7 +56,8 @@ static const char *text(sqlite3_stmt *s, int col)
 int sqlite_messages(void *conn, const struct store_message_query *q, store_message_fn fn,
 		    void *ctx, struct err *e)
 {
-	sqlite3 *db = sqlite_conn_db(conn);
+	struct sqlite_conn *c = conn;
+	sqlite3 *db = sqlite_conn_db(c);
 	sqlite3_stmt *s = NULL;
 	struct buf sql;
 	int rc, src;
@@ -66,7 +67,7 @@ int sqlite_messages(void *conn, const struct store_message_query *q, store_messa
 		buf_release(&sql);
 		return err_set(e, ERR_NOMEM, NULL, "out of memory");
 	}
-	src = sqlite3_prepare_v2(db, sql.p, (int)sql.n, &s, NULL);
+	src = sqlite_stmt_get(c, sql.p, sql.n, &s);
 	buf_release(&sql);
 	if (src != SQLITE_OK)
 		return sqlite_fail(db, src, e, "preparing a message log query");
@@ -106,6 +107,6 @@ int sqlite_messages(void *conn, const struct store_message_query *q, store_messa
 	}
 	if (!rc && src != SQLITE_DONE)
 		rc = sqlite_fail(db, src, e, "reading the message log");
-	sqlite3_finalize(s);
+	sqlite_stmt_done(c, s);
 	return rc;
 }

@@ -1073,7 +1073,7 @@ static void driver_query(struct ctx *x, const struct store_query *qq,
 
 /* ---- running ----------------------------------------------------------- */
 
-static int prepare(sqlite3 *db, struct ctx *x, sqlite3_stmt **out, struct err *e)
+static int prepare(struct sqlite_conn *c, struct ctx *x, sqlite3_stmt **out, struct err *e)
 {
 	struct sql *q = &x->sql;
 	int src;
@@ -1083,9 +1083,9 @@ static int prepare(sqlite3 *db, struct ctx *x, sqlite3_stmt **out, struct err *e
 		return err_set(e, ERR_TOO_LARGE, NULL, "the search is too large to run");
 	/* Only placeholders: no value (no patient data) is in the text. */
 	log_debug("search sql: %s", q->text.p);
-	src = sqlite3_prepare_v2(db, q->text.p, (int)q->text.n, out, NULL);
+	src = sqlite_stmt_get(c, q->text.p, q->text.n, out);
 	if (src != SQLITE_OK)
-		return sqlite_fail(db, src, e, "preparing a search");
+		return sqlite_fail(sqlite_conn_db(c), src, e, "preparing a search");
 	for (int i = 0; i < q->n; i++) {
 		const struct bind *b = &q->b[i];
 
@@ -1249,7 +1249,7 @@ static void include_sql(struct ctx *x, const struct store_qinclude *inc, const i
 
 /* Runs the includes of s over the rids in page[0..n); newly included rids
  * are appended to page (for :iterate). */
-static int run_includes(sqlite3 *db, struct ctx *x, struct store_search *s, int64_t **page,
+static int run_includes(struct sqlite_conn *c, struct ctx *x, struct store_search *s, int64_t **page,
 			size_t *n, size_t *cap, struct rid_set *seen, struct store_version *v,
 			store_row_fn fn, void *arg, struct err *e)
 {
@@ -1268,7 +1268,7 @@ static int run_includes(sqlite3 *db, struct ctx *x, struct store_search *s, int6
 				continue;
 			ctx_reset(x);
 			include_sql(x, inc, *page + from, to - from);
-			if ((rc = prepare(db, x, &st, e)))
+			if ((rc = prepare(c, x, &st, e)))
 				break;
 			while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
 				int64_t rid = sqlite3_column_int64(st, 0);
@@ -1301,8 +1301,8 @@ static int run_includes(sqlite3 *db, struct ctx *x, struct store_search *s, int6
 				rc = emit(st, STORE_HIT_INCLUDE, v, fn, arg, e);
 			}
 			if (!rc && src != SQLITE_DONE)
-				rc = sqlite_fail(db, src, e, "reading included resources");
-			sqlite3_finalize(st);
+				rc = sqlite_fail(sqlite_conn_db(c), src, e, "reading included resources");
+			sqlite_stmt_done(c, st);
 		}
 		from = to;
 	}
@@ -1312,7 +1312,8 @@ static int run_includes(sqlite3 *db, struct ctx *x, struct store_search *s, int6
 int sqlite_search(void *conn, struct store_search *s, store_row_fn fn, void *arg,
 		  struct err *e)
 {
-	sqlite3 *db = sqlite_conn_db(conn);
+	struct sqlite_conn *sc = conn;
+	sqlite3 *db = sqlite_conn_db(sc);
 	const struct store_query *qq = s->q;
 	struct cursor cur = { 0 };
 	struct rid_set seen = { 0 };
@@ -1360,14 +1361,14 @@ int sqlite_search(void *conn, struct store_search *s, store_row_fn fn, void *arg
 			sql_add(&x.sql, "SELECT count(*) FROM resource r WHERE ");
 			where_query(&x, qq, "r");
 		}
-		if ((rc = prepare(db, &x, &st, e)))
+		if ((rc = prepare(sc, &x, &st, e)))
 			goto out;
 		src = sqlite3_step(st);
 		if (src == SQLITE_ROW)
 			s->total_n = sqlite3_column_int64(st, 0);
 		else
 			rc = sqlite_fail(db, src, e, "counting search results");
-		sqlite3_finalize(st);
+		sqlite_stmt_done(sc, st);
 		st = NULL;
 		if (rc)
 			goto out;
@@ -1401,7 +1402,7 @@ int sqlite_search(void *conn, struct store_search *s, store_row_fn fn, void *arg
 		sql_add(&x.sql, "r.rid LIMIT ");
 		bind_int(&x.sql, (int64_t)s->count + 1);
 	}
-	if ((rc = prepare(db, &x, &st, e)))
+	if ((rc = prepare(sc, &x, &st, e)))
 		goto out;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t rid = sqlite3_column_int64(st, 0);
@@ -1437,10 +1438,10 @@ int sqlite_search(void *conn, struct store_search *s, store_row_fn fn, void *arg
 			rc = sqlite_fail(db, src, e, "reading search results");
 		s->next_cursor[0] = '\0';	/* no row after the page */
 	}
-	sqlite3_finalize(st);
+	sqlite_stmt_done(sc, st);
 	st = NULL;
 	if (!rc && s->n_inc && n_page)
-		rc = run_includes(db, &x, s, &page, &n_page, &cap_page, &seen, &v, fn, arg, e);
+		rc = run_includes(sc, &x, s, &page, &n_page, &cap_page, &seen, &v, fn, arg, e);
 out:
 	if (in_txn)
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
