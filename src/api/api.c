@@ -916,6 +916,8 @@ int api_handle(struct api *api, const struct api_request *req, struct api_respon
 		error_response(c);
 		status = res->status;
 	}
+	/* Nothing is answered from a change that is not durable yet. */
+	store_durable_wait(api->st);
 	store_ix_rows_release(&c->ix);
 	free(c);
 	return status;

@@ -723,6 +723,7 @@ finish:
 
 		if (!rc)
 			rc = checkpoint(r);	/* the last full parts are synced */
+		store_durable_wait(x->st);	/* the files hold only durable data */
 		pthread_mutex_lock(&x->lock);
 		if (rc) {
 			/* Its files help no one and may be what filled the disk. */

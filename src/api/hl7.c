@@ -252,6 +252,7 @@ int api_hl7v2(struct api *api, const struct api_hl7v2_message *msg, struct buf *
 		log_info("hl7: message %s from %s: accepted before; the same ACK is sent again",
 			 in.control_id, in.sender);
 		hl7v2_free(in.m);
+		store_durable_wait(api->st);	/* that entry may be committed, not yet durable */
 		return 1;
 	}
 	if (hl7v2_map(in.m, NULL, &bundle, &e, &at)) {
@@ -298,6 +299,7 @@ refuse:
 	log_refusal(&in, &log);
 	audit_message(&in, &log, "");
 out:
+	store_durable_wait(api->st);	/* an answer rests only on durable data */
 	json_object_put(bundle);
 	free(c);
 	hl7v2_free(in.m);

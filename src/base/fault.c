@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include "log.h"
 
-static const char *const kinds[] = { "", "write", "sync", "alloc", "malloc", "full" };
+static const char *const kinds[] = { "", "write", "sync", "alloc", "malloc", "full", "slowsync" };
 
 static struct {
 	enum fault_kind kind;
@@ -34,7 +34,7 @@ static void configure(void)
 
 	if (!colon)
 		return;
-	for (int k = FAULT_WRITE; k <= FAULT_FULL; k++)
+	for (int k = FAULT_WRITE; k <= FAULT_SLOW_SYNC; k++)
 		if ((size_t)(colon - spec) == strlen(kinds[k]) && !strncmp(spec, kinds[k], strlen(kinds[k])))
 			f.kind = (enum fault_kind)k;
 	f.at = atol(colon + 1);
@@ -86,6 +86,11 @@ int fault_hit(enum fault_kind k)
 	return 1;
 }
 
+int fault_sync_delay_ms(void)
+{
+	return fault_configured() == FAULT_SLOW_SYNC && armed() ? (int)f.at : 0;
+}
+
 /* The build links with --wrap=malloc,... (CMakeLists.txt): lienthong's own
  * calls come here, the libraries' do not. */
 void *__real_malloc(size_t n);
@@ -134,6 +139,11 @@ enum fault_kind fault_configured(void)
 int fault_hit(enum fault_kind k)
 {
 	(void)k;
+	return 0;
+}
+
+int fault_sync_delay_ms(void)
+{
 	return 0;
 }
 

@@ -236,7 +236,7 @@ void sqlite_fault_install(void)
 
 	if (k == FAULT_NONE) {
 		if (getenv("LT_FAULT"))
-			log_error("LT_FAULT=%s: expected write:N, sync:N, alloc:N, malloc:N or full:N"
+			log_error("LT_FAULT=%s: expected write:N, sync:N, alloc:N, malloc:N, full:N or slowsync:N"
 				  " (N >= 1)", getenv("LT_FAULT"));
 		return;
 	}

@@ -31,12 +31,14 @@ struct audit_item {
 	struct audit_item *next;
 };
 
-/* A txn waiting for the writer; lives on the committing thread's stack. */
+/* A txn waiting for the writer, then for the syncer; lives on the
+ * committing thread's stack. */
 struct pending {
 	const struct store_txn *txn;
 	struct err err;
 	int rc;
 	int done;
+	uint64_t durable_at;		/* answered once st->durable reaches this */
 	pthread_cond_t cond;
 	struct pending *next;
 };
@@ -79,6 +81,27 @@ struct store {
 	int64_t audit_retry_ms;		/* after a failure: no audit-only commit before */
 	pthread_cond_t audit_cond;	/* room in the queue, or records durable (or failed) */
 	const struct store_audit **audit_batch;	/* the writer's: AUDIT_BATCH_MAX */
+
+	/* Durability (decision 0033). The writer commits a batch without
+	 * waiting for the disk and hands it to the syncer thread, which makes
+	 * it durable (ops->sync) and only then answers its txns; meanwhile the
+	 * writer applies the next batch. `announced` counts the commits that
+	 * may be visible (it grows before each commit), `durable` the first
+	 * of them known to be on disk. An answer built from reads waits until
+	 * durable has reached what was announced when they ended
+	 * (store_durable_wait), so nothing the server answers rests on data a
+	 * crash could take back.
+	 * Both grow under queue_lock and are read without it. After a failed
+	 * sync the store takes no more changes (sync_failed) until it is
+	 * opened again: what the disk lost cannot be told. */
+	struct pending *sync_head, *sync_tail;	/* committed, not yet durable (FIFO) */
+	uint64_t announced, durable;
+	int sync_failed;
+	int sync_stopping;
+	pthread_cond_t sync_cond;	/* work for the syncer */
+	pthread_cond_t durable_cond;	/* durable grew */
+	pthread_t syncer;
+	int syncer_started;
 };
 
 void store_version_init(struct store_version *v)
@@ -223,10 +246,13 @@ static void writer_run_batch(struct store *st, struct pending *batch)
 		p->err = e;
 	}
 	if (!rc) {
-		if (any_applied)
+		if (any_applied) {
+			/* Announced before it can be seen: see note_read. */
+			__atomic_add_fetch(&st->announced, 1, __ATOMIC_SEQ_CST);
 			rc = st->ops->batch_commit(st->wconn, &e);
-		else
+		} else {
 			st->ops->batch_rollback(st->wconn);
+		}
 		if (rc) {
 			/* Nothing of this batch is durable: fail those that had succeeded. */
 			st->ops->batch_rollback(st->wconn);
@@ -238,11 +264,108 @@ static void writer_run_batch(struct store *st, struct pending *batch)
 				}
 		}
 	}
+	/* Every txn waits for what it may have seen to be durable: its own
+	 * commit, or, failed or unchanged, the commits its checks read. */
 	pthread_mutex_lock(&st->queue_lock);
-	for (p = batch; p; p = p->next) {
-		p->done = 1;
-		pthread_cond_signal(&p->cond);
+	for (p = batch; p; p = p->next)
+		p->durable_at = st->announced;
+	for (p = batch; p->next; p = p->next)
+		;
+	if (st->sync_tail)
+		st->sync_tail->next = batch;
+	else
+		st->sync_head = batch;
+	st->sync_tail = p;
+	pthread_cond_signal(&st->sync_cond);
+	pthread_mutex_unlock(&st->queue_lock);
+}
+
+/* The syncer thread: makes the batches the writer committed durable, all
+ * those waiting with one sync, then answers their txns. */
+static void *syncer_main(void *arg)
+{
+	struct store *st = arg;
+
+	pthread_mutex_lock(&st->queue_lock);
+	for (;;) {
+		struct pending *list, *p;
+		uint64_t target = 0;
+		struct err e = { 0 };
+		int rc = 0;
+
+		while (!st->sync_head && !st->sync_stopping)
+			pthread_cond_wait(&st->sync_cond, &st->queue_lock);
+		if (!st->sync_head)
+			break;	/* stopping, and drained */
+		list = st->sync_head;
+		st->sync_head = st->sync_tail = NULL;
+		for (p = list; p; p = p->next)
+			target = p->durable_at > target ? p->durable_at : target;
+		if (target > st->durable) {
+			pthread_mutex_unlock(&st->queue_lock);
+			rc = st->ops->sync(st->wconn, &e);
+			pthread_mutex_lock(&st->queue_lock);
+			if (rc && !st->sync_failed) {
+				log_error("store: changes were committed but the disk did not confirm"
+					  " them; refusing changes until the server is restarted");
+				st->sync_failed = rc;
+			}
+			/* Readers go on (after a failure, with what they see). */
+			__atomic_store_n(&st->durable, target, __ATOMIC_SEQ_CST);
+			pthread_cond_broadcast(&st->durable_cond);
+		}
+		for (p = list; p;) {
+			struct pending *next = p->next;
+
+			if (rc && p->rc == 0) {
+				p->rc = rc;
+				p->err = e;
+			}
+			p->done = 1;	/* p may be gone once the lock is released */
+			pthread_cond_signal(&p->cond);
+			p = next;
+		}
 	}
+	pthread_mutex_unlock(&st->queue_lock);
+	return NULL;
+}
+
+/* What the reads of this thread may have seen: the announced commits of
+ * one store (a request uses one), to be durable before it answers. */
+static _Thread_local struct {
+	const struct store *st;
+	uint64_t seen;
+} reads_saw;
+
+/* A read has ended: what it saw is among the commits announced now. */
+static void note_read(const struct store *st)
+{
+	uint64_t now = __atomic_load_n(&st->announced, __ATOMIC_SEQ_CST);
+
+	if (reads_saw.st != st) {
+		reads_saw.st = st;
+		reads_saw.seen = 0;
+	}
+	if (now > reads_saw.seen)
+		reads_saw.seen = now;
+}
+
+void store_durability(struct store *st, uint64_t *announced, uint64_t *durable)
+{
+	*durable = __atomic_load_n(&st->durable, __ATOMIC_SEQ_CST);
+	*announced = __atomic_load_n(&st->announced, __ATOMIC_SEQ_CST);
+}
+
+void store_durable_wait(struct store *st)
+{
+	uint64_t want = reads_saw.st == st ? reads_saw.seen : 0;
+
+	reads_saw.seen = 0;
+	if (__atomic_load_n(&st->durable, __ATOMIC_SEQ_CST) >= want)
+		return;
+	pthread_mutex_lock(&st->queue_lock);
+	while (st->durable < want)
+		pthread_cond_wait(&st->durable_cond, &st->queue_lock);
 	pthread_mutex_unlock(&st->queue_lock);
 }
 
@@ -353,12 +476,16 @@ static void *writer_main(void *arg)
 static void commit_wait(struct store *st, struct pending *p, size_t n)
 {
 	pthread_mutex_lock(&st->queue_lock);
-	if (st->stopping) {
+	if (st->stopping || st->sync_failed) {
+		int rc = st->stopping ? ERR_SHUTDOWN : ERR_IO;
+
 		pthread_mutex_unlock(&st->queue_lock);
 		for (size_t i = 0; i < n; i++) {
-			p[i].rc = ERR_SHUTDOWN;
-			err_set(&p[i].err, ERR_SHUTDOWN, NULL,
-				"the store is closing; the change was not made");
+			p[i].rc = rc;
+			err_set(&p[i].err, rc, NULL, rc == ERR_SHUTDOWN
+				? "the store is closing; the change was not made"
+				: "the disk failed to confirm an earlier change; no change is taken"
+				  " until the server is restarted");
 		}
 		return;
 	}
@@ -479,6 +606,8 @@ int store_readers_open(struct store *st)
 	return n;
 }
 
+/* Every read ends here: the connection goes back, and what the read may
+ * have seen is noted for store_durable_wait. */
 static void pool_put(struct store *st, void *conn)
 {
 	pthread_mutex_lock(&st->pool_lock);
@@ -486,6 +615,7 @@ static void pool_put(struct store *st, void *conn)
 	st->idle[st->n_idle++] = conn;
 	pthread_cond_signal(&st->pool_cond);
 	pthread_mutex_unlock(&st->pool_lock);
+	note_read(st);
 }
 
 int store_read(struct store *st, int64_t tenant, const char *type, const char *id,
@@ -658,6 +788,8 @@ int store_open(const struct store_config *cfg, struct store **out, struct err *e
 		pthread_condattr_destroy(&attr);
 	}
 	pthread_cond_init(&st->audit_cond, NULL);
+	pthread_cond_init(&st->sync_cond, NULL);
+	pthread_cond_init(&st->durable_cond, NULL);
 	if (!st->idle || !st->audit_batch) {
 		rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
 		goto fail;
@@ -668,6 +800,11 @@ int store_open(const struct store_config *cfg, struct store **out, struct err *e
 	rc = st->ops->conn_open(st->backend, 1, &st->wconn, e);
 	if (rc)
 		goto fail;
+	if (pthread_create(&st->syncer, NULL, syncer_main, st) != 0) {
+		rc = err_set(e, ERR_INTERNAL, NULL, "cannot start the syncer thread");
+		goto fail;
+	}
+	st->syncer_started = 1;
 	if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
 		rc = err_set(e, ERR_INTERNAL, NULL, "cannot start the writer thread");
 		goto fail;
@@ -692,6 +829,13 @@ void store_close(struct store *st)
 		pthread_mutex_unlock(&st->queue_lock);
 		pthread_join(st->writer, NULL);
 	}
+	if (st->syncer_started) {	/* then the syncer, the batches the writer left it */
+		pthread_mutex_lock(&st->queue_lock);
+		st->sync_stopping = 1;
+		pthread_cond_signal(&st->sync_cond);
+		pthread_mutex_unlock(&st->queue_lock);
+		pthread_join(st->syncer, NULL);
+	}
 	if (st->wconn)
 		st->ops->conn_close(st->wconn);
 	for (int i = 0; i < st->n_idle; i++)
@@ -703,6 +847,8 @@ void store_close(struct store *st)
 	pthread_mutex_destroy(&st->queue_lock);
 	pthread_cond_destroy(&st->queue_cond);
 	pthread_cond_destroy(&st->audit_cond);
+	pthread_cond_destroy(&st->sync_cond);
+	pthread_cond_destroy(&st->durable_cond);
 	for (struct audit_item *it = st->audit_head, *next; it; it = next) {
 		next = it->next;	/* only when the writer never started */
 		free(it);

@@ -377,8 +377,13 @@ struct store_ops {
 	 * Without, a failure may leave part of the txn applied, and the caller
 	 * rolls back the whole batch. */
 	int (*txn_apply)(void *wconn, const struct store_txn *txn, int isolate, struct err *e);
+	/* Commits the batch; it becomes visible, not yet durable: see sync. */
 	int (*batch_commit)(void *wconn, struct err *e);
 	void (*batch_rollback)(void *wconn);
+	/* Makes every batch committed so far durable (decision 0033). Called
+	 * from the store's syncer thread while the writer thread goes on with
+	 * the next batch: it must not use wconn's database handle. */
+	int (*sync)(void *wconn, struct err *e);
 	/* The message log (struct store_message_query); entries through fn. */
 	int (*messages)(void *conn, const struct store_message_query *q, store_message_fn fn,
 			void *ctx, struct err *e);
@@ -519,6 +524,15 @@ int store_token_revoke(struct store *st, const char *jti, int64_t exp_s,
  * gives the revoked access tokens still alive to fn (at start-up). */
 int store_tokens_revoked(struct store *st, int64_t now_ms, store_jti_fn fn, void *ctx,
 			 struct err *e) LT_MUST_CHECK;
+
+/* Before answering with what this thread read from st: waits until every
+ * change those reads may have seen is durable (decision 0033). A commit
+ * is visible to readers a moment before it is durable; store_commit
+ * itself returns only once it is durable. The HTTP and HL7 layers call it
+ * before each answer. */
+void store_durable_wait(struct store *st);
+/* Commits that may be visible so far, and how many of them are durable. */
+void store_durability(struct store *st, uint64_t *announced, uint64_t *durable);
 
 /* Blocks until txn is durable (0) or failed (ERR_CONFLICT, ERR_DISK_FULL, ...). */
 int store_commit(struct store *st, const struct store_txn *txn, struct err *e) LT_MUST_CHECK;
