@@ -86,12 +86,13 @@ struct store {
 	 * waiting for the disk and hands it to the syncer thread, which makes
 	 * it durable (ops->sync) and only then answers its txns; meanwhile the
 	 * writer applies the next batch. `announced` counts the commits that
-	 * may be visible (it grows before each commit), `durable` the first
-	 * of them known to be on disk. An answer built from reads waits until
+	 * may be visible (it grows before each commit), `durable` how many
+	 * of them are known to be on disk. An answer built from reads waits until
 	 * durable has reached what was announced when they ended
 	 * (store_durable_wait), so nothing the server answers rests on data a
 	 * crash could take back.
-	 * Both grow under queue_lock and are read without it. After a failed
+	 * `announced` grows in the writer, `durable` in the syncer under
+	 * queue_lock; both are read atomically. After a failed
 	 * sync the store takes no more changes (sync_failed) until it is
 	 * opened again: what the disk lost cannot be told. */
 	struct pending *sync_head, *sync_tail;	/* committed, not yet durable (FIFO) */
@@ -227,8 +228,6 @@ static void audit_done(struct store *st, struct audit_item *first, size_t n, int
 	pthread_mutex_unlock(&st->queue_lock);
 }
 
-/* Takes every waiting txn (up to max_batch), applies them in one backend
- * transaction, commits once, then wakes each waiter with its own result. */
 /*
  * While the syncer is busy with earlier commits, committing now would make
  * nothing durable sooner: the txns that arrive meanwhile join the open
@@ -236,29 +235,41 @@ static void audit_done(struct store *st, struct audit_item *first, size_t n, int
  * or nothing more comes. Bigger commits write fewer pages per txn (decision
  * 0033). NULL: commit now.
  */
+/* Under queue_lock: detaches the first txns queued, at most room (>= 1);
+ * NULL when none is. */
+static struct pending *take_queued(struct store *st, int room)
+{
+	struct pending *first = st->head, *last = st->head;
+	int n = 1;
+
+	if (!first)
+		return NULL;
+	while (last->next && n < room) {
+		last = last->next;
+		n++;
+	}
+	st->head = last->next;
+	if (!st->head)
+		st->tail = NULL;
+	last->next = NULL;
+	return first;
+}
+
 static struct pending *take_while_syncing(struct store *st, int room)
 {
-	struct pending *more = NULL, *last;
-	int n = 1;
+	struct pending *more;
 
 	pthread_mutex_lock(&st->queue_lock);
 	while (!st->head && st->syncing && !st->stopping)
 		pthread_cond_wait(&st->queue_cond, &st->queue_lock);
-	if (st->head && room > 0) {
-		more = last = st->head;
-		while (last->next && n < room) {
-			last = last->next;
-			n++;
-		}
-		st->head = last->next;
-		if (!st->head)
-			st->tail = NULL;
-		last->next = NULL;
-	}
+	more = take_queued(st, room);
 	pthread_mutex_unlock(&st->queue_lock);
 	return more;
 }
 
+/* Applies the batch taken (and what take_while_syncing adds) in one backend
+ * transaction, commits once, and hands the txns to the syncer, which
+ * answers each with its own result once the commit is durable. */
 static void writer_run_batch(struct store *st, struct pending *batch)
 {
 	struct err e = { 0 };
@@ -313,7 +324,7 @@ static void writer_run_batch(struct store *st, struct pending *batch)
 	 * commit, or, failed or unchanged, the commits its checks read. */
 	pthread_mutex_lock(&st->queue_lock);
 	for (p = batch; p; p = p->next)
-		p->durable_at = st->announced;
+		p->durable_at = __atomic_load_n(&st->announced, __ATOMIC_SEQ_CST);
 	for (p = batch; p->next; p = p->next)
 		;
 	if (st->sync_tail)
@@ -407,7 +418,12 @@ void store_durability(struct store *st, uint64_t *announced, uint64_t *durable)
 void store_durable_wait(struct store *st)
 {
 	uint64_t want = reads_saw.st == st ? reads_saw.seen : 0;
+	uint64_t now = __atomic_load_n(&st->announced, __ATOMIC_SEQ_CST);
 
+	/* A value noted on a store since closed, at the same address, is not
+	 * this one's: no read of this store saw more than it announced. */
+	if (want > now)
+		want = now;
 	reads_saw.seen = 0;
 	if (__atomic_load_n(&st->durable, __ATOMIC_SEQ_CST) >= want)
 		return;
@@ -474,11 +490,10 @@ static void *writer_main(void *arg)
 	struct store *st = arg;
 
 	for (;;) {
-		struct pending *batch = NULL, *last;
+		struct pending *batch;
 		struct audit_item *audits = NULL, *alast = NULL;
 		size_t n_audit = 0;
 		int64_t wake_ms;
-		int n = 1;
 
 		pthread_mutex_lock(&st->queue_lock);
 		while (!st->head && !audit_due(st, time_monotonic_ms(), &wake_ms)) {
@@ -491,17 +506,7 @@ static void *writer_main(void *arg)
 			else
 				pthread_cond_wait(&st->queue_cond, &st->queue_lock);
 		}
-		if (st->head) {
-			batch = last = st->head;
-			while (last->next && n < st->max_batch) {
-				last = last->next;
-				n++;
-			}
-			st->head = last->next;
-			if (!st->head)
-				st->tail = NULL;
-			last->next = NULL;
-		}
+		batch = take_queued(st, st->max_batch);
 		if (audit_due(st, time_monotonic_ms(), &wake_ms)) {
 			audits = alast = st->audit_head;
 			for (n_audit = 1; alast->next && n_audit < AUDIT_BATCH_MAX; n_audit++)
