@@ -323,10 +323,13 @@ struct sqlite_conn {
 		int busy;		/* handed out, not yet done */
 	} kept[STMT_KEPT];
 	uint64_t kept_clock;
-	/* Writer: the WAL, opened by the syncer thread alone (sqlite_sync). */
+	/* Writer: the WAL, opened with the connection (when the process has
+	 * descriptors to spare), then used by the syncer thread alone
+	 * (sqlite_sync). */
 	char *wal_path;
 	int wal_fd;			/* -1: not open */
-	char *data_dir;			/* fsync'ed with each newly opened WAL */
+	int wal_new;			/* its directory entry not yet synced */
+	char *data_dir;
 };
 
 static void sqlite_conn_share(void *backend, void *conn, int readers)
@@ -701,6 +704,19 @@ static void sqlite_close_backend(void *backend)
 	free(b);
 }
 
+/* fsync of a directory (a new file's name in it), by path. */
+static int sync_dir(const char *dir)
+{
+	int fd = open(*dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
 static void sqlite_conn_close(void *conn)
 {
 	struct sqlite_conn *c = conn;
@@ -787,6 +803,15 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 			rc = sqlite_fail(c->db, src, e, "preparing a statement");
 			goto fail;
 		}
+	}
+	/* The statements read the schema, so the WAL exists now; its name is
+	 * synced here too, while the process has descriptors to spare. */
+	if (writer && (c->wal_fd = open(c->wal_path, O_RDWR | O_CLOEXEC)) >= 0 && sync_dir(c->data_dir))
+		c->wal_new = 1;	/* tried again at the first sync */
+	if (writer && c->wal_fd < 0 && errno != ENOENT) {
+		log_error("sqlite: opening %s: %s", c->wal_path, strerror(errno));
+		rc = err_set(e, ERR_IO, NULL, "storage: cannot open the write-ahead log");
+		goto fail;
 	}
 	*out = c;
 	return 0;
@@ -911,28 +936,15 @@ static int sqlite_batch_commit(void *wconn, struct err *e)
 	return step_simple(wconn, STMT_COMMIT, e);
 }
 
-/* fsync of a directory (a new file's name in it), by path. */
-static int sync_dir(const char *dir)
-{
-	int fd = open(*dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /*
  * The WAL's data on disk: fdatasync of our own descriptor of the file,
  * which flushes the file whichever descriptor wrote it. So every commit
  * done before the call is durable when it returns; a commit the writer
  * makes meanwhile may or may not be, and waits for the next call. The
- * descriptor is opened again (and the directory synced, for the file's
- * name) when the WAL is a new file: SQLite deletes it only when the last
- * connection closes, so in practice once. Touches nothing of the writer's
- * database handle.
+ * descriptor is opened with the writer's connection; again, should the WAL
+ * be a new file (SQLite deletes it only when the last connection closes).
+ * The directory is synced once per file, for its name. Touches nothing of
+ * the writer's database handle.
  */
 static int sqlite_sync(void *wconn, struct err *e)
 {
@@ -948,11 +960,13 @@ static int sqlite_sync(void *wconn, struct err *e)
 		c->wal_fd = open(c->wal_path, O_RDWR | O_CLOEXEC);
 		if (c->wal_fd < 0 && errno == ENOENT)
 			return 0;	/* no WAL: every commit is in the database file */
-		if (c->wal_fd < 0 || sync_dir(c->data_dir)) {
-			log_error("sqlite: syncing the WAL %s: %s", c->wal_path, strerror(errno));
-			return err_set(e, ERR_IO, NULL, "storage: syncing the write-ahead log failed");
-		}
+		c->wal_new = 1;
 	}
+	if (c->wal_fd < 0 || (c->wal_new && sync_dir(c->data_dir))) {
+		log_error("sqlite: syncing the WAL %s: %s", c->wal_path, strerror(errno));
+		return err_set(e, ERR_IO, NULL, "storage: syncing the write-ahead log failed");
+	}
+	c->wal_new = 0;
 	if (fault_sync_delay_ms())
 		usleep((useconds_t)fault_sync_delay_ms() * 1000);
 	if (fault_hit(FAULT_SYNC) || fdatasync(c->wal_fd)) {
