@@ -274,6 +274,7 @@ static void writer_run_batch(struct store *st, struct pending *batch)
 {
 	struct err e = { 0 };
 	struct pending *p, *last, *more;
+	uint64_t seen;
 	int rc, any_applied = 0, failed = 0, n = 1;
 
 	for (last = batch; last->next; last = last->next)
@@ -322,16 +323,15 @@ static void writer_run_batch(struct store *st, struct pending *batch)
 	}
 	/* Every txn waits for what it may have seen to be durable: its own
 	 * commit, or, failed or unchanged, the commits its checks read. */
-	pthread_mutex_lock(&st->queue_lock);
+	seen = __atomic_load_n(&st->announced, __ATOMIC_SEQ_CST);
 	for (p = batch; p; p = p->next)
-		p->durable_at = __atomic_load_n(&st->announced, __ATOMIC_SEQ_CST);
-	for (p = batch; p->next; p = p->next)
-		;
+		p->durable_at = seen;
+	pthread_mutex_lock(&st->queue_lock);
 	if (st->sync_tail)
 		st->sync_tail->next = batch;
 	else
 		st->sync_head = batch;
-	st->sync_tail = p;
+	st->sync_tail = last;
 	pthread_cond_signal(&st->sync_cond);
 	pthread_mutex_unlock(&st->queue_lock);
 }
