@@ -1300,7 +1300,8 @@ static int run(struct json_object *resource, const struct fhir_search_param *onl
 		rc = index_param(ix, only);
 	else
 		for (size_t i = first; !rc && i < first + count; i++)
-			rc = index_param(ix, &fhir_search_params[i]);
+			if (!fhir_search_param_union(&fhir_search_params[i], NULL))
+				rc = index_param(ix, &fhir_search_params[i]);
 	for (size_t i = 0; !rc && !only; i++) {
 		const struct fhir_search_param *p = fhir_search_customs_param(custom, ti, i);
 

@@ -28,6 +28,114 @@ uint32_t fhir_search_param_key(const struct fhir_search_param *p, int sub)
 	return (uint32_t)(p - fhir_search_params) * 4u + (uint32_t)sub;
 }
 
+/* ---- parameters made of two others --------------------------------------- */
+
+/* union_of[i]: when parameter i's expression is "A | B" with A and B the
+ * expressions of two other parameters of its type, of its search type and
+ * (composites) with its components, the rows of those two, each + 1; else
+ * zeros. Observation's combo-* parameters are such unions (combo-code is
+ * code | component-code): a resource's rows for them would repeat its rows
+ * for the two parts, so they have none, and a search reads the parts'. */
+static uint16_t union_of[FHIR_SEARCH_PARAM_COUNT][2];
+static pthread_once_t union_once = PTHREAD_ONCE_INIT;
+
+static int same_components(const struct fhir_search_param *a, const struct fhir_search_param *b)
+{
+	if (a->n_component != b->n_component)
+		return 0;
+	for (size_t i = 0; i < a->n_component; i++) {
+		const char *ea, *eb;
+		const struct fhir_search_param *ca = fhir_search_component_param(a, i, &ea);
+		const struct fhir_search_param *cb = fhir_search_component_param(b, i, &eb);
+
+		if (!ca || !cb || ca->type != cb->type || strcmp(ea, eb))
+			return 0;
+	}
+	return 1;
+}
+
+/* The row (+ 1) in [first, end) other than like's whose expression is the n
+ * bytes at expr and which searches as like does, or 0. */
+static uint16_t union_part(size_t first, size_t end, const struct fhir_search_param *like,
+			   const char *expr, size_t n)
+{
+	for (size_t j = first; j < end; j++) {
+		const struct fhir_search_param *q = &fhir_search_params[j];
+
+		if (q != like && q->type == like->type && q->expression && q->code[0] != '_' &&
+		    strlen(q->expression) == n && !memcmp(q->expression, expr, n) &&
+		    same_components(q, like))
+			return (uint16_t)(j + 1);
+	}
+	return 0;
+}
+
+static void union_build(void)
+{
+	size_t first = 0;
+
+	for (size_t i = 0; i < FHIR_SEARCH_PARAM_COUNT; i++) {
+		const struct fhir_search_param *p = &fhir_search_params[i];
+		size_t end;
+
+		if (strcmp(p->resource_type, fhir_search_params[first].resource_type))
+			first = i;
+		for (end = i + 1; end < FHIR_SEARCH_PARAM_COUNT &&
+				  !strcmp(fhir_search_params[end].resource_type, p->resource_type);
+		     end++)
+			;
+		if (!p->expression || p->code[0] == '_')
+			continue;
+		/* Each " | " a split: a side that is not a whole expression
+		 * matches no parameter's. */
+		for (const char *bar = strstr(p->expression, " | "); bar; bar = strstr(bar + 1, " | ")) {
+			uint16_t a = union_part(first, end, p, p->expression,
+						(size_t)(bar - p->expression));
+			uint16_t b = a ? union_part(first, end, p, bar + 3, strlen(bar + 3)) : 0;
+
+			if (a && b) {
+				union_of[i][0] = a;
+				union_of[i][1] = b;
+				break;
+			}
+		}
+	}
+	/* A part must have rows of its own. */
+	for (size_t i = 0; i < FHIR_SEARCH_PARAM_COUNT; i++)
+		if (union_of[i][0] && (union_of[union_of[i][0] - 1][0] || union_of[union_of[i][1] - 1][0]))
+			union_of[i][0] = union_of[i][1] = 0;
+}
+
+const struct fhir_search_param *fhir_search_param_union(const struct fhir_search_param *p,
+							 const struct fhir_search_param **b)
+{
+	size_t i;
+
+	if (p < fhir_search_params || p >= fhir_search_params + FHIR_SEARCH_PARAM_COUNT)
+		return NULL;
+	pthread_once(&union_once, union_build);
+	i = (size_t)(p - fhir_search_params);
+	if (!union_of[i][0])
+		return NULL;
+	if (b)
+		*b = &fhir_search_params[union_of[i][1] - 1];
+	return &fhir_search_params[union_of[i][0] - 1];
+}
+
+int fhir_search_union_keys(uint32_t key, uint32_t part[2])
+{
+	const struct fhir_search_param *a, *b;
+
+	if (key >= FHIR_SEARCH_PARAM_COUNT * 4u)
+		return 0;
+	a = fhir_search_param_union(&fhir_search_params[key / 4], &b);
+	if (!a)
+		return 0;
+	part[0] = fhir_search_param_key(a, (int)(key % 4));
+	part[1] = fhir_search_param_key(b, (int)(key % 4));
+	return 1;
+}
+
 static char fingerprint[40];
 static pthread_once_t fingerprint_once = PTHREAD_ONCE_INIT;
 
@@ -53,7 +161,7 @@ static void fingerprint_build(void)
 	}
 	/* Bump the suffix when the way rows are made changes. The zone of
 	 * dates without one is part of it: changing `timezone` moves them. */
-	snprintf(fingerprint, sizeof(fingerprint), "r4-%016llx-6%+lld", (unsigned long long)h,
+	snprintf(fingerprint, sizeof(fingerprint), "r4-%016llx-7%+lld", (unsigned long long)h,
 		 (long long)(time_local_offset_ms() / 60000));
 }
 

@@ -346,7 +346,8 @@ typedef int (*fhir_index_fn)(void *arg, const struct fhir_index_entry *entry);
 
 /*
  * Evaluates every search parameter of resource's type (its resourceType)
- * and calls fn for each index entry, parameter by parameter in table order.
+ * that has rows of its own (not the unions: fhir_search_param_union) and
+ * calls fn for each index entry, parameter by parameter in table order.
  * Returns 0; ERR_UNKNOWN_TYPE / ERR_INVALID for a bad resourceType;
  * ERR_BAD_REQUEST when an expression cannot be evaluated on this resource;
  * ERR_NOMEM / ERR_TOO_LARGE; or fn's nonzero value. Values whose text does
@@ -391,6 +392,16 @@ enum fhir_search_sub {
 };
 #define FHIR_SEARCH_SUB_CANONICAL FHIR_SEARCH_SUB_TEXT	/* quantity: canonical UCUM */
 uint32_t fhir_search_param_key(const struct fhir_search_param *p, int sub);
+/* A parameter of the generated table whose expression is the union of two
+ * others' of its type ("A | B", same search type and components:
+ * Observation's combo-code is code | component-code) has no index rows of
+ * its own: its rows would repeat theirs. Returns A (and *b = B), or NULL
+ * when p has rows of its own. Extraction skips such a parameter and a
+ * search on it reads A's rows and B's. */
+const struct fhir_search_param *fhir_search_param_union(const struct fhir_search_param *p,
+							 const struct fhir_search_param **b);
+/* The same by key: 1 and the parts' keys (same sub) when key is a union's. */
+int fhir_search_union_keys(uint32_t key, uint32_t part[2]);
 /* A short text that changes whenever the parameters do: the generated
  * table, and the custom ones below. */
 const char *fhir_search_fingerprint(void);

@@ -852,9 +852,10 @@ static int canonical_clause(struct parse *p, const struct fhir_search_param *sp,
 	return 0;
 }
 
-/* name=value on type as one clause (values OR'ed). */
-static int parse_clause(struct parse *p, const char *type, struct str name, const char *value,
-			int depth, struct store_qclause *c)
+/* name=value on type as one clause (values OR'ed), with the parameter's
+ * own rows (parse_clause reads a union's parts). */
+static int parse_clause_rows(struct parse *p, const char *type, struct str name,
+			     const char *value, int depth, struct store_qclause *c)
 {
 	struct parsed_name pn;
 	struct str vals[SEARCH_MAX_VALUES], type_mod = { NULL, 0 };
@@ -989,6 +990,32 @@ static int parse_clause(struct parse *p, const char *type, struct str name, cons
 	return pn.sp->type == FHIR_SEARCH_QUANTITY ? canonical_clause(p, pn.sp, c) : 0;
 }
 
+/* name=value on type as one clause (values OR'ed). A union parameter has
+ * no rows (fhir_search_param_union): the clause reads its two parts', each
+ * value once per part, and :missing and :not mean "in neither". */
+static int parse_clause(struct parse *p, const char *type, struct str name, const char *value,
+			int depth, struct store_qclause *c)
+{
+	uint32_t part[2];
+	struct store_qvalue *v;
+	int rc = parse_clause_rows(p, type, name, value, depth, c);
+
+	if (rc || !c->n || c->param == STORE_PARAM_EACH || c->v[0].sub ||
+	    c->v[0].op == STORE_Q_HAS || !fhir_search_union_keys(c->param, part))
+		return rc;
+	v = arena_alloc(p->a, 2 * c->n * sizeof(*v));
+	if (!v)
+		return nomem(p);
+	for (size_t i = 0; i < 2 * c->n; i++) {
+		v[i] = c->v[i % c->n];
+		v[i].has_param = part[i / c->n];
+	}
+	c->v = v;
+	c->n *= 2;
+	c->param = STORE_PARAM_EACH;
+	return 0;
+}
+
 /* ---- result parameters -------------------------------------------------- */
 
 static int parse_count(struct parse *p, const char *v, int *out)
@@ -1036,6 +1063,9 @@ static int parse_sort(struct parse *p, const char *type, const char *value)
 			k->kind = STORE_SORT_PARAM;
 			k->table = (uint8_t)table_of(sp->type);
 			k->param = fhir_search_param_key(sp, FHIR_SEARCH_SUB_VALUE);
+			k->n_param = 1;
+			if (fhir_search_union_keys(k->param, k->part))
+				k->n_param = 2;
 		}
 		q->n_sort++;
 	}

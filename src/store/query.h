@@ -169,7 +169,9 @@ enum store_sort_kind {
 
 struct store_qsort {
 	uint8_t kind, table, desc;
+	uint8_t n_param;		/* 2: the rows of part[0] and part[1], not param's */
 	uint32_t param;
+	uint32_t part[2];
 };
 
 #define STORE_QUERY_MAX_SORT 4

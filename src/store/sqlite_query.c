@@ -752,8 +752,17 @@ static void sort_expr(struct ctx *x, const struct store_qsort *k)
 			sql_add(q, "NULL");
 			break;
 		}
-		sql_add(q, "(SELECT %s FROM %s WHERE rid=r.rid AND param=",
+		sql_add(q, "(SELECT %s FROM %s WHERE rid=r.rid AND param",
 			(k->desc ? sort_col_desc : sort_col_asc)[k->table], sqlite_ix_table[k->table]);
+		if (k->n_param == 2) {
+			sql_add(q, " IN (");
+			bind_int(q, k->part[0]);
+			sql_add(q, ", ");
+			bind_int(q, k->part[1]);
+			sql_add(q, "))");
+			break;
+		}
+		sql_add(q, "=");
 		bind_int(q, k->param);
 		sql_add(q, ")");
 		break;

@@ -71,6 +71,7 @@ struct strlist {
 struct dump {
 	const char *src;
 	const struct fhir_search_param *param;	/* NULL before the first entry */
+	const struct fhir_search_param *as;	/* entries count as this union's (dump_unions) */
 	struct strlist values, exact, text, of_type, identifier;
 	struct buf scratch;
 	struct buf line;
@@ -342,16 +343,17 @@ static int flush_param(struct dump *d)
 static int on_entry(void *arg, const struct fhir_index_entry *en)
 {
 	struct dump *d = arg;
+	const struct fhir_search_param *p = d->as ? d->as : en->param;
 	struct strlist *l;
 	int rc;
 
-	if (en->param != d->param) {
+	if (p != d->param) {
 		rc = flush_param(d);
 		if (rc) {
 			d->failed = rc;
 			return rc;
 		}
-		d->param = en->param;
+		d->param = p;
 	}
 	switch (en->kind) {
 	case FHIR_INDEX_TOKEN_TEXT: l = &d->text; break;
@@ -367,6 +369,32 @@ static int on_entry(void *arg, const struct fhir_index_entry *en)
 		     strlist_take(&d->exact, &d->scratch) ? ERR_NOMEM : 0;
 	}
 	d->failed = rc;
+	return rc;
+}
+
+/* The union parameters (fhir_search_param_union), which extraction skips:
+ * each as the store serves it, the entries of its two parts. The
+ * differential check then compares that with the union's own expression. */
+static int dump_unions(struct dump *d, struct json_object *res, struct err *e)
+{
+	size_t n;
+	const struct fhir_search_param *all = fhir_search_params_for(json_get_str(res, "resourceType"),
+								     &n);
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < n; i++) {
+		const struct fhir_search_param *a, *b;
+
+		if (!(a = fhir_search_param_union(&all[i], &b)))
+			continue;
+		d->as = &all[i];
+		rc = fhir_index_param(res, a, on_entry, d, e);
+		if (!rc)
+			rc = fhir_index_param(res, b, on_entry, d, e);
+		if (!rc)
+			rc = flush_param(d);
+		d->as = NULL;
+	}
 	return rc;
 }
 
@@ -390,8 +418,8 @@ static int dump_resource(struct dump *d, struct json_object *res, const char *sr
 	    buf_putc(b, '}') || write_line(b))
 		return ERR_NOMEM;
 	rc = fhir_index_resource(res, on_entry, d, &e);
-	if (rc == 0)
-		return flush_param(d);
+	if (rc == 0 && (rc = flush_param(d)) == 0 && (rc = dump_unions(d, res, &e)) == 0)
+		return 0;
 	strlist_clear(&d->values);
 	strlist_clear(&d->exact);
 	strlist_clear(&d->text);

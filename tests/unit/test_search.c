@@ -339,6 +339,56 @@ static void writes_move_the_index(void **state)
 	EXPECT("", .path = "/fhir/Patient", .params = { { "_id", "p9" } });
 }
 
+/* A union parameter (combo-code is code | component-code) has no rows of
+ * its own: it reads its two parts' rows, in every form of search. */
+static void union_parameters(void **state)
+{
+	struct api_response res;
+
+	put("/fhir/Observation/bp1",
+	    "{\"resourceType\":\"Observation\",\"id\":\"bp1\",\"status\":\"final\","
+	    "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"85354-9\"}]},"
+	    "\"component\":[{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8480-6\"}],"
+	    "\"text\":\"Tâm thu\"},\"valueQuantity\":{\"value\":150,\"system\":\"http://unitsofmeasure.org\","
+	    "\"code\":\"mm[Hg]\"}},{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\","
+	    "\"code\":\"8462-4\"}]},\"valueQuantity\":{\"value\":80,"
+	    "\"system\":\"http://unitsofmeasure.org\",\"code\":\"mm[Hg]\"}}]}");
+	EXPECT("", .path = "/fhir/Observation", .params = { { "code", "8480-6" } });
+	EXPECT("Observation/bp1", .path = "/fhir/Observation", .params = { { "component-code", "8480-6" } });
+	EXPECT("Observation/bp1", .path = "/fhir/Observation", .params = { { "combo-code", "8480-6" } });
+	EXPECT("Observation/bp1", .path = "/fhir/Observation",
+	       .params = { { "combo-code", "http://loinc.org|85354-9" } });
+	EXPECT("Observation/g1 Observation/g2 Observation/bp1", .path = "/fhir/Observation",
+	       .params = { { "combo-code", "2345-7,8462-4" } });
+	EXPECT("Observation/bp1", .path = "/fhir/Observation", .params = { { "combo-code:text", "tam thu" } });
+	EXPECT("Observation/g1 Observation/g2 Observation/h1", .path = "/fhir/Observation",
+	       .params = { { "combo-code:not", "8480-6" } });
+	/* values: g1 126 mg/dL, g2 5.4 mmol/L, h1 7.1 %, bp1 150 and 80 mm[Hg] */
+	EXPECT("Observation/g1 Observation/bp1", .path = "/fhir/Observation",
+	       .params = { { "combo-value-quantity", "gt100" } });
+	EXPECT("Observation/bp1", .path = "/fhir/Observation",
+	       .params = { { "combo-value-quantity", "80|http://unitsofmeasure.org|mm[Hg]" } });
+	EXPECT("Observation/g2", .path = "/fhir/Observation",
+	       .params = { { "combo-value-quantity", "5400|http://unitsofmeasure.org|umol/L" } });
+	EXPECT("Observation/bp1", .path = "/fhir/Observation",
+	       .params = { { "combo-code-value-quantity", "8480-6$gt140" } });
+	EXPECT("Observation/g1", .path = "/fhir/Observation",
+	       .params = { { "combo-code-value-quantity", "2345-7$gt100" } });
+	EXPECT("", .path = "/fhir/Observation", .params = { { "combo-code-value-quantity", "8462-4$gt140" } });
+	EXPECT("", .path = "/fhir/Observation", .params = { { "combo-code:missing", "true" } });
+	EXPECT("Observation/g1 Observation/g2 Observation/h1 Observation/bp1", .path = "/fhir/Observation",
+	       .params = { { "combo-data-absent-reason:missing", "true" } });
+	/* the least code of each: 2345-7, 2345-7, 4548-4, 8462-4; pages of one */
+	EXPECT_ORDER("Observation/g1 Observation/g2 Observation/h1 Observation/bp1",
+		     .path = "/fhir/Observation", .params = { { "_sort", "combo-code,_id" }, { "_count", "1" } });
+	EXPECT_ORDER("Observation/bp1 Observation/h1 Observation/g2 Observation/g1",
+		     .path = "/fhir/Observation", .params = { { "_sort", "-combo-code,-_id" } });
+	api_response_init(&res);
+	assert_int_equal(call((struct q){ "DELETE", "/fhir/Observation/bp1" }, NULL, &res), 200);
+	api_response_release(&res);
+	EXPECT("", .path = "/fhir/Observation", .params = { { "combo-code", "8480-6" } });
+}
+
 static void bad_input_is_400(void **state)
 {
 	assert_int_equal(expect_status((struct q){ .path = "/fhir/Patient", .params = { { "birthdate", "xx1980" } } }), 400);
@@ -407,6 +457,7 @@ int main(void)
 		cmocka_unit_test(sorting),
 		cmocka_unit_test(paging_is_stable),
 		cmocka_unit_test(summary_count),
+		cmocka_unit_test(union_parameters),
 		cmocka_unit_test(bad_input_is_400),
 		cmocka_unit_test(writes_move_the_index),
 	};
