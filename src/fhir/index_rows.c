@@ -37,6 +37,7 @@ uint32_t fhir_search_param_key(const struct fhir_search_param *p, int sub)
  * code | component-code): a resource's rows for them would repeat its rows
  * for the two parts, so they have none, and a search reads the parts'. */
 static uint16_t union_of[FHIR_SEARCH_PARAM_COUNT][2];
+_Static_assert(FHIR_SEARCH_PARAM_COUNT < UINT16_MAX, "union_of holds rows + 1 in 16 bits");
 static pthread_once_t union_once = PTHREAD_ONCE_INIT;
 
 static int same_components(const struct fhir_search_param *a, const struct fhir_search_param *b)

@@ -1207,29 +1207,48 @@ static int parse_control(struct parse *p, const char *type, const char *name, co
 	return 0;
 }
 
+/* A bound that merge_ranges can join: one value of a date or number
+ * parameter with a gt/lt/ge/le/sa/eb/ap prefix, or a union's clause (each
+ * value twice, once per part: parse_clause) of one such value. */
+static int range_clause(const struct store_qclause *c)
+{
+	size_t n = c->param == STORE_PARAM_EACH ? 2 : 1;
+
+	if (c->negate || c->n != n)
+		return 0;
+	for (size_t k = 0; k < n; k++) {
+		const struct store_qvalue *v = &c->v[k];
+
+		if ((v->op != STORE_Q_DATE && v->op != STORE_Q_NUMBER) || v->cmp == STORE_CMP_EQ ||
+		    v->cmp == STORE_CMP_NE || v->and_also || v->sub || v->op != c->v[0].op)
+			return 0;
+	}
+	return 1;
+}
+
 /* date=ge2023-04-01&date=lt2023-05-01 is a range on one value, as the spec's
  * own example reads it: the two clauses become one, whose rows must match
- * both bounds. (Read as two independent clauses, a resource with two dates
- * could match with neither in the range, and the database must gather
- * every match of each bound.) */
+ * both bounds (a union's: each part's row must). (Read as two independent
+ * clauses, a resource with two dates could match with neither in the range,
+ * and the database must gather every match of each bound.) */
 static void merge_ranges(struct store_query *q)
 {
 	for (size_t i = 0; i < q->n; i++) {
 		struct store_qclause *a = &q->c[i];
 
-		if (a->negate || a->n != 1 || a->param == STORE_PARAM_EACH ||
-		    (a->v[0].op != STORE_Q_DATE && a->v[0].op != STORE_Q_NUMBER) ||
-		    a->v[0].cmp == STORE_CMP_EQ || a->v[0].cmp == STORE_CMP_NE || a->v[0].and_also)
+		if (!range_clause(a))
 			continue;
 		for (size_t j = i + 1; j < q->n; j++) {
 			struct store_qclause *b = &q->c[j];
 
-			if (b->negate || b->n != 1 || b->param != a->param || b->table != a->table ||
-			    b->v[0].op != a->v[0].op || b->v[0].cmp == STORE_CMP_EQ ||
-			    b->v[0].cmp == STORE_CMP_NE || b->v[0].and_also)
+			if (!range_clause(b) || b->param != a->param || b->table != a->table ||
+			    b->n != a->n || b->v[0].op != a->v[0].op ||
+			    (a->param == STORE_PARAM_EACH && (b->v[0].has_param != a->v[0].has_param ||
+							      b->v[1].has_param != a->v[1].has_param)))
 				continue;
-			a->v[0].and_also = &b->v[0];
-			q->c[j] = q->c[q->n - 1];	/* b's value stays where it is (arena) */
+			for (size_t k = 0; k < a->n; k++)
+				a->v[k].and_also = &b->v[k];
+			q->c[j] = q->c[q->n - 1];	/* b's values stay where they are (arena) */
 			q->n--;
 			break;
 		}

@@ -347,6 +347,7 @@ static void union_parameters(void **state)
 
 	put("/fhir/Observation/bp1",
 	    "{\"resourceType\":\"Observation\",\"id\":\"bp1\",\"status\":\"final\","
+	    "\"subject\":{\"reference\":\"Patient/p3\"},"
 	    "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"85354-9\"}]},"
 	    "\"component\":[{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8480-6\"}],"
 	    "\"text\":\"Tâm thu\"},\"valueQuantity\":{\"value\":150,\"system\":\"http://unitsofmeasure.org\","
@@ -370,12 +371,20 @@ static void union_parameters(void **state)
 	       .params = { { "combo-value-quantity", "80|http://unitsofmeasure.org|mm[Hg]" } });
 	EXPECT("Observation/g2", .path = "/fhir/Observation",
 	       .params = { { "combo-value-quantity", "5400|http://unitsofmeasure.org|umol/L" } });
+	/* two bounds hold for one value: 150 and 80 are not both in (90, 100) */
+	EXPECT("", .path = "/fhir/Observation",
+	       .params = { { "combo-value-quantity", "gt100" }, { "combo-value-quantity", "lt90" } });
+	EXPECT("Observation/g1", .path = "/fhir/Observation",
+	       .params = { { "combo-value-quantity", "gt100" }, { "combo-value-quantity", "lt140" } });
 	EXPECT("Observation/bp1", .path = "/fhir/Observation",
 	       .params = { { "combo-code-value-quantity", "8480-6$gt140" } });
 	EXPECT("Observation/g1", .path = "/fhir/Observation",
 	       .params = { { "combo-code-value-quantity", "2345-7$gt100" } });
 	EXPECT("", .path = "/fhir/Observation", .params = { { "combo-code-value-quantity", "8462-4$gt140" } });
 	EXPECT("", .path = "/fhir/Observation", .params = { { "combo-code:missing", "true" } });
+	EXPECT("Observation/g1 Observation/g2 Observation/h1 Observation/bp1", .path = "/fhir/Observation",
+	       .params = { { "combo-code:missing", "false" } });
+	EXPECT("Patient/p3", .path = "/fhir/Patient", .params = { { "_has:Observation:subject:combo-code", "8480-6" } });
 	EXPECT("Observation/g1 Observation/g2 Observation/h1 Observation/bp1", .path = "/fhir/Observation",
 	       .params = { { "combo-data-absent-reason:missing", "true" } });
 	/* the least code of each: 2345-7, 2345-7, 4548-4, 8462-4; pages of one */
