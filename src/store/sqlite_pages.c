@@ -3,7 +3,7 @@
  * a slab of page-sized slots, everything else to malloc (decision 0030).
  *
  * Readers in WAL mode drop their whole page cache when a write has committed
- * since their last read, so under writes they free and allocate 16 KiB pages
+ * since their last read, so under writes they free and allocate pages
  * all the time, on many threads and so in many of glibc's arenas, between
  * longer-lived allocations; the arenas keep the holes, and RSS grew with
  * them (the soak: 32 → 245 MiB free inside the heap in 13 minutes). Slots do
