@@ -334,6 +334,7 @@ struct sqlite_conn {
 	 * (sqlite_sync). */
 	char *wal_path;
 	int wal_fd;			/* -1: not open */
+	struct sqlite_checkpointer *ckpt;	/* writer: its checkpoints, or NULL */
 	int wal_new;			/* its directory entry not yet synced */
 	char *data_dir;
 };
@@ -765,6 +766,7 @@ static void sqlite_conn_close(void *conn)
 
 	if (!c)
 		return;
+	sqlite_checkpointer_stop(c->ckpt, c->db);
 	for (int i = 0; i < STMT__COUNT; i++)
 		sqlite3_finalize(c->stmt[i]);
 	for (int i = 0; i < STMT_KEPT; i++)
@@ -838,6 +840,9 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 	rc = sqlite_exec(c->db, pragmas, e);
 	if (rc)
 		goto fail;
+	if (writer && sqlite_checkpointer_start(c->db, b->path, WRITER_AUTOCHECKPOINT_BYTES / b->page_size,
+						&c->ckpt))
+		log_warn("sqlite: no checkpoint thread; the writer checkpoints the WAL itself");
 	for (int i = 0; i < STMT__COUNT; i++) {
 		int src = sqlite3_prepare_v3(c->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 					     &c->stmt[i], NULL);

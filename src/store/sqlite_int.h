@@ -2,7 +2,7 @@
  * sqlite_int.h — private to the SQLite backend (sqlite.c: schema, reads,
  * writes; sqlite_query.c: search; sqlite_scan.c: bulk scans; sqlite_message.c:
  * the message log; sqlite_audit.c: the audit trail; sqlite_grant.c: OAuth
- * grants).
+ * grants; sqlite_checkpoint.c: the writer's checkpoints).
  */
 #ifndef LT_STORE_SQLITE_INT_H
 #define LT_STORE_SQLITE_INT_H
@@ -32,6 +32,16 @@ void sqlite_fault_install(void);
  * of a slab that holds cache_bytes of them, the rest from malloc
  * (sqlite_pages.c); before SQLite's first use. */
 void sqlite_pages_install(int page_size, size_t cache_bytes);
+/* The writer's checkpoints of the database at path, on a thread and a
+ * connection of their own once the WAL holds threshold pages
+ * (sqlite_checkpoint.c); -1 when they cannot start (SQLite's automatic
+ * checkpoint then stays). Stop before closing writer. */
+struct sqlite_checkpointer;
+int sqlite_checkpointer_start(sqlite3 *writer, const char *path, int threshold,
+			      struct sqlite_checkpointer **out);
+void sqlite_checkpointer_stop(struct sqlite_checkpointer *k, sqlite3 *writer);
+/* Checkpoints of the database so far: the thread's passes, the writer's copies. */
+void sqlite_checkpointer_counts(struct sqlite_checkpointer *k, long *passes, long *by_writer);
 /* sqlite3_exec, failing through sqlite_fail. */
 int sqlite_exec(sqlite3 *db, const char *sql, struct err *e);
 /* Fills out from (version, last_updated, deleted, json, seq, interaction) at first_col. */
