@@ -793,6 +793,7 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 	 * cache's size comes with conn_share. */
 	const char *pragmas = "PRAGMA query_only=1; PRAGMA mmap_size=0;";
 	char sql[160];
+	int ckpt_pages = WRITER_AUTOCHECKPOINT_BYTES / b->page_size;
 	int rc;
 
 	*out = NULL;
@@ -828,7 +829,7 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 		snprintf(sql, sizeof(sql),
 			 "PRAGMA main.synchronous=NORMAL; PRAGMA cache_size=-%d;"
 			 " PRAGMA wal_autocheckpoint=%d; PRAGMA threads=2;",
-			 b->writer_cache_kib, WRITER_AUTOCHECKPOINT_BYTES / b->page_size);
+			 b->writer_cache_kib, ckpt_pages);
 		pragmas = sql;
 		if (!(c->wal_path = malloc(strlen(b->path) + 5)) || !(c->data_dir = strdup(b->path))) {
 			rc = err_set(e, ERR_NOMEM, NULL, "out of memory");
@@ -840,8 +841,7 @@ static int sqlite_conn_open(void *backend, int writer, void **out, struct err *e
 	rc = sqlite_exec(c->db, pragmas, e);
 	if (rc)
 		goto fail;
-	if (writer && sqlite_checkpointer_start(c->db, b->path, WRITER_AUTOCHECKPOINT_BYTES / b->page_size,
-						&c->ckpt))
+	if (writer && sqlite_checkpointer_start(c->db, b->path, ckpt_pages, &c->ckpt))
 		log_warn("sqlite: no checkpoint thread; the writer checkpoints the WAL itself");
 	for (int i = 0; i < STMT__COUNT; i++) {
 		int src = sqlite3_prepare_v3(c->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,

@@ -228,13 +228,6 @@ static void audit_done(struct store *st, struct audit_item *first, size_t n, int
 	pthread_mutex_unlock(&st->queue_lock);
 }
 
-/*
- * While the syncer is busy with earlier commits, committing now would make
- * nothing durable sooner: the txns that arrive meanwhile join the open
- * transaction (at most `room`), and it is committed when the syncer is free
- * or nothing more comes. Bigger commits write fewer pages per txn (decision
- * 0033). NULL: commit now.
- */
 /* Under queue_lock: detaches the first txns queued, at most room (>= 1);
  * NULL when none is. */
 static struct pending *take_queued(struct store *st, int room)
@@ -255,6 +248,13 @@ static struct pending *take_queued(struct store *st, int room)
 	return first;
 }
 
+/*
+ * While the syncer is busy with earlier commits, committing now would make
+ * nothing durable sooner: the txns that arrive meanwhile join the open
+ * transaction (at most `room`), and it is committed when the syncer is free
+ * or nothing more comes. Bigger commits write fewer pages per txn (decision
+ * 0033). NULL: commit now.
+ */
 static struct pending *take_while_syncing(struct store *st, int room)
 {
 	struct pending *more;
